@@ -1,0 +1,133 @@
+"""The /v1 pipeline endpoints: the seed's create, update and get, plus list, delete, status, schedule."""
+from ..errors import NotFound
+from ..models import Connection, Pipeline
+from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
+                                  pipeline_set_status, pipeline_update)
+from . import fields
+from .platform import ApiView, ok, path_id
+
+PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.items()}
+
+
+def pipeline_json(pipeline: Pipeline, *, running: bool = False) -> dict:
+    """The seed's GET /v1/pipelines/:id object, keys in the seed's order."""
+    if pipeline.has_function:
+        transformation = {"mapping": None, "function": {
+            "source": pipeline.function_source,
+            "language": pipeline.function_language,
+            "preserveJSON": pipeline.function_preserve_json,
+            "inPaths": pipeline.function_in_paths,
+            "outPaths": pipeline.function_out_paths,
+        }}
+    else:
+        transformation = {"mapping": pipeline.transformation_mapping, "function": None}
+    scheduled = pipeline.schedule_period != 0
+    return {
+        "id": pipeline.id,
+        "name": pipeline.name,
+        "connector": pipeline.connection.connector,
+        "connectorType": Connection.CONNECTOR_TYPE,
+        "connection": pipeline.connection_id,
+        "connectionRole": pipeline.connection.role,
+        "target": pipeline.target,
+        "enabled": pipeline.enabled,
+        "query": pipeline.query,
+        "userIDColumn": pipeline.user_id_column,
+        "updatedAtColumn": pipeline.updated_at_column or None,
+        "updatedAtFormat": pipeline.updated_at_format or None,
+        "incremental": pipeline.incremental,
+        "transformation": transformation,
+        "inSchema": pipeline.in_schema,
+        "outSchema": pipeline.out_schema,
+        "running": running,
+        "scheduleStart": pipeline.schedule_start if scheduled else None,
+        "schedulePeriod": PERIOD_NAMES.get(pipeline.schedule_period) if scheduled else None,
+    }
+
+
+def _running_ids(pipelines) -> set[int]:
+    from ..services.runs import running_pipeline_ids
+
+    return running_pipeline_ids([p.id for p in pipelines])
+
+
+def pipelines_json(pipelines) -> list[dict]:
+    pipelines = list(pipelines)
+    running = _running_ids(pipelines)
+    return [pipeline_json(p, running=p.id in running) for p in pipelines]
+
+
+def pipelines_json_of(connection: Connection) -> list[dict]:
+    return pipelines_json(connection.pipelines.select_related("connection").order_by("name", "id"))
+
+
+def pipeline_input(body: dict) -> PipelineInput:
+    """Reads the PipelineToSet fields of a create or update body (types only; rules are the service's)."""
+    transformation = fields.obj(body, "transformation")
+    return PipelineInput(
+        name=fields.string(body, "name"),
+        enabled=fields.boolean(body, "enabled"),
+        query=fields.string(body, "query"),
+        user_id_column=fields.string(body, "userIDColumn"),
+        updated_at_column=fields.string(body, "updatedAtColumn"),
+        updated_at_format=fields.string(body, "updatedAtFormat"),
+        incremental=fields.boolean(body, "incremental"),
+        transformation=transformation,
+        in_schema=body.get("inSchema"),
+        out_schema=body.get("outSchema"),
+        extra={key: body[key] for key in PipelineInput.FORBIDDEN_KEYS if key in body},
+    )
+
+
+class PipelineMixin:
+    def get_pipeline(self, pipeline_id: str) -> Pipeline:
+        pid = path_id(pipeline_id, 'identifier "{value}" is not a valid pipeline identifier')
+        pipeline = Pipeline.objects.select_related("connection").filter(id=pid, workspace=self.workspace).first()
+        if pipeline is None:
+            raise NotFound(f"pipeline {pid} does not exist")
+        return pipeline
+
+
+class PipelinesView(ApiView):
+    def get(self, request):
+        pipelines = Pipeline.objects.filter(workspace=self.workspace).select_related("connection")
+        return ok({"pipelines": pipelines_json(pipelines.order_by("name", "id"))})
+
+    def post(self, request):
+        body = self.body()
+        pipeline = pipeline_create(
+            workspace=self.workspace,
+            connection_id=body.get("connection"),
+            target=body.get("target"),
+            event_type=fields.string(body, "eventType"),
+            data=pipeline_input(body),
+        )
+        return ok({"id": pipeline.id})
+
+
+class PipelineView(PipelineMixin, ApiView):
+    def get(self, request, pipeline_id):
+        return ok(pipelines_json([self.get_pipeline(pipeline_id)])[0])
+
+    def put(self, request, pipeline_id):
+        pipeline = self.get_pipeline(pipeline_id)
+        pipeline_update(pipeline=pipeline, data=pipeline_input(self.body()))
+        return ok()
+
+    def delete(self, request, pipeline_id):
+        pipeline_delete(pipeline=self.get_pipeline(pipeline_id))
+        return ok()
+
+
+class PipelineStatusView(PipelineMixin, ApiView):
+    def put(self, request, pipeline_id):
+        pipeline = self.get_pipeline(pipeline_id)
+        pipeline_set_status(pipeline=pipeline, enabled=fields.boolean(self.body(), "enabled"))
+        return ok()
+
+
+class PipelineScheduleView(PipelineMixin, ApiView):
+    def put(self, request, pipeline_id):
+        pipeline = self.get_pipeline(pipeline_id)
+        pipeline_set_schedule(pipeline=pipeline, period=self.body().get("period"))
+        return ok()

@@ -1,0 +1,226 @@
+"""The /v1 request pipeline shared by every endpoint.
+
+Order of checks (spec README §1.10): body rules, then authentication and workspace selection,
+then path identifiers, then the endpoint's own validation. Views subclass `ApiView`, declare
+their workspace scope, and raise `pipelines.errors` exceptions; nothing here knows a resource.
+"""
+import secrets
+
+from django.http import HttpResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import parsers, renderers, views
+from rest_framework.response import Response
+
+from .. import errors
+from ..ids import parse_id
+from . import jsoncodec
+from .auth import authenticate
+
+MAX_BODY_BYTES = 512000
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+# Workspace scopes of an endpoint (reference §2.2).
+WORKSPACE = "workspace"          # needs a selected workspace
+ORGANIZATION = "organization"    # must not have one
+OPTIONAL = "optional"            # either
+
+
+class JSONParser(parsers.BaseParser):
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = stream.read() if stream is not None else b""
+        try:
+            return jsoncodec.loads(data)
+        except jsoncodec.JSONDecodeError as exc:
+            raise errors.BadRequest(str(exc)) from None
+
+
+class JSONRenderer(renderers.BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return (jsoncodec.dumps(data) + "\n").encode("utf-8")
+
+
+def error_response(exc: errors.KrenalisError) -> HttpResponse:
+    error = {"code": exc.code, "message": exc.message}
+    if exc.cause:
+        error["cause"] = exc.cause
+    body = jsoncodec.dumps({"error": error}) + "\n"
+    response = HttpResponse(body.encode("utf-8"), status=exc.status,
+                            content_type="application/json; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def exception_handler(exc, context):
+    """Turns every failure inside a view into the error body; unexpected errors propagate (500)."""
+    if isinstance(exc, errors.KrenalisError):
+        return error_response(exc)
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        method = context["request"].method if context.get("request") else "this"
+        return error_response(errors.MethodNotAllowed(f"method {method} is not allowed for this endpoint"))
+    if isinstance(exc, drf_exceptions.NotFound):
+        return error_response(errors.NotFound("not found"))
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return error_response(errors.BadRequest("request's content type must be 'application/json'"))
+    if isinstance(exc, drf_exceptions.APIException):
+        return error_response(errors.BadRequest(str(exc.detail)))
+    return None
+
+
+def _header_values(request, meta_key: str) -> list[str] | None:
+    """A header's values, or None when absent. WSGI servers join repeated headers with commas."""
+    raw = request.META.get(meta_key)
+    if raw is None:
+        return None
+    return raw.split(",")
+
+
+def _check_body_rules(request, body_required: bool) -> None:
+    method = request.method
+    length_text = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(length_text)
+    except ValueError:
+        raise errors.BadRequest(f"request's content length must be in the range [1,{MAX_BODY_BYTES}]") from None
+    if method in ("GET", "DELETE", "HEAD"):
+        if length > 0:
+            raise errors.BadRequest("request body not allowed")
+        return
+    if method not in ("POST", "PUT", "PATCH"):
+        return
+    if length > MAX_BODY_BYTES:
+        raise errors.BadRequest(f"request's content length must be in the range [1,{MAX_BODY_BYTES}]")
+    if not body_required:
+        if length > 0:
+            raise errors.BadRequest("request body not allowed")
+        return
+    if length == 0:
+        raise errors.BadRequest("request's body is missing")
+    content_type = request.META.get("CONTENT_TYPE", "")
+    media_type, _, params = content_type.partition(";")
+    if media_type.strip().lower() != "application/json":
+        raise errors.BadRequest("request's content type must be 'application/json'")
+    for param in params.split(";"):
+        if not param.strip():
+            continue
+        key, _, value = param.partition("=")
+        if key.strip().lower() != "charset":
+            raise errors.BadRequest("request's content type must be 'application/json'")
+        if value.strip().strip('"').lower() != "utf-8":
+            raise errors.BadRequest("request's content type charset must be 'utf-8'")
+
+
+_WORKSPACE_FORMAT = ("Krenalis-Workspace header is invalid; it should be in the format "
+                     "'Krenalis-Workspace: <WORKSPACE_ID>'")
+
+
+def _select_workspace(request, key, scope: str):
+    """The workspace the request acts on (or None), following reference §2.2."""
+    from ..models import Workspace
+
+    values = _header_values(request, "HTTP_KRENALIS_WORKSPACE")
+    if values is not None and key.workspace_id is not None:
+        raise errors.BadRequest('"Krenalis-Workspace" header cannot be provided with a workspace restricted key')
+    workspace_id = None
+    if values is not None:
+        if len(values) > 1:
+            raise errors.BadRequest("request contains multiple Krenalis-Workspace headers")
+        workspace_id = parse_id(values[0].strip())
+        if workspace_id is None:
+            raise errors.BadRequest(_WORKSPACE_FORMAT)
+    elif key.workspace_id is not None:
+        workspace_id = key.workspace_id
+    if scope == ORGANIZATION:
+        if workspace_id is not None:
+            raise errors.Unauthorized("organization request cannot specify a workspace")
+        return None
+    if workspace_id is None:
+        if scope == WORKSPACE:
+            raise errors.Forbidden("Krenalis-Workspace header is missing; provide it in the format "
+                                   "'Krenalis-Workspace: <WORKSPACE_ID>'")
+        return None
+    workspace = Workspace.objects.filter(id=workspace_id).first()
+    if workspace is None:
+        raise errors.NotFound(f"workspace {workspace_id} does not exist")
+    return workspace
+
+
+class ApiView(views.APIView):
+    """Base of every /v1 endpoint.
+
+    `workspace_scope` says whether the endpoint needs a workspace; `body_required` lists the
+    methods whose body is mandatory JSON (the others must come without a body).
+    """
+
+    workspace_scope = WORKSPACE
+    body_required = ("POST", "PUT")
+    authentication_classes = ()
+    permission_classes = ()
+
+    def initial(self, request, *args, **kwargs):
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        neg = self.perform_content_negotiation(request)
+        request.accepted_renderer, request.accepted_media_type = neg
+        _check_body_rules(request, request.method in self.body_required)
+        self.api_key = authenticate(request)
+        self.workspace = _select_workspace(request, self.api_key, self.workspace_scope)
+
+    def perform_content_negotiation(self, request, force=False):
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise errors.MethodNotAllowed(f"method {request.method} is not allowed for this endpoint")
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Request-Id"] = "".join(secrets.choice(_BASE58) for _ in range(16))
+        response["Cache-Control"] = "no-store, max-age=0"
+        response["Pragma"] = "no-cache"
+        response["Expires"] = "0"
+        if isinstance(response, Response) and response.data is None:
+            response["Content-Type"] = "application/json"
+        return response
+
+    def body(self) -> dict:
+        """The decoded JSON body, which must be an object."""
+        data = self.request.data
+        if not isinstance(data, dict):
+            raise errors.BadRequest("request's body must be a JSON object")
+        return data
+
+
+def path_id(text: str, message: str) -> int:
+    """A path identifier, or 400 with `message` (which may contain {value})."""
+    value = parse_id(text)
+    if value is None:
+        raise errors.BadRequest(message.format(value=text))
+    return value
+
+
+def ok(data=None) -> Response:
+    """200 with `data` as JSON, or with an empty body when `data` is None."""
+    return Response(data, status=200)
+
+
+class UnknownPathView(ApiView):
+    """Any /v1 path that is not an endpoint: a JSON 404 (after authentication, like the rest)."""
+
+    workspace_scope = OPTIONAL
+    body_required = ()
+
+    def initial(self, request, *args, **kwargs):
+        self.format_kwarg = None
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+
+    def _not_found(self, request, *args, **kwargs):
+        raise errors.NotFound(f"no endpoint at {request.method} {request.path}")
+
+    get = post = put = delete = patch = head = options = _not_found

@@ -1,0 +1,23 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import pipeline_views, views
+from .platform import UnknownPathView
+
+urlpatterns = [
+    path("v1/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path("v1/workspaces", views.WorkspacesView.as_view()),
+    path("v1/workspaces/current", views.CurrentWorkspaceView.as_view()),
+    path("v1/profiles/schema", views.ProfileSchemaView.as_view()),
+    path("v1/connectors", views.ConnectorsView.as_view()),
+    path("v1/system/transformations/languages", views.TransformationLanguagesView.as_view()),
+    path("v1/connections", views.ConnectionsView.as_view()),
+    path("v1/connections/<str:connection_id>", views.ConnectionView.as_view()),
+    path("v1/connections/<str:connection_id>/query", views.ConnectionQueryView.as_view()),
+    path("v1/pipelines", pipeline_views.PipelinesView.as_view()),
+    path("v1/pipelines/<str:pipeline_id>", pipeline_views.PipelineView.as_view()),
+    path("v1/pipelines/<str:pipeline_id>/status", pipeline_views.PipelineStatusView.as_view()),
+    path("v1/pipelines/<str:pipeline_id>/schedule", pipeline_views.PipelineScheduleView.as_view()),
+    re_path(r"^v1/.*$", UnknownPathView.as_view()),
+]

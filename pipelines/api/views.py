@@ -1,0 +1,128 @@
+"""The /v1 endpoints of workspaces, connectors and connections. Thin: parse, call a service, shape."""
+from django.conf import settings
+
+from ..errors import NotFound
+from ..models import Connection, Workspace
+from ..services.connections import connection_create, connection_delete, connection_rename
+from ..services.preview import preview_query
+from ..services.workspaces import workspace_create, workspace_delete, workspace_update
+from . import fields
+from .platform import OPTIONAL, ORGANIZATION, ApiView, ok, path_id
+from .serializers import connection_json, connectors_json, workspace_json
+
+
+class WorkspacesView(ApiView):
+    workspace_scope = ORGANIZATION
+
+    def get(self, request):
+        return ok({"workspaces": [workspace_json(w) for w in Workspace.objects.all()]})
+
+    def post(self, request):
+        body = self.body()
+        warehouse = fields.obj(body, "warehouse") or {}
+        workspace = workspace_create(
+            name=fields.string(body, "name"),
+            profile_schema=body.get("profileSchema"),
+            platform=fields.string(warehouse, "platform"),
+            mode=fields.string(warehouse, "mode", "Normal"),
+            warehouse_settings=fields.obj(warehouse, "settings"),
+            ui_preferences=fields.obj(body, "uiPreferences"),
+        )
+        return ok({"id": workspace.id})
+
+
+class CurrentWorkspaceView(ApiView):
+    def get(self, request):
+        return ok(workspace_json(self.workspace))
+
+    def put(self, request):
+        body = self.body()
+        workspace_update(workspace=self.workspace, name=fields.string(body, "name"),
+                         ui_preferences=fields.obj(body, "uiPreferences"))
+        return ok()
+
+    def delete(self, request):
+        workspace_delete(workspace=self.workspace)
+        return ok()
+
+
+class ProfileSchemaView(ApiView):
+    def get(self, request):
+        return ok(self.workspace.profile_schema)
+
+
+class ConnectorsView(ApiView):
+    workspace_scope = OPTIONAL
+
+    def get(self, request):
+        return ok({"connectors": connectors_json()})
+
+
+class TransformationLanguagesView(ApiView):
+    workspace_scope = OPTIONAL
+
+    def get(self, request):
+        enabled = settings.KRENALIS["TRANSFORMATION_LANGUAGES"]
+        return ok({"languages": [lang for lang in ("JavaScript", "Python") if lang in enabled]})
+
+
+def _pipelines_of(connection: Connection) -> list[dict]:
+    from .pipeline_views import pipelines_json_of
+
+    return pipelines_json_of(connection)
+
+
+class ConnectionsView(ApiView):
+    def get(self, request):
+        connections = Connection.objects.filter(workspace=self.workspace).order_by("name", "id")
+        return ok({"connections": [connection_json(c, _pipelines_of(c)) for c in connections]})
+
+    def post(self, request):
+        body = self.body()
+        connection = connection_create(
+            workspace=self.workspace,
+            name=fields.string(body, "name"),
+            role=fields.nullable_string(body, "role"),
+            connector=fields.string(body, "connector"),
+            strategy=fields.nullable_string(body, "strategy"),
+            sending_mode=fields.nullable_string(body, "sendingMode"),
+            linked_connections=fields.array(body, "linkedConnections") if "linkedConnections" in body else None,
+            settings=fields.obj(body, "settings"),
+            auth_token=fields.string(body, "authToken"),
+        )
+        return ok({"id": connection.id})
+
+
+class ConnectionMixin:
+    def get_connection(self, connection_id: str) -> Connection:
+        cid = path_id(connection_id, 'connection identifier "{value}" is not valid')
+        connection = Connection.objects.filter(id=cid, workspace=self.workspace).first()
+        if connection is None:
+            raise NotFound(f"connection {cid} does not exist")
+        return connection
+
+
+class ConnectionView(ConnectionMixin, ApiView):
+    def get(self, request, connection_id):
+        connection = self.get_connection(connection_id)
+        return ok(connection_json(connection, _pipelines_of(connection)))
+
+    def put(self, request, connection_id):
+        connection = self.get_connection(connection_id)
+        body = self.body()
+        connection_rename(connection=connection, name=fields.string(body, "name"),
+                          strategy=fields.nullable_string(body, "strategy"),
+                          sending_mode=fields.nullable_string(body, "sendingMode"))
+        return ok()
+
+    def delete(self, request, connection_id):
+        connection_delete(connection=self.get_connection(connection_id))
+        return ok()
+
+
+class ConnectionQueryView(ConnectionMixin, ApiView):
+    def post(self, request, connection_id):
+        connection = self.get_connection(connection_id)
+        body = self.body()
+        return ok(preview_query(connection=connection, query=fields.string(body, "query"),
+                                limit=fields.integer(body, "limit", 0)))

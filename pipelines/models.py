@@ -1,0 +1,162 @@
+"""What the product stores about workspaces, API keys, connections, pipelines and runs.
+
+Every primary key is a random integer below 2^31 (see `pipelines.ids`), as in the seed.
+Secrets (connection and warehouse settings) are kept encrypted; API keys only as digests.
+"""
+from django.db import models
+
+from .encryption import decrypt_json, encrypt_json
+
+
+class Workspace(models.Model):
+    PLATFORM_POSTGRESQL = "PostgreSQL"
+    PLATFORM_SQLITE = "SQLite"
+    PLATFORMS = (PLATFORM_POSTGRESQL, PLATFORM_SQLITE)
+    MODES = ("Normal", "Inspection", "Maintenance")
+
+    id = models.IntegerField(primary_key=True)
+    name = models.CharField(max_length=100)
+    profile_schema = models.JSONField()
+    primary_sources = models.JSONField(null=True, blank=True)
+    resolve_identities_on_batch_import = models.BooleanField(default=True)
+    identifiers = models.JSONField(null=True, blank=True)
+    warehouse_platform = models.CharField(max_length=20, choices=[(p, p) for p in PLATFORMS])
+    warehouse_mode = models.CharField(max_length=20, default="Normal", choices=[(m, m) for m in MODES])
+    warehouse_settings_encrypted = models.TextField(editable=False)
+    ui_preferences = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name", "id")
+
+    def __str__(self):
+        return f"{self.name} ({self.id})"
+
+    @property
+    def warehouse_settings(self) -> dict:
+        return decrypt_json(self.warehouse_settings_encrypted)
+
+    @warehouse_settings.setter
+    def warehouse_settings(self, value: dict) -> None:
+        self.warehouse_settings_encrypted = encrypt_json(value)
+
+
+class APIKey(models.Model):
+    """An API key: organization-wide (workspace is null) or restricted to one workspace."""
+
+    id = models.IntegerField(primary_key=True)
+    name = models.CharField(max_length=100)
+    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="api_keys")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ("name", "id")
+
+    def __str__(self):
+        return f"{self.name} ({self.hint})"
+
+
+class Connection(models.Model):
+    CONNECTOR_TYPE = "Database"
+    ROLE_SOURCE = "Source"
+
+    id = models.IntegerField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=100)
+    connector = models.CharField(max_length=40)
+    role = models.CharField(max_length=20, default=ROLE_SOURCE)
+    settings_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name", "id")
+
+    def __str__(self):
+        return f"{self.name} ({self.connector})"
+
+    @property
+    def settings(self) -> dict:
+        return decrypt_json(self.settings_encrypted)
+
+    @settings.setter
+    def settings(self, value: dict) -> None:
+        self.settings_encrypted = encrypt_json(value)
+
+
+class Pipeline(models.Model):
+    """A source pipeline importing users from a database connection (the seed's object)."""
+
+    TARGET_USER = "User"
+    SCHEDULE_PERIODS = {"5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "3h": 180, "6h": 360, "8h": 480,
+                        "12h": 720, "24h": 1440}
+
+    id = models.IntegerField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="pipelines")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="pipelines")
+    name = models.CharField(max_length=60)
+    target = models.CharField(max_length=10, default=TARGET_USER)
+    enabled = models.BooleanField(default=False)
+    query = models.TextField()
+    user_id_column = models.CharField(max_length=1024)
+    updated_at_column = models.CharField(max_length=1024, blank=True, default="")
+    updated_at_format = models.CharField(max_length=64, blank=True, default="")
+    incremental = models.BooleanField(default=False)
+    # Exactly one of the two transformations is set: a mapping, or a function.
+    transformation_mapping = models.JSONField(null=True, blank=True)
+    function_language = models.CharField(max_length=20, blank=True, default="")
+    function_source = models.TextField(blank=True, default="")
+    function_preserve_json = models.BooleanField(default=False)
+    function_in_paths = models.JSONField(null=True, blank=True)
+    function_out_paths = models.JSONField(null=True, blank=True)
+    in_schema = models.JSONField()
+    out_schema = models.JSONField()
+    schedule_start = models.SmallIntegerField()          # minute of the day, fixed at creation
+    schedule_period = models.SmallIntegerField(default=0)  # minutes; 0 = not scheduled
+    # Greatest update time among the rows of the last successful incremental-capable run; null = zero cursor.
+    cursor = models.DateTimeField(null=True, blank=True)
+    # Output columns the pipeline used to write but no longer does; the next run clears them.
+    properties_to_unset = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name", "id")
+
+    def __str__(self):
+        return f"{self.name} ({self.id})"
+
+    @property
+    def has_function(self) -> bool:
+        return bool(self.function_language)
+
+
+class Run(models.Model):
+    """One execution of a pipeline. A run is live while `end_time` is null; the database allows one
+    live run per pipeline, whatever the number of workers."""
+
+    STEPS = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
+
+    id = models.IntegerField(primary_key=True)
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="runs")
+    incremental = models.BooleanField()
+    start_cursor = models.DateTimeField(null=True, blank=True)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(null=True, blank=True)
+    heartbeat_time = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    passed = models.JSONField(default=list)
+    failed = models.JSONField(default=list)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("-start_time", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline"], condition=models.Q(end_time__isnull=True),
+                                    name="one_live_run_per_pipeline"),
+        ]
+
+    def __str__(self):
+        return f"run {self.id} of pipeline {self.pipeline_id}"

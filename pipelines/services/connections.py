@@ -1,0 +1,89 @@
+"""Source database connections: validated, tested live, stored with encrypted settings."""
+from django.db import transaction
+
+from ..connectors import ConnectorUnavailable, InvalidSettings, get_connector
+from ..encryption import encrypt_json
+from ..errors import BadRequest, ServiceUnavailable, Unprocessable
+from ..ids import create_with_random_id
+from ..models import Connection, Workspace
+from ..validation import check_text
+
+ROLES = ("Source", "Destination")
+STRATEGIES = ("Conversion", "Fusion", "Isolation", "Preservation")
+SENDING_MODES = ("Client", "Server", "ClientAndServer")
+
+
+def connection_create(*, workspace: Workspace, name: str, role: str | None, connector: str,
+                      strategy: str | None = None, sending_mode: str | None = None,
+                      linked_connections=None, settings=None, auth_token: str = "") -> Connection:
+    """Checks in the reference's order (§5.2), then tests the connection before saving it."""
+    if role is None or role == "":
+        raise BadRequest("role is required")
+    if role not in ROLES:
+        raise BadRequest(f'role "{role}" is not valid')
+    if connector == "":
+        raise BadRequest("connector code is empty")
+    check_text(name, "name", 100)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise BadRequest(f'strategy "{strategy}" is not valid')
+    if strategy is not None and role == "Destination":
+        raise BadRequest("destination connections cannot have a strategy")
+    if sending_mode is not None and sending_mode not in SENDING_MODES:
+        raise BadRequest(f'sending mode "{sending_mode}" is not valid')
+    implementation = get_connector(connector)
+    if implementation is None:
+        raise Unprocessable("ConnectorNotExist", f'connector "{connector}" does not exist')
+    if linked_connections is not None:
+        raise BadRequest(f'connector "{connector}", used as {role.lower()}, does not support events')
+    if strategy is not None:
+        raise BadRequest("database connections cannot have a strategy")
+    if sending_mode is not None and role == "Source":
+        raise BadRequest("source connections cannot have a sending mode")
+    if auth_token:
+        raise BadRequest(f"connector {connector} does not support authorization")
+    if role == "Destination":
+        raise BadRequest(f"connector {connector} can only be used as a source")
+    if settings is None:
+        raise BadRequest(f"settings must be provided because connector {connector} has source settings")
+    clean_settings = test_settings(connector, settings)
+    return create_with_random_id(Connection, workspace=workspace, name=name, connector=connector, role=role,
+                                 settings_encrypted=encrypt_json(clean_settings))
+
+
+def test_settings(connector: str, settings) -> dict:
+    """Validates settings (422 InvalidSettings) and opens a connection with them (503 when it fails)."""
+    implementation = get_connector(connector)
+    try:
+        clean = implementation.validate_settings(settings)
+        implementation.test_connection(clean)
+    except InvalidSettings as exc:
+        raise Unprocessable("InvalidSettings", str(exc)) from None
+    except ConnectorUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from None
+    return clean
+
+
+def connection_rename(*, connection: Connection, name: str, strategy: str | None = None,
+                      sending_mode: str | None = None) -> None:
+    check_text(name, "name", 100)
+    if strategy is not None:
+        if strategy not in STRATEGIES:
+            raise BadRequest(f'strategy "{strategy}" is not valid')
+        raise BadRequest("database connections cannot have a strategy")
+    if sending_mode is not None:
+        if sending_mode not in SENDING_MODES:
+            raise BadRequest(f'sending mode "{sending_mode}" is not valid')
+        raise BadRequest("source connections cannot have a sending mode")
+    connection.name = name
+    connection.save(update_fields=["name"])
+
+
+def connection_update_settings(*, connection: Connection, settings) -> None:
+    """Settings change only through the admin (as in the reference); they are re-tested first."""
+    connection.settings = test_settings(connection.connector, settings)
+    connection.save(update_fields=["settings_encrypted"])
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection) -> None:
+    connection.delete()

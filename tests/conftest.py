@@ -1,0 +1,63 @@
+"""Fixtures shared by the test suite. Everything is real: PostgreSQL and MariaDB on this machine
+(see README), Redis for Celery. Each fixture creates its own databases and drops them after."""
+import pytest
+
+from tests import support
+
+
+@pytest.fixture
+def org_key(db):
+    from pipelines.services.apikeys import api_key_create
+
+    _, key = api_key_create(name="tests")
+    return key
+
+
+@pytest.fixture
+def api(org_key):
+    """Client with an organization-wide key and no workspace selected."""
+    return support.Api(org_key)
+
+
+@pytest.fixture
+def warehouse_db():
+    name = support.create_pg_database("krenalis_test_wh")
+    yield name
+    support.drop_pg_database(name)
+
+
+@pytest.fixture
+def workspace(api, warehouse_db):
+    """A workspace created through the API, with a fresh PostgreSQL warehouse database."""
+    resp = api.post("/v1/workspaces", support.workspace_body("Tests", warehouse_db))
+    assert resp.status_code == 200, resp.content
+    workspace_id = resp.json()["id"]
+    return support.WorkspaceRef(workspace_id, warehouse_db, api.scoped(workspace_id))
+
+
+@pytest.fixture
+def pg_source():
+    source = support.create_source("postgresql")
+    yield source
+    support.drop_source(source)
+
+
+@pytest.fixture
+def mysql_source():
+    source = support.create_source("mysql")
+    yield source
+    support.drop_source(source)
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def any_source(request):
+    source = support.create_source(request.param)
+    yield source
+    support.drop_source(source)
+
+
+@pytest.fixture
+def connection_id(workspace, pg_source):
+    resp = workspace.api.post("/v1/connections", support.connection_body(pg_source))
+    assert resp.status_code == 200, resp.content
+    return resp.json()["id"]

@@ -1,0 +1,121 @@
+"""Source connections (reference §4, §5)."""
+import copy
+
+import pytest
+
+from pipelines.models import Connection
+from tests import support
+from tests.support import error_of
+
+
+def test_create_get_list_rename_delete(workspace, any_source):
+    resp = workspace.api.post("/v1/connections", support.connection_body(any_source))
+    cid = resp.json()["id"]
+    assert 0 < cid < 2**31
+    got = workspace.api.get(f"/v1/connections/{cid}")
+    body = got.json()
+    assert body == {"id": cid, "name": "Customers", "connector": any_source.kind, "connectorType": "Database",
+                    "role": "Source", "strategy": None, "sendingMode": None, "pipelines": []}
+    assert any_source.settings["password"].encode() not in got.content
+    assert workspace.api.put(f"/v1/connections/{cid}", {"name": "Renamed"}).content == b""
+    assert workspace.api.get("/v1/connections").json()["connections"][0]["name"] == "Renamed"
+    assert workspace.api.delete(f"/v1/connections/{cid}").content == b""
+    assert error_of(workspace.api.get(f"/v1/connections/{cid}")) == (404, "NotFound", f"connection {cid} does not exist")
+
+
+def test_settings_are_encrypted_at_rest(workspace, pg_source):
+    cid = workspace.api.post("/v1/connections", support.connection_body(pg_source)).json()["id"]
+    stored = Connection.objects.get(id=cid)
+    assert pg_source.settings["password"] not in stored.settings_encrypted
+    assert stored.settings["password"] == pg_source.settings["password"]
+
+
+def test_connections_are_sorted_by_name(workspace, pg_source):
+    for name in ("Zeta", "Alpha", "Mu"):
+        workspace.api.post("/v1/connections", support.connection_body(pg_source, name))
+    names = [c["name"] for c in workspace.api.get("/v1/connections").json()["connections"]]
+    assert names == ["Alpha", "Mu", "Zeta"]
+
+
+def test_connectors(api):
+    connectors = api.get("/v1/connectors").json()["connectors"]
+    assert [c["code"] for c in connectors] == ["mysql", "postgresql", "sqlite"]
+    assert all(c["type"] == "Database" and c["asSource"]["sampleQuery"] == "SELECT *\nFROM users\n"
+               for c in connectors)
+
+
+@pytest.mark.parametrize("bad_id", ["abc", "0", "-1", "1.5"])
+def test_invalid_identifier(workspace, bad_id):
+    assert error_of(workspace.api.get(f"/v1/connections/{bad_id}")) == (
+        400, "BadRequest", f'connection identifier "{bad_id}" is not valid')
+
+
+@pytest.mark.parametrize("connector,key,value,message", [
+    ("postgresql", "host", "", "host length in bytes must be in range [1,253]"),
+    ("postgresql", "port", 65536, "port must be in range [1,65535]"),
+    ("postgresql", "password", "p" * 101, "password must be no longer than 100 characters"),
+    ("postgresql", "schema", "", "schema length in bytes must be in range [1,63]"),
+    ("mysql", "username", "u" * 17, "username length must be in range [1,16]"),
+    ("mysql", "password", "", "password length must be in range [1,200]"),
+    ("mysql", "database", "d" * 65, "database length must be in range [1,64]"),
+])
+def test_invalid_settings_are_422(workspace, connector, key, value, message):
+    settings = {"host": "127.0.0.1", "port": 5432, "username": "u", "password": "p", "database": "d"}
+    if connector == "postgresql":
+        settings["schema"] = "public"
+    settings[key] = value
+    body = {"name": "Bad", "role": "Source", "connector": connector, "settings": settings}
+    assert error_of(workspace.api.post("/v1/connections", body)) == (422, "InvalidSettings", message)
+    assert not Connection.objects.exists()
+
+
+def test_unreachable_database_is_503_without_the_password(workspace, mysql_source):
+    settings = dict(mysql_source.settings, password="wrong-canary-password")
+    resp = workspace.api.post("/v1/connections", {"name": "X", "role": "Source", "connector": "mysql",
+                                                  "settings": settings})
+    assert error_of(resp)[:2] == (503, "ServiceUnavailable")
+    assert b"wrong-canary-password" not in resp.content
+    assert not Connection.objects.exists()
+
+
+def _body(**changes):
+    body = {"name": "Customers", "role": "Source", "connector": "postgresql",
+            "settings": {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": "",
+                         "database": "postgres", "schema": "public"}}
+    for key, value in changes.items():
+        if value is ...:
+            body.pop(key)
+        else:
+            body[key] = value
+    return body
+
+
+@pytest.mark.parametrize("body,status,code,message", [
+    (_body(connector=""), 400, "BadRequest", "connector code is empty"),
+    (_body(name=""), 400, "BadRequest", "name is empty"),
+    (_body(role="Sink"), 400, "BadRequest", 'role "Sink" is not valid'),
+    (_body(role=...), 400, "BadRequest", "role is required"),
+    (_body(strategy="Bogus"), 400, "BadRequest", 'strategy "Bogus" is not valid'),
+    (_body(sendingMode="Bogus"), 400, "BadRequest", 'sending mode "Bogus" is not valid'),
+    (_body(connector="oracle"), 422, "ConnectorNotExist", 'connector "oracle" does not exist'),
+    (_body(linkedConnections=[]), 400, "BadRequest", 'connector "postgresql", used as source, does not support events'),
+    (_body(strategy="Conversion"), 400, "BadRequest", "database connections cannot have a strategy"),
+    (_body(sendingMode="Client"), 400, "BadRequest", "source connections cannot have a sending mode"),
+    (_body(settings=None), 400, "BadRequest", "settings must be provided because connector postgresql has source settings"),
+    (_body(name=7), 400, "BadRequest", '"name" must be a string'),
+])
+def test_invalid_connection_creates_nothing(workspace, body, status, code, message):
+    assert error_of(workspace.api.post("/v1/connections", copy.deepcopy(body))) == (status, code, message)
+    assert not Connection.objects.exists()
+
+
+def test_connection_of_another_workspace_is_not_found(api, workspace, pg_source):
+    cid = workspace.api.post("/v1/connections", support.connection_body(pg_source)).json()["id"]
+    other_db = support.create_pg_database("krenalis_test_wh")
+    try:
+        other = api.post("/v1/workspaces", support.workspace_body("Other", other_db)).json()["id"]
+        assert error_of(api.scoped(other).get(f"/v1/connections/{cid}"))[0] == 404
+        assert error_of(api.scoped(other).delete(f"/v1/connections/{cid}"))[0] == 404
+        assert Connection.objects.filter(id=cid).exists()
+    finally:
+        support.drop_pg_database(other_db)

@@ -1,0 +1,77 @@
+"""Error format, body and content-type rules, unknown paths (reference §1.2, §1.3)."""
+import json
+
+import pytest
+
+from tests.support import error_of
+
+BODY_MISSING = "request's body is missing"
+BAD_CONTENT_TYPE = "request's content type must be 'application/json'"
+
+
+def test_error_body_is_exact(workspace):
+    resp = workspace.api.get("/v1/pipelines/77")
+    assert resp.status_code == 404
+    assert resp.content == b'{"error":{"code":"NotFound","message":"pipeline 77 does not exist"}}\n'
+    assert resp["X-Content-Type-Options"] == "nosniff"
+
+
+def test_success_headers(api):
+    resp = api.get("/v1/connectors")
+    assert resp["Content-Type"] == "application/json"
+    assert resp["Cache-Control"] == "no-store, max-age=0" and resp["Request-Id"]
+    assert resp.content.endswith(b"\n")
+
+
+@pytest.mark.parametrize("path", ["/v1/nothing", "/v1/pipelines/1/nothing", "/v1/pipeline"])
+def test_unknown_v1_paths_are_json_404(workspace, path):
+    assert error_of(workspace.api.get(path))[:2] == (404, "NotFound")
+
+
+def test_wrong_method_is_a_json_405(workspace):
+    assert error_of(workspace.api.request("PATCH", "/v1/connections", {}))[:2] == (405, "MethodNotAllowed")
+
+
+def test_get_and_delete_refuse_a_body(workspace):
+    resp = workspace.api.request("GET", "/v1/connections", raw=b"{}")
+    assert error_of(resp) == (400, "BadRequest", "request body not allowed")
+
+
+def test_missing_body_precedes_authentication(workspace):
+    resp = workspace.api.request("POST", "/v1/pipelines", raw=b"", auth=False)
+    assert error_of(resp) == (400, "BadRequest", BODY_MISSING)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json; foo=bar", "application/jsonx"])
+def test_content_type_must_be_json(workspace, content_type):
+    resp = workspace.api.request("POST", "/v1/connections", raw=b"{}", content_type=content_type)
+    assert error_of(resp) == (400, "BadRequest", BAD_CONTENT_TYPE)
+
+
+def test_charset_must_be_utf8(workspace):
+    resp = workspace.api.request("POST", "/v1/connections", raw=b"{}", content_type="application/json; charset=latin1")
+    assert error_of(resp) == (400, "BadRequest", "request's content type charset must be 'utf-8'")
+
+
+def test_body_over_512000_bytes_is_400(workspace):
+    resp = workspace.api.request("POST", "/v1/connections", raw=b" " * 512001)
+    assert error_of(resp) == (400, "BadRequest", "request's content length must be in the range [1,512000]")
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[]", b'{"name": "a", "name": "b"}', b"\xff\xfe", b'{"n": NaN}',
+                                 b"{} {}"])
+def test_malformed_json_is_400(workspace, raw):
+    assert error_of(workspace.api.request("POST", "/v1/connections", raw=raw))[:2] == (400, "BadRequest")
+
+
+def test_unicode_is_normalized_to_nfc(workspace):
+    resp = workspace.api.put("/v1/workspaces/current", {"name": "Cafe\u0301"})
+    assert resp.status_code == 200
+    assert workspace.api.get("/v1/workspaces/current").json()["name"] == "Caf\u00e9"
+
+
+def test_openapi_document_is_served(client):
+    resp = client.get("/v1/openapi.json")
+    assert resp.status_code == 200
+    document = json.loads(resp.content) if resp["Content-Type"].startswith("application/json") else None
+    assert document is None or "/v1/pipelines" in document["paths"]
