@@ -115,9 +115,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_RENDERER_CLASSES": ["pipelines.api.platform.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["pipelines.api.platform.JSONParser"],
-    "EXCEPTION_HANDLER": "pipelines.api.platform.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["pipelines.api.rendering.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["pipelines.api.rendering.JSONParser"],
+    "EXCEPTION_HANDLER": "pipelines.api.rendering.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -150,6 +150,8 @@ KRENALIS = {
     ],
     # where embedded (SQLite) warehouses keep their files
     "SQLITE_WAREHOUSE_DIR": str(VAR_DIR / "warehouses"),
+    # the only directory SQLite source connections may read files from
+    "SQLITE_SOURCE_DIR": os.environ.get("KRENALIS_SQLITE_SOURCE_DIR", str(VAR_DIR / "sources")),
 }
 
 LOGGING = {

@@ -40,7 +40,7 @@ class Api:
             extra["HTTP_KRENALIS_WORKSPACE"] = str(self.workspace)
         for name, value in (headers or {}).items():
             extra["HTTP_" + name.upper().replace("-", "_")] = value
-        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body, ensure_ascii=False).encode())
         return self.client.generic(method, path, data, content_type=content_type, **extra)
 
     def get(self, path, **kw):

@@ -6,15 +6,13 @@ their workspace scope, and raise `pipelines.errors` exceptions; nothing here kno
 """
 import secrets
 
-from django.http import HttpResponse
-from rest_framework import exceptions as drf_exceptions
-from rest_framework import parsers, renderers, views
+from rest_framework import views
 from rest_framework.response import Response
 
 from .. import errors
 from ..ids import parse_id
-from . import jsoncodec
 from .auth import authenticate
+from .rendering import JSONRenderer
 
 MAX_BODY_BYTES = 512000
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -23,55 +21,6 @@ _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 WORKSPACE = "workspace"          # needs a selected workspace
 ORGANIZATION = "organization"    # must not have one
 OPTIONAL = "optional"            # either
-
-
-class JSONParser(parsers.BaseParser):
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        data = stream.read() if stream is not None else b""
-        try:
-            return jsoncodec.loads(data)
-        except jsoncodec.JSONDecodeError as exc:
-            raise errors.BadRequest(str(exc)) from None
-
-
-class JSONRenderer(renderers.BaseRenderer):
-    media_type = "application/json"
-    format = "json"
-    charset = None
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if data is None:
-            return b""
-        return (jsoncodec.dumps(data) + "\n").encode("utf-8")
-
-
-def error_response(exc: errors.KrenalisError) -> HttpResponse:
-    error = {"code": exc.code, "message": exc.message}
-    if exc.cause:
-        error["cause"] = exc.cause
-    body = jsoncodec.dumps({"error": error}) + "\n"
-    response = HttpResponse(body.encode("utf-8"), status=exc.status,
-                            content_type="application/json; charset=utf-8")
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def exception_handler(exc, context):
-    """Turns every failure inside a view into the error body; unexpected errors propagate (500)."""
-    if isinstance(exc, errors.KrenalisError):
-        return error_response(exc)
-    if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        method = context["request"].method if context.get("request") else "this"
-        return error_response(errors.MethodNotAllowed(f"method {method} is not allowed for this endpoint"))
-    if isinstance(exc, drf_exceptions.NotFound):
-        return error_response(errors.NotFound("not found"))
-    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        return error_response(errors.BadRequest("request's content type must be 'application/json'"))
-    if isinstance(exc, drf_exceptions.APIException):
-        return error_response(errors.BadRequest(str(exc.detail)))
-    return None
 
 
 def _header_values(request, meta_key: str) -> list[str] | None:
@@ -168,6 +117,8 @@ class ApiView(views.APIView):
         self.format_kwarg = self.get_format_suffix(**kwargs)
         neg = self.perform_content_negotiation(request)
         request.accepted_renderer, request.accepted_media_type = neg
+        if not hasattr(self, request.method.lower()):
+            self.http_method_not_allowed(request)
         _check_body_rules(request, request.method in self.body_required)
         self.api_key = authenticate(request)
         self.workspace = _select_workspace(request, self.api_key, self.workspace_scope)

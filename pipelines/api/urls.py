@@ -1,11 +1,11 @@
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from . import pipeline_views, views
+from . import pipeline_views, run_views, views
 from .platform import UnknownPathView
 
 urlpatterns = [
-    path("v1/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("v1/workspaces", views.WorkspacesView.as_view()),
     path("v1/workspaces/current", views.CurrentWorkspaceView.as_view()),
@@ -15,9 +15,15 @@ urlpatterns = [
     path("v1/connections", views.ConnectionsView.as_view()),
     path("v1/connections/<str:connection_id>", views.ConnectionView.as_view()),
     path("v1/connections/<str:connection_id>/query", views.ConnectionQueryView.as_view()),
+    path("v1/connections/<str:connection_id>/identities", run_views.ConnectionIdentitiesView.as_view()),
     path("v1/pipelines", pipeline_views.PipelinesView.as_view()),
+    path("v1/pipelines/runs", run_views.RunsView.as_view()),
+    path("v1/pipelines/runs/<str:run_id>", run_views.RunView.as_view()),
+    path("v1/pipelines/runs/<str:run_id>/cancel", run_views.RunCancelView.as_view()),
+    path("v1/pipelines/runs/<str:run_id>/errors", run_views.RunErrorsView.as_view()),
     path("v1/pipelines/<str:pipeline_id>", pipeline_views.PipelineView.as_view()),
     path("v1/pipelines/<str:pipeline_id>/status", pipeline_views.PipelineStatusView.as_view()),
     path("v1/pipelines/<str:pipeline_id>/schedule", pipeline_views.PipelineScheduleView.as_view()),
+    path("v1/pipelines/<str:pipeline_id>/runs", run_views.PipelineRunsView.as_view()),
     re_path(r"^v1/.*$", UnknownPathView.as_view()),
 ]

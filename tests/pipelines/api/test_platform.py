@@ -70,8 +70,12 @@ def test_unicode_is_normalized_to_nfc(workspace):
     assert workspace.api.get("/v1/workspaces/current").json()["name"] == "Caf\u00e9"
 
 
-def test_openapi_document_is_served(client):
+def test_openapi_document_and_its_ui_are_served(client):
     resp = client.get("/v1/openapi.json")
     assert resp.status_code == 200
-    document = json.loads(resp.content) if resp["Content-Type"].startswith("application/json") else None
-    assert document is None or "/v1/pipelines" in document["paths"]
+    document = json.loads(resp.content)
+    assert document["openapi"].startswith("3.")
+    assert {"/v1/pipelines", "/v1/pipelines/{pipeline_id}", "/v1/connections/{connection_id}/query"} <= set(
+        document["paths"])
+    ui = client.get("/v1/docs")
+    assert ui.status_code == 200 and b"swagger" in ui.content.lower()

@@ -1,0 +1,86 @@
+"""The /v1 run endpoints: start, list, read, cancel, errors; and identities of a connection."""
+from warehouse.backends import backend_for
+from warehouse.identities import list_identities
+
+from ..errors import BadRequest, NotFound
+from ..models import Run
+from ..services.runs import parse_incremental, run_cancel, run_errors, run_json, run_start
+from .pipeline_views import PipelineMixin
+from .platform import ApiView, ok, path_id
+from .views import ConnectionMixin
+
+
+class PipelineRunsView(PipelineMixin, ApiView):
+    def post(self, request, pipeline_id):
+        pipeline = self.get_pipeline(pipeline_id)
+        run = run_start(pipeline=pipeline, incremental=parse_incremental(self.body()))
+        return ok({"id": run.id})
+
+
+class RunMixin:
+    def get_run(self, run_id: str) -> Run:
+        rid = path_id(run_id, 'identifier "{value}" is not a valid run identifier')
+        run = Run.objects.filter(id=rid, pipeline__workspace=self.workspace).first()
+        if run is None:
+            raise NotFound(f"pipeline run {rid} does not exist")
+        return run
+
+
+class RunsView(ApiView):
+    def get(self, request):
+        runs = Run.objects.filter(pipeline__workspace=self.workspace)
+        pipeline = request.query_params.get("pipeline")
+        if pipeline is not None:
+            runs = runs.filter(pipeline_id=path_id(pipeline, 'identifier "{value}" is not a valid pipeline identifier'))
+        return ok({"runs": [run_json(r) for r in runs.order_by("-start_time", "-id")]})
+
+
+class RunView(RunMixin, ApiView):
+    def get(self, request, run_id):
+        return ok(run_json(self.get_run(run_id)))
+
+
+class RunCancelView(RunMixin, ApiView):
+    body_required = ()
+
+    def post(self, request, run_id):
+        run_cancel(run=self.get_run(run_id))
+        return ok()
+
+
+class RunErrorsView(RunMixin, ApiView):
+    def get(self, request, run_id):
+        return ok(run_errors(run=self.get_run(run_id)))
+
+
+def _paging(params, name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} is not valid") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} {value} is not valid")
+    return value
+
+
+class ConnectionIdentitiesView(ConnectionMixin, ApiView):
+    def get(self, request, connection_id):
+        connection = self.get_connection(connection_id)
+        first = _paging(request.query_params, "first", 0, 0, 2**31 - 1)
+        limit = _paging(request.query_params, "limit", 100, 1, 1000)
+        workspace = self.workspace
+        backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
+        pipeline_ids = list(connection.pipelines.values_list("id", flat=True))
+        items, total = list_identities(backend, connection_id=connection.id, pipeline_ids=pipeline_ids,
+                                       first=first, limit=limit)
+        return ok({"identities": [_identity_json(i) for i in items], "total": total})
+
+
+def _identity_json(item: dict) -> dict:
+    moment = item["updatedAt"]
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
+    return {"userId": item["userId"], "connection": item["connection"], "pipeline": item["pipeline"],
+            "updatedAt": text}

@@ -1,0 +1,226 @@
+"""MySQL / MariaDB source connector (mysqlclient).
+
+- Settings: host, port, username, password (required), database.
+- Queries run with ``SET SESSION TRANSACTION READ ONLY`` and inside ``START TRANSACTION READ ONLY``,
+  one statement only (multi-statements are disabled on the connection), with a statement timeout
+  (MariaDB ``max_statement_time``, MySQL ``max_execution_time``), streamed with an ``SSCursor``.
+  With an SSCursor the statement runs until its last row is read, so the timeout bounds the
+  whole read, not a single batch.
+- The session uses ``time_zone = '+00:00'`` (DATETIME and TIMESTAMP values are read as UTC, and
+  ``${updated_at}`` literals are compared in UTC), the utf8mb4 character set, and an sql_mode
+  without NO_BACKSLASH_ESCAPES (so that sql_literal's backslash escapes are right).
+
+Column typing follows krenalis-types-transform.md §5.3, from ``cursor.description`` and
+``cursor.description_flags`` (UNSIGNED, NOT NULL; unknown nullability counts as nullable).
+CHAR/VARCHAR: MySQL reports the length in bytes of the utf8mb4 result (4 per character), so the
+type is ``string`` with ``maxLength = length // 4``; when the column has the BINARY flag
+(VARBINARY/BINARY, but also any ``*_bin`` collation — the protocol flag cannot tell them apart)
+the type is a plain ``string``. MariaDB's JSON is an alias of LONGTEXT and is reported as a
+string (the driver cannot see it is JSON); MySQL's native JSON is ``json``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from contextlib import contextmanager
+
+import MySQLdb
+import MySQLdb.cursors
+from MySQLdb.constants import FIELD_TYPE as FT
+from MySQLdb.constants import FLAG
+
+from pipelines.types import Type
+
+from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult, build_schema, bytes_to_str,
+                   check_bytes, check_port, check_runes, float32_value, get_int, get_string, make_batch_transform,
+                   one_line, require_object, scrub_secrets, to_raw_json)
+
+__all__ = ["MySQLConnector"]
+
+UTC = _dt.timezone.utc
+
+_INT_BITS = {FT.TINY: 8, FT.SHORT: 16, FT.INT24: 24, FT.LONG: 32, FT.LONGLONG: 64}
+_BLOBS = (FT.TINY_BLOB, FT.MEDIUM_BLOB, FT.LONG_BLOB, FT.BLOB)
+_STRINGS = (FT.VARCHAR, FT.VAR_STRING, FT.STRING)
+_NAMES = {FT.BIT: "BIT", FT.GEOMETRY: "GEOMETRY", FT.NULL: "NULL", FT.SET: "SET", FT.ENUM: "ENUM"}
+
+
+# --------------------------------------------------------------------------- value conversion
+
+
+def _datetime(value):
+    if type(value) is _dt.datetime:
+        return value.replace(tzinfo=UTC)
+    return value  # e.g. a zero date the driver could not parse: the row fails validation
+
+
+def _time(value):
+    if isinstance(value, _dt.timedelta):
+        total = value.days * 86400 + value.seconds
+        if 0 <= total < 86400:
+            return _dt.time(total // 3600, total % 3600 // 60, total % 60, value.microseconds)
+    return value  # negative or >= 24h: not a time of day
+
+
+class MySQLConnector(Connector):
+    code = "mysql"
+    label = "MySQL"
+    settings_keys = ("host", "port", "username", "password", "database")
+
+    def validate_settings(self, settings: dict) -> dict:
+        settings = require_object(settings)
+        host = get_string(settings, "host")
+        port = get_int(settings, "port")
+        username = get_string(settings, "username")
+        password = get_string(settings, "password")
+        database = get_string(settings, "database")
+        check_bytes(host, 1, 253, "host length in bytes must be in range [1,253]")
+        check_port(port)
+        check_runes(username, 1, 16, "username length must be in range [1,16]")
+        check_runes(password, 1, 200, "password length must be in range [1,200]")
+        check_runes(database, 1, 64, "database length must be in range [1,64]")
+        return {"host": host, "port": port, "username": username, "password": password, "database": database}
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _error(self, error: BaseException, settings: dict) -> ConnectorUnavailable:
+        if isinstance(error, ConnectorUnavailable):
+            return error
+        args = getattr(error, "args", ())
+        if isinstance(error, MySQLdb.Error) and len(args) == 2 and isinstance(args[0], int):
+            message = f"Error {args[0]}: {args[1]}"
+        else:
+            message = str(error) or error.__class__.__name__
+        return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
+
+    def _connect(self, settings: dict, *, timeout_seconds: float, connect_timeout: int):
+        try:
+            conn = MySQLdb.connect(host=settings.get("host"), port=settings.get("port"),
+                                   user=settings.get("username"), password=settings.get("password") or "",
+                                   database=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
+                                   charset="utf8mb4", use_unicode=True, multi_statements=False, autocommit=False,
+                                   local_infile=False, cursorclass=MySQLdb.cursors.SSCursor)
+        except Exception as error:
+            raise self._error(error, settings) from None
+        try:
+            mariadb = "mariadb" in conn.get_server_info().lower()
+            cur = conn.cursor(MySQLdb.cursors.Cursor)
+            try:
+                cur.execute("SET SESSION time_zone = '+00:00'")
+                cur.execute("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
+                if mariadb:
+                    cur.execute("SET SESSION max_statement_time = %s", (float(timeout_seconds),))
+                else:
+                    cur.execute("SET SESSION max_execution_time = %s", (max(int(timeout_seconds * 1000), 1),))
+                cur.execute("SET SESSION TRANSACTION READ ONLY")
+            finally:
+                cur.close()
+        except Exception as error:
+            conn.close()
+            raise self._error(error, settings) from None
+        return conn
+
+    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> None:
+        timeout = self._timeout(connect_timeout)
+        conn = self._connect(settings, timeout_seconds=timeout, connect_timeout=timeout)
+        try:
+            conn.ping()
+        except Exception as error:
+            raise self._error(error, settings) from None
+        finally:
+            conn.close()
+
+    @contextmanager
+    def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
+              max_rows: int | None = None, connect_timeout: int | None = None):
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        conn = self._connect(settings, timeout_seconds=timeout_seconds, connect_timeout=self._timeout(connect_timeout))
+        result = None
+        cur = None
+        try:
+            try:
+                conn.query("START TRANSACTION READ ONLY")
+                cur = conn.cursor()  # SSCursor: rows stay on the server until fetched
+                cur.execute(sql)
+                description = cur.description or ()
+                flags = cur.description_flags or ()
+                typed = [self._type_column(d, f) for d, f in zip(description, flags)]
+            except ConnectorUnavailable:
+                raise
+            except Exception as error:
+                raise self._error(error, settings) from None
+            schema, positions, converters = build_schema(typed)
+            if description:
+                fetch = cur.fetchmany
+            else:  # a statement without a result set: no columns, no rows
+                def fetch(size):
+                    return ()
+            result = QueryResult(schema, fetch, make_batch_transform(len(typed), positions, converters),
+                                 batch_size=batch_size, max_rows=max_rows,
+                                 wrap_error=lambda error: self._error(error, settings))
+            yield result
+        finally:
+            # Closing an SSCursor reads every remaining row; when the result was not read to the
+            # end, close the connection instead: the server stops and the transaction is rolled back.
+            if cur is not None and (not cur.description or (result is not None and result.exhausted)):
+                try:
+                    cur.close()
+                except Exception:
+                    pass
+            conn.close()
+
+    # -- column typing ----------------------------------------------------------------------
+
+    @staticmethod
+    def _type_column(description, flags: int):
+        name, code, _display, length, _precision, scale, _null_ok = description
+        nullable = not (flags & FLAG.NOT_NULL)
+        unsigned = bool(flags & FLAG.UNSIGNED)
+        type_, converter, issue = None, None, None
+        if code in _INT_BITS:
+            type_ = Type(kind="int", bit_size=_INT_BITS[code], unsigned=unsigned)
+        elif code == FT.FLOAT:
+            type_, converter = Type(kind="float", bit_size=32), float32_value
+        elif code == FT.DOUBLE:
+            type_ = Type(kind="float", bit_size=64)
+        elif code in (FT.DECIMAL, FT.NEWDECIMAL):
+            scale = max(scale or 0, 0)
+            # The length counts the digits, the point (when scale > 0) and the sign (when signed).
+            precision = (length or 0) - (1 if scale > 0 else 0) - (0 if unsigned else 1)
+            precision = min(max(precision, scale, 1), 76)
+            type_ = Type(kind="decimal", precision=precision, scale=min(scale, 37))
+        elif code in (FT.DATE, 14):  # 14 is NEWDATE
+            type_ = Type(kind="date")
+        elif code in (FT.DATETIME, FT.TIMESTAMP):
+            type_, converter = Type(kind="datetime"), _datetime
+        elif code == FT.TIME:
+            type_, converter = Type(kind="time"), _time
+        elif code == FT.YEAR:
+            type_ = Type(kind="year")
+        elif code == FT.JSON:
+            type_, converter = Type(kind="json"), to_raw_json
+        elif code in _STRINGS:
+            if flags & FLAG.SET:
+                issue = UNSUPPORTED_TYPE_ISSUE.format(name, "SET")
+            elif flags & FLAG.ENUM:
+                type_ = Type(kind="string")
+            elif flags & FLAG.BINARY:
+                type_, converter = Type(kind="string"), bytes_to_str
+            else:
+                chars = (length or 0) // 4  # bytes of utf8mb4, 4 per character
+                type_ = Type(kind="string", max_length=chars) if chars >= 1 else Type(kind="string")
+        elif code in _BLOBS:
+            type_, converter = Type(kind="string"), bytes_to_str
+        else:
+            issue = UNSUPPORTED_TYPE_ISSUE.format(name, _NAMES.get(code, str(code)))
+        return name, type_, nullable, issue, converter
+
+    # -- literals ---------------------------------------------------------------------------
+
+    _ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\x00": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z"}
+    _ESCAPE_TABLE = str.maketrans(_ESCAPES)
+
+    def quote_string(self, text: str) -> str:
+        """A backslash-escaped string literal (the session's sql_mode has no NO_BACKSLASH_ESCAPES)."""
+        return "'" + text.translate(self._ESCAPE_TABLE) + "'"

@@ -1,0 +1,377 @@
+"""PostgreSQL source connector (psycopg2).
+
+- Settings: host, port, username, password (may be empty), database, schema (the search_path).
+- Queries run in a READ ONLY transaction (also ``default_transaction_read_only=on``), with
+  ``statement_timeout`` (it applies to each FETCH), in a named server-side cursor read in batches.
+- The query must be one statement: a second statement after a ``;`` fails with PostgreSQL's own
+  message for that case, so that nothing like ``SELECT 1; COMMIT; DROP ...`` can run.
+- The session runs with TimeZone=UTC, DateStyle=ISO and standard_conforming_strings=on.
+- Values are converted by typecasters registered on our connection only (json/jsonb stay raw
+  text, uuid/inet become canonical strings, timestamps become aware UTC datetimes, bytea becomes
+  text; real arrives as its shortest text, i.e. already in the float(32) value model), so rows need no further per-value work.
+
+Column typing follows krenalis-types-transform.md §5.1: by type OID; every column is nullable;
+``numeric(p,s)`` → decimal(p,s) (negative scales and scales above the precision are widened to
+an equivalent decimal); unconstrained ``numeric`` → decimal(76,37) (our spec README §1.8);
+``timetz`` values are converted to UTC; unsupported types are reported by their upper-cased
+``pg_catalog`` name, ``array`` for arrays, and the OID for user-defined types.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import re
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.extensions as _ext
+
+from pipelines.types import RawJSON, Type
+
+from .base import (PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult,
+                   build_schema, check_bytes, check_port, check_runes, get_int, get_string, make_batch_transform,
+                   one_line, require_object, scrub_secrets)
+
+__all__ = ["PostgreSQLConnector", "check_single_statement", "canonical_ip"]
+
+UTC = _dt.timezone.utc
+
+# OIDs
+BOOL, BYTEA, INT8, INT2, INT4, TEXT, JSON, FLOAT4, FLOAT8 = 16, 17, 20, 21, 23, 25, 114, 700, 701
+INET, BPCHAR, VARCHAR, DATE, TIME, TIMESTAMP, TIMESTAMPTZ = 869, 1042, 1043, 1082, 1083, 1114, 1184
+TIMETZ, NUMERIC, UUID, JSONB = 1266, 1700, 2950, 3802
+
+_SIMPLE_TYPES = {
+    BOOL: Type(kind="boolean"),
+    INT2: Type(kind="int", bit_size=16),
+    INT4: Type(kind="int", bit_size=32),
+    INT8: Type(kind="int", bit_size=64),
+    FLOAT4: Type(kind="float", bit_size=32),
+    FLOAT8: Type(kind="float", bit_size=64),
+    TIMESTAMP: Type(kind="datetime"),
+    TIMESTAMPTZ: Type(kind="datetime"),
+    DATE: Type(kind="date"),
+    TIME: Type(kind="time"),
+    TIMETZ: Type(kind="time"),
+    UUID: Type(kind="uuid"),
+    JSON: Type(kind="json"),
+    JSONB: Type(kind="json"),
+    INET: Type(kind="ip"),
+    TEXT: Type(kind="string"),
+    BYTEA: Type(kind="string"),
+}
+_UNCONSTRAINED_NUMERIC = Type(kind="decimal", precision=76, scale=37)
+
+
+# --------------------------------------------------------------------------- value conversion
+
+
+def canonical_ip(text: str) -> str:
+    """Canonical text of an address: prefix and zone removed, IPv4-mapped IPv6 as ::ffff:a.b.c.d."""
+    address = text.split("/", 1)[0].split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return text
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return f"::ffff:{ip.ipv4_mapped}"
+    return str(ip)
+
+
+def _caster(oid: int, name: str, base, convert):
+    """A typecaster that applies `convert` to the value of the default typecaster `base`."""
+    if base is None:
+        def cast(value, cursor):
+            return None if value is None else convert(value)
+    else:
+        def cast(value, cursor):
+            if value is None:
+                return None
+            return convert(base(value, cursor))
+    return _ext.new_type((oid,), name, cast)
+
+
+def _bytea_text(value):
+    data = bytes(value)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+def _timetz_utc(value):
+    if isinstance(value, _dt.time) and value.tzinfo is not None:
+        offset = value.utcoffset() or _dt.timedelta(0)
+        moment = _dt.datetime.combine(_dt.date(2000, 1, 2), value.replace(tzinfo=None)) - offset
+        return moment.time()
+    return value
+
+
+def _as_utc(value):
+    if isinstance(value, _dt.datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _typecasters():
+    default = _ext.string_types
+    return [
+        _caster(JSON, "KRENALIS_JSON", None, RawJSON),
+        _caster(JSONB, "KRENALIS_JSONB", None, RawJSON),
+        _caster(UUID, "KRENALIS_UUID", None, str.lower),
+        _caster(INET, "KRENALIS_INET", None, canonical_ip),
+        _caster(BYTEA, "KRENALIS_BYTEA", psycopg2.BINARY, _bytea_text),
+        _caster(TIMESTAMP, "KRENALIS_TIMESTAMP", default[TIMESTAMP], _as_utc),
+        _caster(TIMESTAMPTZ, "KRENALIS_TIMESTAMPTZ", default[TIMESTAMPTZ], _as_utc),
+        _caster(TIMETZ, "KRENALIS_TIMETZ", default[TIMETZ], _timetz_utc),
+    ]
+
+
+_TYPECASTERS = _typecasters()
+
+
+# --------------------------------------------------------------------------- single statement
+
+_IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]")
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
+MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
+
+
+def check_single_statement(sql: str) -> str:
+    """Returns `sql` without its trailing ``;``; raises ConnectorUnavailable if it has two statements.
+
+    A small PostgreSQL lexer (standard_conforming_strings on): it skips '...' and E'...' strings,
+    "identifiers", $tag$ dollar quotes $tag$, -- comments and nested /* */ comments.
+    """
+    i, n = 0, len(sql)
+    end = None  # position of the first top-level semicolon
+    while i < n:
+        ch = sql[i]
+        if end is not None and not ch.isspace() and ch != ";" and not sql.startswith(("--", "/*"), i):
+            raise ConnectorUnavailable(MULTIPLE_COMMANDS)
+        if ch == "'":
+            i = _skip_quoted(sql, i + 1, "'", backslash=False)
+        elif ch == '"':
+            i = _skip_quoted(sql, i + 1, '"', backslash=False)
+        elif ch == "-" and sql.startswith("--", i):
+            newline = sql.find("\n", i)
+            i = n if newline < 0 else newline + 1
+        elif ch == "/" and sql.startswith("/*", i):
+            i = _skip_comment(sql, i)
+        elif ch == "$" and not (i > 0 and _IDENT_CHAR.match(sql[i - 1])):
+            match = _DOLLAR_TAG.match(sql, i)
+            if match:
+                close = sql.find(match.group(), match.end())
+                i = n if close < 0 else close + len(match.group())
+            else:
+                i += 1
+        elif ch == ";":
+            if end is None:
+                end = i
+            i += 1
+        elif _IDENT_CHAR.match(ch) and not ch.isdigit() and ch != "$":
+            start = i
+            while i < n and _IDENT_CHAR.match(sql[i]):
+                i += 1
+            if i - start == 1 and ch in "eE" and i < n and sql[i] == "'":
+                i = _skip_quoted(sql, i + 1, "'", backslash=True)
+        else:
+            i += 1
+    return sql if end is None else sql[:end]
+
+
+def _skip_quoted(sql: str, i: int, quote: str, *, backslash: bool) -> int:
+    n = len(sql)
+    while i < n:
+        ch = sql[i]
+        if backslash and ch == "\\":
+            i += 2
+            continue
+        if ch == quote:
+            if i + 1 < n and sql[i + 1] == quote:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return n
+
+
+def _skip_comment(sql: str, i: int) -> int:
+    depth, i, n = 0, i, len(sql)
+    while i < n:
+        if sql.startswith("/*", i):
+            depth += 1
+            i += 2
+        elif sql.startswith("*/", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    return n
+
+
+# --------------------------------------------------------------------------- connector
+
+
+class PostgreSQLConnector(Connector):
+    code = "postgresql"
+    label = "PostgreSQL"
+    settings_keys = ("host", "port", "username", "password", "database", "schema")
+
+    def validate_settings(self, settings: dict) -> dict:
+        settings = require_object(settings)
+        host = get_string(settings, "host")
+        port = get_int(settings, "port")
+        username = get_string(settings, "username")
+        password = get_string(settings, "password")
+        database = get_string(settings, "database")
+        schema = get_string(settings, "schema")
+        check_bytes(host, 1, 253, "host length in bytes must be in range [1,253]")
+        check_port(port)
+        check_bytes(username, 1, 63, "username length in bytes must be in range [1,63]")
+        check_runes(password, 0, 100, "password must be no longer than 100 characters")
+        check_bytes(database, 1, 63, "database length in bytes must be in range [1,63]")
+        check_bytes(schema, 1, 63, "schema length in bytes must be in range [1,63]")
+        return {"host": host, "port": port, "username": username, "password": password, "database": database,
+                "schema": schema}
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _error(self, error: BaseException, settings: dict) -> ConnectorUnavailable:
+        if isinstance(error, ConnectorUnavailable):
+            return error
+        diag = getattr(error, "diag", None)
+        primary = getattr(diag, "message_primary", None) if diag is not None else None
+        code = getattr(error, "pgcode", None)
+        if primary:
+            message = f"{primary} (SQLSTATE {code})" if code else primary
+        else:
+            message = str(error) or error.__class__.__name__
+        return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
+
+    def _connect(self, settings: dict, *, statement_timeout_ms: int, connect_timeout: int):
+        options = (f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC -c DateStyle=ISO "
+                   "-c standard_conforming_strings=on -c default_transaction_read_only=on -c extra_float_digits=1 "
+                   "-c idle_in_transaction_session_timeout=0")
+        try:
+            conn = psycopg2.connect(host=settings.get("host"), port=settings.get("port"),
+                                    user=settings.get("username"), password=settings.get("password") or "",
+                                    dbname=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
+                                    options=options, application_name="krenalis", client_encoding="UTF8")
+        except Exception as error:
+            raise self._error(error, settings) from None
+        try:
+            conn.set_session(readonly=True, autocommit=False)
+            for caster in _TYPECASTERS:
+                _ext.register_type(caster, conn)
+            with conn.cursor() as cur:
+                # As the DSN parameter search_path=<schema> of the reference: the raw setting value.
+                cur.execute("SELECT set_config('search_path', %s, false)", (settings.get("schema") or "public",))
+        except Exception as error:
+            conn.close()
+            raise self._error(error, settings) from None
+        return conn
+
+    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> None:
+        timeout = self._timeout(connect_timeout)
+        conn = self._connect(settings, statement_timeout_ms=timeout * 1000, connect_timeout=timeout)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+                cur.fetchall()
+        except Exception as error:
+            raise self._error(error, settings) from None
+        finally:
+            conn.close()
+
+    @contextmanager
+    def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
+              max_rows: int | None = None, connect_timeout: int | None = None):
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        sql = check_single_statement(sql)
+        conn = self._connect(settings, statement_timeout_ms=max(int(timeout_seconds * 1000), 1),
+                             connect_timeout=self._timeout(connect_timeout))
+        try:
+            try:
+                cur = conn.cursor(name="krenalis_query")
+                cur.execute(sql)  # DECLARE ... CURSOR FOR <sql>
+                first_size = batch_size if max_rows is None else min(batch_size, max_rows)
+                first = cur.fetchmany(first_size)  # the description is known only after a FETCH
+                typed = self._type_columns(conn, cur.description or ())
+            except ConnectorUnavailable:
+                raise
+            except Exception as error:
+                raise self._error(error, settings) from None
+            schema, positions, converters = build_schema(typed)
+            result = QueryResult(schema, cur.fetchmany, make_batch_transform(len(typed), positions, converters),
+                                 batch_size=batch_size, max_rows=max_rows, first_batch=first, first_size=first_size,
+                                 wrap_error=lambda error: self._error(error, settings))
+            yield result
+        finally:
+            conn.close()  # the transaction is rolled back; nothing was written
+
+    # -- column typing ----------------------------------------------------------------------
+
+    def _type_columns(self, conn, description) -> list:
+        unknown = sorted({d.type_code for d in description
+                          if d.type_code not in _SIMPLE_TYPES and d.type_code not in (BPCHAR, VARCHAR, NUMERIC)})
+        names = self._type_names(conn, unknown) if unknown else {}
+        typed = []
+        for d in description:
+            oid = d.type_code
+            type_, issue = None, None
+            if oid in _SIMPLE_TYPES:
+                type_ = _SIMPLE_TYPES[oid]
+            elif oid in (BPCHAR, VARCHAR):
+                size = d.internal_size
+                type_ = Type(kind="string", max_length=size) if size and size > 0 else Type(kind="string")
+            elif oid == NUMERIC:
+                type_, issue = _numeric_type(d.name, d.precision, d.scale)
+            else:
+                issue = UNSUPPORTED_TYPE_ISSUE.format(d.name, names.get(oid, str(oid)))
+            typed.append((d.name, type_, True, issue, None))
+        return typed
+
+    @staticmethod
+    def _type_names(conn, oids: list[int]) -> dict[int, str]:
+        """The names of unsupported types: "array", the upper-cased pg_catalog name, or the OID."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT t.oid, t.typname, t.typcategory, n.nspname FROM pg_type t "
+                        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ANY(%s)", (oids,))
+            rows = cur.fetchall()
+        names = {}
+        for oid, typname, category, namespace in rows:
+            if category == "A":
+                names[oid] = "array"
+            elif namespace == "pg_catalog":
+                names[oid] = typname.upper()
+            else:
+                names[oid] = str(oid)
+        return names
+
+    # -- literals ---------------------------------------------------------------------------
+
+    def quote_string(self, text: str) -> str:
+        """A standard string literal (the session has standard_conforming_strings on); NUL is dropped."""
+        return "'" + text.replace("\x00", "").replace("'", "''") + "'"
+
+
+def _numeric_type(name: str, precision, scale):
+    """(type, issue) of a numeric column from the precision and scale psycopg2 decodes from the typmod."""
+    if precision is None or precision in (65535, -1) or scale is None:
+        return _UNCONSTRAINED_NUMERIC, None
+    if scale > 1023:  # the scale is an 11-bit signed number (PostgreSQL 15 allows negative scales)
+        scale -= 2048
+    if scale < 0:  # numeric(5,-2) holds integers of up to 7 digits
+        precision, scale = precision - scale, 0
+    elif scale > precision:  # numeric(2,5) holds 0.00099 at most
+        precision = scale
+    if precision > 76:
+        return None, PRECISION_ISSUE.format(name, precision)
+    if scale > 37:
+        return None, SCALE_ISSUE.format(name, scale)
+    return Type(kind="decimal", precision=precision, scale=scale), None

@@ -1,0 +1,127 @@
+"""Pipelines: the seed's create/update/get, list, delete, status, schedule, and validation rules."""
+import copy
+import json
+
+import pytest
+
+from pipelines.models import Pipeline
+from tests import support
+from tests.support import error_of
+
+IN_SCHEMA = {"kind": "object", "properties": [
+    {"name": "email", "type": {"kind": "string", "maxLength": 120}, "nullable": True},
+    {"name": "firstname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
+    {"name": "lastname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
+    {"name": "updated_at", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
+]}
+OUT_SCHEMA = {"kind": "object", "properties": [p for p in support.PROFILE_SCHEMA["properties"]
+                                               if p["name"] in ("email", "first_name", "last_name")]}
+QUERY = ("SELECT email, firstname, lastname, updated_at FROM customers "
+         "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}")
+
+
+def body(connection_id, **changes):
+    b = {"name": "Import customers", "connection": connection_id, "target": "User", "enabled": True,
+         "query": QUERY, "userIDColumn": "email", "updatedAtColumn": "updated_at", "updatedAtFormat": "ISO8601",
+         "incremental": False,
+         "transformation": {"mapping": {"email": "email", "first_name": "firstname", "last_name": "lastname"}},
+         "inSchema": copy.deepcopy(IN_SCHEMA), "outSchema": copy.deepcopy(OUT_SCHEMA)}
+    for key, value in changes.items():
+        if value is ...:
+            b.pop(key)
+        else:
+            b[key] = value
+    return b
+
+
+def test_create_get_list_delete(workspace, connection_id):
+    pid = workspace.api.post("/v1/pipelines", body(connection_id)).json()["id"]
+    got = workspace.api.get(f"/v1/pipelines/{pid}").json()
+    assert list(got) == ["id", "name", "connector", "connectorType", "connection", "connectionRole", "target",
+                         "enabled", "query", "userIDColumn", "updatedAtColumn", "updatedAtFormat", "incremental",
+                         "transformation", "inSchema", "outSchema", "running", "scheduleStart", "schedulePeriod"]
+    assert got["transformation"] == {"mapping": {"email": "email", "first_name": "firstname",
+                                                 "last_name": "lastname"}, "function": None}
+    assert (got["connector"], got["connection"], got["running"]) == ("postgresql", connection_id, False)
+    assert (got["scheduleStart"], got["schedulePeriod"]) == (None, None)
+    assert workspace.api.get("/v1/pipelines").json()["pipelines"] == [got]
+    assert workspace.api.get(f"/v1/connections/{connection_id}").json()["pipelines"] == [got]
+    assert workspace.api.delete(f"/v1/pipelines/{pid}").content == b""
+    assert error_of(workspace.api.get(f"/v1/pipelines/{pid}")) == (404, "NotFound", f"pipeline {pid} does not exist")
+
+
+def test_seed_example_is_accepted(workspace, connection_id):
+    seed = json.loads(open("../shared/spec/seed-import-users-from-databases.txt").read()
+                      .split("--json '", 1)[1].split("}'", 1)[0] + "}")
+    seed["connection"] = connection_id
+    resp = workspace.api.post("/v1/pipelines", seed)
+    assert resp.status_code == 200, resp.content
+    assert set(resp.json()) == {"id"}
+
+
+def test_put_is_a_full_replacement_and_resets_the_cursor(workspace, connection_id):
+    import datetime as dt
+
+    pid = workspace.api.post("/v1/pipelines", body(connection_id, incremental=True)).json()["id"]
+    Pipeline.objects.filter(id=pid).update(cursor=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    new = body(connection_id, enabled=..., name="Renamed",
+               transformation={"mapping": {"email": "email", "first_name": "firstname"}},
+               outSchema={"kind": "object", "properties": OUT_SCHEMA["properties"][:2]},
+               inSchema={"kind": "object", "properties": IN_SCHEMA["properties"][:2] + IN_SCHEMA["properties"][3:]})
+    new.pop("connection"), new.pop("target")
+    assert workspace.api.put(f"/v1/pipelines/{pid}", new).content == b""
+    stored = Pipeline.objects.get(id=pid)
+    assert (stored.name, stored.enabled, stored.cursor) == ("Renamed", False, None)
+    assert stored.properties_to_unset == ["last_name"]
+
+
+def test_status_and_schedule(workspace, connection_id):
+    pid = workspace.api.post("/v1/pipelines", body(connection_id)).json()["id"]
+    assert workspace.api.put(f"/v1/pipelines/{pid}/status", {}).content == b""
+    assert workspace.api.get(f"/v1/pipelines/{pid}").json()["enabled"] is False
+    assert workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": "1h"}).content == b""
+    got = workspace.api.get(f"/v1/pipelines/{pid}").json()
+    assert got["schedulePeriod"] == "1h" and 0 <= got["scheduleStart"] < 1440
+    status, code, message = error_of(workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": "10m"}))
+    assert (status, code) == (400, "BadRequest") and '"5m", "15m"' in message
+
+
+REVIEW = ". Please review and update the pipeline before attempting to import the users."
+
+
+@pytest.mark.parametrize("changes,status,code,message", [
+    ({"name": ""}, 400, "BadRequest", "name is empty"),
+    ({"target": ...}, 400, "BadRequest", "target is required"),
+    ({"target": "Group"}, 400, "BadRequest", "pipeline with target 'Group' not allowed for source Database connections"),
+    ({"connection": 99}, 422, "ConnectionNotExist", "connection 99 does not exist"),
+    ({"query": "x" * 1001}, 400, "BadRequest", "query is longer than 1000 runes"),
+    ({"query": "SELECT ${nope}"}, 422, "InvalidPlaceholder", 'placeholder "nope" does not exist'),
+    ({"userIDColumn": ...}, 400, "BadRequest", "user ID column is mandatory"),
+    ({"userIDColumn": "id"}, 400, "BadRequest", 'user ID column "id" not found within input schema'),
+    ({"updatedAtFormat": ...}, 400, "BadRequest", "update time format is required"),
+    ({"updatedAtFormat": "Excel"}, 400, "BadRequest", "update time format cannot be Excel for database pipelines"),
+    ({"updatedAtFormat": "%Q"}, 400, "BadRequest", 'update time format "%Q" is not valid'),
+    ({"incremental": True, "updatedAtColumn": ..., "updatedAtFormat": ...}, 400, "BadRequest",
+     "incremental requires an update time column"),
+    ({"transformation": None}, 400, "BadRequest", "pipeline must have a transformation"),
+    ({"transformation": {"mapping": {"email": "email", "first_name": "nope", "last_name": "lastname"}}},
+     400, "BadRequest", 'invalid mapping: property "nope" does not exist'),
+    ({"filter": {"logical": "and", "conditions": []}}, 400, "BadRequest", "filters are not allowed"),
+    ({"outSchema": {"kind": "object", "properties": [
+        {"name": "email", "type": {"kind": "string", "maxLength": 200}, "readOptional": True},
+        *OUT_SCHEMA["properties"][1:]]}}, 422, "SchemaNotAligned",
+     'in the output schema, character length of the "email" property\'s type has changed from 200 to 254' + REVIEW),
+])
+def test_invalid_pipeline_creates_nothing(workspace, connection_id, changes, status, code, message):
+    assert error_of(workspace.api.post("/v1/pipelines", body(connection_id, **changes))) == (status, code, message)
+    assert not Pipeline.objects.exists()
+
+
+def test_unsupported_language_is_422(workspace, connection_id, settings):
+    settings.KRENALIS = {**settings.KRENALIS, "TRANSFORMATION_LANGUAGES": ["JavaScript"]}
+    function = {"function": {"source": "def transform(user):\n    return {}\n", "language": "Python",
+                             "inPaths": ["email", "firstname", "lastname"],
+                             "outPaths": ["email", "first_name", "last_name"]}}
+    assert error_of(workspace.api.post("/v1/pipelines", body(connection_id, transformation=function))) == (
+        422, "UnsupportedLanguage", "Python transformation language is not supported")
+    assert workspace.api.get("/v1/system/transformations/languages").json() == {"languages": ["JavaScript"]}

@@ -1,0 +1,361 @@
+"""MySQL connector against the real MariaDB server on 127.0.0.1:3306."""
+
+import datetime as dt
+import time
+from decimal import Decimal
+
+import pytest
+
+from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings
+from pipelines.connectors.base import INVALID_NAME_ISSUE
+from pipelines.types import Type
+
+from .conftest import column_types, mysql_connect, read_all
+
+MY = REGISTRY["mysql"]
+UTC = dt.timezone.utc
+
+
+def T(kind, **kw):
+    return Type(kind=kind, **kw)
+
+
+# --------------------------------------------------------------------------- settings
+
+VALID = {"host": "127.0.0.1", "port": 3306, "username": "someone", "password": "secret", "database": "somedb"}
+
+
+def test_valid_settings_are_normalized():
+    assert MY.validate_settings(dict(VALID, schema="ignored")) == VALID
+    assert MY.validate_settings(dict(VALID, username="é" * 16, password="p" * 200, database="d" * 64,
+                                     host="h" * 253, port=1)) == \
+        {"host": "h" * 253, "port": 1, "username": "é" * 16, "password": "p" * 200, "database": "d" * 64}
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("host", "", "host length in bytes must be in range [1,253]"),
+    ("host", "h" * 254, "host length in bytes must be in range [1,253]"),
+    ("port", 0, "port must be in range [1,65535]"),
+    ("port", 70000, "port must be in range [1,65535]"),
+    ("username", "", "username length must be in range [1,16]"),
+    ("username", "u" * 17, "username length must be in range [1,16]"),
+    ("password", "", "password length must be in range [1,200]"),
+    ("password", None, "password length must be in range [1,200]"),
+    ("password", "p" * 201, "password length must be in range [1,200]"),
+    ("database", "", "database length must be in range [1,64]"),
+    ("database", "d" * 65, "database length must be in range [1,64]"),
+    ("port", "3306", "port must be an integer"),
+    ("username", 7, "username must be a string"),
+])
+def test_invalid_settings(key, value, message):
+    with pytest.raises(InvalidSettings) as info:
+        MY.validate_settings(dict(VALID, **{key: value}))
+    assert str(info.value) == message
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def test_test_connection(my):
+    MY.test_connection(my.settings())
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"port": 1}, "Can't connect"),
+    ({"password": "not-the-password'\\"}, "Access denied"),
+    ({"database": "krenalis_no_such_db"}, "krenalis_no_such_db"),
+])
+def test_unreachable_database(my, changes, expected):
+    settings = my.settings(**changes)
+    with pytest.raises(ConnectorUnavailable) as info:
+        MY.test_connection(settings, connect_timeout=3)
+    message = str(info.value)
+    assert expected in message
+    assert settings["password"] not in message and my.password not in message
+    with pytest.raises(ConnectorUnavailable):
+        with MY.query(settings, "SELECT 1", timeout_seconds=5, connect_timeout=3):
+            pass
+
+
+def test_password_echoed_by_the_driver_is_removed(my, monkeypatch):
+    import MySQLdb
+
+    def connect(**kwargs):
+        raise MySQLdb.OperationalError(2005, f"bad host with {kwargs['password']}")
+
+    monkeypatch.setattr(MySQLdb, "connect", connect)
+    with pytest.raises(ConnectorUnavailable) as info:
+        MY.test_connection(my.settings())
+    assert my.password not in str(info.value)
+    assert str(info.value) == "Error 2005: bad host with ********"
+
+
+# --------------------------------------------------------------------------- column typing
+
+
+@pytest.fixture(scope="module")
+def typed_table(my):
+    my.execute("""CREATE TABLE typed (
+        c_tiny TINYINT, c_utiny TINYINT UNSIGNED, c_bool BOOL, c_small SMALLINT, c_usmall SMALLINT UNSIGNED,
+        c_medium MEDIUMINT, c_umedium MEDIUMINT UNSIGNED, c_int INT, c_uint INT UNSIGNED NOT NULL DEFAULT 0,
+        c_big BIGINT NOT NULL DEFAULT 0, c_ubig BIGINT UNSIGNED, c_float FLOAT, c_double DOUBLE,
+        c_dec DECIMAL(10,2), c_udec DECIMAL(12,4) UNSIGNED, c_dec0 DECIMAL(65,0), c_dec30 DECIMAL(65,30),
+        c_date DATE, c_datetime DATETIME(6), c_timestamp TIMESTAMP NULL, c_time TIME(6), c_year YEAR,
+        c_json JSON, c_varchar VARCHAR(120), c_char CHAR(7), c_latin VARCHAR(20) CHARACTER SET latin1,
+        c_bin_coll VARCHAR(10) COLLATE utf8mb4_bin, c_varbinary VARBINARY(10), c_binary BINARY(4),
+        c_text TEXT, c_mediumtext MEDIUMTEXT, c_blob BLOB, c_enum ENUM('a','b') NOT NULL DEFAULT 'a',
+        c_set SET('x','y'), c_bit BIT(3), c_geometry GEOMETRY NULL
+    ) DEFAULT CHARSET utf8mb4""")
+    return "typed"
+
+
+def test_every_mysql_type(my, typed_table):
+    schema, rows = read_all(MY, my.settings(), "SELECT * FROM typed")
+    assert rows == []
+    assert column_types(schema) == {
+        "c_tiny": T("int", bit_size=8),
+        "c_utiny": T("int", bit_size=8, unsigned=True),
+        "c_bool": T("int", bit_size=8),
+        "c_small": T("int", bit_size=16),
+        "c_usmall": T("int", bit_size=16, unsigned=True),
+        "c_medium": T("int", bit_size=24),
+        "c_umedium": T("int", bit_size=24, unsigned=True),
+        "c_int": T("int", bit_size=32),
+        "c_uint": T("int", bit_size=32, unsigned=True),
+        "c_big": T("int", bit_size=64),
+        "c_ubig": T("int", bit_size=64, unsigned=True),
+        "c_float": T("float", bit_size=32),
+        "c_double": T("float", bit_size=64),
+        "c_dec": T("decimal", precision=10, scale=2),
+        "c_udec": T("decimal", precision=12, scale=4),
+        "c_dec0": T("decimal", precision=65, scale=0),
+        "c_dec30": T("decimal", precision=65, scale=30),
+        "c_date": T("date"),
+        "c_datetime": T("datetime"),
+        "c_timestamp": T("datetime"),
+        "c_time": T("time"),
+        "c_year": T("year"),
+        "c_json": T("string"),  # MariaDB: JSON is LONGTEXT, the driver cannot tell
+        "c_varchar": T("string", max_length=120),
+        "c_char": T("string", max_length=7),
+        "c_latin": T("string", max_length=20),
+        "c_bin_coll": T("string"),
+        "c_varbinary": T("string"),
+        "c_binary": T("string"),
+        "c_text": T("string"),
+        "c_mediumtext": T("string"),
+        "c_blob": T("string"),
+        "c_enum": T("string"),
+    }
+    nullable = {c.name: c.nullable for c in schema.columns}
+    assert [n for n, v in nullable.items() if not v] == ["c_uint", "c_big", "c_enum"]
+    assert schema.issues == ['Column "c_set" has an unsupported type "SET".',
+                             'Column "c_bit" has an unsupported type "BIT".',
+                             'Column "c_geometry" has an unsupported type "GEOMETRY".']
+
+
+def test_expressions(my):
+    schema, rows = read_all(MY, my.settings(), "SELECT 1 AS one, 'abc' AS lit, 1.5 AS d, -12.25 AS nd, NULL AS n, "
+                                               "CAST(3 AS UNSIGNED) AS u, NOW() AS now, CONCAT('a', 'bc') AS cat")
+    assert column_types(schema) == {"one": T("int", bit_size=32), "lit": T("string", max_length=3),
+                                    "d": T("decimal", precision=2, scale=1), "nd": T("decimal", precision=4, scale=2),
+                                    "u": T("int", bit_size=32, unsigned=True), "now": T("datetime"),
+                                    "cat": T("string", max_length=3)}
+    assert schema.issues == ['Column "n" has an unsupported type "NULL".']
+    assert {c.name: c.nullable for c in schema.columns}["one"] is False
+    assert rows[0][:5] == (1, "abc", Decimal("1.5"), Decimal("-12.25"), 3)
+
+
+def test_conformance_customers_shape(my):
+    my.execute("""CREATE TABLE customers (id BIGINT NOT NULL PRIMARY KEY, firstname VARCHAR(60), updated_ts DATETIME,
+                  age INT) DEFAULT CHARSET=utf8mb4""")
+    my.execute("INSERT INTO customers VALUES (1, 'Ann', '2024-01-02 03:04:05', 21), (2, 'Bob', NULL, NULL)")
+    schema, rows = read_all(MY, my.settings(), "SELECT id, firstname, updated_ts, age FROM customers ORDER BY id")
+    assert [(c.name, c.type, c.nullable) for c in schema.columns] == [
+        ("id", T("int", bit_size=64), False), ("firstname", T("string", max_length=60), True),
+        ("updated_ts", T("datetime"), True), ("age", T("int", bit_size=32), True)]
+    assert rows == [(1, "Ann", dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), 21), (2, "Bob", None, None)]
+
+
+def test_invalid_names_and_duplicates(my):
+    schema, rows = read_all(MY, my.settings(), "SELECT 1 AS id, 2 AS `e-mail`, 3 AS `a.b`, COUNT(*)")
+    assert [c.name for c in schema.columns] == ["id"]
+    assert schema.issues == [INVALID_NAME_ISSUE.format(n) for n in ("e-mail", "a.b", "COUNT(*)")]
+    assert rows == [(1,)]
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "SELECT 1 AS id, 2 AS x, 3 AS id")
+    assert str(info.value) == 'the names of the 1st and 3rd columns are the same: "id"'
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_values_are_converted(my, typed_table):
+    my.execute("DELETE FROM typed")
+    my.execute("""INSERT INTO typed (c_tiny, c_utiny, c_bool, c_small, c_usmall, c_medium, c_umedium, c_int, c_uint,
+        c_big, c_ubig, c_float, c_double, c_dec, c_udec, c_dec0, c_dec30, c_date, c_datetime, c_timestamp, c_time,
+        c_year, c_json, c_varchar, c_char, c_latin, c_bin_coll, c_varbinary, c_binary, c_text, c_mediumtext, c_blob,
+        c_enum, c_set, c_bit)
+        VALUES (-128, 255, TRUE, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295,
+        -9223372036854775808, 18446744073709551615, 1.1, 0.1, -12345678.91, 12345678.1234,
+        99999999999999999999999999999999999999999999999999999999999999999,
+        12345678901234567890123456789012345.123456789012345678901234567890,
+        '2024-02-29', '2024-02-29 23:59:59.123456', '2024-03-01 01:02:03', '13:14:15.5', 2024,
+        '{"b": 1,  "a": [1, 2.50]}', 'Ünïcødé', 'ab', 'café', 'Bin', 'raw', 'ab', 'long text', 'medium', 'blob',
+        'b', 'x,y', b'101')""")
+    my.execute("INSERT INTO typed (c_time, c_varbinary, c_big) VALUES ('-01:00:00', x'ff', 1), ('25:00:00', NULL, 2), "
+               "('00:00:00', '', 3)")
+    _, rows = read_all(MY, my.settings(), "SELECT * FROM typed ORDER BY c_big")
+    assert rows[0] == (
+        -128, 255, 1, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808,
+        18446744073709551615, 1.1, 0.1, Decimal("-12345678.91"), Decimal("12345678.1234"),
+        Decimal("99999999999999999999999999999999999999999999999999999999999999999"),
+        Decimal("12345678901234567890123456789012345.123456789012345678901234567890"),
+        dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC),
+        dt.datetime(2024, 3, 1, 1, 2, 3, tzinfo=UTC), dt.time(13, 14, 15, 500000), 2024,
+        '{"b": 1,  "a": [1, 2.50]}', "Ünïcødé", "ab", "café", "Bin", "raw", "ab\x00\x00", "long text", "medium",
+        "blob", "b")
+    by_big = {r[9]: r for r in rows}
+    assert by_big[1][20] == dt.timedelta(hours=-1)  # not a time of day: left for the validator
+    assert by_big[1][27] == b"\xff"  # not UTF-8: left for the validator
+    assert by_big[2][20] == dt.timedelta(hours=25)
+    assert by_big[2][27] is None
+    assert by_big[3][20] == dt.time(0, 0) and by_big[3][27] == ""
+
+
+def test_timestamp_is_read_in_utc_whatever_the_server_time_zone(my):
+    conn = mysql_connect(my.name, init_command="SET time_zone = '+09:00'")
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE stamps (t TIMESTAMP NULL)")
+    cur.execute("INSERT INTO stamps VALUES ('2024-01-01 09:00:00')")  # 09:00 at +09:00 = 00:00 UTC
+    conn.close()
+    _, rows = read_all(MY, my.settings(), "SELECT t FROM stamps")
+    assert rows == [(dt.datetime(2024, 1, 1, 0, 0, tzinfo=UTC),)]
+
+
+def test_float_values_are_in_the_float32_value_model(my):
+    my.execute("CREATE TABLE floats (f FLOAT)")
+    my.execute("INSERT INTO floats VALUES (3.1415927), (0.3), (1e38)")
+    _, rows = read_all(MY, my.settings(), "SELECT f, f * 1 AS g FROM floats")
+    # MariaDB sends FLOAT as text with 6 significant digits; the value is the float32 of that text,
+    # as the double nearest to its shortest text (the value model of float(32)).
+    assert [r[0] for r in rows] == [3.14159, 0.3, 1e38]
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_streaming_in_batches(my):
+    sql = "SELECT seq AS n, REPEAT('x', 10) AS pad FROM seq_1_to_25003"
+    with MY.query(my.settings(), sql, timeout_seconds=10, batch_size=10_000) as result:
+        sizes, last = [], 0
+        for batch in result:
+            sizes.append(len(batch))
+            assert isinstance(batch, list) and isinstance(batch[0], tuple)
+            assert batch[0][0] == last + 1
+            last = batch[-1][0]
+    assert sizes == [10_000, 10_000, 5_003]
+    assert result.exhausted
+
+
+def test_early_exit_does_not_read_the_rest(my):
+    sql = "SELECT seq AS n FROM seq_1_to_50000000"
+    started = time.monotonic()
+    with MY.query(my.settings(), sql, timeout_seconds=30, batch_size=1000) as result:
+        first = next(iter(result))
+    assert len(first) == 1000
+    assert time.monotonic() - started < 5
+
+
+def test_max_rows(my):
+    schema, rows = read_all(MY, my.settings(), "SELECT seq AS n FROM seq_1_to_100", max_rows=7, batch_size=3)
+    assert rows == [(i,) for i in range(1, 8)]
+    schema, rows = read_all(MY, my.settings(), "SELECT seq AS n FROM seq_1_to_100", max_rows=0)
+    assert rows == [] and [c.name for c in schema.columns] == ["n"]
+
+
+def test_statement_without_result_set(my):
+    schema, rows = read_all(MY, my.settings(), "DO 1")
+    assert schema.columns == [] and schema.issues == [] and rows == []
+
+
+# --------------------------------------------------------------------------- read-only, timeout
+
+
+@pytest.fixture()
+def victim(my):
+    my.execute("DROP TABLE IF EXISTS victim")
+    my.execute("CREATE TABLE victim (id INT)")
+    my.execute("INSERT INTO victim VALUES (1), (2)")
+    yield "victim"
+    my.execute("DROP TABLE IF EXISTS victim")
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO victim VALUES (3)",
+    "DELETE FROM victim",
+    "UPDATE victim SET id = 9",
+    "SELECT 1; DELETE FROM victim",
+    "DROP TABLE victim",
+    "CREATE TABLE other_table (x INT)",
+    "TRUNCATE TABLE victim",
+])
+def test_writes_are_rejected(my, victim, sql):
+    with pytest.raises(ConnectorUnavailable):
+        read_all(MY, my.settings(), sql)
+    assert my.execute("SELECT id FROM victim ORDER BY id") == [(1,), (2,)]
+    assert my.execute("SHOW TABLES LIKE 'other_table'") == []
+
+
+def test_read_only_message(my, victim):
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "DELETE FROM victim")
+    assert str(info.value) == "Error 1792: Cannot execute statement in a READ ONLY transaction"
+
+
+def test_statement_timeout(my):
+    started = time.monotonic()
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "SELECT SLEEP(5) AS s, seq FROM seq_1_to_2", timeout_seconds=1)
+    elapsed = time.monotonic() - started
+    assert elapsed < 4
+    assert "max_statement_time exceeded" in str(info.value) or "interrupted" in str(info.value)
+
+
+def test_statement_timeout_on_heavy_query(my):
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "SELECT COUNT(*) AS c FROM seq_1_to_100000 a JOIN seq_1_to_100000 b ON a.seq + b.seq = 7", timeout_seconds=1)
+    assert str(info.value) == "Error 1969: Query execution was interrupted (max_statement_time exceeded)"
+
+
+def test_sql_errors(my):
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "SELECT id FROM no_such_table")
+    assert str(info.value) == f"Error 1146: Table '{my.name}.no_such_table' doesn't exist"
+    with pytest.raises(ConnectorUnavailable, match="^Error 1064: You have an error in your SQL syntax"):
+        read_all(MY, my.settings(), "SELEC id FROM customers")
+
+
+def test_updated_at_literal_round_trip(my):
+    my.execute("CREATE TABLE events (id INT, at DATETIME(6), day DATE, label VARCHAR(50))")
+    my.execute("INSERT INTO events VALUES (1, '2024-01-01 10:00:00.000001', '2024-01-01', %s), "
+               "(2, '2024-01-01 10:00:00', '2024-01-02', 'x')", ("a'b\\c\"d",))
+    cursor = dt.datetime(2024, 1, 1, 12, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    literal = MY.sql_literal(cursor, Type(kind="datetime"))
+    assert literal == "'2024-01-01 10:00:00.000001'"
+    _, rows = read_all(MY, my.settings(), f"SELECT id FROM events WHERE at >= {literal} ORDER BY id")
+    assert rows == [(1,)]
+    literal = MY.sql_literal(dt.date(2024, 1, 2), Type(kind="date"))
+    _, rows = read_all(MY, my.settings(), f"SELECT id FROM events WHERE day >= {literal}")
+    assert rows == [(2,)]
+    literal = MY.sql_literal("a'b\\c\"d", Type(kind="string"))
+    _, rows = read_all(MY, my.settings(), f"SELECT id FROM events WHERE label = {literal}")
+    assert rows == [(1,)]
+
+
+def test_session_allows_backslash_escapes(my):
+    # sql_literal escapes with backslashes: the session must not have NO_BACKSLASH_ESCAPES.
+    _, rows = read_all(MY, my.settings(), "SELECT @@SESSION.sql_mode AS mode, @@SESSION.time_zone AS tz, "
+                                          "@@SESSION.tx_read_only AS ro")
+    mode, tz, ro = rows[0]
+    assert "NO_BACKSLASH_ESCAPES" not in mode and tz == "+00:00" and ro == 1
