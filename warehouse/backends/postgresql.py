@@ -10,7 +10,8 @@ from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
 from ..columns import postgres_type, profile_columns
-from .base import WarehouseBackend, invalid_settings
+from ..writer import CopyEncoder, IdentityWriter, check_column_name, dedupe
+from .base import WarehouseBackend, identity_item, invalid_settings
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -51,16 +52,21 @@ class PostgreSQLWarehouse(WarehouseBackend):
             "schema": schema,
         }
 
-    @contextmanager
-    def connect(self):
+    def open_connection(self):
+        """A new psycopg2 connection (autocommit off) whose search_path is the warehouse schema;
+        the caller closes it. ServiceUnavailable, without the password, when it fails."""
         s = self.settings
         try:
-            conn = psycopg2.connect(host=s["host"], port=s["port"], user=s["username"], password=s["password"],
+            return psycopg2.connect(host=s["host"], port=s["port"], user=s["username"], password=s["password"],
                                     dbname=s["database"], options=f"-c search_path={s['schema']}",
                                     connect_timeout=django_settings.KRENALIS["CONNECT_TIMEOUT"],
                                     application_name="krenalis-warehouse")
         except psycopg2.Error as exc:
             raise ServiceUnavailable(_safe_message(exc, s["password"])) from None
+
+    @contextmanager
+    def connect(self):
+        conn = self.open_connection()
         try:
             yield conn
         finally:
@@ -84,6 +90,208 @@ class PostgreSQLWarehouse(WarehouseBackend):
                         cur.execute(statement)
             except psycopg2.Error as exc:
                 raise ServiceUnavailable(_safe_message(exc, self.settings["password"])) from None
+
+    # ----------------------------------------------------------------- identities
+
+    def identity_writer(self, *, pipeline_id: int, connection_id: int, run_id: int,
+                        columns: list[tuple[str, Type]]) -> "PostgreSQLIdentityWriter":
+        return PostgreSQLIdentityWriter(self, pipeline_id=pipeline_id, connection_id=connection_id,
+                                        run_id=run_id, columns=columns)
+
+    def _run(self, work, *, readonly: bool = False):
+        """work(cursor) in one transaction on a new connection; psycopg2 errors -> ServiceUnavailable."""
+        with self.connect() as conn:
+            try:
+                if readonly:
+                    conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+                with conn, conn.cursor() as cur:
+                    return work(cur)
+            except psycopg2.Error as exc:
+                raise ServiceUnavailable(_safe_message(exc, self.settings["password"])) from None
+
+    def list_identities(self, *, connection_id: int | None = None, pipeline_ids: list[int] | None = None,
+                        first: int = 0, limit: int = 100) -> tuple[list[dict], int]:
+        conditions, params = [], []
+        if connection_id is not None:
+            conditions.append("_connection = %s")
+            params.append(int(connection_id))
+        if pipeline_ids is not None:
+            if not pipeline_ids:
+                return [], 0
+            conditions.append("_pipeline = ANY(%s)")
+            params.append([int(p) for p in pipeline_ids])
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+
+        def work(cur):
+            cur.execute(f"SELECT count(*) FROM krenalis_identities{where}", params)
+            total = cur.fetchone()[0]
+            items = []
+            if total > first:
+                cur.execute("SELECT _identity_id, _connection, _pipeline, _updated_at FROM krenalis_identities"
+                            f"{where} ORDER BY _updated_at DESC, _pk LIMIT %s OFFSET %s",
+                            [*params, int(limit), int(first)])
+                items = [identity_item(*row) for row in cur.fetchall()]
+            return items, total
+
+        return self._run(work, readonly=True)
+
+    def _delete_identities(self, column: str, value: int) -> int:
+        def work(cur):
+            cur.execute(f"DELETE FROM krenalis_identities WHERE {column} = %s", (int(value),))
+            return cur.rowcount
+
+        return self._run(work)
+
+    def delete_pipeline_identities(self, pipeline_id: int) -> int:
+        return self._delete_identities("_pipeline", pipeline_id)
+
+    def delete_connection_identities(self, connection_id: int) -> int:
+        return self._delete_identities("_connection", connection_id)
+
+
+class _Payload:
+    """A file for copy_expert that hands the whole payload over in one read."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def read(self, size: int = -1) -> bytes:
+        data, self.data = self.data, b""
+        return data
+
+
+def _timestamp_of(expression: str) -> str:
+    """SQL turning epoch microseconds (bigint) into an exact timestamp (no float rounding)."""
+    return (f"(timestamp '1970-01-01' + (({expression} / 1000000) * interval '1 second' "
+            f"+ ({expression} % 1000000) * interval '1 microsecond'))")
+
+
+_BATCH_TABLE = "pg_temp.krenalis_identities_batch"
+_KEEP_CHUNK = 10000
+
+
+class PostgreSQLIdentityWriter(IdentityWriter):
+    """One connection per writer. A write is a COPY into a temporary table (created once per
+    connection, emptied at each commit) and one INSERT ... ON CONFLICT DO UPDATE, then COMMIT.
+
+    After a connection failure the next call reconnects (and recreates the temporary table),
+    so a caller may simply retry.
+    """
+
+    def __init__(self, backend: PostgreSQLWarehouse, **kwargs):
+        super().__init__(**kwargs)
+        self._backend = backend
+        self._encoder = CopyEncoder([t for _, t in self.columns])
+        names = [_quote_identifier(name) for name, _ in self.columns]
+        kinds = [t.kind for _, t in self.columns]
+        temp_columns = "".join(
+            f", {name} {'bigint' if t.kind == 'datetime' else 'text' if t.kind == 'string' else postgres_type(t)}"
+            for name, (_, t) in zip(names, self.columns))
+        self._create_sql = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH_TABLE} (_identity_id text NOT NULL, "
+                            f"_updated_at bigint NOT NULL{temp_columns}) ON COMMIT DELETE ROWS")
+        self._copy_sql = f"COPY {_BATCH_TABLE} FROM STDIN"
+        selected = "".join(f", {_timestamp_of(name) if kind == 'datetime' else name}"
+                           for name, kind in zip(names, kinds))
+        updates = "".join(f", {name} = EXCLUDED.{name}" for name in names)
+        self._insert_sql = (
+            "INSERT INTO krenalis_identities (_pipeline, _is_anonymous, _identity_id, _connection, _updated_at, "
+            f"_run{''.join(', ' + name for name in names)}) "
+            f"SELECT {self.pipeline_id}, false, _identity_id, {self.connection_id}, "
+            f"{_timestamp_of('_updated_at')}, {self.run_id}{selected} FROM {_BATCH_TABLE} "
+            "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
+            f"_updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run{updates}")
+        self._conn = None
+        self._connection()
+
+    def _connection(self):
+        if self.closed:
+            raise RuntimeError("the identity writer is closed")
+        if self._conn is None:
+            conn = self._backend.open_connection()
+            try:
+                conn.set_client_encoding("UTF8")
+                with conn.cursor() as cur:
+                    # JIT compilation only slows down these short, wide statements.
+                    cur.execute("SET jit = off")
+                    cur.execute(self._create_sql)
+                conn.commit()
+            except psycopg2.Error as exc:
+                conn.close()
+                raise ServiceUnavailable(_safe_message(exc, self._backend.settings["password"])) from None
+            self._conn = conn
+        return self._conn
+
+    def _transaction(self, work):
+        conn = self._connection()
+        try:
+            with conn.cursor() as cur:
+                result = work(cur)
+            conn.commit()
+            return result
+        except BaseException as exc:
+            self._abort(conn)
+            if isinstance(exc, psycopg2.Error):
+                raise ServiceUnavailable(_safe_message(exc, self._backend.settings["password"])) from None
+            raise
+
+    def _abort(self, conn) -> None:
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            pass
+        if conn.closed:
+            self._conn = None
+
+    def write(self, rows: list[tuple]) -> int:
+        rows = dedupe(rows)
+        if not rows:
+            return 0
+        payload = _Payload(self._encoder.encode(rows))
+
+        def work(cur):
+            cur.copy_expert(self._copy_sql, payload, size=1 << 20)
+            cur.execute(self._insert_sql)
+
+        self._transaction(work)
+        return len(rows)
+
+    def keep(self, identity_ids: list[str]) -> None:
+        ids = list(dict.fromkeys(identity_ids))
+        if not ids:
+            return
+
+        def work(cur):
+            for start in range(0, len(ids), _KEEP_CHUNK):
+                cur.execute("UPDATE krenalis_identities SET _run = %s WHERE _pipeline = %s AND _is_anonymous = false "
+                            "AND _identity_id = ANY(%s) AND _run IS DISTINCT FROM %s",
+                            (self.run_id, self.pipeline_id, ids[start:start + _KEEP_CHUNK], self.run_id))
+
+        self._transaction(work)
+
+    def unset(self, column_names: list[str]) -> None:
+        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        if not names:
+            return
+        assignments = ", ".join(f"{name} = NULL" for name in names)
+        any_set = " OR ".join(f"{name} IS NOT NULL" for name in names)
+        self._transaction(lambda cur: cur.execute(
+            f"UPDATE krenalis_identities SET {assignments} WHERE _pipeline = %s AND ({any_set})", (self.pipeline_id,)))
+
+    def purge(self) -> int:
+        def work(cur):
+            cur.execute("DELETE FROM krenalis_identities WHERE _pipeline = %s AND _run IS DISTINCT FROM %s",
+                        (self.pipeline_id, self.run_id))
+            return cur.rowcount
+
+        return self._transaction(work)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+        self.closed = True
 
 
 def create_statements(profile_schema: Type) -> list[str]:
@@ -116,3 +324,7 @@ def _safe_message(exc: Exception, password: str) -> str:
     if password:
         message = message.replace(password, "***")
     return f"data warehouse is unavailable: {message}"
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

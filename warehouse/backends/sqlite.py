@@ -1,6 +1,7 @@
 """The embedded SQLite warehouse: one file per workspace, no server needed."""
 import sqlite3
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings as django_settings
@@ -9,7 +10,8 @@ from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
 from ..columns import profile_columns, sqlite_type
-from .base import WarehouseBackend, invalid_settings
+from ..writer import IdentityWriter, check_column_name, dedupe, sqlite_row_encoder
+from .base import WarehouseBackend, identity_item, invalid_settings
 
 
 class SQLiteWarehouse(WarehouseBackend):
@@ -40,14 +42,24 @@ class SQLiteWarehouse(WarehouseBackend):
     def path(self) -> str:
         return self.settings["path"]
 
-    @contextmanager
-    def connect(self):
+    def open_connection(self) -> sqlite3.Connection:
+        """A new connection in autocommit mode (transactions are explicit), WAL journal; the caller
+        closes it."""
         try:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
             raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
         try:
             conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+        return conn
+
+    @contextmanager
+    def connect(self):
+        conn = self.open_connection()
+        try:
             yield conn
         finally:
             conn.close()
@@ -67,10 +79,139 @@ class SQLiteWarehouse(WarehouseBackend):
             except sqlite3.Error as exc:
                 raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
 
+    # ----------------------------------------------------------------- identities
+
+    def identity_writer(self, *, pipeline_id: int, connection_id: int, run_id: int,
+                        columns: list[tuple[str, Type]]) -> "SQLiteIdentityWriter":
+        return SQLiteIdentityWriter(self, pipeline_id=pipeline_id, connection_id=connection_id,
+                                    run_id=run_id, columns=columns)
+
+    def list_identities(self, *, connection_id: int | None = None, pipeline_ids: list[int] | None = None,
+                        first: int = 0, limit: int = 100) -> tuple[list[dict], int]:
+        conditions, params = [], []
+        if connection_id is not None:
+            conditions.append("_connection = ?")
+            params.append(int(connection_id))
+        if pipeline_ids is not None:
+            if not pipeline_ids:
+                return [], 0
+            ids = [int(p) for p in pipeline_ids]
+            conditions.append(f"_pipeline IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+        with self.connect() as conn:
+            try:
+                conn.execute("BEGIN")
+                try:
+                    total = conn.execute(f"SELECT count(*) FROM krenalis_identities{where}", params).fetchone()[0]
+                    rows = []
+                    if total > first:
+                        rows = conn.execute("SELECT _identity_id, _connection, _pipeline, _updated_at "
+                                            f"FROM krenalis_identities{where} ORDER BY _updated_at DESC, _pk "
+                                            "LIMIT ? OFFSET ?", [*params, int(limit), int(first)]).fetchall()
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+        return [identity_item(i, c, p, datetime.fromisoformat(u)) for i, c, p, u in rows], total
+
+    def _delete_identities(self, column: str, value: int) -> int:
+        with self.connect() as conn:
+            try:
+                return conn.execute(f"DELETE FROM krenalis_identities WHERE {column} = ?", (int(value),)).rowcount
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+    def delete_pipeline_identities(self, pipeline_id: int) -> int:
+        return self._delete_identities("_pipeline", pipeline_id)
+
+    def delete_connection_identities(self, connection_id: int) -> int:
+        return self._delete_identities("_connection", connection_id)
+
     def destroy(self) -> None:
         if self.settings.get("managed"):
             for suffix in ("", "-wal", "-shm"):
                 Path(self.path + suffix).unlink(missing_ok=True)
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SQLiteIdentityWriter(IdentityWriter):
+    """One connection per writer; every call is one `BEGIN IMMEDIATE` ... `COMMIT` transaction.
+
+    Storage forms: datetimes 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC), dates 'YYYY-MM-DD', times
+    'HH:MM:SS.ffffff', decimals, uuids and ips as text, booleans 0/1, json as its text, arrays and
+    maps as JSON text. Two exceptions where SQLite has no exact storage: NaN floats are the text
+    'NaN', and ints beyond int64 (uint64) are their decimal digits as a BLOB.
+    """
+
+    def __init__(self, backend: SQLiteWarehouse, **kwargs):
+        super().__init__(**kwargs)
+        names = [_quote_identifier(name) for name, _ in self.columns]
+        self._encode = sqlite_row_encoder([t for _, t in self.columns])
+        self._insert_sql = (
+            "INSERT INTO krenalis_identities (_pipeline, _is_anonymous, _identity_id, _connection, _updated_at, "
+            f"_run{''.join(', ' + name for name in names)}) VALUES ({self.pipeline_id}, 0, ?, {self.connection_id}, "
+            f"?, {self.run_id}{', ?' * len(names)}) "
+            "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
+            f"_updated_at = excluded._updated_at, _run = excluded._run"
+            f"{''.join(f', {name} = excluded.{name}' for name in names)}")
+        self._conn = backend.open_connection()
+
+    def _transaction(self, work):
+        if self.closed:
+            raise RuntimeError("the identity writer is closed")
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+        except sqlite3.Error as exc:
+            raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+    def write(self, rows: list[tuple]) -> int:
+        rows = dedupe(rows)
+        if not rows:
+            return 0
+        params = list(map(self._encode, rows))
+        self._transaction(lambda conn: conn.executemany(self._insert_sql, params))
+        return len(rows)
+
+    def keep(self, identity_ids: list[str]) -> None:
+        ids = list(dict.fromkeys(identity_ids))
+        if not ids:
+            return
+        self._transaction(lambda conn: conn.executemany(
+            "UPDATE krenalis_identities SET _run = ? WHERE _pipeline = ? AND _is_anonymous = 0 "
+            "AND _identity_id = ? AND _run IS NOT ?",
+            [(self.run_id, self.pipeline_id, identity_id, self.run_id) for identity_id in ids]))
+
+    def unset(self, column_names: list[str]) -> None:
+        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        if not names:
+            return
+        assignments = ", ".join(f"{name} = NULL" for name in names)
+        any_set = " OR ".join(f"{name} IS NOT NULL" for name in names)
+        self._transaction(lambda conn: conn.execute(
+            f"UPDATE krenalis_identities SET {assignments} WHERE _pipeline = ? AND ({any_set})", (self.pipeline_id,)))
+
+    def purge(self) -> int:
+        return self._transaction(lambda conn: conn.execute(
+            "DELETE FROM krenalis_identities WHERE _pipeline = ? AND _run IS NOT ?",
+            (self.pipeline_id, self.run_id)).rowcount)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._conn.close()
 
 
 def create_statements(profile_schema: Type) -> list[str]:
