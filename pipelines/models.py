@@ -150,6 +150,7 @@ class Run(models.Model):
     passed = models.JSONField(default=list)
     failed = models.JSONField(default=list)
     error = models.TextField(blank=True, default="")
+    errors_total = models.IntegerField(default=0)
 
     class Meta:
         ordering = ("-start_time", "-id")
@@ -160,3 +161,17 @@ class Run(models.Model):
 
     def __str__(self):
         return f"run {self.id} of pipeline {self.pipeline_id}"
+
+
+class RunError(models.Model):
+    """A per-record (or fatal) error of a run. Only the first 1,000 of a run are kept; counts are exact."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="errors")
+    seq = models.IntegerField()
+    step = models.SmallIntegerField()
+    user_id = models.TextField(null=True, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ("run", "seq")
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="run_error_seq")]

@@ -1,7 +1,289 @@
-"""Runs of pipelines: starting, reading and ending them."""
-from ..models import Run
+"""Runs of pipelines: starting, executing, cancelling, reading, and ending those whose worker died.
+
+One live run per pipeline is enforced by the database (a partial unique index), so the rule holds
+across any number of workers. A live run's worker beats every few seconds; a run whose heartbeat
+stops is ended as failed and the pipeline can run again.
+"""
+import datetime as dt
+import logging
+import threading
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection as db_connection, transaction
+from django.utils import timezone
+
+from warehouse.backends import backend_for
+
+from ..connectors import get_connector
+from ..engine import STEP_NAMES, MappingTransformer, RunPlan, execute_run
+from ..errors import BadRequest, Unprocessable
+from ..ids import random_id
+from ..mapping import TransformError, compile_mapping
+from ..models import Pipeline, Run, RunError
+from ..types import parse_type
+
+log = logging.getLogger(__name__)
+
+MAX_KEPT_ERRORS = 1000
+HEARTBEAT_SECONDS = 5
+DEAD_AFTER = dt.timedelta(seconds=60)
+CANCELLED = "run was cancelled"
+DIED = "pipeline has been terminated because its worker stopped responding; it can be run again"
+INTERNAL = "an internal error has occurred"
 
 
 def running_pipeline_ids(pipeline_ids) -> set[int]:
     return set(Run.objects.filter(pipeline_id__in=pipeline_ids, end_time__isnull=True)
                .values_list("pipeline_id", flat=True))
+
+
+def run_start(*, pipeline: Pipeline, incremental: bool | None) -> Run:
+    """Creates a live run (reference §11.1 checks, in order) and queues it for a worker."""
+    if incremental is True and not pipeline.updated_at_column:
+        raise Unprocessable("CannotRunIncrementally", "incremental requires an update time column")
+    if not pipeline.enabled:
+        raise Unprocessable("PipelineDisabled", f"pipeline {pipeline.id} is disabled")
+    sweep_dead_runs(pipeline_id=pipeline.id)
+    mode = pipeline.workspace.warehouse_mode
+    if Run.objects.filter(pipeline=pipeline, end_time__isnull=True).exists():
+        raise Unprocessable("PipelineAlreadyRunning", f"pipeline {pipeline.id} is already running")
+    if mode == "Inspection":
+        raise Unprocessable("InspectionMode", "data warehouse is in inspection mode")
+    if mode == "Maintenance":
+        raise Unprocessable("MaintenanceMode", "data warehouse is in maintenance mode")
+    effective = pipeline.incremental if incremental is None else incremental
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(id=random_id(), pipeline=pipeline, incremental=effective,
+                                     start_cursor=pipeline.cursor if effective else None,
+                                     start_time=timezone.now(), passed=[0] * 7, failed=[0] * 7)
+    except IntegrityError:
+        if Run.objects.filter(pipeline=pipeline, end_time__isnull=True).exists():
+            raise Unprocessable("PipelineAlreadyRunning", f"pipeline {pipeline.id} is already running") from None
+        raise
+    transaction.on_commit(lambda: _enqueue(run.id))
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from ..tasks import execute_run_task
+
+    execute_run_task.delay(run_id)
+
+
+def run_cancel(*, run: Run) -> None:
+    """Asks the worker to stop; a run no worker has taken yet ends at once."""
+    if run.end_time is not None:
+        return
+    Run.objects.filter(id=run.id, end_time__isnull=True).update(cancel_requested=True)
+    Run.objects.filter(id=run.id, end_time__isnull=True, heartbeat_time__isnull=True).update(
+        end_time=timezone.now(), error=CANCELLED, errors_total=1)
+
+
+def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
+    """Ends live runs whose worker stopped beating, so that the pipeline can run again."""
+    stale = Run.objects.filter(end_time__isnull=True, heartbeat_time__lt=timezone.now() - DEAD_AFTER)
+    if pipeline_id is not None:
+        stale = stale.filter(pipeline_id=pipeline_id)
+    ended = 0
+    for run_id in list(stale.values_list("id", flat=True)):
+        ended += Run.objects.filter(id=run_id, end_time__isnull=True,
+                                    heartbeat_time__lt=timezone.now() - DEAD_AFTER).update(
+            end_time=timezone.now(), error=DIED, errors_total=1)
+        if ended:
+            log.warning("run %s ended: its worker stopped responding", run_id)
+    return ended
+
+
+class DatabaseMonitor:
+    """Records a run's progress and errors in the metadata database, and tells it to stop."""
+
+    def __init__(self, run: Run):
+        self.run_id = run.id
+        self.kept: list[RunError] = []
+        self.total = 0
+        self.flushed = 0
+        self.stopped_by: str | None = None
+
+    def stop_reason(self) -> str | None:
+        state = Run.objects.filter(id=self.run_id).values("cancel_requested", "end_time").first()
+        if state is None:
+            self.stopped_by = "pipeline was deleted"
+        elif state["cancel_requested"]:
+            self.stopped_by = CANCELLED
+        elif state["end_time"] is not None:
+            self.stopped_by = DIED
+        return self.stopped_by
+
+    def progress(self, passed, failed) -> None:
+        Run.objects.filter(id=self.run_id, end_time__isnull=True).update(
+            passed=list(passed), failed=list(failed), heartbeat_time=timezone.now())
+        self.flush_errors()
+
+    def record_error(self, step: int, user_id, message: str) -> None:
+        self.total += 1
+        if len(self.kept) + self.flushed < MAX_KEPT_ERRORS:
+            self.kept.append(RunError(run_id=self.run_id, seq=self.total, step=step, user_id=user_id,
+                                      message=message))
+
+    def flush_errors(self) -> None:
+        if self.kept:
+            RunError.objects.bulk_create(self.kept, ignore_conflicts=True)
+            self.flushed += len(self.kept)
+            self.kept = []
+
+
+class _Heartbeat:
+    """Beats for the run on its own thread, even while the source query blocks."""
+
+    def __init__(self, run_id: int):
+        self.run_id, self.done = run_id, threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
+
+    def _loop(self):
+        try:
+            while not self.done.wait(HEARTBEAT_SECONDS):
+                Run.objects.filter(id=self.run_id, end_time__isnull=True).update(heartbeat_time=timezone.now())
+        finally:
+            db_connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+def build_plan(run: Run) -> RunPlan:
+    pipeline = run.pipeline
+    workspace, connection = pipeline.workspace, pipeline.connection
+    in_schema, out_schema = parse_type(pipeline.in_schema), parse_type(pipeline.out_schema)
+    backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
+    out_columns = {path.replace(".", "_") for path in _out_paths(pipeline)}
+
+    def make_transformer():
+        if pipeline.has_function:
+            from ..transformers import FunctionTransformer
+
+            return FunctionTransformer(language=pipeline.function_language, source=pipeline.function_source,
+                                       in_schema=in_schema, out_schema=out_schema,
+                                       in_paths=pipeline.function_in_paths, out_paths=pipeline.function_out_paths,
+                                       preserve_json=pipeline.function_preserve_json)
+        compiled = compile_mapping(pipeline.transformation_mapping, in_schema, out_schema)
+        return MappingTransformer(compiled, TransformError)
+
+    def make_writer(columns):
+        return backend.identity_writer(pipeline_id=pipeline.id, connection_id=connection.id, run_id=run.id,
+                                       columns=columns)
+
+    return RunPlan(
+        connector=get_connector(connection.connector),
+        connector_settings=connection.settings,
+        query=pipeline.query,
+        statement_timeout=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+        incremental=run.incremental,
+        cursor=run.start_cursor,
+        user_id_column=pipeline.user_id_column,
+        updated_at_column=pipeline.updated_at_column,
+        updated_at_format=pipeline.updated_at_format,
+        in_schema=in_schema,
+        out_schema=out_schema,
+        profile_schema=parse_type(workspace.profile_schema),
+        make_transformer=make_transformer,
+        make_writer=make_writer,
+        columns_to_unset=sorted(c.replace(".", "_") for c in pipeline.properties_to_unset
+                                if c.replace(".", "_") not in out_columns),
+    )
+
+
+def _out_paths(pipeline: Pipeline):
+    if pipeline.has_function:
+        return pipeline.function_out_paths or []
+    return list(pipeline.transformation_mapping or {})
+
+
+def run_execute(*, run_id: int) -> Run | None:
+    """Executes a queued run to its end. Safe to call twice: a run already taken or ended is skipped."""
+    taken = Run.objects.filter(id=run_id, end_time__isnull=True, heartbeat_time__isnull=True).update(
+        heartbeat_time=timezone.now())
+    if not taken:
+        return None
+    run = Run.objects.select_related("pipeline__workspace", "pipeline__connection").get(id=run_id)
+    monitor = DatabaseMonitor(run)
+    try:
+        with _Heartbeat(run_id):
+            result = execute_run(build_plan(run), monitor)
+        error, cursor = result.error, result.cursor
+    except Exception:
+        log.exception("run %s failed unexpectedly", run_id)
+        error, cursor, result = INTERNAL, None, None
+        monitor.record_error(0, None, INTERNAL)
+    monitor.flush_errors()
+    with transaction.atomic():
+        live = Run.objects.select_for_update().filter(id=run_id, end_time__isnull=True).first()
+        if live is None:
+            return None  # ended meanwhile (dead-worker sweep) or deleted with its pipeline
+        live.end_time = timezone.now()
+        live.error = monitor.stopped_by or error
+        if result is not None:
+            live.passed, live.failed = result.passed, result.failed
+        live.errors_total = monitor.total
+        live.save(update_fields=["end_time", "error", "passed", "failed", "errors_total"])
+        if not live.error:
+            _commit_cursor(live, cursor)
+    return live
+
+
+def _commit_cursor(run: Run, cursor) -> None:
+    """The cursor advances only with a successful run whose data is committed (it is, by now)."""
+    pipeline = Pipeline.objects.select_for_update().get(id=run.pipeline_id)
+    fields = []
+    if pipeline.properties_to_unset:
+        pipeline.properties_to_unset = []
+        fields.append("properties_to_unset")
+    if pipeline.updated_at_column:
+        start = run.start_cursor if run.incremental else None
+        new = max(c for c in (start, cursor) if c is not None) if (start or cursor) else None
+        if new != pipeline.cursor:
+            pipeline.cursor = new
+            fields.append("cursor")
+    if fields:
+        pipeline.save(update_fields=fields)
+
+
+def run_json(run: Run) -> dict:
+    def rfc3339(moment):
+        if moment is None:
+            return None
+        moment = moment.astimezone(dt.timezone.utc)
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        if moment.microsecond:
+            text += f".{moment.microsecond:06d}"
+        return text + "Z"
+
+    live = run.end_time is None
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline_id,
+        "incremental": run.incremental,
+        "startTime": rfc3339(run.start_time),
+        "endTime": rfc3339(run.end_time),
+        "passed": [0] * 7 if live else list(run.passed),
+        "failed": [0] * 7 if live else list(run.failed),
+        "error": run.error,
+    }
+
+
+def run_errors(*, run: Run) -> dict:
+    errors = [{"step": STEP_NAMES[e.step], "userId": e.user_id, "message": e.message}
+              for e in run.errors.order_by("seq")[:MAX_KEPT_ERRORS]]
+    return {"errors": errors, "total": max(run.errors_total, len(errors))}
+
+
+def parse_incremental(body: dict):
+    value = body.get("incremental")
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest('"incremental" must be a boolean')
+    return value

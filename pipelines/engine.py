@@ -1,0 +1,389 @@
+"""The import run: source rows in, warehouse batches out. A plain function over plain objects.
+
+The Celery task, the `runpipeline` command and the admin all reach it through
+`pipelines.services.runs.run_execute`, which builds a RunPlan from the models and a RunMonitor
+that records progress. Nothing here imports Django.
+
+Per row (reference engine §4.1): Receive (user ID, update time), InputValidation (each inSchema
+property against its type), Transformation and OutputValidation (mapping or function, one call
+per batch), Finalize (written to the warehouse). A bad row is a counted failure, never the end of
+the run. Reading and transforming overlap with warehouse writes: a writer thread takes batches
+from a short queue, so Python's work hides behind the warehouse's.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from .alignment import alignment_difference
+from .connectors import ConnectorUnavailable
+from .errors import KrenalisError
+from .placeholders import PlaceholderError, replace_placeholders
+from .transformers import FatalTransformError
+from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
+from .types import NormalizeError, Property, RawJSON, Type, leaf_paths, make_normalizer, object_type
+
+RECEIVE, INPUT, FILTER, CONSENT, TRANSFORMATION, OUTPUT, FINALIZE = range(7)
+STEP_NAMES = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
+REVIEW = ". Please review and update the pipeline before attempting to import the users."
+UNLIMITED = "9223372036854775807"
+UNIDENTIFIED = "unimported records not deleted because at least one with errors could not be identified"
+
+
+class RunStopped(Exception):
+    """The run must end now with this message (cancelled, or a fatal error), at `step`."""
+
+    def __init__(self, message: str, step: int = RECEIVE):
+        super().__init__(message)
+        self.message, self.step = message, step
+
+
+class RecordFailure(Exception):
+    """One record failed at `step` (a per-record failure, never fatal)."""
+
+    def __init__(self, step: int, message: str):
+        super().__init__(message)
+        self.step, self.message = step, message
+
+
+class Transformer(Protocol):
+    def transform_batch(self, records: list[dict]) -> list:  # dict, or an object with .step and str()
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class IdentityWriter(Protocol):
+    def write(self, rows: list[tuple[str, dt.datetime, tuple]]) -> int: ...
+    def keep(self, identity_ids: list[str]) -> None: ...
+    def unset(self, column_names: list[str]) -> None: ...
+    def purge(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class RunMonitor(Protocol):
+    def stop_reason(self) -> str | None:
+        """A message when the run must stop (it was cancelled), else None. Called once per batch."""
+
+    def progress(self, passed: list[int], failed: list[int]) -> None:
+        """Counters so far; also the run's heartbeat."""
+
+    def record_error(self, step: int, user_id: str | None, message: str) -> None:
+        ...
+
+
+@dataclass
+class RunPlan:
+    connector: object                 # pipelines.connectors.Connector
+    connector_settings: dict
+    query: str                        # with ${updated_at} and ${limit} placeholders
+    statement_timeout: int
+    incremental: bool                 # the run's effective mode
+    cursor: dt.datetime | None        # the pipeline's cursor (None = zero)
+    user_id_column: str
+    updated_at_column: str            # "" when the pipeline has none
+    updated_at_format: str
+    in_schema: Type
+    out_schema: Type
+    profile_schema: Type
+    make_transformer: Callable[[], Transformer]
+    make_writer: Callable[[list[tuple[str, Type]]], IdentityWriter]
+    columns_to_unset: list[str] = field(default_factory=list)
+    batch_size: int = 5000
+
+
+@dataclass
+class RunResult:
+    passed: list[int]
+    failed: list[int]
+    error: str = ""
+    error_step: int | None = None
+    cursor: dt.datetime | None = None     # greatest update time among rows that passed InputValidation
+    purged: int = 0
+
+
+class MappingTransformer:
+    """Adapts a compiled mapping to the batch interface of transformation functions."""
+
+    def __init__(self, compiled, transform_error: type[Exception]):
+        self.apply, self.error_type = compiled.apply, transform_error
+
+    def transform_batch(self, records: list[dict]) -> list:
+        apply, error_type, results = self.apply, self.error_type, []
+        for record in records:
+            try:
+                results.append(apply(record))
+            except error_type as exc:
+                results.append(RecordFailure(_step_of(exc), str(exc)))
+        return results
+
+    def close(self) -> None:
+        pass
+
+
+def updated_at_placeholder(plan: RunPlan, connector) -> str:
+    """`${updated_at}`: NULL for full runs and a zero cursor, else the cursor as a typed SQL literal."""
+    if not (plan.incremental and plan.updated_at_column and plan.cursor is not None):
+        return "NULL"
+    column_type = next(p.type for p in plan.in_schema.properties if p.name == plan.updated_at_column)
+    if column_type.kind == "datetime":
+        return connector.sql_literal(plan.cursor, column_type)
+    if column_type.kind == "date":
+        return connector.sql_literal(plan.cursor.date(), column_type)
+    text = format_updated_at(plan.cursor, plan.updated_at_format)
+    return connector.sql_literal(text, Type(kind="string"))
+
+
+def _user_id(value) -> str:
+    """The user ID as text, or RecordFailure at Receive (reference §11.3)."""
+    if value is None:
+        raise RecordFailure(RECEIVE, "user ID value is NULL")
+    if isinstance(value, RawJSON):
+        try:
+            decoded = json.loads(value.text)
+        except ValueError:
+            raise RecordFailure(RECEIVE, "user ID value is not a JSON string or JSON integer number") from None
+        if isinstance(decoded, str):
+            value = decoded
+        elif isinstance(decoded, int) and not isinstance(decoded, bool):
+            value = str(decoded)
+        else:
+            raise RecordFailure(RECEIVE, "user ID value is not a JSON string or JSON integer number")
+    elif isinstance(value, bool) or not isinstance(value, (str, int)):
+        value = str(value)
+    elif isinstance(value, int):
+        value = str(value)
+    if value == "":
+        raise RecordFailure(RECEIVE, "user ID value is empty")
+    return value
+
+
+def _output_getters(out_schema: Type):
+    """(column name, type, getter) per warehouse column the pipeline writes."""
+    getters = []
+    for path, prop in leaf_paths(out_schema):
+        segments = path.split(".")
+        if len(segments) == 1:
+            key = segments[0]
+            getter = (lambda k: lambda out: out.get(k))(key)
+        else:
+            def getter(out, segments=segments):
+                for segment in segments:
+                    if not isinstance(out, dict):
+                        return None
+                    out = out.get(segment)
+                return out
+        getters.append((path.replace(".", "_"), prop.type, getter))
+    return getters
+
+
+class _BackgroundWriter:
+    """Runs warehouse writes on a thread so that reading and transforming continue meanwhile."""
+
+    def __init__(self, writer: IdentityWriter):
+        self.writer = writer
+        self.jobs: queue.Queue = queue.Queue(maxsize=2)
+        self.written = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="krenalis-writer", daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            if self.error is not None:
+                continue
+            kind, payload = job
+            try:
+                if kind == "write":
+                    self.written += self.writer.write(payload)
+                else:
+                    self.writer.keep(payload)
+            except Exception as exc:  # reported to the run by the main thread
+                self.error = WriteFailed(_message(exc))
+
+    def submit(self, kind: str, payload) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put((kind, payload))
+
+    def finish(self) -> int:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.written
+
+
+def _check_query_schema(plan: RunPlan, columns) -> dict[str, int]:
+    """Index of each inSchema property among the result columns, or RunStopped naming the column."""
+    index = {c.name: i for i, c in enumerate(columns)}
+    if plan.user_id_column not in index:
+        raise RunStopped(f'in the input schema, there is no user ID column "{plan.user_id_column}"{REVIEW}', INPUT)
+    if plan.updated_at_column and plan.updated_at_column not in index:
+        raise RunStopped(f'in the input schema, there is no update time column "{plan.updated_at_column}"{REVIEW}',
+                         INPUT)
+    query_schema = object_type(*(Property(name=c.name, type=c.type, nullable=c.nullable) for c in columns))
+    difference = alignment_difference(plan.in_schema, query_schema)
+    if difference:
+        raise RunStopped(f"in the input schema, {difference}{REVIEW}", INPUT)
+    return index
+
+
+def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None) -> RunResult:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    passed, failed = [0] * 7, [0] * 7
+    result = RunResult(passed, failed)
+    difference = alignment_difference(plan.out_schema, plan.profile_schema)
+    if difference:
+        result.error, result.error_step = f"in the output schema, {difference}{REVIEW}", OUTPUT
+        monitor.record_error(OUTPUT, None, result.error)
+        return result
+    connector = plan.connector
+    try:
+        sql = replace_placeholders(plan.query, {"updated_at": updated_at_placeholder(plan, connector),
+                                                "limit": UNLIMITED})
+    except PlaceholderError as exc:
+        result.error, result.error_step = str(exc), INPUT
+        monitor.record_error(INPUT, None, result.error)
+        return result
+
+    full_run = not plan.incremental or plan.cursor is None
+    outputs = _output_getters(plan.out_schema)
+    transformer = writer = background = None
+    greatest: dt.datetime | None = None
+    unidentified_failure = False
+    try:
+        with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
+                             batch_size=plan.batch_size) as rows:
+            index = _check_query_schema(plan, rows.schema.columns)
+            transformer = plan.make_transformer()
+            writer = plan.make_writer([(name, t) for name, t, _ in outputs])
+            if plan.columns_to_unset:
+                writer.unset(plan.columns_to_unset)
+            background = _BackgroundWriter(writer)
+            user_id_index = index[plan.user_id_column]
+            updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
+            updated_kind = (next(p.type.kind for p in plan.in_schema.properties
+                                 if p.name == plan.updated_at_column) if plan.updated_at_column else None)
+            normalizers = [(p.name, index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
+            cursor, fmt = plan.cursor if plan.incremental else None, plan.updated_at_format or None
+            record_error = monitor.record_error
+            last_report = 0.0
+            for batch in rows:
+                reason = monitor.stop_reason()
+                if reason:
+                    raise RunStopped(reason)
+                kept, identified, records = [], [], []
+                for row in batch:
+                    user_id = None
+                    try:
+                        user_id = _user_id(row[user_id_index])
+                        if updated_index is not None:
+                            try:
+                                updated_at = parse_updated_at(row[updated_index], updated_kind, fmt, now=now)
+                            except TimeFormatError as exc:
+                                raise RecordFailure(RECEIVE, str(exc)) from None
+                            if cursor is not None and updated_at < cursor:
+                                continue  # older than the cursor: not part of this run
+                        else:
+                            updated_at = now
+                        try:
+                            record = {name: normalize(row[i]) for name, i, normalize in normalizers}
+                        except NormalizeError as exc:
+                            raise RecordFailure(INPUT, str(exc)) from None
+                    except RecordFailure as failure:
+                        failed[failure.step] += 1
+                        if failure.step > RECEIVE:
+                            passed[RECEIVE] += 1
+                        record_error(failure.step, user_id, failure.message)
+                        if user_id is None:
+                            unidentified_failure = True
+                        else:
+                            kept.append(user_id)
+                        continue
+                    passed[RECEIVE] += 1
+                    passed[INPUT] += 1
+                    if greatest is None or updated_at > greatest:
+                        greatest = updated_at
+                    identified.append((user_id, updated_at))
+                    records.append(record)
+                if records:
+                    out_rows = []
+                    for (user_id, updated_at), output in zip(identified, transformer.transform_batch(records)):
+                        if isinstance(output, dict):
+                            passed[TRANSFORMATION] += 1
+                            passed[OUTPUT] += 1
+                            out_rows.append((user_id, updated_at, tuple(get(output) for _, _, get in outputs)))
+                            continue
+                        step = _step_of(output)
+                        failed[step] += 1
+                        if step == OUTPUT:
+                            passed[TRANSFORMATION] += 1
+                        record_error(step, user_id, str(output))
+                        kept.append(user_id)
+                    if out_rows:
+                        background.submit("write", out_rows)
+                if kept and full_run:
+                    background.submit("keep", kept)
+                moment = time.monotonic()
+                if moment - last_report >= 1.0:
+                    last_report = moment
+                    passed[FINALIZE] = background.written
+                    monitor.progress(passed, failed)
+            passed[FINALIZE] = background.finish()
+            background = None
+    except RunStopped as stop:
+        result.error, result.error_step = stop.message, stop.step
+    except ConnectorUnavailable as exc:
+        result.error, result.error_step = str(exc), RECEIVE
+    except FatalTransformError as exc:
+        result.error, result.error_step = str(exc), TRANSFORMATION
+    except (WriteFailed, KrenalisError) as exc:
+        result.error, result.error_step = _message(exc), FINALIZE
+    finally:
+        if background is not None:
+            try:
+                passed[FINALIZE] = background.finish()  # rows already read are written, never lost
+            except WriteFailed as exc:
+                if not result.error:
+                    result.error, result.error_step = str(exc), FINALIZE
+        if transformer is not None:
+            transformer.close()
+    try:
+        if not result.error and full_run:
+            if unidentified_failure:
+                monitor.record_error(FINALIZE, None, UNIDENTIFIED)
+            else:
+                result.purged = writer.purge()
+    except Exception as exc:
+        result.error, result.error_step = _message(exc), FINALIZE
+    finally:
+        if writer is not None:
+            writer.close()
+    if result.error:
+        monitor.record_error(result.error_step, None, result.error)
+    result.cursor = greatest
+    monitor.progress(passed, failed)
+    return result
+
+
+class WriteFailed(Exception):
+    """The warehouse refused a batch; the run ends at Finalize with this message."""
+
+
+def _step_of(failure) -> int:
+    step = getattr(failure, "step", TRANSFORMATION)
+    return STEP_NAMES.index(step) if isinstance(step, str) else step
+
+
+def _message(exc: Exception) -> str:
+    return getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
