@@ -148,6 +148,9 @@ KRENALIS = {
     "TRANSFORMATION_LANGUAGES": [
         lang for lang in os.environ.get("KRENALIS_TRANSFORMATION_LANGUAGES", "JavaScript,Python").split(",") if lang
     ],
+    # limits of user transformation functions (per batch of rows, and per runtime)
+    "FUNCTION_BATCH_TIMEOUT": float(os.environ.get("KRENALIS_FUNCTION_BATCH_TIMEOUT", "10")),
+    "FUNCTION_MEMORY_MB": int(os.environ.get("KRENALIS_FUNCTION_MEMORY_MB", "256")),
     # where embedded (SQLite) warehouses keep their files
     "SQLITE_WAREHOUSE_DIR": str(VAR_DIR / "warehouses"),
     # the only directory SQLite source connections may read files from

@@ -1,9 +1,8 @@
 """The /v1 endpoints of workspaces, connectors and connections. Thin: parse, call a service, shape."""
-from django.conf import settings
-
 from ..errors import NotFound
 from ..models import Connection, Workspace
 from ..services.connections import connection_create, connection_delete, connection_rename
+from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
 from . import fields
@@ -62,8 +61,7 @@ class TransformationLanguagesView(ApiView):
     workspace_scope = OPTIONAL
 
     def get(self, request):
-        enabled = settings.KRENALIS["TRANSFORMATION_LANGUAGES"]
-        return ok({"languages": [lang for lang in ("JavaScript", "Python") if lang in enabled]})
+        return ok({"languages": enabled_languages()})
 
 
 def _pipelines_of(connection: Connection) -> list[dict]:

@@ -17,6 +17,8 @@ from ..mapping import MappingError, compile_mapping
 from ..models import Connection, Pipeline, Workspace
 from ..placeholders import PlaceholderError, check_placeholders
 from ..timeformats import check_updated_at_format
+from ..transformers import FunctionCompileError, Limits, check_function
+from ..transformers.python import python_sandbox_status
 from ..types import (PathNotExistError, SchemaError, Type, column_name, is_valid_property_name,
                      is_valid_property_path, leaf_paths, parse_type, property_by_path, type_to_json,
                      unused_leaf_paths)
@@ -129,20 +131,39 @@ def _check_function(function, in_schema: Type | None, out_schema: Type | None) -
         raise BadRequest("transformation language is empty")
     if language not in LANGUAGES:
         raise BadRequest(f'transformation language "{language}" is not valid')
-    if language not in settings.KRENALIS["TRANSFORMATION_LANGUAGES"]:
+    if language not in enabled_languages():
         if language == "JavaScript":
             raise Unprocessable("UnsupportedLanguage", "JavaScript function language is not supported")
         raise Unprocessable("UnsupportedLanguage", "Python transformation language is not supported")
     preserve_json = function.get("preserveJSON")
     if preserve_json is not None and not isinstance(preserve_json, bool):
         raise BadRequest('"transformation.function.preserveJSON" must be a boolean')
-    return {
+    checked = {
         "source": source,
         "language": language,
         "preserveJSON": bool(preserve_json),
         "inPaths": _check_function_paths(function.get("inPaths"), in_schema, "input"),
         "outPaths": _check_function_paths(function.get("outPaths"), out_schema, "output"),
     }
+    try:
+        check_function(language, source, function_limits())
+    except FunctionCompileError as exc:
+        raise BadRequest(str(exc)) from None
+    return checked
+
+
+def function_limits() -> Limits:
+    return Limits(batch_timeout_seconds=settings.KRENALIS["FUNCTION_BATCH_TIMEOUT"],
+                  memory_bytes=settings.KRENALIS["FUNCTION_MEMORY_MB"] * 2**20)
+
+
+def enabled_languages() -> list[str]:
+    """Languages switched on in settings; Python also needs its sandbox to work on this machine."""
+    enabled = settings.KRENALIS["TRANSFORMATION_LANGUAGES"]
+    languages = [lang for lang in LANGUAGES if lang in enabled]
+    if "Python" in languages and not python_sandbox_status()["available"]:
+        languages.remove("Python")
+    return languages
 
 
 def _walk(properties, prefix=""):

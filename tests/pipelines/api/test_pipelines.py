@@ -125,3 +125,17 @@ def test_unsupported_language_is_422(workspace, connection_id, settings):
     assert error_of(workspace.api.post("/v1/pipelines", body(connection_id, transformation=function))) == (
         422, "UnsupportedLanguage", "Python transformation language is not supported")
     assert workspace.api.get("/v1/system/transformations/languages").json() == {"languages": ["JavaScript"]}
+
+
+@pytest.mark.parametrize("language,source,message", [
+    ("JavaScript", "const transform = (user) => {\n  return {;\n};\n", "transformation function has a syntax error at line 2"),
+    ("JavaScript", "const other = 1;\n", 'transformation function does not define "transform"'),
+    ("Python", "def transform(user):\n    return {\n", "transformation function has a syntax error at line"),
+    ("Python", "def other(user):\n    return {}\n", 'transformation function does not define "transform"'),
+])
+def test_function_that_does_not_compile_is_400(workspace, connection_id, language, source, message):
+    function = {"function": {"source": source, "language": language, "inPaths": ["email", "firstname", "lastname"],
+                             "outPaths": ["email", "first_name", "last_name"]}}
+    status, code, text = error_of(workspace.api.post("/v1/pipelines", body(connection_id, transformation=function)))
+    assert (status, code) == (400, "BadRequest") and text.startswith(message), text
+    assert not Pipeline.objects.exists()
