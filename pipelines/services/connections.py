@@ -1,12 +1,11 @@
 """Source database connections: validated, tested live, stored with encrypted settings."""
-from django.db import transaction
-
 from ..connectors import ConnectorUnavailable, InvalidSettings, get_connector
 from ..encryption import encrypt_json
 from ..errors import BadRequest, ServiceUnavailable, Unprocessable
 from ..ids import create_with_random_id
 from ..models import Connection, Workspace
 from ..validation import check_text
+from .identities import delete_identities
 
 ROLES = ("Source", "Destination")
 STRATEGIES = ("Conversion", "Fusion", "Isolation", "Preservation")
@@ -84,6 +83,9 @@ def connection_update_settings(*, connection: Connection, settings) -> None:
     connection.save(update_fields=["settings_encrypted"])
 
 
-@transaction.atomic
 def connection_delete(*, connection: Connection) -> None:
+    """Deletes the connection with its pipelines (live runs stop at their next batch), then the
+    identities imported through it."""
+    workspace = connection.workspace
     connection.delete()
+    delete_identities(workspace, connection_id=connection.id)

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
+
 from ..alignment import alignment_difference
 from ..errors import BadRequest, NotFound, Unprocessable
 from ..ids import create_with_random_id
+from .identities import delete_identities
 from ..mapping import MappingError, compile_mapping
 from ..models import Connection, Pipeline, Workspace
 from ..placeholders import PlaceholderError, check_placeholders
@@ -447,9 +449,12 @@ def pipeline_update(*, pipeline: Pipeline, data: PipelineInput) -> None:
 
 
 def pipeline_delete(*, pipeline: Pipeline) -> None:
+    """Deletes the pipeline (a live run stops at its next batch) and then its identities."""
+    workspace = pipeline.workspace
     deleted, _ = Pipeline.objects.filter(id=pipeline.id).delete()
     if not deleted:
         raise NotFound(f"pipeline {pipeline.id} does not exist")
+    delete_identities(workspace, pipeline_ids=[pipeline.id])
 
 
 def pipeline_set_status(*, pipeline: Pipeline, enabled: bool) -> None:
