@@ -261,9 +261,11 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
     transformer = writer = background = None
     greatest: dt.datetime | None = None
     unidentified_failure = False
+    streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's
     try:
         with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
                              batch_size=plan.batch_size) as rows:
+            streaming = True
             index = _check_query_schema(plan, rows.schema.columns)
             transformer = plan.make_transformer()
             writer = plan.make_writer([(name, t) for name, t, _ in outputs])
@@ -344,7 +346,7 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
     except RunStopped as stop:
         result.error, result.error_step = stop.message, stop.step
     except ConnectorUnavailable as exc:
-        result.error, result.error_step = str(exc), RECEIVE
+        result.error, result.error_step = str(exc), RECEIVE if streaming else INPUT
     except FatalTransformError as exc:
         result.error, result.error_step = str(exc), TRANSFORMATION
     except (WriteFailed, KrenalisError) as exc:

@@ -10,6 +10,7 @@ import threading
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection as db_connection, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from warehouse.backends import backend_for
@@ -37,8 +38,12 @@ def running_pipeline_ids(pipeline_ids) -> set[int]:
                .values_list("pipeline_id", flat=True))
 
 
-def run_start(*, pipeline: Pipeline, incremental: bool | None) -> Run:
-    """Creates a live run (reference §11.1 checks, in order) and queues it for a worker."""
+def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = True) -> Run:
+    """Creates a live run (reference §11.1 checks, in order) and queues it for a worker.
+
+    With `enqueue=False` no task is queued: the caller executes the run itself with `run_execute`
+    (the `runpipeline` command, tests).
+    """
     if incremental is True and not pipeline.updated_at_column:
         raise Unprocessable("CannotRunIncrementally", "incremental requires an update time column")
     if not pipeline.enabled:
@@ -61,7 +66,8 @@ def run_start(*, pipeline: Pipeline, incremental: bool | None) -> Run:
         if Run.objects.filter(pipeline=pipeline, end_time__isnull=True).exists():
             raise Unprocessable("PipelineAlreadyRunning", f"pipeline {pipeline.id} is already running") from None
         raise
-    transaction.on_commit(lambda: _enqueue(run.id))
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run.id))
     return run
 
 
@@ -76,8 +82,10 @@ def run_cancel(*, run: Run) -> None:
     if run.end_time is not None:
         return
     Run.objects.filter(id=run.id, end_time__isnull=True).update(cancel_requested=True)
-    Run.objects.filter(id=run.id, end_time__isnull=True, heartbeat_time__isnull=True).update(
-        end_time=timezone.now(), error=CANCELLED, errors_total=1)
+    with transaction.atomic():
+        if Run.objects.filter(id=run.id, end_time__isnull=True, heartbeat_time__isnull=True).update(
+                end_time=timezone.now(), error=CANCELLED, errors_total=1):
+            RunError.objects.create(run_id=run.id, seq=1, step=0, message=CANCELLED)
 
 
 def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
@@ -87,19 +95,26 @@ def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
         stale = stale.filter(pipeline_id=pipeline_id)
     ended = 0
     for run_id in list(stale.values_list("id", flat=True)):
-        ended += Run.objects.filter(id=run_id, end_time__isnull=True,
-                                    heartbeat_time__lt=timezone.now() - DEAD_AFTER).update(
-            end_time=timezone.now(), error=DIED, errors_total=1)
-        if ended:
-            log.warning("run %s ended: its worker stopped responding", run_id)
+        with transaction.atomic():
+            # The errors the dead worker flushed stay; the run's own error comes after them.
+            kept = RunError.objects.filter(run_id=run_id).aggregate(seq=Max("seq"), count=Count("id"))
+            if not Run.objects.filter(id=run_id, end_time__isnull=True,
+                                      heartbeat_time__lt=timezone.now() - DEAD_AFTER).update(
+                    end_time=timezone.now(), error=DIED, errors_total=kept["count"] + 1):
+                continue
+            if kept["count"] < MAX_KEPT_ERRORS:
+                RunError.objects.create(run_id=run_id, seq=(kept["seq"] or 0) + 1, step=0, message=DIED)
+        ended += 1
+        log.warning("run %s ended: its worker stopped responding", run_id)
     return ended
 
 
 class DatabaseMonitor:
     """Records a run's progress and errors in the metadata database, and tells it to stop."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, on_progress=None):
         self.run_id = run.id
+        self.on_progress = on_progress
         self.kept: list[RunError] = []
         self.total = 0
         self.flushed = 0
@@ -119,6 +134,8 @@ class DatabaseMonitor:
         Run.objects.filter(id=self.run_id, end_time__isnull=True).update(
             passed=list(passed), failed=list(failed), heartbeat_time=timezone.now())
         self.flush_errors()
+        if self.on_progress is not None:
+            self.on_progress(list(passed), list(failed))
 
     def record_error(self, step: int, user_id, message: str) -> None:
         self.total += 1
@@ -167,10 +184,12 @@ def build_plan(run: Run) -> RunPlan:
         if pipeline.has_function:
             from ..transformers import FunctionTransformer
 
+            from .pipelines import function_limits
+
             return FunctionTransformer(language=pipeline.function_language, source=pipeline.function_source,
                                        in_schema=in_schema, out_schema=out_schema,
                                        in_paths=pipeline.function_in_paths, out_paths=pipeline.function_out_paths,
-                                       preserve_json=pipeline.function_preserve_json)
+                                       preserve_json=pipeline.function_preserve_json, limits=function_limits())
         compiled = compile_mapping(pipeline.transformation_mapping, in_schema, out_schema)
         return MappingTransformer(compiled, TransformError)
 
@@ -204,14 +223,18 @@ def _out_paths(pipeline: Pipeline):
     return list(pipeline.transformation_mapping or {})
 
 
-def run_execute(*, run_id: int) -> Run | None:
-    """Executes a queued run to its end. Safe to call twice: a run already taken or ended is skipped."""
+def run_execute(*, run_id: int, on_progress=None) -> Run | None:
+    """Executes a queued run to its end. Safe to call twice: a run already taken or ended is skipped.
+
+    `on_progress(passed, failed)`, when given, is called with the counters about once a second
+    (the `runpipeline` command draws its progress bar with it).
+    """
     taken = Run.objects.filter(id=run_id, end_time__isnull=True, heartbeat_time__isnull=True).update(
         heartbeat_time=timezone.now())
     if not taken:
         return None
     run = Run.objects.select_related("pipeline__workspace", "pipeline__connection").get(id=run_id)
-    monitor = DatabaseMonitor(run)
+    monitor = DatabaseMonitor(run, on_progress)
     try:
         with _Heartbeat(run_id):
             result = execute_run(build_plan(run), monitor)

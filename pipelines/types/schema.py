@@ -688,7 +688,9 @@ def property_to_json(p: Property) -> dict:
         out["readOptional"] = True
     if p.nullable:
         out["nullable"] = True
-    out["description"] = p.description
+    if p.description:
+        # The seed omits an empty description (the reference always writes one); the seed wins.
+        out["description"] = p.description
     return out
 
 

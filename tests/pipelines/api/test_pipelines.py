@@ -1,6 +1,7 @@
 """Pipelines: the seed's create/update/get, list, delete, status, schedule, and validation rules."""
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -50,13 +51,55 @@ def test_create_get_list_delete(workspace, connection_id):
     assert error_of(workspace.api.get(f"/v1/pipelines/{pid}")) == (404, "NotFound", f"pipeline {pid} does not exist")
 
 
-def test_seed_example_is_accepted(workspace, connection_id):
-    seed = json.loads(open("../shared/spec/seed-import-users-from-databases.txt").read()
-                      .split("--json '", 1)[1].split("}'", 1)[0] + "}")
-    seed["connection"] = connection_id
-    resp = workspace.api.post("/v1/pipelines", seed)
+SEED = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "seed-import-users-from-databases.txt"
+
+
+def seed_examples() -> tuple[dict, dict, dict]:
+    """The seed's create body, update body and get response, verbatim."""
+    text = SEED.read_text()
+    bodies = [json.loads(part.split("}'", 1)[0] + "}") for part in text.split("--json '")[1:]]
+    get_response = json.loads("{" + text.split("GET /v1/pipelines/:id")[1].split("Response\n{", 1)[1]
+                              .split("\nErrors", 1)[0])
+    return bodies[0], bodies[1], get_response
+
+
+def test_seed_create_example(workspace, connection_id):
+    create, _, _ = seed_examples()
+    create["connection"] = connection_id
+    resp = workspace.api.post("/v1/pipelines", create)
     assert resp.status_code == 200, resp.content
-    assert set(resp.json()) == {"id"}
+    assert set(resp.json()) == {"id"} and 0 < resp.json()["id"] < 2**31
+
+
+def test_seed_update_example(workspace, connection_id):
+    create, update, _ = seed_examples()
+    create["connection"] = connection_id
+    pid = workspace.api.post("/v1/pipelines", dict(create, enabled=False, name="Before")).json()["id"]
+    resp = workspace.api.put(f"/v1/pipelines/{pid}", update)
+    assert (resp.status_code, resp.content) == (200, b"")
+    got = workspace.api.get(f"/v1/pipelines/{pid}").json()
+    assert (got["name"], got["enabled"], got["incremental"]) == (update["name"], True, True)
+    assert got["transformation"] == {"mapping": update["transformation"]["mapping"], "function": None}
+    assert got["inSchema"] == update["inSchema"] and got["outSchema"] == update["outSchema"]
+
+
+def test_seed_get_example_shape(workspace, connection_id):
+    """The seed's GET response, field by field, for a pipeline built like it (its function's
+    source there is elided, so a working one is used)."""
+    _, _, expected = seed_examples()
+    function = dict(expected["transformation"]["function"],
+                    source="const transform = (user) => ({email: user.email, first_name: user.firstname, "
+                           "last_name: user.lastname});")
+    create = {key: expected[key] for key in ("name", "enabled", "query", "userIDColumn", "updatedAtColumn",
+                                             "updatedAtFormat", "incremental", "inSchema", "outSchema")}
+    create.update(connection=connection_id, target="User", transformation={"function": function})
+    pid = workspace.api.post("/v1/pipelines", create).json()["id"]
+    workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": expected["schedulePeriod"]})
+    got = workspace.api.get(f"/v1/pipelines/{pid}").json()
+    assert list(got) == list(expected)
+    expected.update(id=pid, connection=connection_id, connector="postgresql", scheduleStart=got["scheduleStart"],
+                    transformation={"mapping": None, "function": function})
+    assert got == expected
 
 
 def test_put_is_a_full_replacement_and_resets_the_cursor(workspace, connection_id):

@@ -21,7 +21,7 @@ REFERENCE_EXAMPLES = [
     '{"kind":"decimal","precision":10}',
     '{"kind":"decimal","minimum":-3.9936173,"maximum":8.00002312,"precision":9,"scale":8}',
     '{"kind":"array","minElements":2,"maxElements":8,"uniqueElements":true,"elementType":{"kind":"decimal","precision":1}}',
-    '{"kind":"object","properties":[{"name":"email","type":{"kind":"string"},"nullable":true,"description":""}]}',
+    '{"kind":"object","properties":[{"name":"email","type":{"kind":"string"},"nullable":true}]}',
     '{"kind":"map","elementType":{"kind":"int","bitSize":32}}',
 ]
 
@@ -140,17 +140,19 @@ def test_property_json_form_matches_reference_example():
     assert dumps_json(property_to_json(prop)) == text
 
 
-def test_property_description_is_always_emitted():
-    assert property_to_json(Property("a", boolean())) == {"name": "a", "type": {"kind": "boolean"}, "description": ""}
-    assert property_to_json(Property("a", boolean(), create_required=True)) == {
-        "name": "a", "type": {"kind": "boolean"}, "createRequired": True, "description": ""}
+def test_empty_description_is_omitted_as_in_the_seed():
+    assert property_to_json(Property("a", boolean())) == {"name": "a", "type": {"kind": "boolean"}}
+    assert property_to_json(Property("a", boolean(), create_required=True, description="d")) == {
+        "name": "a", "type": {"kind": "boolean"}, "createRequired": True, "description": "d"}
+    assert parse_type({"kind": "object", "properties": [{"name": "a", "type": {"kind": "boolean"},
+                                                          "description": ""}]}).properties[0].description == ""
 
 
 def test_nested_object_round_trip():
     text = ('{"kind":"object","properties":[{"name":"address","type":{"kind":"object","properties":['
-            '{"name":"city","type":{"kind":"string","maxLength":50},"readOptional":true,"description":""}]},'
+            '{"name":"city","type":{"kind":"string","maxLength":50},"readOptional":true}]},'
             '"description":"where"},{"name":"tags","type":{"kind":"array","elementType":{"kind":"string"}},'
-            '"nullable":true,"description":""}]}')
+            '"nullable":true}]}')
     assert roundtrip(text) == text
 
 
@@ -332,7 +334,7 @@ def test_object_type_checks_names():
 
 
 def test_types_are_hashable_and_comparable():
-    a = parse('{"kind":"object","properties":[{"name":"a","type":{"kind":"string","values":["x"]},"description":""}]}')
+    a = parse('{"kind":"object","properties":[{"name":"a","type":{"kind":"string","values":["x"]}}]}')
     b = object_type(Property("a", string(values=["x"])))
     assert a == b and hash(a) == hash(b)
     assert int_(32) != int_(64)

@@ -1,0 +1,266 @@
+"""What a run does to the data: real PostgreSQL and MariaDB sources, a real PostgreSQL warehouse.
+
+Each test runs pipelines synchronously (run_start without queueing, then run_execute) and checks
+what users see: the run's counters and errors, the identities in the warehouse, the cursor.
+"""
+import datetime as dt
+import json
+
+import pytest
+
+from pipelines.engine import UNIDENTIFIED
+from pipelines.models import Workspace
+from tests import support
+from tests.pipelines.services import (RICH_PROFILE_SCHEMA, counts, create_connection, create_pipeline,
+                                      create_workspace, cursor_of, errors_of, identities, run_now)
+
+UTC = dt.timezone.utc
+ALL_COLUMNS = "customer_id, first_name, last_name, email, updated_text, seen_at, age, attrs"
+
+
+def all_passed(n: int) -> tuple[list[int], list[int]]:
+    return [n, n, 0, 0, n, n, n], [0] * 7
+
+
+@pytest.fixture
+def rich_workspace(api, warehouse_db):
+    return create_workspace(api, warehouse_db)
+
+
+def test_full_run_imports_every_kind(rich_workspace, any_source):
+    ws = rich_workspace
+    connection_id = create_connection(ws, any_source)
+    pid = create_pipeline(ws, connection_id)
+    run = run_now(pid)
+    assert (run.error, counts(run)) == ("", all_passed(10))
+    assert errors_of(run) == []
+    rows = identities(ws, pid, ALL_COLUMNS)
+    assert sorted(rows, key=int) == [str(i) for i in range(1, 11)]
+    for i in range(1, 11):
+        plan = {"plan": "pro" if i % 2 else "free"}
+        # MariaDB's JSON is a LONGTEXT: the column is a string, which the mapping turns into a JSON string.
+        attrs = plan if any_source.kind == "postgresql" else json.dumps(plan)
+        assert rows[str(i)] == (i, f"First{i}", f"Last{i}", f"user{i}@example.com", f"2024-01-01T00:{i:02d}:00Z",
+                                dt.datetime(2024, 1, 1, 0, i), 20 + i, attrs)
+    assert cursor_of(pid) == dt.datetime(2024, 1, 1, 0, 10, tzinfo=UTC)
+    listed = ws.api.get(f"/v1/connections/{connection_id}/identities").json()
+    assert listed["total"] == 10 and {i["pipeline"] for i in listed["identities"]} == {pid}
+
+
+INCREMENTAL_QUERY = ("SELECT email, firstname, updated_ts FROM customers "
+                     "WHERE ${updated_at} IS NULL OR updated_ts >= ${updated_at}")
+
+
+def test_incremental_run_reads_from_the_cursor_and_rereads_ties(rich_workspace, any_source):
+    """Rows strictly older than the cursor are left out by the query itself (the row made invalid
+    below would otherwise be counted as failed); rows equal to the cursor are read again."""
+    ws, src = rich_workspace, any_source
+    if src.kind == "mysql":
+        src.execute("ALTER TABLE customers MODIFY updated_ts DATETIME(6)")
+    pid = create_pipeline(ws, create_connection(ws, src), query=INCREMENTAL_QUERY, user_id="email",
+                          mapping={"email": "email", "first_name": "firstname"}, incremental=True)
+    assert counts(run_now(pid)) == all_passed(10)
+    assert cursor_of(pid) == dt.datetime(2024, 1, 1, 0, 10, tzinfo=UTC)
+
+    src.execute("UPDATE customers SET email = NULL WHERE id = 1")          # older than the cursor
+    src.execute("UPDATE customers SET firstname = 'Tie' WHERE id = 10")    # equal to the cursor
+    src.execute("UPDATE customers SET firstname = 'New', updated_ts = %s WHERE id IN (3, 4)",
+                (dt.datetime(2024, 1, 1, 0, 20, 0, 123456),))
+    src.execute("DELETE FROM customers WHERE id = 9")
+    run = run_now(pid)
+    assert (run.error, counts(run)) == ("", all_passed(3))
+    assert cursor_of(pid) == dt.datetime(2024, 1, 1, 0, 20, 0, 123456, tzinfo=UTC)
+    names = identities(ws, pid)
+    assert len(names) == 10  # an incremental run with a cursor never deletes (user9 stays)
+    assert (names["user10@example.com"], names["user3@example.com"], names["user4@example.com"]) == (
+        "Tie", "New", "New")
+
+    # Nothing new: only the two rows tied at the cursor (to the microsecond) are read again.
+    run = run_now(pid)
+    assert counts(run) == all_passed(2)
+    assert cursor_of(pid) == dt.datetime(2024, 1, 1, 0, 20, 0, 123456, tzinfo=UTC)
+
+    # A full run reads everything, advances nothing beyond the data and purges.
+    run = run_now(pid, incremental=False)
+    assert counts(run) == ([8, 8, 0, 0, 8, 8, 8], [1, 0, 0, 0, 0, 0, 0])
+    assert errors_of(run) == [("Receive", None, "user ID value is NULL"), ("Finalize", None, UNIDENTIFIED)]
+    assert len(identities(ws, pid)) == 10  # a failed row without user ID: nothing is purged
+
+
+# kind -> (query per source, update time column, format, cursor after the first run)
+_DAY = "CAST(updated_ts AS date)"
+UPDATE_TIME_KINDS = {
+    "datetime": ({"postgresql": INCREMENTAL_QUERY, "mysql": INCREMENTAL_QUERY}, "updated_ts", ""),
+    "date": ({kind: f"SELECT email, firstname, {_DAY} AS updated_day FROM customers "
+                    f"WHERE ${{updated_at}} IS NULL OR {_DAY} >= ${{updated_at}}" for kind in ("postgresql", "mysql")},
+             "updated_day", ""),
+    "iso8601-string": ({kind: "SELECT email, firstname, updated_at FROM customers "
+                              "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}"
+                        for kind in ("postgresql", "mysql")}, "updated_at", "ISO8601"),
+    "strftime-string": ({
+        "postgresql": "SELECT email, firstname, to_char(updated_ts, 'DD/MM/YYYY HH24:MI') AS updated_text "
+                      "FROM customers WHERE ${updated_at} IS NULL "
+                      "OR updated_ts >= to_timestamp(${updated_at}, 'DD/MM/YYYY HH24:MI')",
+        "mysql": "SELECT email, firstname, DATE_FORMAT(updated_ts, '%d/%m/%Y %H:%i') AS updated_text "
+                 "FROM customers WHERE ${updated_at} IS NULL "
+                 "OR updated_ts >= STR_TO_DATE(${updated_at}, '%d/%m/%Y %H:%i')"},
+        "updated_text", "%d/%m/%Y %H:%M"),
+    "json-string": ({"postgresql": "SELECT email, firstname, to_jsonb(updated_at) AS updated_json FROM customers "
+                                   "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}"},
+                    "updated_json", "ISO8601"),
+}
+KIND_CASES = [pytest.param(kind, source, id=f"{kind}-{source}")
+              for kind, (queries, _, _) in UPDATE_TIME_KINDS.items() for source in queries]
+
+
+@pytest.mark.parametrize("kind,source_kind", KIND_CASES)
+def test_every_update_time_kind_filters_incremental_runs_in_sql(api, warehouse_db, kind, source_kind):
+    queries, column, fmt = UPDATE_TIME_KINDS[kind]
+    source = support.create_source(source_kind)
+    try:
+        # One row a day, so that the date kind has a single row at its cursor too.
+        for i in range(1, 11):
+            moment = dt.datetime(2024, 1, 1 + i, 0, i)
+            source.execute("UPDATE customers SET updated_ts = %s, updated_at = %s WHERE id = %s",
+                           (moment, moment.strftime("%Y-%m-%dT%H:%M:%SZ"), i))
+        ws = create_workspace(api, warehouse_db)
+        pid = create_pipeline(ws, create_connection(ws, source), query=queries[source_kind], user_id="email",
+                              updated_at=column, updated_at_format=fmt, incremental=True,
+                              mapping={"email": "email", "first_name": "firstname"})
+        run = run_now(pid)
+        assert (run.error, counts(run)) == ("", all_passed(10))
+        day_only = kind == "date"
+        assert cursor_of(pid) == (dt.datetime(2024, 1, 11, tzinfo=UTC) if day_only
+                                  else dt.datetime(2024, 1, 11, 0, 10, tzinfo=UTC))
+
+        bumped = dt.datetime(2024, 2, 1, 12, 34)
+        source.execute("UPDATE customers SET email = NULL WHERE id = 1")  # read again, it would fail
+        source.execute("UPDATE customers SET firstname = 'Again' WHERE id = 10")
+        source.execute("UPDATE customers SET firstname = 'Bumped', updated_ts = %s, updated_at = %s WHERE id = 5",
+                       (bumped, bumped.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        run = run_now(pid)
+        assert (run.error, counts(run)) == ("", all_passed(2))
+        assert cursor_of(pid) == (dt.datetime(2024, 2, 1, tzinfo=UTC) if day_only else bumped.replace(tzinfo=UTC))
+        names = identities(ws, pid)
+        assert (names["user5@example.com"], names["user10@example.com"], names["user4@example.com"]) == (
+            "Bumped", "Again", "First4")
+    finally:
+        support.drop_source(source)
+
+
+def test_full_run_deletes_identities_of_deleted_rows_and_keeps_failed_ones(rich_workspace, pg_source):
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source))
+    assert counts(run_now(pid)) == all_passed(10)
+    pg_source.execute("DELETE FROM customers WHERE id IN (9, 10)")
+    pg_source.execute("UPDATE customers SET firstname = 'Changed'")
+    pg_source.execute("UPDATE customers SET updated_ts = NULL WHERE id = 3")  # fails, with a known user ID
+    run = run_now(pid)
+    assert counts(run) == ([7, 7, 0, 0, 7, 7, 7], [1, 0, 0, 0, 0, 0, 0])
+    assert errors_of(run) == [("Receive", "3", "update time value is NULL")]
+    names = identities(ws, pid)
+    assert sorted(names, key=int) == [str(i) for i in range(1, 9)]
+    assert names["3"] == "First3" and {names[str(i)] for i in (1, 2, 4, 5, 6, 7, 8)} == {"Changed"}
+
+
+def test_failed_row_without_user_id_disables_the_purge(rich_workspace, pg_source):
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source), user_id="email")
+    assert counts(run_now(pid)) == all_passed(10)
+    pg_source.execute("DELETE FROM customers WHERE id = 9")
+    pg_source.execute("UPDATE customers SET email = NULL WHERE id = 2")
+    run = run_now(pid)
+    assert run.error == ""
+    assert counts(run) == ([8, 8, 0, 0, 8, 8, 8], [1, 0, 0, 0, 0, 0, 0])
+    assert errors_of(run) == [("Receive", None, "user ID value is NULL"), ("Finalize", None, UNIDENTIFIED)]
+    assert len(identities(ws, pid)) == 10
+
+
+def test_duplicate_user_ids_make_one_identity_and_the_last_row_wins(rich_workspace, pg_source):
+    ws = rich_workspace
+    pg_source.execute("UPDATE customers SET lastname = 'Same' WHERE id IN (2, 3, 7)")
+    pid = create_pipeline(ws, create_connection(ws, pg_source), user_id="lastname",
+                          query="SELECT id, firstname, lastname, updated_ts FROM customers ORDER BY id",
+                          mapping={"customer_id": "id", "first_name": "firstname"})
+    run = run_now(pid)
+    # Finalize counts the rows written: the three rows of "Same" are one identity.
+    assert (run.error, counts(run)) == ("", ([10, 10, 0, 0, 10, 10, 8], [0] * 7))
+    rows = identities(ws, pid, "customer_id, first_name")
+    assert len(rows) == 8 and rows["Same"] == (7, "First7")
+
+
+def test_per_record_failures_are_counted_at_their_step(rich_workspace, pg_source):
+    ws, src = rich_workspace, pg_source
+    src.execute("UPDATE customers SET attrs = jsonb_build_object('age', 40 + id)")
+    src.execute("UPDATE customers SET email = NULL WHERE id = 1")                     # Receive
+    src.execute("UPDATE customers SET updated_at = NULL WHERE id = 2")                # Receive
+    src.execute("UPDATE customers SET updated_at = 'yesterday' WHERE id = 3")         # Receive
+    src.execute("""UPDATE customers SET attrs = '"text"' WHERE id = 4""")             # Transformation
+    src.execute("""UPDATE customers SET attrs = '{"age": "old"}' WHERE id = 5""")     # OutputValidation
+    # InputValidation: the source says varchar(6) but holds a longer value in row 10 ("First10"), as a
+    # lying driver or a stale catalog would; the typmod is lowered in the catalog to get there.
+    src.execute("UPDATE pg_attribute SET atttypmod = 6 + 4 WHERE attrelid = 'customers'::regclass "
+                "AND attname = 'firstname'")
+    pid = create_pipeline(ws, create_connection(ws, src), user_id="email", updated_at="updated_at",
+                          updated_at_format="ISO8601",
+                          query="SELECT email, firstname, updated_at, attrs FROM customers ORDER BY id",
+                          mapping={"email": "email", "first_name": "firstname", "age": "attrs.age"})
+    run = run_now(pid)
+    assert run.error == ""
+    assert counts(run) == ([7, 6, 0, 0, 5, 4, 4], [3, 1, 0, 0, 1, 1, 0])
+    assert errors_of(run) == [
+        ("Receive", None, "user ID value is NULL"),
+        ("Receive", "user2@example.com", "update time value is NULL"),
+        ("Receive", "user3@example.com", 'update time does not conform to the ISO8601 format'),
+        ("InputValidation", "user10@example.com", "property 'firstname' has a value longer than 6 characters"),
+        ("Transformation", "user4@example.com",
+         "invalid attrs.age: attrs is not JSON object, it is string while mapping to «age»"),
+        ("OutputValidation", "user5@example.com",
+         "«attrs.age» is not convertible to the «int(32)» type while mapping to «age»"),
+        ("Finalize", None, UNIDENTIFIED),
+    ]
+    assert identities(ws, pid, "first_name, age") == {f"user{i}@example.com": (f"First{i}", 40 + i)
+                                                      for i in (6, 7, 8, 9)}
+    # Rows that passed InputValidation move the cursor, even when their transformation failed.
+    assert cursor_of(pid) == dt.datetime(2024, 1, 1, 0, 9, tzinfo=UTC)
+
+
+def test_failed_run_writes_nothing_more_and_keeps_the_cursor(rich_workspace, pg_source):
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source), query=INCREMENTAL_QUERY, user_id="email",
+                          mapping={"email": "email", "first_name": "firstname"}, incremental=True)
+    run_now(pid)
+    cursor = cursor_of(pid)
+    pg_source.execute("UPDATE customers SET updated_ts = '2024-06-01' WHERE id = 2")
+    pg_source.execute("ALTER TABLE customers RENAME COLUMN firstname TO first")
+    run = run_now(pid)
+    assert run.error == 'column "firstname" does not exist (SQLSTATE 42703)'
+    assert counts(run) == ([0] * 7, [0] * 7)
+    assert errors_of(run) == [("InputValidation", None, run.error)]
+    assert cursor_of(pid) == cursor
+    assert len(identities(ws, pid)) == 10
+
+
+def test_out_schema_no_longer_aligned_fails_the_run(rich_workspace, pg_source):
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source))
+    schema = json.loads(json.dumps(RICH_PROFILE_SCHEMA))
+    schema["properties"] = [p for p in schema["properties"] if p["name"] != "seen_at"]
+    Workspace.objects.filter(id=ws.id).update(profile_schema=schema)  # as a PUT /v1/profiles/schema does
+    run = run_now(pid)
+    assert run.error == ('in the output schema, "seen_at" property no longer exists. Please review and update '
+                         "the pipeline before attempting to import the users.")
+    assert errors_of(run) == [("OutputValidation", None, run.error)]
+    assert identities(ws, pid) == {}
+
+
+def test_many_batches_and_the_last_partial_one_are_all_written(rich_workspace, pg_source):
+    pg_source.execute("INSERT INTO customers (id, firstname, updated_ts) "
+                      "SELECT i, 'First' || i, timestamp '2024-01-02' + i * interval '1 second' "
+                      "FROM generate_series(11, 12345) AS i")
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source), query=INCREMENTAL_QUERY.replace("email, ", "id, "),
+                          mapping={"customer_id": "id", "first_name": "firstname"}, incremental=True)
+    assert counts(run_now(pid)) == all_passed(12345)
+    assert len(identities(ws, pid)) == 12345
+    assert cursor_of(pid) == dt.datetime(2024, 1, 2, 3, 25, 45, tzinfo=UTC)
