@@ -360,6 +360,10 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
                     result.error, result.error_step = str(exc), FINALIZE
         if transformer is not None:
             transformer.close()
+    if not result.error:
+        reason = monitor.stop_reason()  # a cancel after the last batch still prevents the purge
+        if reason:
+            result.error, result.error_step = reason, RECEIVE
     try:
         if not result.error and full_run:
             if unidentified_failure:

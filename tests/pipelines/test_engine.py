@@ -264,3 +264,23 @@ def test_many_batches_and_the_last_partial_one_are_all_written(rich_workspace, p
     assert counts(run_now(pid)) == all_passed(12345)
     assert len(identities(ws, pid)) == 12345
     assert cursor_of(pid) == dt.datetime(2024, 1, 2, 3, 25, 45, tzinfo=UTC)
+
+
+def test_cancel_after_the_last_batch_prevents_the_purge(rich_workspace, pg_source):
+    from pipelines.models import Pipeline, Run
+    from pipelines.services.runs import run_execute, run_start
+
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source))
+    assert counts(run_now(pid)) == all_passed(10)
+    pg_source.execute("DELETE FROM customers WHERE id = 4")
+    run = run_start(pipeline=Pipeline.objects.get(id=pid), incremental=None, enqueue=False)
+
+    def cancel_once_read(passed, failed):
+        if passed[0] == 9:  # every row is read: the cancel arrives before the purge
+            Run.objects.filter(id=run.id).update(cancel_requested=True)
+
+    run_execute(run_id=run.id, on_progress=cancel_once_read)
+    run = Run.objects.get(id=run.id)
+    assert run.error == "run was cancelled"
+    assert len(identities(ws, pid)) == 10  # nothing purged: identity 4 is still there
