@@ -1,43 +1,378 @@
-"""The Django admin: a console over the same services the API uses. Secrets are never shown."""
-from django.contrib import admin
+"""The Django admin: the console where a data engineer sets up and watches pipelines.
 
+It is a view over the same services the API uses (one validation, the same messages); secrets are
+never shown back. Pages of its own (the pipeline editor, the run page, the JSON endpoints behind
+their buttons) are in `admin_views`, forms in `admin_forms`.
+"""
+from functools import partial
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from . import admin_views
+from .admin_forms import PERIOD_NAMES, APIKeyForm, ConnectionForm, WorkspaceForm
+from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
+from .services.connections import connection_delete
+from .services.pipelines import pipeline_delete
+from .services.runs import run_start
+from .services.workspaces import workspace_delete
+from .types import leaf_paths, parse_type
 
+admin.site.site_header = "Krenalis"
+admin.site.site_title = "Krenalis admin"
+admin.site.index_title = "Import users from your databases"
+
+CONSOLE_CSS = {"all": ("admin_console/console.css",)}
+
+
+def _copy_into(target, source) -> None:
+    """Makes the object the admin holds the one a service created (for its log and redirects)."""
+    for field in type(source)._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+    target._state.adding = False
+    target._state.db = source._state.db
+
+
+def schema_table(schema_json) -> str:
+    """A profile or input schema as an HTML table: property path, type, flags, description."""
+    if not schema_json:
+        return "—"
+    schema = parse_type(schema_json)
+    rows = []
+    for prop_path, prop in leaf_paths(schema):
+        flags = ", ".join(flag for flag, on in (("nullable", prop.nullable), ("read optional", prop.read_optional))
+                          if on)
+        rows.append((prop_path, str(prop.type), flags or "—", prop.description or ""))
+    body = format_html_join("", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+    return format_html('<table class="kr-table kr-schema"><thead><tr><th>Property</th><th>Type</th><th>Flags</th>'
+                       '<th>Description</th></tr></thead><tbody>{}</tbody></table>', body)
+
+
+# --------------------------------------------------------------------------- workspaces
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "warehouse_platform", "warehouse_mode", "created_at")
+    form = WorkspaceForm
+    list_display = ("name", "id", "warehouse_platform", "warehouse_mode", "connection_count", "pipeline_count",
+                    "created_at")
     search_fields = ("name",)
-    readonly_fields = ("id", "warehouse_platform", "profile_schema", "created_at")
-    exclude = ("warehouse_settings_encrypted",)
 
+    class Media:
+        css = CONSOLE_CSS
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return (
+                (None, {"fields": ("name",)}),
+                ("Data warehouse", {"fields": ("platform", "host", "port", "username", "password", "database",
+                                               "schema"),
+                                    "description": "Where the workspace's unified users are stored. The "
+                                                   "PostgreSQL fields are used only with PostgreSQL."}),
+                ("Profile schema", {"fields": ("profile_schema_json",)}),
+            )
+        return (
+            (None, {"fields": ("name", "id", "created_at")}),
+            ("Data warehouse", {"fields": ("warehouse_platform", "warehouse_mode")}),
+            ("Profile schema", {"fields": ("profile_schema_table",)}),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("id", "created_at", "warehouse_platform", "warehouse_mode", "profile_schema_table")
+
+    @admin.display(description="Profile schema")
+    def profile_schema_table(self, obj):
+        return schema_table(obj.profile_schema)
+
+    @admin.display(description="Connections")
+    def connection_count(self, obj):
+        return obj.connections.count()
+
+    @admin.display(description="Pipelines")
+    def pipeline_count(self, obj):
+        return obj.pipelines.count()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            _copy_into(obj, form.created)
+        # a change is applied by the form through the service
+
+    def delete_model(self, request, obj):
+        workspace_delete(workspace=obj)
+
+    def delete_queryset(self, request, queryset):
+        for workspace in queryset:
+            workspace_delete(workspace=workspace)
+
+
+# --------------------------------------------------------------------------- API keys
 
 @admin.register(APIKey)
 class APIKeyAdmin(admin.ModelAdmin):
+    form = APIKeyForm
     list_display = ("name", "hint", "workspace", "created_at")
-    readonly_fields = ("id", "hint", "created_at")
-    exclude = ("digest",)
+    list_filter = ("workspace",)
 
-    def has_add_permission(self, request):
-        return False  # keys are minted by `manage.py createapikey`, which shows the key once
+    class Media:
+        css = CONSOLE_CSS
 
+    def get_fields(self, request, obj=None):
+        return ("name", "workspace") if obj is None else ("name", "hint", "workspace", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("name", "hint", "workspace", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            _copy_into(obj, form.created)
+            request._krenalis_plain_key = form.plain_key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The key is shown here, once: only its digest is kept."""
+        context = {**self.admin_site.each_context(request), "title": "API key created", "subtitle": None,
+                   "opts": self.opts, "key": obj, "plain_key": getattr(request, "_krenalis_plain_key", ""),
+                   "changelist_url": reverse("admin:pipelines_apikey_changelist")}
+        return TemplateResponse(request, "admin/pipelines/apikey/created.html", context)
+
+
+# --------------------------------------------------------------------------- connections
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "connector", "workspace", "created_at")
-    list_filter = ("connector",)
-    readonly_fields = ("id", "connector", "workspace", "created_at")
-    exclude = ("settings_encrypted",)
+    form = ConnectionForm
+    list_display = ("name", "id", "connector", "workspace", "pipelines_links", "created_at")
+    list_filter = ("connector", "workspace")
+    search_fields = ("name",)
+    change_form_template = "admin/pipelines/connection/change_form.html"
+
+    class Media:
+        css = CONSOLE_CSS
+        js = ("admin_console/connection_form.js",)
+
+    def get_fieldsets(self, request, obj=None):
+        settings = ("connector", "host", "port", "username", "password", "database", "schema", "path")
+        if obj is None:
+            return ((None, {"fields": ("workspace", "name")}),
+                    ("Settings", {"fields": settings, "classes": ("kr-settings",)}))
+        return ((None, {"fields": ("name", "id", "workspace_name", "created_at")}),
+                ("Settings", {"fields": settings, "classes": ("kr-settings",)}),
+                ("Pipelines", {"fields": ("pipelines_list",)}))
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("id", "workspace_name", "created_at", "pipelines_list")
+
+    @admin.display(description="Workspace")
+    def workspace_name(self, obj):
+        return str(obj.workspace)
+
+    @admin.display(description="Pipelines")
+    def pipelines_links(self, obj):
+        return format_html_join(", ", '<a href="{}">{}</a>',
+                                ((reverse("admin:pipelines_pipeline_change", args=[p.id]), p.name)
+                                 for p in obj.pipelines.all())) or "—"
+
+    @admin.display(description="Pipelines")
+    def pipelines_list(self, obj):
+        links = self.pipelines_links(obj)
+        add = reverse("admin:pipelines_pipeline_add") + f"?connection={obj.id}"
+        return format_html('{} &nbsp; <a class="button" href="{}">Add a pipeline on this connection</a>', links, add)
+
+    def get_urls(self):
+        return [path("test/", self.admin_site.admin_view(partial(admin_views.connection_test, self)),
+                     name="pipelines_connection_test")] + super().get_urls()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "test_url": reverse("admin:pipelines_connection_test")}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            _copy_into(obj, form.created)
+
+    def delete_model(self, request, obj):
+        connection_delete(connection=obj)
+
+    def delete_queryset(self, request, queryset):
+        for connection in queryset:
+            connection_delete(connection=connection)
+
+
+# --------------------------------------------------------------------------- pipelines
+
+def _run_action(modeladmin, request, queryset, incremental):
+    started = 0
+    for pipeline in queryset.select_related("workspace"):
+        try:
+            run_start(pipeline=pipeline, incremental=incremental)
+            started += 1
+        except KrenalisError as exc:
+            messages.error(request, f"“{pipeline.name}”: {exc.message}")
+    if started:
+        messages.success(request, f"Started {started} run{'s' if started != 1 else ''}.")
+
+
+@admin.action(description="Run now (full)")
+def run_full(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, False)
+
+
+@admin.action(description="Run now (incremental)")
+def run_incremental(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, True)
 
 
 @admin.register(Pipeline)
 class PipelineAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "connection", "enabled", "incremental", "schedule_period", "cursor")
-    list_filter = ("enabled", "incremental")
-    readonly_fields = ("id", "workspace", "connection", "cursor", "created_at")
+    list_display = ("name", "source", "enabled", "schedule", "last_run", "run_buttons")
+    list_filter = ("enabled", "incremental", "workspace")
+    search_fields = ("name",)
+    actions = (run_full, run_incremental)
+    list_select_related = ("connection", "workspace")
+
+    class Media:
+        css = CONSOLE_CSS
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "Pipelines", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Source", ordering="connection__name")
+    def source(self, obj):
+        return f"{obj.connection.name} · {obj.workspace.name}"
+
+    @admin.display(description="Schedule")
+    def schedule(self, obj):
+        name = PERIOD_NAMES.get(obj.schedule_period)
+        return f"every {name}" if name else "—"
+
+    @admin.display(description="Last run")
+    def last_run(self, obj):
+        run = obj.runs.order_by("-start_time").first()
+        if run is None:
+            return "never"
+        summary = admin_views.run_summary(run)
+        return format_html('<a href="{}"><span class="kr-status kr-{}">{}</span></a> {} imported',
+                           summary["url"], summary["status"].lower(), summary["status"], summary["imported"])
+
+    @admin.display(description="Run")
+    def run_buttons(self, obj):
+        url = reverse("admin:pipelines_pipeline_run", args=[obj.id])
+        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full" '
+                              'title="Read every row">Run now</button>', url)
+        if obj.updated_at_column:
+            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental" '
+                                   'title="Read the rows changed since the last run">Incremental</button>', url)
+        return buttons
+
+    def get_urls(self):
+        def view(func, *args):
+            return self.admin_site.admin_view(partial(func, self, *args))
+
+        return [
+            path("preview/", view(admin_views.preview), name="pipelines_pipeline_preview"),
+            path("schema/", view(admin_views.schema_rows), name="pipelines_pipeline_schema"),
+            path("check-mapping/", view(admin_views.check_mapping), name="pipelines_pipeline_check_mapping"),
+            path("test-transformation/", view(admin_views.test_transformation), name="pipelines_pipeline_test"),
+            path("<int:pipeline_id>/run/", self.admin_site.admin_view(
+                lambda request, pipeline_id: admin_views.run_now(self, request, pipeline_id)),
+                name="pipelines_pipeline_run"),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return admin_views.pipeline_editor(self, request, None)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        pipeline = Pipeline.objects.select_related("workspace", "connection").filter(
+            id=object_id if str(object_id).isdigit() else 0).first()
+        if pipeline is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return admin_views.pipeline_editor(self, request, pipeline)
+
+    def delete_model(self, request, obj):
+        pipeline_delete(pipeline=obj)
+
+    def delete_queryset(self, request, queryset):
+        for pipeline in queryset:
+            pipeline_delete(pipeline=pipeline)
+
+
+# --------------------------------------------------------------------------- runs
+
+class RunStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return (("running", "Running"), ("succeeded", "Succeeded"), ("failed", "Failed or cancelled"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "running":
+            return queryset.filter(end_time__isnull=True)
+        if self.value() == "succeeded":
+            return queryset.filter(end_time__isnull=False, error="")
+        if self.value() == "failed":
+            return queryset.filter(end_time__isnull=False).exclude(error="")
+        return queryset
 
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ("id", "pipeline", "incremental", "start_time", "end_time", "error")
-    readonly_fields = [f.name for f in Run._meta.fields]
+    list_display = ("id", "pipeline", "mode", "status", "start_time", "duration", "rows_read", "imported",
+                    "failed_rows")
+    list_filter = (RunStatusFilter, "incremental", "pipeline")
+    list_select_related = ("pipeline",)
+
+    class Media:
+        css = CONSOLE_CSS
+
+    def has_add_permission(self, request):
+        return False  # runs are started from a pipeline ("Run now")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "Runs", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Mode")
+    def mode(self, obj):
+        return "incremental" if obj.incremental else "full"
+
+    @admin.display(description="Status")
+    def status(self, obj):
+        status = admin_views.run_status(obj)
+        return format_html('<span class="kr-status kr-{}">{}</span>', status.lower(), status)
+
+    @admin.display(description="Duration")
+    def duration(self, obj):
+        return admin_views.run_summary(obj)["duration"]
+
+    @admin.display(description="Rows read")
+    def rows_read(self, obj):
+        return admin_views.run_summary(obj)["rowsRead"]
+
+    @admin.display(description="Imported")
+    def imported(self, obj):
+        return admin_views.run_summary(obj)["imported"]
+
+    @admin.display(description="Failed rows")
+    def failed_rows(self, obj):
+        return admin_views.run_summary(obj)["failedRows"]
+
+    def get_urls(self):
+        return [
+            path("<int:run_id>/progress/", self.admin_site.admin_view(
+                lambda request, run_id: admin_views.run_progress(self, request, run_id)),
+                name="pipelines_run_progress"),
+            path("<int:run_id>/cancel/", self.admin_site.admin_view(
+                lambda request, run_id: admin_views.run_cancel_view(self, request, run_id)),
+                name="pipelines_run_cancel"),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not str(object_id).isdigit():
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return admin_views.run_page(self, request, int(object_id))
+

@@ -1,0 +1,546 @@
+"""The admin console's own pages and JSON endpoints: the pipeline editor (preview, mapping check,
+"Test on preview rows"), "Test connection", Run now, the run page with live progress, cancel, and
+the chart of a pipeline's recent runs. Every action goes through the services the API uses."""
+import datetime as dt
+import html
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, ConnectionForm, PipelineForm,
+                          error_text, out_schema_for, profile_rows, test_connection_settings)
+from .connectors import ConnectorUnavailable, get_connector
+from .engine import FINALIZE, RECEIVE, STEP_NAMES
+from .errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
+from .models import Connection, Pipeline, Run, Workspace
+from .placeholders import PlaceholderError, replace_placeholders
+from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits
+from .services.preview import preview_query
+from .services.runs import CANCELLED, run_cancel, run_start
+from .types import NormalizeError, SchemaError, dumps_json, encode_value, make_normalizer, parse_type
+
+PREVIEW_ROWS = 20
+CHART_RUNS = 20
+STEP_LABELS = {
+    "Receive": "Read from the source",
+    "InputValidation": "Input validation",
+    "Filter": "Filter",
+    "Consent": "Consent",
+    "Transformation": "Transformation",
+    "OutputValidation": "Output validation",
+    "Finalize": "Written to the warehouse",
+}
+SHOWN_STEPS = ("Receive", "InputValidation", "Transformation", "OutputValidation", "Finalize")
+
+
+def json_response(body, status: int = 200) -> HttpResponse:
+    return HttpResponse(dumps_json(body), status=status, content_type="application/json")
+
+
+def error_response(message: str, status: int = 400) -> HttpResponse:
+    return json_response({"error": message}, status)
+
+
+def _json_arg(request, name: str, default=None):
+    raw = request.POST.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BadRequest(f"{name} is not valid JSON") from None
+
+
+# --------------------------------------------------------------------------- connections
+
+def connection_test(model_admin, request):
+    """POST the connection form's fields; answers {"ok", "message"} without saving anything."""
+    if request.method != "POST":
+        return error_response("POST the connection settings", 405)
+    instance = None
+    object_id = request.POST.get("connection_id")
+    if object_id:
+        instance = get_object_or_404(Connection, id=object_id)
+        if not model_admin.has_change_permission(request, instance):
+            raise PermissionDenied
+    elif not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    form = ConnectionForm(request.POST, instance=instance)
+    # Only the settings fields matter here: validate them without applying the form.
+    data = {}
+    for name in ("connector", "host", "port", "username", "password", "database", "schema", "path"):
+        field = form.fields[name]
+        try:
+            value = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+            data[name] = field.clean(value if not field.disabled else field.initial)
+        except Exception as exc:  # a port that is not a number
+            messages_ = getattr(exc, "messages", [str(exc)])
+            return json_response({"ok": False, "message": f"{name}: {' '.join(messages_)}"})
+    connector = instance.connector if instance else data.get("connector")
+    ok, message = test_connection_settings(connector, form.settings_from(data))
+    return json_response({"ok": ok, "message": message})
+
+
+# --------------------------------------------------------------------------- pipeline editor
+
+def _connection_for(request) -> Connection:
+    pipeline_id = request.POST.get("pipeline_id")
+    if pipeline_id:
+        pipeline = Pipeline.objects.select_related("connection__workspace").filter(id=pipeline_id).first()
+        if pipeline is None:
+            raise Http404("no such pipeline")
+        return pipeline.connection
+    connection_id = request.POST.get("connection")
+    connection = Connection.objects.select_related("workspace").filter(id=connection_id or 0).first() \
+        if str(connection_id or "").isdigit() else None
+    if connection is None:
+        raise BadRequest("choose a connection first")
+    return connection
+
+
+def _schema_rows(schema: dict | None) -> list[dict]:
+    rows = []
+    for prop in (schema or {}).get("properties", []):
+        kind = prop["type"]["kind"]
+        rows.append({"name": prop["name"], "type": str(parse_type(prop["type"])), "kind": kind,
+                     "nullable": bool(prop.get("nullable")),
+                     "userId": kind in USER_ID_KINDS, "updatedAt": kind in UPDATED_AT_KINDS})
+    return rows
+
+
+def preview(model_admin, request):
+    """The Preview button: up to 20 rows of the query, its derived schema and issues."""
+    if request.method != "POST":
+        return error_response("POST the query", 405)
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    try:
+        connection = _connection_for(request)
+        result = preview_query(connection=connection, query=request.POST.get("query", ""), limit=PREVIEW_ROWS)
+    except KrenalisError as exc:
+        return error_response(error_text(exc), exc.status)
+    columns = [p["name"] for p in (result["schema"] or {}).get("properties", [])]
+    return json_response({"columns": columns, "rows": result["rows"], "schema": result["schema"],
+                          "schemaRows": _schema_rows(result["schema"]), "issues": result["issues"] or []})
+
+
+def schema_rows(model_admin, request):
+    """The table of an input schema typed by hand (kinds tell which columns can be chosen where)."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    try:
+        schema = _json_arg(request, "schema")
+        if schema is not None:
+            parse_type(schema)
+    except (KrenalisError, SchemaError) as exc:
+        return error_response(getattr(exc, "message", None) or str(exc))
+    return json_response({"schemaRows": _schema_rows(schema)})
+
+
+def check_mapping(model_admin, request):
+    """Per-row compile errors of the mapping editor, checked as the user types."""
+    from .admin_forms import mapping_row_errors
+
+    if request.method != "POST":
+        return error_response("POST the mapping", 405)
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    try:
+        connection = _connection_for(request)
+        mapping = _json_arg(request, "mapping", {})
+        in_schema = _json_arg(request, "in_schema")
+    except KrenalisError as exc:
+        return error_response(error_text(exc), exc.status)
+    if not isinstance(mapping, dict):
+        return error_response("mapping must be an object")
+    return json_response({"errors": mapping_row_errors(mapping, in_schema, connection.workspace)})
+
+
+def sample_records(connection: Connection, query: str, in_schema, user_id_column: str, limit: int):
+    """Re-runs the query for `limit` rows and normalizes them as a run would: [(user ID, record
+    or None, error or None)]."""
+    try:
+        sql = replace_placeholders(query, {"updated_at": "NULL", "limit": str(limit)})
+    except PlaceholderError as exc:
+        raise Unprocessable("InvalidPlaceholder", str(exc)) from None
+    connector = get_connector(connection.connector)
+    rows = []
+    try:
+        with connector.query(connection.settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+                             batch_size=limit, max_rows=limit) as result:
+            index = {c.name: i for i, c in enumerate(result.schema.columns)}
+            for batch in result:
+                rows.extend(batch)
+                if len(rows) >= limit:
+                    break
+    except ConnectorUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from None
+    missing = [p.name for p in in_schema.properties if p.name not in index]
+    if missing:
+        raise BadRequest(f'the query has no column "{missing[0]}" of the input schema: preview it and use its '
+                         f'schema again')
+    normalizers = [(p.name, index[p.name], make_normalizer(p, p.name)) for p in in_schema.properties]
+    samples = []
+    for row in rows[:limit]:
+        user_id = row[index[user_id_column]] if user_id_column in index else None
+        user_id = None if user_id is None else str(getattr(user_id, "text", user_id))
+        try:
+            record = {name: normalize(row[i]) for name, i, normalize in normalizers}
+        except NormalizeError as exc:
+            samples.append((user_id, None, ("InputValidation", str(exc))))
+            continue
+        samples.append((user_id, record, None))
+    return samples
+
+
+def _transformer(request, in_type, out_type, workspace: Workspace):
+    """A transformer for the editor's current transformation (mapping or function)."""
+    from .engine import MappingTransformer
+    from .mapping import MappingError, TransformError, compile_mapping
+    from .transformers import FunctionCompileError, FunctionTransformer, check_function
+
+    if request.POST.get("transformation") == "function":
+        language = request.POST.get("function_language", "")
+        if language not in enabled_languages():
+            raise BadRequest(f'transformation language "{language}" is not available')
+        source = request.POST.get("function_source", "")
+        try:
+            check_function(language, source, function_limits())
+        except FunctionCompileError as exc:
+            raise BadRequest(str(exc)) from None
+        return FunctionTransformer(language=language, source=source, in_schema=in_type, out_schema=out_type,
+                                   in_paths=[p.name for p in in_type.properties],
+                                   out_paths=_json_arg(request, "function_out_paths", []),
+                                   preserve_json=request.POST.get("function_preserve_json") in ("on", "true", "1"),
+                                   limits=function_limits())
+    mapping = {k: v for k, v in (_json_arg(request, "mapping", {}) or {}).items() if isinstance(v, str) and v.strip()}
+    if not mapping:
+        raise BadRequest("map at least one property")
+    try:
+        return MappingTransformer(compile_mapping(mapping, in_type, out_type), TransformError)
+    except MappingError as exc:
+        raise BadRequest(f"invalid mapping: {exc}") from None
+
+
+def test_transformation(model_admin, request):
+    """"Test on preview rows": the transformation's output, or its error, for each preview row."""
+    from .transformers import FatalTransformError
+
+    if request.method != "POST":
+        return error_response("POST the pipeline form", 405)
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    try:
+        connection = _connection_for(request)
+        workspace = connection.workspace
+        in_json = _json_arg(request, "in_schema")
+        if not in_json:
+            raise BadRequest("fill the input schema first (Preview, then “Use as input schema”)")
+        try:
+            in_type = parse_type(in_json)
+        except SchemaError as exc:
+            raise BadRequest(f"input schema is not valid: {exc}") from None
+        if request.POST.get("transformation") == "function":
+            paths = _json_arg(request, "function_out_paths", []) or []
+        else:
+            paths = [k for k, v in (_json_arg(request, "mapping", {}) or {}).items() if isinstance(v, str) and v.strip()]
+        out_json = out_schema_for(workspace, paths) if paths else None
+        if out_json is None:
+            raise BadRequest("choose at least one profile property to set")
+        out_type = parse_type(out_json)
+        user_id_column = request.POST.get("user_id_column", "")
+        samples = sample_records(connection, request.POST.get("query", ""), in_type, user_id_column, PREVIEW_ROWS)
+        transformer = _transformer(request, in_type, out_type, workspace)
+        try:
+            records = [record for _, record, _ in samples if record is not None]
+            outputs = iter(transformer.transform_batch(records) if records else [])
+        except FatalTransformError as exc:
+            raise BadRequest(str(exc)) from None
+        finally:
+            transformer.close()
+    except KrenalisError as exc:
+        return error_response(error_text(exc), exc.status)
+    results = []
+    for number, (user_id, record, failure) in enumerate(samples, 1):
+        item = {"row": number, "userId": user_id, "output": None, "error": None, "step": None}
+        if failure is None:
+            output = next(outputs)
+            if isinstance(output, dict):
+                item["output"] = encode_value(output, out_type)
+            else:
+                step = getattr(output, "step", "Transformation")
+                item["step"] = step if isinstance(step, str) else STEP_NAMES[step]
+                item["error"] = str(getattr(output, "message", None) or output)
+        else:
+            item["step"], item["error"] = failure
+        results.append(item)
+    return json_response({"results": results, "failed": sum(1 for r in results if r["error"])})
+
+
+def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
+    """Add and change pages of a pipeline: one form, saved through the pipeline service."""
+    add = pipeline is None
+    if add and not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    if not add and not model_admin.has_view_permission(request, pipeline):
+        raise PermissionDenied
+    can_change = add or model_admin.has_change_permission(request, pipeline)
+    if request.method == "POST":
+        if not can_change:
+            raise PermissionDenied
+        form = PipelineForm(request.POST, pipeline=pipeline)
+        if form.is_valid():
+            saved = form.save()
+            if saved is not None:
+                message = f"The pipeline “{saved.name}” was {'added' if add else 'changed'} successfully."
+                if add:
+                    model_admin.log_addition(request, saved, [{"added": {}}])
+                else:
+                    model_admin.log_change(request, saved, [{"changed": {"fields": ["pipeline"]}}])
+                messages.success(request, message)
+                if "_continue" in request.POST or add:
+                    return HttpResponseRedirect(reverse("admin:pipelines_pipeline_change", args=[saved.id]))
+                return HttpResponseRedirect(reverse("admin:pipelines_pipeline_changelist"))
+    else:
+        initial = None
+        if add:
+            initial = {"enabled": True, "transformation": "mapping", "function_language": "JavaScript",
+                       "function_source": JS_TEMPLATE, "mapping": {}, "function_out_paths": [],
+                       "query": "SELECT *\nFROM users\n"}
+            connection_id = request.GET.get("connection")
+            if connection_id and connection_id.isdigit():
+                initial["connection"] = connection_id
+        form = PipelineForm(initial=initial, pipeline=pipeline) if add else PipelineForm(pipeline=pipeline)
+
+    workspaces = {}
+    if add:
+        for connection in Connection.objects.select_related("workspace"):
+            workspaces[str(connection.id)] = connection.workspace_id
+        profiles = {str(w.id): profile_rows(w) for w in Workspace.objects.all()}
+    else:
+        profiles = {str(pipeline.workspace_id): profile_rows(pipeline.workspace)}
+    runs = list(pipeline.runs.order_by("-start_time")[:CHART_RUNS]) if pipeline else []
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Add pipeline" if add else f"Pipeline “{pipeline.name}”",
+        "is_nav_sidebar_enabled": False,  # the editor needs the whole width
+        "subtitle": None,
+        "opts": Pipeline._meta,
+        "add": add,
+        "change": not add,
+        "has_change_permission": can_change,
+        "has_delete_permission": not add and model_admin.has_delete_permission(request, pipeline),
+        "pipeline": pipeline,
+        "form": form,
+        "editor_config": {
+            "pipelineId": pipeline.id if pipeline else None,
+            "connectionWorkspaces": workspaces,
+            "profiles": profiles,
+            "workspace": str(pipeline.workspace_id) if pipeline else None,
+            "rowErrors": form.row_errors if hasattr(form, "row_errors") else {},
+            "templates": {"JavaScript": JS_TEMPLATE, "Python": PY_TEMPLATE},
+            "urls": {
+                "preview": reverse("admin:pipelines_pipeline_preview"),
+                "schema": reverse("admin:pipelines_pipeline_schema"),
+                "checkMapping": reverse("admin:pipelines_pipeline_check_mapping"),
+                "test": reverse("admin:pipelines_pipeline_test"),
+            },
+        },
+        "format_suggestions": FORMAT_SUGGESTIONS,
+        "runs": [run_summary(r) for r in runs[:5]],
+        "chart": runs_chart_svg(list(reversed(runs))) if runs else "",
+        "running": any(r.end_time is None for r in runs),
+        "media": model_admin.media,
+    }
+    return TemplateResponse(request, "admin/pipelines/pipeline/editor.html", context)
+
+
+# --------------------------------------------------------------------------- runs
+
+def run_now(model_admin, request, pipeline_id):
+    """POST: starts a run (mode full, incremental, or the pipeline's own) and opens its page."""
+    if request.method != "POST":
+        return HttpResponseRedirect(reverse("admin:pipelines_pipeline_change", args=[pipeline_id]))
+    pipeline = get_object_or_404(Pipeline.objects.select_related("workspace"), id=pipeline_id)
+    if not model_admin.has_change_permission(request, pipeline):
+        raise PermissionDenied
+    mode = request.POST.get("mode") or request.GET.get("mode") or ""
+    incremental = {"full": False, "incremental": True}.get(mode)
+    try:
+        run = run_start(pipeline=pipeline, incremental=incremental)
+    except KrenalisError as exc:
+        messages.error(request, f"Pipeline “{pipeline.name}” could not start: {error_text(exc)}")
+        back = request.POST.get("next") or reverse("admin:pipelines_pipeline_change", args=[pipeline.id])
+        return HttpResponseRedirect(back if back.startswith("/") else "/")
+    kind = "An incremental" if run.incremental else "A full"
+    messages.success(request, f"{kind} run of “{pipeline.name}” has started.")
+    return HttpResponseRedirect(reverse("admin:pipelines_run_change", args=[run.id]))
+
+
+def run_status(run: Run) -> str:
+    if run.end_time is None:
+        return "Running" if run.heartbeat_time else "Queued"
+    if run.error == CANCELLED:
+        return "Cancelled"
+    if run.error:
+        return "Failed"
+    return "Succeeded"
+
+
+def _seconds(run: Run, now=None) -> float:
+    end = run.end_time or now or dt.datetime.now(dt.timezone.utc)
+    return max((end - run.start_time).total_seconds(), 0.0)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def run_summary(run: Run) -> dict:
+    passed, failed = list(run.passed or [0] * 7), list(run.failed or [0] * 7)
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline_id,
+        "status": run_status(run),
+        "live": run.end_time is None,
+        "incremental": run.incremental,
+        "mode": "Incremental" if run.incremental else "Full",
+        "startTime": run.start_time.isoformat(),
+        "started": run.start_time.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "endTime": run.end_time.isoformat() if run.end_time else None,
+        "duration": format_duration(_seconds(run)),
+        "seconds": round(_seconds(run), 3),
+        "rowsRead": passed[RECEIVE] + failed[RECEIVE],
+        "imported": passed[FINALIZE],
+        "failedRows": sum(failed),
+        "steps": [{"name": name, "label": STEP_LABELS[name], "passed": passed[i], "failed": failed[i]}
+                  for i, name in enumerate(STEP_NAMES) if name in SHOWN_STEPS],
+        "error": run.error,
+        "errorsTotal": run.errors_total,
+        "url": reverse("admin:pipelines_run_change", args=[run.id]),
+    }
+
+
+def run_page(model_admin, request, run_id):
+    run = Run.objects.select_related("pipeline__connection", "pipeline__workspace").filter(id=run_id).first()
+    if run is None:
+        raise Http404("no such run")
+    if not model_admin.has_view_permission(request, run):
+        raise PermissionDenied
+    errors = list(run.errors.order_by("seq")[:1000])
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Run {run.id} of “{run.pipeline.name}”",
+        "is_nav_sidebar_enabled": False,
+        "subtitle": None,
+        "opts": Run._meta,
+        "run": run,
+        "summary": run_summary(run),
+        "summary_json": run_summary(run),
+        "errors": [{"seq": e.seq, "step": STEP_LABELS[STEP_NAMES[e.step]], "user_id": e.user_id,
+                    "message": e.message} for e in errors],
+        "errors_total": max(run.errors_total, len(errors)),
+        "has_change_permission": model_admin.has_change_permission(request, run),
+        "progress_url": reverse("admin:pipelines_run_progress", args=[run.id]),
+        "cancel_url": reverse("admin:pipelines_run_cancel", args=[run.id]),
+    }
+    return TemplateResponse(request, "admin/pipelines/run/detail.html", context)
+
+
+def run_progress(model_admin, request, run_id):
+    run = get_object_or_404(Run, id=run_id)
+    if not model_admin.has_view_permission(request, run):
+        raise PermissionDenied
+    return json_response(run_summary(run))
+
+
+def run_cancel_view(model_admin, request, run_id):
+    run = get_object_or_404(Run, id=run_id)
+    if request.method != "POST":
+        return HttpResponseRedirect(reverse("admin:pipelines_run_change", args=[run.id]))
+    if not model_admin.has_change_permission(request, run):
+        raise PermissionDenied
+    if run.end_time is None:
+        run_cancel(run=run)
+        messages.warning(request, f"Run {run.id} is being cancelled; it stops at its next batch of rows.")
+    return HttpResponseRedirect(reverse("admin:pipelines_run_change", args=[run.id]))
+
+
+# --------------------------------------------------------------------------- chart
+
+def runs_chart_svg(runs: list[Run], width: int = 640, height: int = 180) -> str:
+    """A small SVG chart of runs in time order: imported rows (green) and failed rows (red) as
+    stacked bars on the left axis, duration as a line on the right axis."""
+    if not runs:
+        return ""
+    left, right, top, bottom = 48, 56, 14, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    summaries = [run_summary(r) for r in runs]
+    most = max(max(s["imported"] + s["failedRows"] for s in summaries), 1)
+    longest = max(max(s["seconds"] for s in summaries), 0.001)
+    slot = plot_w / len(summaries)
+    bar = max(min(slot * 0.6, 28), 3)
+    esc = html.escape
+    parts = [f'<svg class="kr-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="Recent runs">',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>']
+    for fraction in (0.5, 1.0):
+        y = top + plot_h - plot_h * fraction
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="rows">'
+                     f'{_short(most * fraction)}</text>')
+        parts.append(f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}" class="secs">'
+                     f'{esc(format_duration(longest * fraction))}</text>')
+    points = []
+    for i, s in enumerate(summaries):
+        x = left + slot * i + (slot - bar) / 2
+        ok_h = plot_h * s["imported"] / most
+        bad_h = plot_h * s["failedRows"] / most
+        label = (f'Run {s["id"]} ({s["status"].lower()}, {s["mode"].lower()}): {s["imported"]} imported, '
+                 f'{s["failedRows"]} failed, {s["duration"]}')
+        parts.append(f'<a href="{esc(s["url"])}"><g><title>{esc(label)}</title>')
+        parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - ok_h:.1f}" width="{bar:.1f}" height="{ok_h:.1f}" '
+                     f'class="imported"/>')
+        if bad_h:
+            parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - ok_h - bad_h:.1f}" width="{bar:.1f}" '
+                         f'height="{bad_h:.1f}" class="failed"/>')
+        if s["status"] in ("Failed", "Cancelled"):
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - ok_h - bad_h - 3:.1f}" '
+                         f'text-anchor="middle" class="mark">!</text>')
+        parts.append('</g></a>')
+        points.append((x + bar / 2, top + plot_h - plot_h * s["seconds"] / longest))
+    if len(points) > 1:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        parts.append(f'<polyline points="{path}" class="duration"/>')
+    for x, y in points:
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="duration"/>')
+    first, last = runs[0].start_time, runs[-1].start_time
+    parts.append(f'<text x="{left}" y="{height - 10}" class="rows">{esc(first.strftime("%b %d %H:%M"))}</text>')
+    if len(runs) > 1:
+        parts.append(f'<text x="{left + plot_w}" y="{height - 10}" text-anchor="end" class="rows">'
+                     f'{esc(last.strftime("%b %d %H:%M"))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _short(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    if value >= 1000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:.0f}"
+

@@ -1,0 +1,68 @@
+// The connection form: show the settings of the chosen connector, and the "Test connection" button.
+(function () {
+  "use strict";
+  var FIELDS = {
+    postgresql: ["host", "port", "username", "password", "database", "schema"],
+    mysql: ["host", "port", "username", "password", "database"],
+    sqlite: ["path"]
+  };
+  var ALL = ["host", "port", "username", "password", "database", "schema", "path"];
+  var PORTS = {postgresql: "5432", mysql: "3306"};
+
+  function row(name) {
+    return document.querySelector(".form-row.field-" + name);
+  }
+
+  function connector() {
+    var select = document.getElementById("id_connector");
+    return select ? select.value : "";
+  }
+
+  function showFields() {
+    var wanted = FIELDS[connector()] || ALL;
+    ALL.forEach(function (name) {
+      var r = row(name);
+      if (r) r.hidden = wanted.indexOf(name) < 0;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var select = document.getElementById("id_connector");
+    if (!select) return;
+    var previous = select.value;
+    select.addEventListener("change", function () {
+      var port = document.getElementById("id_port");
+      if (port && (port.value === "" || port.value === PORTS[previous]) && PORTS[select.value]) {
+        port.value = PORTS[select.value];
+      }
+      previous = select.value;
+      showFields();
+    });
+    showFields();
+
+    var box = document.querySelector(".kr-test-connection");
+    var button = document.getElementById("kr-test-connection");
+    var result = document.getElementById("kr-test-connection-result");
+    if (!box || !button) return;
+    button.addEventListener("click", function () {
+      var form = button.closest("form");
+      var data = new FormData(form);
+      if (select.disabled) data.set("connector", select.value);
+      if (box.dataset.connection) data.set("connection_id", box.dataset.connection);
+      result.className = "kr-result";
+      result.textContent = "Connecting…";
+      button.disabled = true;
+      fetch(box.dataset.url, {method: "POST", body: data, credentials: "same-origin"})
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          result.className = "kr-result " + (answer.ok ? "kr-ok" : "kr-error");
+          result.textContent = answer.ok ? "✔ " + answer.message : "✘ " + (answer.message || answer.error);
+        })
+        .catch(function (error) {
+          result.className = "kr-result kr-error";
+          result.textContent = "✘ " + error;
+        })
+        .finally(function () { button.disabled = false; });
+    });
+  });
+})();
