@@ -5,11 +5,17 @@ CELERY_BROKER_URL   broker (default: redis://127.0.0.1:6379/0)
 DJANGO_SECRET_KEY   Django's secret key (default: a key generated once under var/)
 KRENALIS_ENCRYPTION_KEY  key that encrypts connection and warehouse secrets at rest
                     (default: a key generated once under var/)
+KRENALIS_DATABASE_ALLOWED_HOSTS  hosts source and warehouse connections may use: names, IP
+                    addresses, CIDR networks, comma-separated (default "*": any)
+KRENALIS_DATABASE_ALLOWED_PORTS  their ports, e.g. "5432,3306" or "1024-65535" (default 1-65535)
+KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD_RUNS_SECONDS
+                    how a run whose worker died is found and ended (defaults 5, 60, 30)
 """
 import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KRENALIS_VAR_DIR", BASE_DIR / "var"))
@@ -97,6 +103,16 @@ DATABASES = {
         conn_max_age=60,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default has a web server, a worker and beat writing one file: WAL lets readers
+    # run beside the writer, IMMEDIATE transactions take the write lock up front (a lock upgrade
+    # inside a transaction fails at once, whatever the timeout), and writers wait up to 30 s.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -133,10 +149,40 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    # The embedded broker (`bin/run`): messages are files under var/broker/, shared by the web
+    # server, the worker and beat of one machine. No server needed.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
+        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
+        "control_folder": str(VAR_DIR / "broker" / "control"),
+        "store_processed": False,
+        "polling_interval": 0.5,
+    }
+    for _folder in ("queue", "control"):
+        (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
+# One queue per deployment; tests give each stack its own so that they never share a Redis queue.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("KRENALIS_CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Tasks keep no results, so beat needs no `celery.backend_cleanup` entry.
+CELERY_RESULT_EXPIRES = None
+# Periodic tasks, declared here; beat (django-celery-beat's DatabaseScheduler) copies them into
+# its PeriodicTask table at start, where the admin shows them. See pipelines/scheduling.py.
+CELERY_BEAT_SCHEDULE = {
+    "krenalis.schedule-tick": {
+        "task": "pipelines.tasks.schedule_tick_task",
+        "schedule": crontab(minute="*"),
+        "options": {"expire_seconds": 45},  # pipelines.scheduling.TICK_EXPIRES
+    },
+    "krenalis.sweep-dead-runs": {
+        "task": "pipelines.tasks.sweep_dead_runs_task",
+        "schedule": 30.0,
+        "options": {"expire_seconds": 25},
+    },
+}
 
 # The product's own knobs, in one place (DRF-style namespaced settings).
 KRENALIS = {
@@ -163,3 +209,26 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KRENALIS_LOG_LEVEL", "INFO")},
 }
+
+# Reliability knobs (read by pipelines/services/runs.py and pipelines/services/connections.py).
+KRENALIS.update({
+    # seconds between two heartbeats of a live run's worker
+    "HEARTBEAT_SECONDS": float(os.environ.get("KRENALIS_HEARTBEAT_SECONDS", "5")),
+    # a live run whose worker has not beaten for this long is ended as failed; the pipeline can run again
+    "RUN_DEAD_AFTER_SECONDS": float(os.environ.get("KRENALIS_RUN_DEAD_AFTER_SECONDS", "60")),
+    # seconds between two sweeps of dead runs by beat
+    "SWEEP_DEAD_RUNS_SECONDS": float(os.environ.get("KRENALIS_SWEEP_DEAD_RUNS_SECONDS", "30")),
+    # hosts that source and warehouse database connections may use: names (exact), IP addresses or
+    # CIDR networks, comma-separated; "*" allows any. Names are never resolved to check them.
+    "DATABASE_ALLOWED_HOSTS": [
+        host.strip() for host in os.environ.get("KRENALIS_DATABASE_ALLOWED_HOSTS", "*").split(",") if host.strip()
+    ],
+    # ports they may use: numbers and ranges, e.g. "5432,3306" or "1024-65535"
+    "DATABASE_ALLOWED_PORTS": os.environ.get("KRENALIS_DATABASE_ALLOWED_PORTS", "1-65535"),
+})
+CELERY_BEAT_SCHEDULE["krenalis.sweep-dead-runs"]["schedule"] = KRENALIS["SWEEP_DEAD_RUNS_SECONDS"]
+# The OpenAPI document: every /v1 operation is described by pipelines/api/openapi.py.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = ["pipelines.api.openapi.postprocess"]
+SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = False
+# On /v1, errors that Django answers itself (a 500, a refused request) are JSON error bodies too.
+MIDDLEWARE.insert(0, "pipelines.api.platform.JSONErrorsMiddleware")

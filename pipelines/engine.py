@@ -13,7 +13,9 @@ from a short queue, so Python's work hides behind the warehouse's.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import operator
 import queue
 import threading
 import time
@@ -27,6 +29,7 @@ from .placeholders import PlaceholderError, replace_placeholders
 from .transformers import FatalTransformError
 from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
 from .types import NormalizeError, Property, RawJSON, Type, leaf_paths, make_normalizer, object_type
+from .types.values import column_check, column_normalizer
 
 RECEIVE, INPUT, FILTER, CONSENT, TRANSFORMATION, OUTPUT, FINALIZE = range(7)
 STEP_NAMES = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
@@ -112,7 +115,7 @@ class MappingTransformer:
     """Adapts a compiled mapping to the batch interface of transformation functions."""
 
     def __init__(self, compiled, transform_error: type[Exception]):
-        self.apply, self.error_type = compiled.apply, transform_error
+        self.apply, self.error_type, self.copies = compiled.apply, transform_error, compiled.copies
 
     def transform_batch(self, records: list[dict]) -> list:
         apply, error_type, results = self.apply, self.error_type, []
@@ -181,6 +184,79 @@ def _output_getters(out_schema: Type):
                 return out
         getters.append((path.replace(".", "_"), prop.type, getter))
     return getters
+
+
+def _batch_builder(plan: RunPlan, index: dict[str, int], transformer, now: dt.datetime):
+    """(build, direct): build(batch) -> [(user ID, update time, values)] for a batch whose rows all
+    pass Receive and InputValidation, made column by column with C-level passes (see
+    column_normalizer). `values` is the record or, when `direct`, the row of warehouse column values:
+    the mapping only copies input properties, so the output object would be built only to be taken
+    apart.
+
+    build raises whatever a row fails with: the caller then takes the batch row by row, which
+    reports each failure. The caller also checks the batch's least and greatest update times
+    (parse_updated_at's checks of a datetime are bounds), which build leaves unchecked when they
+    are already datetimes in UTC.
+    """
+    user_id_position = index[plan.user_id_column]
+    updated_position = index[plan.updated_at_column] if plan.updated_at_column else None
+    kind = fmt = updated_fits = None
+    if updated_position is not None:
+        updated_type = next(p.type for p in plan.in_schema.properties if p.name == plan.updated_at_column)
+        kind, fmt = updated_type.kind, plan.updated_at_format or None
+        if kind == "datetime":  # parse_updated_at returns a datetime in UTC as it is
+            updated_fits = column_check(updated_type, False)
+    properties = [(p.name, index[p.name], column_normalizer(p)) for p in plan.in_schema.properties]
+    names = [name for name, _, _ in properties]
+    paths = [path for path, _ in leaf_paths(plan.out_schema)]
+    copies = transformer.copies if isinstance(transformer, MappingTransformer) else None
+    direct = copies is not None and all(path in paths and name in names for path, (name, _) in copies.items())
+
+    def build(batch: list) -> list:
+        columns = list(zip(*batch))
+        user_ids = columns[user_id_position]
+        kinds = set(map(type, user_ids))
+        if kinds == {int}:
+            user_ids = map(str, user_ids)
+        elif kinds != {str} or "" in user_ids:
+            user_ids = list(map(_user_id, user_ids))
+        if updated_position is None:
+            updated = itertools.repeat(now)
+        else:
+            updated = columns[updated_position]
+            if updated_fits is None or not updated_fits(updated):
+                updated = [parse_updated_at(value, kind, fmt, now=now) for value in updated]
+        values = {name: normalize(columns[position]) for name, position, normalize in properties}
+        if not direct:
+            records = map(dict, map(zip, itertools.repeat(names), zip(*values.values())))
+            return list(zip(user_ids, updated, records))
+        out = []
+        for path in paths:
+            name, convert = copies.get(path, (None, None))
+            if name is None:
+                out.append(itertools.repeat(None))
+            elif convert is None:
+                out.append(values[name])
+            else:
+                out.append([None if value is None else convert(value) for value in values[name]])
+        return list(zip(user_ids, updated, zip(*out)))
+
+    return build, direct
+
+
+_second = operator.itemgetter(1)
+
+
+def _build_batch(build, batch: list, check_updated) -> list | None:
+    """build(batch) with its update times checked, or None when a row of it fails."""
+    try:
+        rows = build(batch)
+        if rows and check_updated is not None:
+            check_updated(min(map(_second, rows)))
+            check_updated(max(map(_second, rows)))
+    except Exception:  # the batch is taken again row by row, which reports (or raises) it
+        return None
+    return rows
 
 
 class _BackgroundWriter:
@@ -278,48 +354,69 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
                                  if p.name == plan.updated_at_column) if plan.updated_at_column else None)
             normalizers = [(p.name, index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
             cursor, fmt = plan.cursor if plan.incremental else None, plan.updated_at_format or None
+            build, direct = _batch_builder(plan, index, transformer, now)
+            check_updated = ((lambda moment: parse_updated_at(moment, "datetime", None, now=now))
+                             if updated_index is not None else None)
             record_error = monitor.record_error
             last_report = 0.0
             for batch in rows:
                 reason = monitor.stop_reason()
                 if reason:
                     raise RunStopped(reason)
-                kept, identified, records = [], [], []
-                for row in batch:
-                    user_id = None
-                    try:
-                        user_id = _user_id(row[user_id_index])
-                        if updated_index is not None:
-                            try:
-                                updated_at = parse_updated_at(row[updated_index], updated_kind, fmt, now=now)
-                            except TimeFormatError as exc:
-                                raise RecordFailure(RECEIVE, str(exc)) from None
-                            if cursor is not None and updated_at < cursor:
-                                continue  # older than the cursor: not part of this run
-                        else:
-                            updated_at = now
+                kept, identified, records, out_rows = [], [], [], []
+                built = _build_batch(build, batch, check_updated)
+                if built is not None:
+                    if cursor is not None:  # older than the cursor: not part of this run
+                        built = [row for row in built if row[1] >= cursor]
+                    count = len(built)
+                    passed[RECEIVE] += count
+                    passed[INPUT] += count
+                    if built:
+                        latest = max(map(_second, built))
+                        if greatest is None or latest > greatest:
+                            greatest = latest
+                    if direct:
+                        passed[TRANSFORMATION] += count
+                        passed[OUTPUT] += count
+                        out_rows = built
+                    else:
+                        identified = [(user_id, updated_at) for user_id, updated_at, _ in built]
+                        records = [record for _, _, record in built]
+                else:
+                    for row in batch:
+                        user_id = None
                         try:
-                            record = {name: normalize(row[i]) for name, i, normalize in normalizers}
-                        except NormalizeError as exc:
-                            raise RecordFailure(INPUT, str(exc)) from None
-                    except RecordFailure as failure:
-                        failed[failure.step] += 1
-                        if failure.step > RECEIVE:
-                            passed[RECEIVE] += 1
-                        record_error(failure.step, user_id, failure.message)
-                        if user_id is None:
-                            unidentified_failure = True
-                        else:
-                            kept.append(user_id)
-                        continue
-                    passed[RECEIVE] += 1
-                    passed[INPUT] += 1
-                    if greatest is None or updated_at > greatest:
-                        greatest = updated_at
-                    identified.append((user_id, updated_at))
-                    records.append(record)
+                            user_id = _user_id(row[user_id_index])
+                            if updated_index is not None:
+                                try:
+                                    updated_at = parse_updated_at(row[updated_index], updated_kind, fmt, now=now)
+                                except TimeFormatError as exc:
+                                    raise RecordFailure(RECEIVE, str(exc)) from None
+                                if cursor is not None and updated_at < cursor:
+                                    continue  # older than the cursor: not part of this run
+                            else:
+                                updated_at = now
+                            try:
+                                record = {name: normalize(row[i]) for name, i, normalize in normalizers}
+                            except NormalizeError as exc:
+                                raise RecordFailure(INPUT, str(exc)) from None
+                        except RecordFailure as failure:
+                            failed[failure.step] += 1
+                            if failure.step > RECEIVE:
+                                passed[RECEIVE] += 1
+                            record_error(failure.step, user_id, failure.message)
+                            if user_id is None:
+                                unidentified_failure = True
+                            else:
+                                kept.append(user_id)
+                            continue
+                        passed[RECEIVE] += 1
+                        passed[INPUT] += 1
+                        if greatest is None or updated_at > greatest:
+                            greatest = updated_at
+                        identified.append((user_id, updated_at))
+                        records.append(record)
                 if records:
-                    out_rows = []
                     for (user_id, updated_at), output in zip(identified, transformer.transform_batch(records)):
                         if isinstance(output, dict):
                             passed[TRANSFORMATION] += 1
@@ -332,8 +429,8 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
                             passed[TRANSFORMATION] += 1
                         record_error(step, user_id, str(output))
                         kept.append(user_id)
-                    if out_rows:
-                        background.submit("write", out_rows)
+                if out_rows:
+                    background.submit("write", out_rows)
                 if kept and full_run:
                     background.submit("keep", kept)
                 moment = time.monotonic()

@@ -25,6 +25,22 @@ class Workspace(models.Model):
     warehouse_settings_encrypted = models.TextField(editable=False)
     ui_preferences = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Identity resolution and profile schema changes exclude each other: `ir_id` / `alter_schema_id`
+    # is set while one executes. A resolution's worker beats in `ir_ping_time`, so that one whose
+    # worker died can be taken over. `ir_rerun` asks for another resolution once the current one
+    # ends (an import finished meanwhile).
+    ir_id = models.UUIDField(null=True, blank=True, editable=False)
+    ir_start_time = models.DateTimeField(null=True, blank=True, editable=False)
+    ir_end_time = models.DateTimeField(null=True, blank=True, editable=False)
+    ir_ping_time = models.DateTimeField(null=True, blank=True, editable=False)
+    ir_error = models.TextField(blank=True, default="", editable=False)
+    ir_rerun = models.BooleanField(default=False, editable=False)
+    alter_schema_id = models.UUIDField(null=True, blank=True, editable=False)
+    alter_schema_start_time = models.DateTimeField(null=True, blank=True, editable=False)
+    alter_schema_end_time = models.DateTimeField(null=True, blank=True, editable=False)
+    alter_schema_error = models.TextField(blank=True, default="", editable=False)
+    # Pipelines whose outSchema no longer aligns with the profile schema after the last change.
+    alter_schema_misaligned = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ("name", "id")
@@ -116,6 +132,9 @@ class Pipeline(models.Model):
     out_schema = models.JSONField()
     schedule_start = models.SmallIntegerField()          # minute of the day, fixed at creation
     schedule_period = models.SmallIntegerField(default=0)  # minutes; 0 = not scheduled
+    # The minute (UTC) of the last scheduler tick that claimed the pipeline: a tick that fires twice for
+    # the same minute finds it taken and starts no second run (see pipelines.scheduling).
+    last_scheduled_minute = models.DateTimeField(null=True, blank=True, editable=False)
     # Greatest update time among the rows of the last successful incremental-capable run; null = zero cursor.
     cursor = models.DateTimeField(null=True, blank=True)
     # Output columns the pipeline used to write but no longer does; the next run clears them.

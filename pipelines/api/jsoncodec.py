@@ -1,13 +1,18 @@
 """JSON as the API speaks it.
 
-Decoding is strict (duplicate keys, invalid UTF-8, NaN and trailing data are errors) and keeps
-numbers exact: non-integers decode to Decimal. Encoding writes Decimal values as bare JSON
+Decoding is strict (duplicate keys, invalid UTF-8, NaN, trailing data and nesting deeper than
+MAX_DEPTH are errors) and keeps numbers exact: non-integers decode to Decimal. Encoding writes Decimal values as bare JSON
 numbers with their exact digits, which the standard library cannot do.
 """
 import json
 import math
 import unicodedata
 from decimal import Decimal
+
+
+# Arrays and objects nested deeper than this are refused: no request needs more (a schema nests three
+# levels per property level), and the code that walks a decoded value recurses.
+MAX_DEPTH = 200
 
 
 class JSONDecodeError(ValueError):
@@ -42,9 +47,27 @@ def loads(data: bytes):
         value, end = _decoder.raw_decode(text.lstrip(" \t\n\r"))
     except json.JSONDecodeError as exc:
         raise JSONDecodeError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise JSONDecodeError(f"invalid JSON: arrays and objects are nested more than {MAX_DEPTH} levels deep") \
+            from None
     if text.lstrip(" \t\n\r")[end:].strip(" \t\n\r"):
         raise JSONDecodeError("invalid JSON: unexpected data after the top-level value")
+    if _depth(value) > MAX_DEPTH:
+        raise JSONDecodeError(f"invalid JSON: arrays and objects are nested more than {MAX_DEPTH} levels deep")
     return value
+
+
+def _depth(value) -> int:
+    """How deeply arrays and objects nest in a decoded value (0 for a scalar), without recursion."""
+    deepest, level = 0, [value] if isinstance(value, (dict, list)) else []
+    while level:
+        deepest += 1
+        children = []
+        for item in level:
+            children.extend(v for v in (item.values() if isinstance(item, dict) else item)
+                            if isinstance(v, (dict, list)))
+        level = children
+    return deepest
 
 
 _escape = json.encoder.encode_basestring

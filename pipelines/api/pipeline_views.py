@@ -4,6 +4,7 @@ from ..models import Connection, Pipeline
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
                                   pipeline_set_status, pipeline_update)
 from . import fields
+from .openapi import operation, path_id as doc_id
 from .platform import ApiView, ok, path_id
 
 PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.items()}
@@ -89,10 +90,13 @@ class PipelineMixin:
 
 
 class PipelinesView(ApiView):
+    @operation("listPipelines", "The pipelines of the workspace, by name", tag="Pipelines", ok="PipelineList")
     def get(self, request):
         pipelines = Pipeline.objects.filter(workspace=self.workspace).select_related("connection")
         return ok({"pipelines": pipelines_json(pipelines.order_by("name", "id"))})
 
+    @operation("createPipeline", "Create a pipeline that imports users from a database", tag="Pipelines",
+               request="PipelineCreate", ok="Created", errors=[422])
     def post(self, request):
         body = self.body()
         pipeline = pipeline_create(
@@ -106,20 +110,28 @@ class PipelinesView(ApiView):
 
 
 class PipelineView(PipelineMixin, ApiView):
+    @operation("getPipeline", "A pipeline", tag="Pipelines", ok="Pipeline",
+               parameters=[doc_id("pipeline_id", "pipeline")])
     def get(self, request, pipeline_id):
         return ok(pipelines_json([self.get_pipeline(pipeline_id)])[0])
 
+    @operation("updatePipeline", "Replace a pipeline", tag="Pipelines", request="PipelineUpdate", errors=[422],
+               parameters=[doc_id("pipeline_id", "pipeline")])
     def put(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
         pipeline_update(pipeline=pipeline, data=pipeline_input(self.body()))
         return ok()
 
+    @operation("deletePipeline", "Delete a pipeline and its imported identities", tag="Pipelines",
+               parameters=[doc_id("pipeline_id", "pipeline")])
     def delete(self, request, pipeline_id):
         pipeline_delete(pipeline=self.get_pipeline(pipeline_id))
         return ok()
 
 
 class PipelineStatusView(PipelineMixin, ApiView):
+    @operation("setPipelineStatus", "Enable or disable a pipeline", tag="Pipelines", request="PipelineStatus",
+               parameters=[doc_id("pipeline_id", "pipeline")])
     def put(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
         pipeline_set_status(pipeline=pipeline, enabled=fields.boolean(self.body(), "enabled"))
@@ -127,6 +139,8 @@ class PipelineStatusView(PipelineMixin, ApiView):
 
 
 class PipelineScheduleView(PipelineMixin, ApiView):
+    @operation("setPipelineSchedule", "Set or clear the schedule period", tag="Pipelines",
+               request="PipelineSchedule", parameters=[doc_id("pipeline_id", "pipeline")])
     def put(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
         pipeline_set_schedule(pipeline=pipeline, period=self.body().get("period"))

@@ -6,13 +6,14 @@ their workspace scope, and raise `pipelines.errors` exceptions; nothing here kno
 """
 import secrets
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import views
 from rest_framework.response import Response
 
 from .. import errors
 from ..ids import parse_id
 from .auth import authenticate
-from .rendering import JSONRenderer
+from .rendering import JSONRenderer, error_response
 
 MAX_BODY_BYTES = 512000
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -33,6 +34,11 @@ def _header_values(request, meta_key: str) -> list[str] | None:
 
 def _check_body_rules(request, body_required: bool) -> None:
     method = request.method
+    if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+        # A chunked body has no length to check up front (and Django would read it as empty).
+        if method in ("GET", "DELETE", "HEAD") or not body_required:
+            raise errors.BadRequest("request body not allowed")
+        raise errors.BadRequest(f"request's content length must be in the range [1,{MAX_BODY_BYTES}]")
     length_text = request.META.get("CONTENT_LENGTH") or "0"
     try:
         length = int(length_text)
@@ -161,6 +167,7 @@ def ok(data=None) -> Response:
     return Response(data, status=200)
 
 
+@extend_schema(exclude=True)
 class UnknownPathView(ApiView):
     """Any /v1 path that is not an endpoint: a JSON 404 (after authentication, like the rest)."""
 
@@ -175,3 +182,37 @@ class UnknownPathView(ApiView):
         raise errors.NotFound(f"no endpoint at {request.method} {request.path}")
 
     get = post = put = delete = patch = head = options = _not_found
+
+
+class JSONErrorsMiddleware:
+    """The outermost middleware: on /v1, an error Django answers itself (an unexpected exception
+    turned into a 500, a request refused before any view) gets the JSON error body too.
+
+    Views never come here with such a response: their errors are already JSON.
+    """
+
+    _ERRORS = {400: errors.BadRequest, 401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound,
+               405: errors.MethodNotAllowed, 503: errors.ServiceUnavailable}
+    _MESSAGES = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found",
+                 405: "method not allowed", 503: "service unavailable"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (response.status_code >= 400 and request.path.startswith("/v1/")
+                and not response.get("Content-Type", "").startswith("application/json")):
+            status = response.status_code
+            if status in self._ERRORS:
+                error = self._ERRORS[status](self._MESSAGES[status])
+            elif status >= 500:
+                error = errors.KrenalisError("an internal error has occurred")
+            else:
+                error = errors.BadRequest("bad request")
+                error.status = status
+            replacement = error_response(error)
+            replacement["Request-Id"] = "".join(secrets.choice(_BASE58) for _ in range(16))
+            replacement["Cache-Control"] = "no-store, max-age=0"
+            return replacement
+        return response

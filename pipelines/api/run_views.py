@@ -5,12 +5,15 @@ from warehouse.identities import list_identities
 from ..errors import BadRequest, NotFound
 from ..models import Run
 from ..services.runs import parse_incremental, run_cancel, run_errors, run_json, run_start
+from .openapi import operation, path_id as doc_id, query_int
 from .pipeline_views import PipelineMixin
 from .platform import ApiView, ok, path_id
 from .views import ConnectionMixin
 
 
 class PipelineRunsView(PipelineMixin, ApiView):
+    @operation("startRun", "Start a run of the pipeline (it executes in the background)", tag="Runs",
+               request="RunStart", ok="Created", errors=[422], parameters=[doc_id("pipeline_id", "pipeline")])
     def post(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
         run = run_start(pipeline=pipeline, incremental=parse_incremental(self.body()))
@@ -27,6 +30,8 @@ class RunMixin:
 
 
 class RunsView(ApiView):
+    @operation("listRuns", "The runs of the workspace, newest first", tag="Runs", ok="RunList",
+               parameters=[query_int("pipeline", "only the runs of this pipeline", 1, 2**31 - 1)])
     def get(self, request):
         runs = Run.objects.filter(pipeline__workspace=self.workspace)
         pipeline = request.query_params.get("pipeline")
@@ -36,6 +41,7 @@ class RunsView(ApiView):
 
 
 class RunView(RunMixin, ApiView):
+    @operation("getRun", "A run", tag="Runs", ok="Run", parameters=[doc_id("run_id", "run")])
     def get(self, request, run_id):
         return ok(run_json(self.get_run(run_id)))
 
@@ -43,12 +49,15 @@ class RunView(RunMixin, ApiView):
 class RunCancelView(RunMixin, ApiView):
     body_required = ()
 
+    @operation("cancelRun", "Cancel a run (it ends within seconds)", tag="Runs", parameters=[doc_id("run_id", "run")])
     def post(self, request, run_id):
         run_cancel(run=self.get_run(run_id))
         return ok()
 
 
 class RunErrorsView(RunMixin, ApiView):
+    @operation("listRunErrors", "The first 1,000 per-record errors of a run", tag="Runs", ok="RunErrors",
+               parameters=[doc_id("run_id", "run")])
     def get(self, request, run_id):
         return ok(run_errors(run=self.get_run(run_id)))
 
@@ -67,6 +76,10 @@ def _paging(params, name: str, default: int, low: int, high: int) -> int:
 
 
 class ConnectionIdentitiesView(ConnectionMixin, ApiView):
+    @operation("listConnectionIdentities", "The identities imported through a connection, newest first",
+               tag="Connections", ok="Identities", errors=[422, 503],
+               parameters=[doc_id("connection_id", "connection"), query_int("first", "offset", 0, 2**31 - 1),
+                           query_int("limit", "page size", 1, 1000)])
     def get(self, request, connection_id):
         connection = self.get_connection(connection_id)
         first = _paging(request.query_params, "first", 0, 0, 2**31 - 1)

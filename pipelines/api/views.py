@@ -6,6 +6,7 @@ from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
 from . import fields
+from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, path_id as doc_id
 from .platform import OPTIONAL, ORGANIZATION, ApiView, ok, path_id
 from .serializers import connection_json, connectors_json, workspace_json
 
@@ -13,9 +14,12 @@ from .serializers import connection_json, connectors_json, workspace_json
 class WorkspacesView(ApiView):
     workspace_scope = ORGANIZATION
 
+    @operation("listWorkspaces", "List the workspaces", tag="Workspaces", scope=DOC_ORGANIZATION, ok="WorkspaceList")
     def get(self, request):
         return ok({"workspaces": [workspace_json(w) for w in Workspace.objects.all()]})
 
+    @operation("createWorkspace", "Create a workspace and initialize its warehouse", tag="Workspaces",
+               scope=DOC_ORGANIZATION, request="WorkspaceCreate", ok="Created", errors=[422, 503])
     def post(self, request):
         body = self.body()
         warehouse = fields.obj(body, "warehouse") or {}
@@ -31,28 +35,29 @@ class WorkspacesView(ApiView):
 
 
 class CurrentWorkspaceView(ApiView):
+    @operation("getWorkspace", "The selected workspace", tag="Workspaces", ok="Workspace")
     def get(self, request):
         return ok(workspace_json(self.workspace))
 
+    @operation("updateWorkspace", "Rename the workspace, set its UI preferences", tag="Workspaces",
+               request="WorkspaceUpdate")
     def put(self, request):
         body = self.body()
         workspace_update(workspace=self.workspace, name=fields.string(body, "name"),
                          ui_preferences=fields.obj(body, "uiPreferences"))
         return ok()
 
+    @operation("deleteWorkspace", "Delete the workspace with its connections and pipelines", tag="Workspaces")
     def delete(self, request):
         workspace_delete(workspace=self.workspace)
         return ok()
 
 
-class ProfileSchemaView(ApiView):
-    def get(self, request):
-        return ok(self.workspace.profile_schema)
-
-
 class ConnectorsView(ApiView):
     workspace_scope = OPTIONAL
 
+    @operation("listConnectors", "The database connectors", tag="Connectors", scope=DOC_OPTIONAL,
+               ok="ConnectorList")
     def get(self, request):
         return ok({"connectors": connectors_json()})
 
@@ -60,6 +65,8 @@ class ConnectorsView(ApiView):
 class TransformationLanguagesView(ApiView):
     workspace_scope = OPTIONAL
 
+    @operation("listTransformationLanguages", "The enabled transformation languages", tag="System",
+               scope=DOC_OPTIONAL, ok="Languages")
     def get(self, request):
         return ok({"languages": enabled_languages()})
 
@@ -71,10 +78,13 @@ def _pipelines_of(connection: Connection) -> list[dict]:
 
 
 class ConnectionsView(ApiView):
+    @operation("listConnections", "The connections of the workspace", tag="Connections", ok="ConnectionList")
     def get(self, request):
         connections = Connection.objects.filter(workspace=self.workspace).order_by("name", "id")
         return ok({"connections": [connection_json(c, _pipelines_of(c)) for c in connections]})
 
+    @operation("createConnection", "Create a source connection (its settings are tested first)",
+               tag="Connections", request="ConnectionCreate", ok="Created", errors=[422, 503])
     def post(self, request):
         body = self.body()
         connection = connection_create(
@@ -101,10 +111,14 @@ class ConnectionMixin:
 
 
 class ConnectionView(ConnectionMixin, ApiView):
+    @operation("getConnection", "A connection, with its pipelines", tag="Connections", ok="Connection",
+               parameters=[doc_id("connection_id", "connection")])
     def get(self, request, connection_id):
         connection = self.get_connection(connection_id)
         return ok(connection_json(connection, _pipelines_of(connection)))
 
+    @operation("updateConnection", "Rename a connection", tag="Connections", request="ConnectionUpdate",
+               parameters=[doc_id("connection_id", "connection")])
     def put(self, request, connection_id):
         connection = self.get_connection(connection_id)
         body = self.body()
@@ -113,12 +127,17 @@ class ConnectionView(ConnectionMixin, ApiView):
                           sending_mode=fields.nullable_string(body, "sendingMode"))
         return ok()
 
+    @operation("deleteConnection", "Delete a connection, its pipelines and imported identities",
+               tag="Connections", parameters=[doc_id("connection_id", "connection")])
     def delete(self, request, connection_id):
         connection_delete(connection=self.get_connection(connection_id))
         return ok()
 
 
 class ConnectionQueryView(ConnectionMixin, ApiView):
+    @operation("previewQuery", "Run a query on the source: rows, schema and issues", tag="Connections",
+               request="QueryRequest", ok="QueryResult", errors=[422, 503],
+               parameters=[doc_id("connection_id", "connection")])
     def post(self, request, connection_id):
         connection = self.get_connection(connection_id)
         body = self.body()

@@ -332,12 +332,14 @@ def require_object(settings: Any) -> dict:
 
 
 def get_string(settings: dict, key: str) -> str:
-    """A string setting; absent or null is "" (as Go's zero value)."""
+    """A string setting; absent or null is "" (as Go's zero value). No driver takes a NUL character."""
     value = settings.get(key)
     if value is None:
         return ""
     if not isinstance(value, str):
         raise InvalidSettings(f"{key} must be a string")
+    if "\x00" in value:
+        raise InvalidSettings(f"{key} cannot contain the NUL character")
     return value
 
 

@@ -8,8 +8,8 @@ from pipelines.types import (
 
 from .compiled import Compiled, constant
 from .convert import (
-    BOOLEAN, DECIMAL_LITERAL, INT32, INT64, JSON, STRING, convertible, converter, property_named,
-    scalar_text,
+    BOOLEAN, DECIMAL_LITERAL, INT32, INT64, JSON, STRING, convertible, converter, holds_every_value,
+    property_named, scalar_text,
 )
 from .errors import (
     ConvertError, EvalError, MappingError, TransformError, format_convert_error, guillemets,
@@ -26,13 +26,20 @@ _LITERAL_TYPES = {"string": STRING, "int": INT32, "decimal": DECIMAL_LITERAL, "b
 # --------------------------------------------------------------------------- mapping
 
 class CompiledMapping:
-    """A mapping compiled against its input and output schemas; apply() it to each record."""
+    """A mapping compiled against its input and output schemas; apply() it to each record.
 
-    __slots__ = ("in_paths", "out_paths", "_plan")
+    `copies` is {output path: (input property, converter or None)} when every expression is a
+    top-level input property, else None: for a record valid against the input schema, apply() then
+    sets each path to converter(record[property]) (None stays None, and a null is the same as a
+    path left out), which lets a caller skip building the output object.
+    """
 
-    def __init__(self, in_paths: list[str], out_paths: list[str], plan: list):
+    __slots__ = ("in_paths", "out_paths", "copies", "_plan")
+
+    def __init__(self, in_paths: list[str], out_paths: list[str], plan: list, copies: dict | None = None):
         self.in_paths = in_paths
         self.out_paths = out_paths
+        self.copies = copies
         self._plan = plan
 
     def apply(self, record: dict) -> dict:
@@ -81,35 +88,45 @@ def compile_mapping(mapping: dict[str, str], in_schema: Type | None, out_schema:
 
     context = Context(in_schema)
     plan = []
+    copies: dict | None = {}
     for key in keys:
         expression = mapping[key]
         if not isinstance(expression, str):
             raise MappingError(f'expression of "{key}" is not a string')
         prop = destinations[key]
-        run = compile_expression(expression, prop.type, context)
+        run, copy = compile_expression(expression, prop.type, context)
         *parents, leaf = key.split(".")
         plan.append((key, tuple(parents), leaf, run, prop.nullable, expression))
-    return CompiledMapping(sorted(context.in_paths), keys, plan)
+        if copy is None:
+            copies = None
+        elif copies is not None:
+            copies[key] = copy
+    return CompiledMapping(sorted(context.in_paths), keys, plan, copies)
 
 
 def compile_expression(expression: str, destination: Type, context: "Context"):
-    """fn(record) -> the value of the expression converted to `destination` (None for null)."""
+    """(fn(record) -> the value of the expression converted to `destination` (None for null), copy),
+    copy being (input property, converter of its valid values or None) when the expression is a
+    top-level input property, else None."""
     node = parse(expression)
     c = context.compile(node, destination, True)
     if c.const:
         value = c.value
-        return lambda record: value
+        return (lambda record: value), None
     if c.check is not None and not convertible(c.check, destination):
         raise MappingError(f"cannot convert expression (type {c.check}) to {destination}")
     final = converter(c.rt, destination, True)
     f = c.fn
+    copy = None
+    if isinstance(node, Path) and len(node.segments) == 1:
+        copy = (node.segments[0].key, None if holds_every_value(c.rt, destination) else final)
     if final is None:
-        return f
+        return f, copy
 
     def run(record):
         v = f(record)
         return None if v is None else final(v)
-    return run
+    return run, copy
 
 
 # --------------------------------------------------------------------------- nodes

@@ -390,6 +390,21 @@ def converter(src: Type, dst: Type, nullable: bool):
     return _BUILDERS[dst.kind](src, dst, nullable)
 
 
+def holds_every_value(src: Type, dst: Type) -> bool:
+    """Whether every valid value of `src` is, unchanged, a valid value of `dst`: a value known to
+    fit `src` then needs no conversion (e.g. string(120) into string(254), where `converter`
+    checks the length of values that may not have been validated)."""
+    if src == dst:
+        return True
+    if src.kind != "string" or dst.kind != "string" or dst.values is not None or dst.pattern is not None:
+        return False
+    length, size = src.max_length, src.max_bytes  # a character takes 1 to 4 bytes
+    chars = min((n for n in (length, size) if n is not None), default=None)
+    size = min((n for n in (size, None if length is None else 4 * length) if n is not None), default=None)
+    return ((dst.max_length is None or (chars is not None and chars <= dst.max_length))
+            and (dst.max_bytes is None or (size is not None and size <= dst.max_bytes)))
+
+
 def string_check(dst: Type, nullable: bool):
     """The constraints of a string type (enum, pattern, or byte/char limits), None if it has none."""
     if dst.values is not None:

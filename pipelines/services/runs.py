@@ -22,12 +22,15 @@ from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
 from ..types import parse_type
+from .identity_resolution import resolution_after_import
 
 log = logging.getLogger(__name__)
 
 MAX_KEPT_ERRORS = 1000
-HEARTBEAT_SECONDS = 5
-DEAD_AFTER = dt.timedelta(seconds=60)
+# Timing of the dead-worker detection, from settings.KRENALIS (read again at each use, so that a
+# test or a deployment can shorten them). These two are their values at import, for reference.
+HEARTBEAT_SECONDS = settings.KRENALIS.get("HEARTBEAT_SECONDS", 5)
+DEAD_AFTER = dt.timedelta(seconds=settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60))
 CANCELLED = "run was cancelled"
 DIED = "pipeline has been terminated because its worker stopped responding; it can be run again"
 INTERNAL = "an internal error has occurred"
@@ -88,9 +91,18 @@ def run_cancel(*, run: Run) -> None:
             RunError.objects.create(run_id=run.id, seq=1, step=0, message=CANCELLED)
 
 
+def heartbeat_seconds() -> float:
+    return float(settings.KRENALIS.get("HEARTBEAT_SECONDS", 5))
+
+
+def dead_after() -> dt.timedelta:
+    """How long a live run's worker may stay silent before the run is ended as failed."""
+    return dt.timedelta(seconds=float(settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60)))
+
+
 def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
     """Ends live runs whose worker stopped beating, so that the pipeline can run again."""
-    stale = Run.objects.filter(end_time__isnull=True, heartbeat_time__lt=timezone.now() - DEAD_AFTER)
+    stale = Run.objects.filter(end_time__isnull=True, heartbeat_time__lt=timezone.now() - dead_after())
     if pipeline_id is not None:
         stale = stale.filter(pipeline_id=pipeline_id)
     ended = 0
@@ -99,7 +111,7 @@ def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
             # The errors the dead worker flushed stay; the run's own error comes after them.
             kept = RunError.objects.filter(run_id=run_id).aggregate(seq=Max("seq"), count=Count("id"))
             if not Run.objects.filter(id=run_id, end_time__isnull=True,
-                                      heartbeat_time__lt=timezone.now() - DEAD_AFTER).update(
+                                      heartbeat_time__lt=timezone.now() - dead_after()).update(
                     end_time=timezone.now(), error=DIED, errors_total=kept["count"] + 1):
                 continue
             if kept["count"] < MAX_KEPT_ERRORS:
@@ -159,7 +171,7 @@ class _Heartbeat:
 
     def _loop(self):
         try:
-            while not self.done.wait(HEARTBEAT_SECONDS):
+            while not self.done.wait(heartbeat_seconds()):
                 Run.objects.filter(id=self.run_id, end_time__isnull=True).update(heartbeat_time=timezone.now())
         finally:
             db_connection.close()
@@ -256,6 +268,9 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
         live.save(update_fields=["end_time", "error", "passed", "failed", "errors_total"])
         if not live.error:
             _commit_cursor(live, cursor)
+        if not live.error or live.passed[6]:
+            workspace_id = run.pipeline.workspace_id
+            transaction.on_commit(lambda: resolution_after_import(workspace_id))
     return live
 
 

@@ -1,4 +1,7 @@
 """Creating, changing and deleting workspaces; each owns a warehouse initialized at creation."""
+import os
+
+from django.conf import settings as django_settings
 from django.db import transaction
 
 from warehouse.backends import PLATFORMS, backend_for
@@ -48,6 +51,25 @@ def check_ui_preferences(preferences) -> dict:
     return {"profile": {"image": paths[0], "firstName": paths[1], "lastName": paths[2], "extra": extra}}
 
 
+def _check_warehouse_location(backend_class, settings: dict) -> None:
+    """A warehouse server must be at an allowed host and port; a SQLite warehouse file given by
+    path must be inside SQLITE_WAREHOUSE_DIR (else an API key could create files anywhere)."""
+    from warehouse.backends.base import invalid_settings
+
+    from .connections import address_not_allowed
+
+    if "host" in settings and "port" in settings:
+        refused = address_not_allowed(settings["host"], settings["port"])
+        if refused:
+            raise invalid_settings(refused)
+    if backend_class is SQLiteWarehouse and "path" in settings:
+        root = os.path.realpath(django_settings.KRENALIS["SQLITE_WAREHOUSE_DIR"])
+        resolved = os.path.realpath(os.path.join(root, settings["path"]))
+        if os.path.commonpath([root, resolved]) != root or resolved == root:
+            raise invalid_settings("path must be inside the directory of the SQLite warehouses")
+        settings["path"] = resolved
+
+
 def workspace_create(*, name: str, profile_schema, platform: str, mode: str, warehouse_settings,
                      ui_preferences=None) -> Workspace:
     check_text(name, "name", 100)
@@ -61,6 +83,7 @@ def workspace_create(*, name: str, profile_schema, platform: str, mode: str, war
     if backend_class is None:
         raise Unprocessable("WarehousePlatformNotExist", f'warehouse platform "{platform}" does not exist')
     settings = backend_class.validate_settings(warehouse_settings)
+    _check_warehouse_location(backend_class, settings)
     workspace_id = random_id()
     while Workspace.objects.filter(id=workspace_id).exists():
         workspace_id = random_id()

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import json
 import math
+import operator
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -816,6 +818,90 @@ def make_normalizer(prop: Property, path: str) -> Callable[[Any], Any]:
         return convert(value, path)
 
     return normalize
+
+
+def column_normalizer(prop: Property) -> Callable[[Sequence], Sequence]:
+    """A function normalizing a column of values (one per row) as make_normalizer(prop, prop.name)
+    normalizes each; it raises NormalizeError for the first value that does not fit.
+
+    Drivers almost always hand values over already in the value model: when column_check finds
+    that the normalizer would return every value as it is, the column itself is returned, with no
+    call per value.
+    """
+    normalize = make_normalizer(prop, prop.name)
+    fits = column_check(prop.type, prop.nullable)
+
+    def normalize_column(values: Sequence) -> Sequence:
+        return values if fits(values) else list(map(normalize, values))
+
+    return normalize_column
+
+
+def column_check(t: Type, nullable: bool) -> Callable[[Sequence], bool]:
+    """A function telling, with a few C-level passes over a column, whether the normalizer of a
+    property of type `t` would return each of its values as it is (the first checks its converter
+    makes). False also means "cannot tell this way", as for the types whose values are converted."""
+    model = _column_check(t)
+    if model is None:
+        return lambda values: False
+    model_class, check = model
+    allowed = {model_class, type(None)} if nullable else {model_class}
+
+    def fits(values: Sequence) -> bool:
+        kinds = set(map(type, values))
+        if not kinds <= allowed:
+            return False
+        return check(list(filter(_is_not_none, values)) if type(None) in kinds else values)
+
+    return fits
+
+
+_is_not_none = functools.partial(operator.is_not, None)
+_tzinfo = operator.attrgetter("tzinfo")
+
+
+def _all_zones_are(values, zone) -> bool:
+    return all(map(operator.is_, map(_tzinfo, values), itertools.repeat(zone)))
+
+
+def _column_check(t: Type) -> tuple[type, Callable[[Sequence], bool]] | None:
+    """(the value model's class, a check of a column of non-null values of exactly that class) such
+    that the converter of `t` returns each value of a column that passes as it is; None for the
+    types whose values are converted (uuid, ip, decimal...)."""
+    kind = t.kind
+    if kind == "string" and t.values is None and t.pattern is None:
+        max_length, max_bytes = t.max_length, t.max_bytes
+
+        def check_strings(values):
+            text = "".join(values)
+            ascii_only = text.isascii()
+            if not ascii_only:
+                try:
+                    text.encode("utf-8")  # no lone surrogates
+                except UnicodeEncodeError:
+                    return False
+            if max_length is None and max_bytes is None:
+                return True
+            longest = max(map(len, values), default=0)
+            # an ASCII character is one byte, any other at most four
+            return ((max_length is None or longest <= max_length)
+                    and (max_bytes is None or longest * (1 if ascii_only else 4) <= max_bytes))
+
+        return str, check_strings
+    if kind in ("int", "year"):
+        low, high = t.bounds if kind == "int" else (1, 9999)
+        return int, lambda values: not values or (low <= min(values) and max(values) <= high)
+    if kind == "boolean":
+        return bool, lambda values: True
+    if kind == "datetime":
+        return datetime, lambda values: _all_zones_are(values, UTC)
+    if kind == "date":
+        return date, lambda values: True
+    if kind == "time":
+        return time, lambda values: _all_zones_are(values, None)
+    if kind == "json":
+        return RawJSON, lambda values: True
+    return None
 
 
 def normalize_value(value, prop: Property, path: str):

@@ -51,6 +51,41 @@ class WarehouseBackend:
     def delete_connection_identities(self, connection_id: int) -> int:
         raise NotImplementedError
 
+    # ----------------------------------------------------------------- identity resolution, profiles
+    # (the SQL is in warehouse.resolution and warehouse.alter_schema)
+
+    def identity_pipelines(self) -> set[int]:
+        """The pipelines that have identities in the warehouse."""
+        raise NotImplementedError
+
+    def unset_identity_columns(self, pipeline_id: int, column_names: list[str]) -> int:
+        """Sets these profile columns to NULL for the pipeline's identities; returns how many rows changed."""
+        raise NotImplementedError
+
+    def resolve_identities(self, spec):
+        """Merges the identities into profiles (warehouse.resolution.ResolutionSpec -> ResolutionResult).
+        Raises warehouse.resolution.ResolutionBusy when another resolution holds the warehouse."""
+        raise NotImplementedError
+
+    def alter_profile_schema(self, statements: list[str]) -> None:
+        """Runs warehouse.alter_schema.alter_statements(...) in one transaction."""
+        raise NotImplementedError
+
+    def query_profiles(self, query) -> tuple[list[dict], int]:
+        """A page of profiles (warehouse.resolution.ProfileQuery) and the total matching the filter.
+        Each item is {"kpid": str, "updatedAt": aware UTC datetime, "values": {column name: value}}."""
+        raise NotImplementedError
+
+    def get_profile(self, kpid: str, columns) -> dict | None:
+        """One profile, as `query_profiles` returns them, or None."""
+        raise NotImplementedError
+
+    def profile_identities(self, kpid: str, *, pipeline_ids: list[int], first: int = 0,
+                           limit: int = 100) -> tuple[list[dict], int] | None:
+        """The identities of a profile among those of `pipeline_ids`, newest first, and their total;
+        None when the profile does not exist."""
+        raise NotImplementedError
+
 
 def identity_item(identity_id: str, connection: int, pipeline: int, updated_at: datetime) -> dict:
     """An identity as `list_identities` returns it (`updatedAt` an aware UTC datetime)."""

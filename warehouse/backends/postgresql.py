@@ -1,6 +1,7 @@
 """The PostgreSQL warehouse (production)."""
 import re
 from contextlib import contextmanager
+from datetime import timezone
 
 import psycopg2
 from django.conf import settings as django_settings
@@ -147,6 +148,106 @@ class PostgreSQLWarehouse(WarehouseBackend):
 
     def delete_connection_identities(self, connection_id: int) -> int:
         return self._delete_identities("_connection", connection_id)
+
+    # ----------------------------------------------------------------- identity resolution, profiles
+
+    def identity_pipelines(self) -> set[int]:
+        def work(cur):
+            # A loose index scan over krenalis_identities_key: one index probe per pipeline.
+            cur.execute("WITH RECURSIVE p AS (SELECT min(_pipeline) AS v FROM krenalis_identities UNION ALL "
+                        "SELECT (SELECT min(_pipeline) FROM krenalis_identities WHERE _pipeline > p.v) FROM p "
+                        "WHERE p.v IS NOT NULL) SELECT v FROM p WHERE v IS NOT NULL")
+            return {row[0] for row in cur.fetchall()}
+
+        return self._run(work, readonly=True)
+
+    def unset_identity_columns(self, pipeline_id: int, column_names: list[str]) -> int:
+        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        if not names:
+            return 0
+
+        def work(cur):
+            cur.execute(f"UPDATE krenalis_identities SET {', '.join(f'{n} = NULL' for n in names)} "
+                        f"WHERE _pipeline = %s AND ({' OR '.join(f'{n} IS NOT NULL' for n in names)})",
+                        (int(pipeline_id),))
+            return cur.rowcount
+
+        return self._run(work)
+
+    def resolve_identities(self, spec):
+        from ..resolution import PostgreSQLResolution
+
+        with self.connect() as conn:
+            try:
+                return PostgreSQLResolution(conn, spec).run()
+            except psycopg2.Error as exc:
+                raise ServiceUnavailable(_safe_message(exc, self.settings["password"])) from None
+
+    def alter_profile_schema(self, statements: list[str]) -> None:
+        def work(cur):
+            cur.execute("SET LOCAL lock_timeout = '60s'")
+            for statement in statements:
+                cur.execute(statement)
+
+        if statements:
+            self._run(work)
+
+    def query_profiles(self, query) -> tuple[list[dict], int]:
+        from ..resolution import order_sql, postgresql_select, where_sql
+
+        where, params = where_sql(query, self.platform)
+        select = "".join(", " + postgresql_select(c) for c in query.columns)
+
+        def work(cur):
+            cur.execute(f"SELECT count(*) FROM profiles{where}", params)
+            total = cur.fetchone()[0]
+            if total <= query.first:
+                return [], total
+            cur.execute(f"SELECT _kpid, _updated_at{select} FROM profiles{where}{order_sql(query, self.platform)} "
+                        "LIMIT %s OFFSET %s", [*params, int(query.limit), int(query.first)])
+            return [self._profile_item(row, query.columns) for row in cur.fetchall()], total
+
+        return self._run(work, readonly=True)
+
+    def get_profile(self, kpid: str, columns) -> dict | None:
+        from ..resolution import postgresql_select
+
+        select = "".join(", " + postgresql_select(c) for c in columns)
+
+        def work(cur):
+            cur.execute(f"SELECT _kpid, _updated_at{select} FROM profiles WHERE _kpid = %s", (kpid,))
+            row = cur.fetchone()
+            return None if row is None else self._profile_item(row, columns)
+
+        return self._run(work, readonly=True)
+
+    @staticmethod
+    def _profile_item(row, columns) -> dict:
+        from ..resolution import postgresql_value
+
+        return {"kpid": str(row[0]), "updatedAt": row[1].replace(tzinfo=timezone.utc),
+                "values": {c.name: postgresql_value(v, c.type) for c, v in zip(columns, row[2:])}}
+
+    def profile_identities(self, kpid: str, *, pipeline_ids: list[int], first: int = 0,
+                           limit: int = 100) -> tuple[list[dict], int] | None:
+        def work(cur):
+            cur.execute("SELECT _identities FROM krenalis_profiles WHERE _kpid = %s", (kpid,))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            condition = "_pk = ANY(%s) AND _pipeline = ANY(%s)"
+            params = [row[0], [int(p) for p in pipeline_ids]]
+            cur.execute(f"SELECT count(*) FROM krenalis_identities WHERE {condition}", params)
+            total = cur.fetchone()[0]
+            items = []
+            if total > first:
+                cur.execute("SELECT _identity_id, _connection, _pipeline, _updated_at FROM krenalis_identities "
+                            f"WHERE {condition} ORDER BY _updated_at DESC, _pk LIMIT %s OFFSET %s",
+                            [*params, int(limit), int(first)])
+                items = [identity_item(*r) for r in cur.fetchall()]
+            return items, total
+
+        return self._run(work, readonly=True)
 
 
 class _Payload:
@@ -320,10 +421,11 @@ def create_statements(profile_schema: Type) -> list[str]:
 
 
 def _safe_message(exc: Exception, password: str) -> str:
-    message = str(exc).strip() or exc.__class__.__name__
-    if password:
-        message = message.replace(password, "***")
-    return f"data warehouse is unavailable: {message}"
+    """The driver's message on one line (libpq spreads it over several), without the password."""
+    from pipelines.connectors.base import scrub_secrets
+
+    message = " ".join(str(exc).split()) or exc.__class__.__name__
+    return f"data warehouse is unavailable: {scrub_secrets(message, [password])}"
 
 
 def _quote_identifier(name: str) -> str:

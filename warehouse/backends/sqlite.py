@@ -1,7 +1,7 @@
 """The embedded SQLite warehouse: one file per workspace, no server needed."""
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from django.conf import settings as django_settings
@@ -46,7 +46,9 @@ class SQLiteWarehouse(WarehouseBackend):
         """A new connection in autocommit mode (transactions are explicit), WAL journal; the caller
         closes it."""
         try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # A run's writer works on its own thread; its calls never overlap, so the connection
+            # may move between threads.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
         try:
@@ -127,6 +129,116 @@ class SQLiteWarehouse(WarehouseBackend):
 
     def delete_connection_identities(self, connection_id: int) -> int:
         return self._delete_identities("_connection", connection_id)
+
+    # ----------------------------------------------------------------- identity resolution, profiles
+
+    def _read(self, work):
+        """work(conn) in one read transaction; sqlite3 errors -> ServiceUnavailable."""
+        with self.connect() as conn:
+            try:
+                conn.execute("BEGIN")
+                try:
+                    return work(conn)
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+    def identity_pipelines(self) -> set[int]:
+        return self._read(lambda conn: {row[0] for row in conn.execute(
+            "SELECT DISTINCT _pipeline FROM krenalis_identities").fetchall()})
+
+    def unset_identity_columns(self, pipeline_id: int, column_names: list[str]) -> int:
+        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        if not names:
+            return 0
+        with self.connect() as conn:
+            try:
+                return conn.execute(f"UPDATE krenalis_identities SET {', '.join(f'{n} = NULL' for n in names)} "
+                                    f"WHERE _pipeline = ? AND ({' OR '.join(f'{n} IS NOT NULL' for n in names)})",
+                                    (int(pipeline_id),)).rowcount
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+    def resolve_identities(self, spec):
+        from ..resolution import SQLiteResolution
+
+        with self.connect() as conn:
+            try:
+                return SQLiteResolution(conn, spec).run()
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+    def alter_profile_schema(self, statements: list[str]) -> None:
+        if not statements:
+            return
+        with self.connect() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in statements:
+                        conn.execute(statement)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+    def query_profiles(self, query) -> tuple[list[dict], int]:
+        from ..resolution import order_sql, where_sql
+
+        where, params = where_sql(query, self.platform)
+        select = "".join(", " + _quote_identifier(c.name) for c in query.columns)
+
+        def work(conn):
+            total = conn.execute(f"SELECT count(*) FROM profiles{where}", params).fetchone()[0]
+            if total <= query.first:
+                return [], total
+            rows = conn.execute(f"SELECT _kpid, _updated_at{select} FROM profiles{where}"
+                                f"{order_sql(query, self.platform)} LIMIT ? OFFSET ?",
+                                [*params, int(query.limit), int(query.first)]).fetchall()
+            return [self._profile_item(row, query.columns) for row in rows], total
+
+        return self._read(work)
+
+    def get_profile(self, kpid: str, columns) -> dict | None:
+        select = "".join(", " + _quote_identifier(c.name) for c in columns)
+
+        def work(conn):
+            row = conn.execute(f"SELECT _kpid, _updated_at{select} FROM profiles WHERE _kpid = ?", (kpid,)).fetchone()
+            return None if row is None else self._profile_item(row, columns)
+
+        return self._read(work)
+
+    @staticmethod
+    def _profile_item(row, columns) -> dict:
+        from ..resolution import sqlite_value
+
+        return {"kpid": row[0], "updatedAt": datetime.fromisoformat(row[1]).replace(tzinfo=timezone.utc),
+                "values": {c.name: sqlite_value(v, c.type) for c, v in zip(columns, row[2:])}}
+
+    def profile_identities(self, kpid: str, *, pipeline_ids: list[int], first: int = 0,
+                           limit: int = 100) -> tuple[list[dict], int] | None:
+        def work(conn):
+            row = conn.execute("SELECT _identities FROM krenalis_profiles WHERE _kpid = ?", (kpid,)).fetchone()
+            if row is None:
+                return None
+            ids = [int(p) for p in pipeline_ids]
+            condition = (f"_pk IN (SELECT value FROM json_each(?)) AND _pipeline IN ({', '.join('?' * len(ids))})"
+                         if ids else "0")
+            params = [row[0], *ids] if ids else []
+            total = conn.execute(f"SELECT count(*) FROM krenalis_identities WHERE {condition}", params).fetchone()[0]
+            items = []
+            if total > first:
+                items = [identity_item(i, c, p, datetime.fromisoformat(u)) for i, c, p, u in conn.execute(
+                    "SELECT _identity_id, _connection, _pipeline, _updated_at FROM krenalis_identities "
+                    f"WHERE {condition} ORDER BY _updated_at DESC, _pk LIMIT ? OFFSET ?",
+                    [*params, int(limit), int(first)]).fetchall()]
+            return items, total
+
+        return self._read(work)
 
     def destroy(self) -> None:
         if self.settings.get("managed"):

@@ -286,3 +286,27 @@ def test_runpipeline_exit_code(ws, pg_source):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert " failed in " in done.stdout and 'relation "customers" does not exist' in done.stderr
+
+
+@pytest.fixture
+def eager_celery():
+    from krenalis.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_a_finished_import_resolves_identities_into_profiles(api, warehouse_db, pg_source, eager_celery,
+                                                             django_capture_on_commit_callbacks):
+    """runOnBatchImport (on by default): the end of a run starts identity resolution."""
+    from tests.pipelines.services import create_connection, create_pipeline, create_workspace, run_now
+
+    ws = create_workspace(api, warehouse_db)
+    pid = create_pipeline(ws, create_connection(ws, pg_source))
+    with django_capture_on_commit_callbacks(execute=True):
+        run = run_now(pid)
+    assert run.error == ""
+    profiles = ws.api.get("/v1/profiles?limit=100")
+    assert profiles.status_code == 200, profiles.content
+    assert profiles.json()["total"] == 10

@@ -1,0 +1,22 @@
+# The image of the web, worker, beat and migrate services of docker-compose.yml.
+FROM python:3.11-slim AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential pkg-config libmariadb-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt /tmp/requirements.txt
+RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
+
+FROM python:3.11-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmariadb3 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 1000 --home-dir /app krenalis
+COPY --from=build /venv /venv
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /app
+COPY . .
+# var/ is a volume shared by the services; a new volume takes this directory's owner.
+RUN mkdir -p var && chown krenalis var
+USER krenalis
+EXPOSE 8000
+CMD ["gunicorn", "krenalis.wsgi", "--bind", "0.0.0.0:8000"]

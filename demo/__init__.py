@@ -1,0 +1,1 @@
+"""The demo source data (see generate.py)."""

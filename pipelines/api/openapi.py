@@ -1,0 +1,318 @@
+"""The OpenAPI description of /v1: component schemas, the error body, and `operation(...)`, the
+`extend_schema` decorator every view method carries.
+
+drf-spectacular builds the document from the views (`GET /v1/openapi.json`, UI at `/v1/docs`);
+their decorators name the components defined here, and `postprocess` (a drf-spectacular
+post-processing hook, see settings) adds the components, the Bearer security scheme, and marks
+request bodies required. Response schemas are exact (they are what the API returns, checked by
+tests/reliability/test_bad_input.py with schemathesis); request schemas describe valid bodies,
+while the server also answers any other body with a documented 400.
+"""
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+
+MAX_ID = 2**31 - 1
+KINDS = ["string", "boolean", "int", "float", "decimal", "datetime", "date", "time", "year", "uuid", "json", "ip",
+         "array", "object", "map"]
+STEPS = ["Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize"]
+PERIODS = ["5m", "15m", "30m", "1h", "2h", "3h", "6h", "8h", "12h", "24h"]
+
+# Scopes of an endpoint (reference §2.2), for the errors it documents.
+WORKSPACE, ORGANIZATION, OPTIONAL = "workspace", "organization", "optional"
+
+ERROR_DESCRIPTIONS = {
+    400: "BadRequest: the body, a header, a path identifier or a field is not valid",
+    401: "Unauthorized: the API key is missing or unknown, or an organization request names a workspace",
+    403: "Forbidden: the endpoint needs a workspace (Krenalis-Workspace header or a restricted key)",
+    404: "NotFound: the workspace, or the object, does not exist in the selected workspace",
+    422: "A valid request that conflicts with the current state; `code` tells which (reference §1.5)",
+    503: "ServiceUnavailable: a source database or the warehouse cannot be reached or failed",
+}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _id(description: str) -> dict:
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": description}
+
+
+def _nullable(schema: dict) -> dict:
+    return {**schema, "nullable": True}
+
+
+def _array(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def _object(properties: dict, required=(), *, extra: bool = False, description: str = "") -> dict:
+    schema = {"type": "object", "properties": properties, "additionalProperties": extra}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STRING = {"type": "string"}
+BOOLEAN = {"type": "boolean"}
+INTEGER = {"type": "integer"}
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
+DATE_TIME = {"type": "string", "format": "date-time"}
+
+SCHEMAS = {
+    "Error": _object({"error": _object({
+        "code": {"type": "string", "description": "BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, "
+                                                  "ServiceUnavailable, or a 422 code such as SchemaNotAligned"},
+        "message": STRING,
+        "cause": {"type": "string", "description": "present when the error wraps another one"},
+    }, ["code", "message"])}, ["error"], description='Every error: {"error": {"code", "message"[, "cause"]}}.'),
+    "Created": _object({"id": _id("identifier of the new object")}, ["id"]),
+    # --- types (krenalis-types-transform.md); responses are checked recursively
+    "Type": {
+        "type": "object", "required": ["kind"], "additionalProperties": True,
+        "description": "A type: its kind and the keys of that kind (maxLength, bitSize, precision, ...).",
+        "properties": {
+            "kind": {"type": "string", "enum": KINDS},
+            "properties": _array(ref("Property")),
+            "elementType": ref("Type"),
+        },
+    },
+    "Property": {
+        "type": "object", "required": ["name", "type"], "additionalProperties": True,
+        "properties": {"name": STRING, "type": ref("Type"), "readOptional": BOOLEAN, "nullable": BOOLEAN,
+                       "description": STRING},
+    },
+    # Request bodies describe a schema without recursion (generators cannot expand recursive schemas).
+    "TypeInput": {
+        "type": "object", "required": ["kind"], "additionalProperties": True,
+        "properties": {
+            "kind": {"type": "string", "enum": KINDS},
+            "properties": _array({"type": "object", "required": ["name", "type"], "additionalProperties": True,
+                                  "properties": {"name": STRING, "type": ANY_OBJECT, "readOptional": BOOLEAN,
+                                                 "nullable": BOOLEAN, "description": STRING}}),
+        },
+    },
+    # --- workspaces
+    "Workspace": _object({
+        "id": _id("workspace identifier"),
+        "name": STRING,
+        "profileSchema": ref("Type"),
+        "primarySources": _nullable(ANY_OBJECT),
+        "resolveIdentitiesOnBatchImport": BOOLEAN,
+        "identifiers": _nullable(_array(STRING)),
+        "warehouseMode": {"type": "string", "enum": ["Normal", "Inspection", "Maintenance"]},
+        "uiPreferences": ANY_OBJECT,
+    }, ["id", "name", "profileSchema", "primarySources", "resolveIdentitiesOnBatchImport", "identifiers",
+        "warehouseMode", "uiPreferences"]),
+    "WorkspaceList": _object({"workspaces": _array(ref("Workspace"))}, ["workspaces"]),
+    "WorkspaceCreate": _object({
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "profileSchema": ref("TypeInput"),
+        "warehouse": _object({
+            "platform": {"type": "string", "enum": ["PostgreSQL", "SQLite"]},
+            "mode": {"type": "string", "enum": ["Normal", "Inspection", "Maintenance"]},
+            "settings": _nullable(_object({
+                "host": STRING, "port": INTEGER, "username": STRING, "password": STRING, "database": STRING,
+                "schema": STRING, "path": STRING}, extra=True,
+                description="PostgreSQL: host, port, username, password, database, schema. SQLite: {} or {path}.")),
+        }, ["platform"], extra=True),
+        "uiPreferences": _nullable(ANY_OBJECT),
+    }, ["name", "profileSchema", "warehouse"], extra=True),
+    "WorkspaceUpdate": _object({"name": {"type": "string", "minLength": 1, "maxLength": 100},
+                                "uiPreferences": _nullable(ANY_OBJECT)}, ["name"], extra=True),
+    # --- connectors and connections
+    "Connector": _object({
+        "code": STRING, "label": STRING, "type": STRING, "categories": _array(STRING),
+        "asSource": _nullable(_object({"targets": _array(STRING), "hasSettings": BOOLEAN, "sampleQuery": STRING,
+                                       "webhooksPer": STRING, "summary": STRING}, extra=True)),
+        "asDestination": _nullable(ANY_OBJECT),
+        "hasSheets": BOOLEAN, "fileExtension": STRING, "oauth": BOOLEAN, "strategies": BOOLEAN,
+    }, ["code", "label", "type", "categories", "asSource", "asDestination", "hasSheets", "fileExtension", "oauth",
+        "strategies"]),
+    "ConnectorList": _object({"connectors": _array(ref("Connector"))}, ["connectors"]),
+    "Languages": _object({"languages": _array({"type": "string", "enum": ["JavaScript", "Python"]})},
+                         ["languages"]),
+    "Connection": _object({
+        "id": _id("connection identifier"),
+        "name": STRING,
+        "connector": STRING,
+        "connectorType": {"type": "string", "enum": ["Database"]},
+        "role": {"type": "string", "enum": ["Source", "Destination"]},
+        "strategy": _nullable(STRING),
+        "sendingMode": _nullable(STRING),
+        "pipelines": _array(ref("Pipeline")),
+    }, ["id", "name", "connector", "connectorType", "role", "strategy", "sendingMode", "pipelines"],
+        description="A connection; its settings are never returned."),
+    "ConnectionList": _object({"connections": _array(ref("Connection"))}, ["connections"]),
+    "ConnectionCreate": _object({
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "role": {"type": "string", "enum": ["Source"]},
+        "connector": {"type": "string", "enum": ["postgresql", "mysql", "sqlite"]},
+        "settings": _object({"host": STRING, "port": INTEGER, "username": STRING, "password": STRING,
+                             "database": STRING, "schema": STRING, "path": STRING}, extra=True,
+                            description="postgresql: host, port, username, password, database, schema; "
+                                        "mysql: host, port, username, password, database; sqlite: path. "
+                                        "Tested by connecting before the connection is saved."),
+        "strategy": _nullable(STRING),
+        "sendingMode": _nullable(STRING),
+        "authToken": STRING,
+    }, ["name", "role", "connector", "settings"], extra=True),
+    "ConnectionUpdate": _object({"name": {"type": "string", "minLength": 1, "maxLength": 100},
+                                 "strategy": _nullable(STRING), "sendingMode": _nullable(STRING)},
+                                ["name"], extra=True),
+    "QueryRequest": _object({"query": {"type": "string", "minLength": 1},
+                             "limit": {"type": "integer", "minimum": 0, "maximum": 100}}, ["query"], extra=True),
+    "QueryResult": _object({
+        "rows": _array(ANY_OBJECT),
+        "schema": _nullable(ref("Type")),
+        "issues": _nullable(_array(STRING)),
+    }, ["rows", "schema", "issues"]),
+    "Identity": _object({"userId": STRING, "connection": _id("connection"), "pipeline": _id("pipeline"),
+                         "updatedAt": DATE_TIME}, ["userId", "connection", "pipeline", "updatedAt"]),
+    "Identities": _object({"identities": _array(ref("Identity")), "total": {"type": "integer", "minimum": 0}},
+                          ["identities", "total"]),
+    # --- pipelines
+    "Function": _object({"source": STRING, "language": {"type": "string", "enum": ["JavaScript", "Python"]},
+                         "preserveJSON": BOOLEAN, "inPaths": _nullable(_array(STRING)),
+                         "outPaths": _nullable(_array(STRING))},
+                        ["source", "language", "preserveJSON", "inPaths", "outPaths"]),
+    "Pipeline": _object({
+        "id": _id("pipeline identifier"),
+        "name": STRING,
+        "connector": STRING,
+        "connectorType": {"type": "string", "enum": ["Database"]},
+        "connection": _id("connection identifier"),
+        "connectionRole": {"type": "string", "enum": ["Source", "Destination"]},
+        "target": {"type": "string", "enum": ["User"]},
+        "enabled": BOOLEAN,
+        "query": STRING,
+        "userIDColumn": STRING,
+        "updatedAtColumn": _nullable(STRING),
+        "updatedAtFormat": _nullable(STRING),
+        "incremental": BOOLEAN,
+        "transformation": _object({
+            "mapping": _nullable({"type": "object", "additionalProperties": STRING}),
+            "function": _nullable(ref("Function")),
+        }, ["mapping", "function"]),
+        "inSchema": ref("Type"),
+        "outSchema": ref("Type"),
+        "running": BOOLEAN,
+        "scheduleStart": _nullable({"type": "integer", "minimum": 0, "maximum": 1439}),
+        "schedulePeriod": _nullable({"type": "string", "enum": PERIODS}),
+    }, ["id", "name", "connector", "connectorType", "connection", "connectionRole", "target", "enabled", "query",
+        "userIDColumn", "updatedAtColumn", "updatedAtFormat", "incremental", "transformation", "inSchema",
+        "outSchema", "running", "scheduleStart", "schedulePeriod"]),
+    "PipelineList": _object({"pipelines": _array(ref("Pipeline"))}, ["pipelines"]),
+    "PipelineUpdate": _object({
+        "name": {"type": "string", "minLength": 1, "maxLength": 60},
+        "enabled": BOOLEAN,
+        "query": {"type": "string", "minLength": 1, "maxLength": 1000},
+        "userIDColumn": STRING,
+        "updatedAtColumn": STRING,
+        "updatedAtFormat": STRING,
+        "incremental": BOOLEAN,
+        "transformation": _object({
+            "mapping": _nullable({"type": "object", "additionalProperties": STRING}),
+            "function": _nullable(_object({"source": STRING,
+                                           "language": {"type": "string", "enum": ["JavaScript", "Python"]},
+                                           "preserveJSON": BOOLEAN, "inPaths": _array(STRING),
+                                           "outPaths": _array(STRING)}, extra=True)),
+        }, extra=True),
+        "inSchema": ref("TypeInput"),
+        "outSchema": ref("TypeInput"),
+    }, ["name", "query", "userIDColumn", "transformation", "inSchema", "outSchema"], extra=True,
+        description="A full replacement: omitted fields take their zero value (an omitted enabled disables)."),
+    "PipelineStatus": _object({"enabled": BOOLEAN}, extra=True),
+    "PipelineSchedule": _object({"period": _nullable({"type": "string", "enum": PERIODS})}, extra=True),
+    # --- runs
+    "RunStart": _object({"incremental": _nullable(BOOLEAN)}, extra=True),
+    "Run": _object({
+        "id": _id("run identifier"),
+        "pipeline": _id("pipeline identifier"),
+        "incremental": BOOLEAN,
+        "startTime": DATE_TIME,
+        "endTime": _nullable(DATE_TIME),
+        "passed": {**_array({"type": "integer", "minimum": 0}), "minItems": 7, "maxItems": 7},
+        "failed": {**_array({"type": "integer", "minimum": 0}), "minItems": 7, "maxItems": 7},
+        "error": STRING,
+    }, ["id", "pipeline", "incremental", "startTime", "endTime", "passed", "failed", "error"],
+        description="passed/failed count rows per step: Receive, InputValidation, Filter, Consent, Transformation, "
+                    "OutputValidation, Finalize. While the run is live they are zeros and endTime is null."),
+    "RunList": _object({"runs": _array(ref("Run"))}, ["runs"]),
+    "RunErrors": _object({
+        "errors": _array(_object({"step": {"type": "string", "enum": STEPS}, "userId": _nullable(STRING),
+                                  "message": STRING}, ["step", "userId", "message"])),
+        "total": {"type": "integer", "minimum": 0},
+    }, ["errors", "total"]),
+}
+# PipelineCreate: the update's fields plus the connection and the target.
+SCHEMAS["PipelineCreate"] = {
+    **SCHEMAS["PipelineUpdate"],
+    "properties": {**SCHEMAS["PipelineUpdate"]["properties"], "connection": _id("the source connection"),
+                   "target": {"type": "string", "enum": ["User"]}, "eventType": STRING},
+    "required": ["connection", "target", *SCHEMAS["PipelineUpdate"]["required"]],
+    "description": "A new pipeline importing users from a database connection.",
+}
+
+WORKSPACE_HEADER = OpenApiParameter(
+    "Krenalis-Workspace", OpenApiTypes.INT, OpenApiParameter.HEADER, required=False,
+    description="The workspace the request acts on, for an organization-wide key (a restricted key selects "
+                "its own and must not send it).")
+
+
+def path_id(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": MAX_ID}, OpenApiParameter.PATH,
+                            description=f"{what} identifier: a positive integer below 2^31 (anything else is a 400)")
+
+
+def query_int(name: str, description: str, low: int, high: int) -> OpenApiParameter:
+    return OpenApiParameter(name, {"type": "integer", "minimum": low, "maximum": high}, OpenApiParameter.QUERY,
+                            required=False, description=description)
+
+
+def operation(operation_id: str, summary: str, *, tag: str, scope: str = WORKSPACE, request: str | None = None,
+              ok: str | None = None, ok_description: str = "", errors=(), parameters=(), description: str = ""):
+    """The extend_schema of one /v1 operation. `errors` lists the statuses beyond those of
+    authentication and workspace selection, which follow from `scope`."""
+    statuses = {400, 401}
+    if scope == WORKSPACE:
+        statuses |= {403, 404}
+    elif scope == OPTIONAL:
+        statuses |= {404}
+    statuses |= set(errors)
+    responses = {200: OpenApiResponse(response=ref(ok) if ok else None,
+                                      description=ok_description or ("the object" if ok else "an empty body"))}
+    for status in sorted(statuses):
+        responses[status] = OpenApiResponse(response=ref("Error"), description=ERROR_DESCRIPTIONS[status])
+    params = list(parameters)
+    if scope != ORGANIZATION:
+        params.append(WORKSPACE_HEADER)
+    return extend_schema(
+        operation_id=operation_id, summary=summary, description=description or f"{summary}.", tags=[tag],
+        parameters=params,
+        request={"application/json": ref(request)} if request else None,
+        responses=responses,
+    )
+
+
+exclude = extend_schema(exclude=True)
+
+
+def postprocess(result, generator, request, public):
+    """drf-spectacular hook: adds the components and the Bearer scheme, marks request bodies required."""
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {}).update(SCHEMAS)
+    components["securitySchemes"] = {"bearerAuth": {
+        "type": "http", "scheme": "bearer",
+        "description": "An API key (`api_...`), minted by `python manage.py createapikey`."}}
+    result["security"] = [{"bearerAuth": []}]
+    for path, item in result.get("paths", {}).items():
+        for method, op in item.items():
+            if not isinstance(op, dict):
+                continue
+            op["security"] = [{"bearerAuth": []}]
+            if "requestBody" in op:
+                op["requestBody"]["required"] = True
+    return result

@@ -1,0 +1,159 @@
+"""The /v1 endpoints of profiles, the profile schema and identity resolution. Thin: parse, call a
+service, shape."""
+from drf_spectacular.utils import OpenApiParameter
+
+from ..errors import BadRequest
+from ..services import identity_resolution as ir
+from ..services import profiles
+from . import fields
+from .openapi import (ANY_OBJECT, BOOLEAN, DATE_TIME, INTEGER, SCHEMAS, STRING, _array, _id, _nullable, _object,
+                      operation, query_int, ref)
+from .platform import ApiView, ok
+from .run_views import _identity_json, _paging
+
+# The components of these endpoints, added to those of the OpenAPI document.
+_MISALIGNED = _array(_object({"pipeline": _id("pipeline"), "name": STRING, "message": STRING},
+                             ["pipeline", "name", "message"]))
+SCHEMAS.update({
+    "Profile": _object({"kpid": {"type": "string", "format": "uuid"}, "updatedAt": DATE_TIME,
+                        "attributes": ANY_OBJECT}, ["kpid", "updatedAt", "attributes"]),
+    "ProfileList": _object({"profiles": _array(ref("Profile")), "schema": ref("Type"),
+                            "total": {**INTEGER, "minimum": 0}}, ["profiles", "schema", "total"]),
+    "ProfileAttributes": _object({"attributes": ANY_OBJECT}, ["attributes"]),
+    "ProfileSchemaChange": _object({"schema": ref("TypeInput"), "primarySources": _nullable(ANY_OBJECT),
+                                    "rePaths": _nullable(ANY_OBJECT)}, ["schema"], extra=True),
+    "ProfileSchemaPreview": _object({"queries": _array(STRING), "misalignedPipelines": _MISALIGNED},
+                                    ["queries", "misalignedPipelines"]),
+    "ProfileSchemaAlter": _object({"startTime": _nullable(DATE_TIME), "endTime": _nullable(DATE_TIME),
+                                   "error": _nullable(STRING), "misalignedPipelines": _MISALIGNED},
+                                  ["startTime", "endTime", "error", "misalignedPipelines"]),
+    "IdentityResolutionSettings": _object({"runOnBatchImport": BOOLEAN, "identifiers": _array(STRING)},
+                                          ["runOnBatchImport", "identifiers"]),
+    "IdentityResolutionSettingsUpdate": _object({"runOnBatchImport": BOOLEAN,
+                                                 "identifiers": _nullable(_array(STRING))}, extra=True),
+    "IdentityResolutionLatest": _object({"startTime": _nullable(DATE_TIME), "endTime": _nullable(DATE_TIME)},
+                                        ["startTime", "endTime"]),
+})
+KPID = OpenApiParameter("kpid", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH,
+                        description="the profile's KPID (a UUID)")
+PAGING = [query_int("first", "profiles/identities to skip", 0, 2**31 - 1),
+          query_int("limit", "how many to return (default 100)", 1, 1000)]
+PROFILES_PARAMETERS = [
+    OpenApiParameter("properties", STRING, OpenApiParameter.QUERY, required=False,
+                     description="comma-separated property paths to return (default: all)"),
+    OpenApiParameter("filter", STRING, OpenApiParameter.QUERY, required=False,
+                     description='JSON {"logical": "and"|"or", "conditions": [{"property", "operator", "values"}]}'),
+    OpenApiParameter("order", STRING, OpenApiParameter.QUERY, required=False,
+                     description="property to order by (default: the update time)"),
+    OpenApiParameter("orderDesc", {"type": "string", "enum": ["true", "false"]}, OpenApiParameter.QUERY,
+                     required=False, description="descending order"),
+    *PAGING,
+]
+
+
+def _flag(params, name: str) -> bool:
+    text = params.get(name)
+    if text is None or text == "":
+        return False
+    if text not in ("true", "false"):
+        raise BadRequest(f"{name} is not valid")
+    return text == "true"
+
+
+class ProfilesView(ApiView):
+    @operation("listProfiles", "Profiles: selected properties, filtered, ordered, paged, with the total",
+               tag="Profiles", ok="ProfileList", errors=[422, 503], parameters=PROFILES_PARAMETERS)
+    def get(self, request):
+        params = request.query_params
+        return ok(profiles.profiles_list(
+            workspace=self.workspace,
+            properties=params.get("properties"),
+            filter_text=params.get("filter"),
+            order=params.get("order"),
+            order_desc=_flag(params, "orderDesc"),
+            first=_paging(params, "first", 0, 0, 2**31 - 1),
+            limit=_paging(params, "limit", 100, 1, 1000),
+        ))
+
+
+class ProfileAttributesView(ApiView):
+    @operation("getProfileAttributes", "The attributes of a profile", tag="Profiles", ok="ProfileAttributes",
+               errors=[422, 503], parameters=[KPID])
+    def get(self, request, kpid):
+        return ok(profiles.profile_attributes(workspace=self.workspace, kpid=kpid))
+
+
+class ProfileIdentitiesView(ApiView):
+    @operation("listProfileIdentities", "The identities merged into a profile, newest first", tag="Profiles",
+               ok="Identities", errors=[422, 503], parameters=[KPID, *PAGING])
+    def get(self, request, kpid):
+        params = request.query_params
+        items, total = profiles.profile_identities(workspace=self.workspace, kpid=kpid,
+                                                   first=_paging(params, "first", 0, 0, 2**31 - 1),
+                                                   limit=_paging(params, "limit", 100, 1, 1000))
+        return ok({"identities": [_identity_json(i) for i in items], "total": total})
+
+
+def _schema_change(body: dict) -> dict:
+    return {"schema": body.get("schema"), "primary_sources": body.get("primarySources"),
+            "re_paths": body.get("rePaths")}
+
+
+class ProfileSchemaView(ApiView):
+    @operation("getProfileSchema", "The profile schema of the workspace", tag="Profiles", ok="Type")
+    def get(self, request):
+        return ok(self.workspace.profile_schema)
+
+    @operation("updateProfileSchema", "Change the profile schema: add, drop and rename warehouse columns",
+               tag="Profiles", request="ProfileSchemaChange", errors=[422, 503])
+    def put(self, request):
+        profiles.profile_schema_update(workspace=self.workspace, **_schema_change(self.body()))
+        return ok()
+
+
+class ProfileSchemaPreviewView(ApiView):
+    @operation("previewProfileSchema", "The statements a profile schema change would run, and the pipelines it "
+               "would misalign", tag="Profiles", request="ProfileSchemaChange", ok="ProfileSchemaPreview",
+               errors=[422])
+    def put(self, request):
+        return ok(profiles.profile_schema_preview(workspace=self.workspace, **_schema_change(self.body())))
+
+
+class ProfileSchemaLatestAlterView(ApiView):
+    @operation("getLatestProfileSchemaAlter", "The latest profile schema change", tag="Profiles",
+               ok="ProfileSchemaAlter")
+    def get(self, request):
+        return ok(profiles.profile_schema_latest_alter(self.workspace))
+
+
+class IdentityResolutionSettingsView(ApiView):
+    @operation("getIdentityResolutionSettings", "The identity resolution settings", tag="Identity resolution",
+               ok="IdentityResolutionSettings")
+    def get(self, request):
+        return ok(ir.identity_resolution_settings(self.workspace))
+
+    @operation("updateIdentityResolutionSettings", "Set the identifiers and whether imports resolve identities",
+               tag="Identity resolution", request="IdentityResolutionSettingsUpdate", errors=[422])
+    def put(self, request):
+        body = self.body()
+        ir.identity_resolution_update_settings(workspace=self.workspace,
+                                               run_on_batch_import=fields.boolean(body, "runOnBatchImport"),
+                                               identifiers=body.get("identifiers"))
+        return ok()
+
+
+class IdentityResolutionStartView(ApiView):
+    body_required = ()
+
+    @operation("startIdentityResolution", "Start an identity resolution (it executes in the background)",
+               tag="Identity resolution", errors=[422])
+    def post(self, request):
+        ir.identity_resolution_start(workspace=self.workspace)
+        return ok()
+
+
+class IdentityResolutionLatestView(ApiView):
+    @operation("getLatestIdentityResolution", "Start and end times of the latest identity resolution",
+               tag="Identity resolution", ok="IdentityResolutionLatest")
+    def get(self, request):
+        return ok(ir.identity_resolution_latest(self.workspace))
