@@ -137,6 +137,8 @@ class Pipeline(models.Model):
     last_scheduled_minute = models.DateTimeField(null=True, blank=True, editable=False)
     # Greatest update time among the rows of the last successful incremental-capable run; null = zero cursor.
     cursor = models.DateTimeField(null=True, blank=True)
+    # Incremented by every update: a run that read an older definition must not commit its cursor.
+    revision = models.PositiveIntegerField(default=0, editable=False)
     # Output columns the pipeline used to write but no longer does; the next run clears them.
     properties_to_unset = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

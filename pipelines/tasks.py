@@ -4,7 +4,7 @@ import datetime as dt
 from celery import shared_task
 
 from .scheduling import schedule_tick
-from .services.runs import run_execute, sweep_dead_runs
+from .services.runs import requeue_waiting_runs, run_execute, sweep_dead_runs
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -15,6 +15,7 @@ def execute_run_task(run_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_dead_runs_task() -> None:
     sweep_dead_runs()
+    requeue_waiting_runs()
 
 
 @shared_task(ignore_result=True)

@@ -445,6 +445,7 @@ def pipeline_update(*, pipeline: Pipeline, data: PipelineInput) -> None:
     dropped = old_out_paths - _out_paths(locked)
     if dropped:
         locked.properties_to_unset = sorted(set(locked.properties_to_unset) | dropped)
+    locked.revision += 1
     locked.save()
 
 

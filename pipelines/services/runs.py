@@ -121,6 +121,17 @@ def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
     return ended
 
 
+def requeue_waiting_runs() -> int:
+    """Queues again the runs no worker has taken for a while: a lost message (a broker restart
+    without persistence) must not leave a pipeline "already running" for ever. Taking a run is a
+    conditional update, so a run queued twice still executes once."""
+    waiting = list(Run.objects.filter(end_time__isnull=True, heartbeat_time__isnull=True,
+                                      start_time__lt=timezone.now() - dead_after()).values_list("id", flat=True))
+    for run_id in waiting:
+        _enqueue(run_id)
+    return len(waiting)
+
+
 class DatabaseMonitor:
     """Records a run's progress and errors in the metadata database, and tells it to stop."""
 
@@ -246,6 +257,7 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
     if not taken:
         return None
     run = Run.objects.select_related("pipeline__workspace", "pipeline__connection").get(id=run_id)
+    revision = run.pipeline.revision  # the definition this run reads
     monitor = DatabaseMonitor(run, on_progress)
     try:
         with _Heartbeat(run_id):
@@ -267,16 +279,20 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
         live.errors_total = monitor.total
         live.save(update_fields=["end_time", "error", "passed", "failed", "errors_total"])
         if not live.error:
-            _commit_cursor(live, cursor)
+            _commit_cursor(live, cursor, revision)
         if not live.error or live.passed[6]:
             workspace_id = run.pipeline.workspace_id
             transaction.on_commit(lambda: resolution_after_import(workspace_id))
     return live
 
 
-def _commit_cursor(run: Run, cursor) -> None:
-    """The cursor advances only with a successful run whose data is committed (it is, by now)."""
+def _commit_cursor(run: Run, cursor, revision: int) -> None:
+    """The cursor advances only with a successful run whose data is committed (it is, by now), and
+    only when the pipeline was not changed meanwhile: a change may have reset the cursor or added
+    columns to unset, which the next run must see."""
     pipeline = Pipeline.objects.select_for_update().get(id=run.pipeline_id)
+    if pipeline.revision != revision:
+        return
     fields = []
     if pipeline.properties_to_unset:
         pipeline.properties_to_unset = []

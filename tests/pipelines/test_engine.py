@@ -284,3 +284,28 @@ def test_cancel_after_the_last_batch_prevents_the_purge(rich_workspace, pg_sourc
     run = Run.objects.get(id=run.id)
     assert run.error == "run was cancelled"
     assert len(identities(ws, pid)) == 10  # nothing purged: identity 4 is still there
+
+
+def test_a_change_during_a_run_keeps_the_reset_cursor(rich_workspace, pg_source):
+    """A PUT that resets the cursor while a run is live wins over the run's end."""
+    from pipelines.models import Pipeline, Run
+    from pipelines.services.runs import run_execute, run_start
+
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source), query=INCREMENTAL_QUERY, user_id="email",
+                          mapping={"email": "email", "first_name": "firstname"}, incremental=True)
+    assert counts(run_now(pid)) == all_passed(10)
+    assert cursor_of(pid) is not None
+    run = run_start(pipeline=Pipeline.objects.get(id=pid), incremental=None, enqueue=False)
+    current = ws.api.get(f"/v1/pipelines/{pid}").json()
+    changed = {key: current[key] for key in ("name", "enabled", "userIDColumn", "updatedAtColumn", "incremental",
+                                             "transformation", "inSchema", "outSchema")}
+    changed["query"] = INCREMENTAL_QUERY + " ORDER BY email"  # a new query: the cursor resets
+
+    def change_the_pipeline(passed, failed):
+        if passed[0]:
+            assert ws.api.put(f"/v1/pipelines/{pid}", changed).status_code == 200
+
+    run_execute(run_id=run.id, on_progress=change_the_pipeline)
+    assert Run.objects.get(id=run.id).error == ""
+    assert cursor_of(pid) is None

@@ -310,3 +310,22 @@ def test_a_finished_import_resolves_identities_into_profiles(api, warehouse_db, 
     profiles = ws.api.get("/v1/profiles?limit=100")
     assert profiles.status_code == 200, profiles.content
     assert profiles.json()["total"] == 10
+
+
+def test_a_run_whose_message_was_lost_is_queued_again(api, warehouse_db, pg_source, eager_celery):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from pipelines.models import Pipeline, Run
+    from pipelines.services.runs import requeue_waiting_runs, run_start
+    from tests.pipelines.services import create_connection, create_pipeline, create_workspace
+
+    ws = create_workspace(api, warehouse_db)
+    pid = create_pipeline(ws, create_connection(ws, pg_source))
+    run = run_start(pipeline=Pipeline.objects.get(id=pid), incremental=None, enqueue=False)  # the lost message
+    assert requeue_waiting_runs() == 0  # queued moments ago: a worker may still take it
+    Run.objects.filter(id=run.id).update(start_time=timezone.now() - dt.timedelta(minutes=5))
+    assert requeue_waiting_runs() == 1
+    run = Run.objects.get(id=run.id)
+    assert run.end_time is not None and run.error == "" and run.passed[6] == 10
