@@ -212,8 +212,13 @@ def _batch_builder(plan: RunPlan, index: dict[str, int], transformer, now: dt.da
     copies = transformer.copies if isinstance(transformer, MappingTransformer) else None
     direct = copies is not None and all(path in paths and name in names for path, (name, _) in copies.items())
 
+    # itemgetter rather than zip(*batch), which makes a (tracked, collectable) iterator per row
+    getters = {position: operator.itemgetter(position)
+               for position in {user_id_position, updated_position, *(position for _, position, _ in properties)}
+               if position is not None}
+
     def build(batch: list) -> list:
-        columns = list(zip(*batch))
+        columns = {position: list(map(get, batch)) for position, get in getters.items()}
         user_ids = columns[user_id_position]
         kinds = set(map(type, user_ids))
         if kinds == {int}:

@@ -115,7 +115,8 @@ def _as_utc(value):
 
 
 def _timestamp_caster(oid: int, name: str, zone: str):
-    """A typecaster of timestamps (`zone` "+00:00", UTC, for those without one) into aware UTC datetimes.
+    """A typecaster of timestamps into aware UTC datetimes; `zone` completes the text ("+00:00" for
+    timestamps without time zone, which are UTC).
 
     The session's ISO text is parsed by datetime.fromisoformat, one C call ten times cheaper than the
     default typecaster followed by replace(); the texts it rejects (infinity, BC, years beyond 9999)

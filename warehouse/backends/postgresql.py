@@ -400,6 +400,8 @@ def create_statements(profile_schema: Type) -> list[str]:
     profile_ddl = "".join(f', "{name}" {sql_type}' for name, sql_type in columns)
     profile_names = "".join(f', "{name}"' for name, _ in columns)
     return [
+        # fillfactor 70: room on each page for HOT updates, so that a run writing again the identities
+        # of the previous one adds no index entries when no indexed column changes
         "CREATE TABLE krenalis_identities ("
         "_pk integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "_pipeline integer NOT NULL, "
@@ -410,7 +412,7 @@ def create_statements(profile_schema: Type) -> list[str]:
         "_updated_at timestamp NOT NULL, "
         "_run integer, "
         "_kpid uuid, "
-        f"_cluster integer{profile_ddl})",
+        f"_cluster integer{profile_ddl}) WITH (fillfactor = 70)",
         "CREATE UNIQUE INDEX krenalis_identities_key ON krenalis_identities (_pipeline, _identity_id, _is_anonymous)",
         "CREATE INDEX krenalis_identities_updated_at ON krenalis_identities (_updated_at)",
         "CREATE INDEX krenalis_identities_connection ON krenalis_identities (_connection)",
