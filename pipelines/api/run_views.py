@@ -4,7 +4,7 @@ from warehouse.identities import list_identities
 
 from ..errors import BadRequest, NotFound
 from ..models import Run
-from ..services.runs import parse_incremental, run_cancel, run_errors, run_json, run_start
+from ..services.runs import parse_incremental, rfc3339, run_cancel, run_errors, run_json, run_start
 from .openapi import operation, path_id as doc_id, query_int
 from .pipeline_views import PipelineMixin
 from .platform import ApiView, ok, path_id
@@ -93,7 +93,5 @@ class ConnectionIdentitiesView(ConnectionMixin, ApiView):
 
 
 def _identity_json(item: dict) -> dict:
-    moment = item["updatedAt"]
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
     return {"userId": item["userId"], "connection": item["connection"], "pipeline": item["pipeline"],
-            "updatedAt": text}
+            "updatedAt": rfc3339(item["updatedAt"])}

@@ -307,16 +307,18 @@ def _commit_cursor(run: Run, cursor, revision: int) -> None:
         pipeline.save(update_fields=fields)
 
 
-def run_json(run: Run) -> dict:
-    def rfc3339(moment):
-        if moment is None:
-            return None
-        moment = moment.astimezone(dt.timezone.utc)
-        text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-        if moment.microsecond:
-            text += f".{moment.microsecond:06d}"
-        return text + "Z"
+def rfc3339(moment: dt.datetime | None) -> str | None:
+    """A UTC instant as the API writes it: seconds, then microseconds when there are any."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(dt.timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
 
+
+def run_json(run: Run) -> dict:
     live = run.end_time is None
     return {
         "id": run.id,
