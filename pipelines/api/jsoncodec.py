@@ -5,9 +5,10 @@ MAX_DEPTH are errors) and keeps numbers exact: non-integers decode to Decimal. E
 numbers with their exact digits, which the standard library cannot do.
 """
 import json
-import math
 import unicodedata
 from decimal import Decimal
+
+from ..types import dumps_json
 
 
 # Arrays and objects nested deeper than this are refused: no request needs more (a schema nests three
@@ -70,52 +71,5 @@ def _depth(value) -> int:
     return deepest
 
 
-_escape = json.encoder.encode_basestring
-
-
-def _write(value, out: list) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(_escape(value))
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"non-finite float {value!r} cannot be written as JSON")
-        out.append(float.__repr__(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"non-finite decimal {value!r} cannot be written as JSON")
-        out.append(format(value, "f"))
-    elif isinstance(value, dict):
-        out.append("{")
-        first = True
-        for key, item in value.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append(_escape(str(key)))
-            out.append(":")
-            _write(item, out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _write(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def dumps(value) -> str:
-    """Compact JSON; Decimal values become bare numbers with exact digits."""
-    out: list[str] = []
-    _write(value, out)
-    return "".join(out)
+# Writing: the type system's writer (compact; Decimal as a bare number with its exact digits).
+dumps = dumps_json
