@@ -230,6 +230,10 @@ class RestartableProxy:
             server.settimeout(None)
             client.settimeout(None)
             with self.lock:
+                if listener is not self.listener:  # restarted while this connection was being set up
+                    client.close()
+                    server.close()
+                    continue
                 self.sockets += [client, server]
             threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
@@ -262,8 +266,15 @@ class RestartableProxy:
                     pass
 
     def stop_listening(self) -> None:
-        listener, self.listener = self.listener, None
+        with self.lock:
+            listener, self.listener = self.listener, None
         if listener is not None:
+            # shutdown() first: a bare close() leaves the socket listening while the accept thread
+            # is still inside accept(), so a connection could slip in after the "restart".
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
 
     def restart(self, down_for: float) -> None:
