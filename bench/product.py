@@ -32,18 +32,28 @@ def pg_settings(dbname: str) -> dict:
             "schema": "public"}
 
 
-def create_pipeline(*, name: str, warehouse_db: str, profile_schema: dict, connector: str, source_settings: dict,
-                    pipeline: dict) -> int:
-    """A workspace on a fresh PostgreSQL warehouse, a source connection and one pipeline; its id.
-
-    `pipeline` holds PipelineInput's fields (query, user_id_column, in_schema, transformation, ...)."""
-    from pipelines.services.connections import connection_create
-    from pipelines.services.pipelines import PipelineInput, pipeline_create
+def create_workspace(*, name: str, warehouse_db: str, profile_schema: dict, identifiers: list[str]) -> int:
+    """A workspace on a fresh PostgreSQL warehouse, resolving identities on `identifiers` (only
+    when asked: no resolution is started by the imports); its id."""
+    from pipelines.services.identity_resolution import identity_resolution_update_settings
     from pipelines.services.workspaces import workspace_create
 
     workspace = workspace_create(name=name, profile_schema=profile_schema, platform="PostgreSQL", mode="Normal",
                                  warehouse_settings=pg_settings(warehouse_db))
-    connection = connection_create(workspace=workspace, name=name, role="Source", connector=connector,
+    identity_resolution_update_settings(workspace=workspace, run_on_batch_import=False, identifiers=identifiers)
+    return workspace.id
+
+
+def create_pipeline(*, workspace_id: int, name: str, connector: str, source_settings: dict, pipeline: dict) -> int:
+    """A source connection and one pipeline in the workspace; the pipeline's id.
+
+    `pipeline` holds PipelineInput's fields (query, user_id_column, in_schema, transformation, ...)."""
+    from pipelines.models import Workspace
+    from pipelines.services.connections import connection_create
+    from pipelines.services.pipelines import PipelineInput, pipeline_create
+
+    workspace = Workspace.objects.get(id=workspace_id)
+    connection = connection_create(workspace=workspace, name=name[:60], role="Source", connector=connector,
                                    settings=source_settings)
     created = pipeline_create(workspace=workspace, connection_id=connection.id, target="User", event_type="",
                               data=PipelineInput(name=name[:60], enabled=True, **pipeline))
@@ -67,7 +77,7 @@ def create_run(pipeline_id: int, *, incremental: bool | None = None) -> int:
     return run.id
 
 
-def delete_workspace_of(pipeline_id: int) -> None:
-    from pipelines.models import Pipeline
+def delete_workspace(workspace_id: int) -> None:
+    from pipelines.models import Workspace
 
-    Pipeline.objects.get(id=pipeline_id).workspace.delete()
+    Workspace.objects.filter(id=workspace_id).delete()

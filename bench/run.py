@@ -1,18 +1,21 @@
 #!/usr/bin/env python
-"""Import benchmark: the product's run service against plain SQL, measured alternately in one run.
+"""Import benchmark: the product's imports against plain SQL and dlt, side by side in one run.
 
-    .venv/bin/python bench/run.py                     # every scenario, 100k and 1M rows
-    .venv/bin/python bench/run.py --rows 100000 --repeat 3 --scenario pg-mapping-3 --profile
+    bench/setup_venv.sh && .venv/bin/python bench/run.py       # both sources, 100k and 1M rows
+    .venv/bin/python bench/run.py --rows 100000 --repeat 3 --source postgresql --only d,e --profile
 
-For each scenario, size and repetition, the phases alternate reference (a) and ours (b):
-a-insert, b-insert, a-update, b-update (reversed on odd repetitions), each in its own child
-process whose wall time and peak RSS (os.wait4) are recorded. Results go to bench/results.md.
-Every database it creates is named krenalis_bench_* and dropped at the end (unless --keep).
+For each source, size and repetition, in fresh warehouses: (a) the SQL-only reference and (b) ours
+with a mapping, alternated, into an empty then a filled warehouse; (d) an incremental run after 1 %
+of the rows changed; (e) identity resolution of what (b) wrote; (c) ours with the equivalent
+JavaScript and Python functions; (f) dlt's sql_database source, merging on the id. Each measure is
+a child process with its own wall time and peak RSS. Results go to bench/results.md. Every
+database it creates is named krenalis_bench_* and dropped at the end (unless --keep).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shutil
 import statistics
@@ -25,18 +28,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import product  # noqa: E402
 from bench.common import (BENCH_DIR, DB_PREFIX, MIB, OUT_DIR, PYTHON, META_DB, REPO_DIR, Measure,  # noqa: E402
-                          child_env, create_database, database_url, drop_database, machine_description, print_flush,
-                          run_child)
-from bench.scenarios import SCENARIOS, Scenario  # noqa: E402
+                          child_env, create_database, database_url, drop_database, machine_description, pg_execute,
+                          print_flush, run_child)
+from bench import scenarios  # noqa: E402
+from bench.scenarios import SOURCES, Source  # noqa: E402
 
-RATIO_GOAL = 1.5
+DLT_PYTHON = OUT_DIR / ".venv" / "bin" / "python"   # dlt lives in the bench's own venv (setup_venv.sh)
 RSS_GOAL = 150 * MIB
+# The issue's targets (ratios of medians, per source and size).
+GOALS = {"b/a": ("≤", 1.15), "c/b": ("≤", 1.5), "d/b": ("≤", 0.05), "e/b": ("≤", 2.0), "b/f": ("≤", 0.5)}
+MEASURES = ("a", "b", "c", "d", "e", "f")
+# dlt's sql_database backends: its default (SQLAlchemy rows), and Arrow tables (the fastest it offers).
+DLT_BACKENDS = {"sqlalchemy": "f", "pyarrow": "f′"}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
-                        help="scenario to run (repeatable; default: all)")
+    parser.add_argument("--source", action="append", choices=sorted(SOURCES),
+                        help="source database to import from (repeatable; default: all)")
+    parser.add_argument("--only", default=",".join(MEASURES),
+                        help="comma-separated measures to take besides (a) and (b): c (functions), d (incremental), "
+                             "e (identity resolution), f (dlt); default: all")
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated source sizes")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions per size (medians are reported)")
     parser.add_argument("--profile", action="store_true",
@@ -81,113 +93,208 @@ def product_description(product: str) -> str:
     return f"commit {git('rev-parse', '--short', product)} ({git('log', '-1', '--format=%s', product)[:80]})"
 
 
-def measure_reference(scenario: Scenario, source_db: str, warehouse_db: str, phase, run_number: int,
-                      rows: int) -> Measure:
-    import json
-
-    spec = scenario.reference_spec(source_db=source_db, warehouse_db=warehouse_db, phase=phase,
-                                   run_number=run_number)
-    return run_child(f"reference {phase.name}", rows, [PYTHON, str(BENCH_DIR / "child_reference.py"),
-                                                        json.dumps(spec)], env=child_env())
+def measure_reference(source: Source, source_db: str, warehouse_db: str, run_number: int, rows: int) -> Measure:
+    spec = source.reference_spec(db=source_db, warehouse_db=warehouse_db, run_number=run_number)
+    return run_child("reference", rows, [PYTHON, str(BENCH_DIR / "child_reference.py"), json.dumps(spec)],
+                     env=child_env())
 
 
-def measure_ours(pipeline_id: int, phase, scenario: Scenario, rows: int, *, extra_args=()) -> Measure:
-    run_id = product.create_run(pipeline_id, **scenario.run_kwargs(phase))
-    measure = run_child(f"ours {phase.name}", rows, [PYTHON, str(BENCH_DIR / "child_run.py"), str(run_id),
-                                                     *extra_args],
+def measure_ours(pipeline_id: int, rows: int, *, incremental: bool, expected: int | None = None) -> Measure:
+    """One run of ours; `expected`: the rows it must finalize (default: all the source's)."""
+    run_id = product.create_run(pipeline_id, incremental=incremental)
+    wanted = rows if expected is None else expected
+    measure = run_child("ours", wanted, [PYTHON, str(BENCH_DIR / "child_run.py"), str(run_id)],
                         env=child_env(DATABASE_URL=database_url(META_DB)))
     passed = measure.report.get("passed") or []
-    if not passed or passed[-1] != rows:
-        raise RuntimeError(f"ours {phase.name}: {passed} rows passed, expected {rows} finalized: {measure.report}")
+    if not passed or passed[-1] != wanted:
+        raise RuntimeError(f"ours: {passed} rows passed, expected {wanted} finalized: {measure.report}")
+    measure.peak_rss = max(measure.peak_rss, measure.report.get("children_peak_rss", 0))
+    return measure
+
+
+def measure_resolution(workspace_id: int, rows: int) -> Measure:
+    measure = run_child("identity resolution", rows, [PYTHON, str(BENCH_DIR / "child_resolve.py"), str(workspace_id)],
+                        env=child_env(DATABASE_URL=database_url(META_DB)))
+    if measure.report.get("profiles") != rows:
+        raise RuntimeError(f"identity resolution: {measure.report}, expected {rows} profiles")
+    return measure
+
+
+def measure_dlt(source: Source, source_db: str, dest_db: str, rows: int, pipelines_dir: str, backend: str) -> Measure:
+    spec = {"source_url": source.sqlalchemy_url(source_db), "query": source.full_query(), "destination_db": dest_db,
+            "dataset": "bench", "table": "users", "backend": backend, "pipelines_dir": pipelines_dir}
+    measure = run_child("dlt", rows, [str(DLT_PYTHON), str(BENCH_DIR / "child_dlt.py"), json.dumps(spec)],
+                        env=child_env())
+    if measure.report.get("rows") != rows:
+        raise RuntimeError(f"dlt: {measure.report}, expected {rows} rows")
     return measure
 
 
 def count_rows(db: str, table: str) -> int:
-    from bench.common import pg_execute
-
     return pg_execute(db, f"SELECT count(*) FROM {table}", fetch=True)[0][0]
 
 
-def bench_size(scenario: Scenario, rows: int, repeat: int, results: list) -> None:
-    print_flush(f"[{scenario.name}] preparing a source of {rows:,} rows")
-    source_db = scenario.prepare_source(rows)
-    for rep in range(repeat):
-        ref_wh = create_database(f"{DB_PREFIX}wh_ref_{rows}")
-        ours_wh = create_database(f"{DB_PREFIX}wh_ours_{rows}")
-        scenario.prepare_reference_warehouse(ref_wh)
-        pipeline_id = product.create_pipeline(name=f"bench {scenario.name} {rows}", warehouse_db=ours_wh,
-                                              profile_schema=scenario.profile_schema, connector=scenario.connector,
-                                              source_settings=scenario.source_settings(source_db),
-                                              pipeline=scenario.pipeline())
-        for number, phase in enumerate(scenario.phases, start=1):
-            pair = {}
-            order = ("a", "b") if rep % 2 == 0 else ("b", "a")
-            for side in order:
+class Size:
+    """The measures of one source and size, one repetition at a time, each in a fresh warehouse."""
+
+    def __init__(self, source: Source, rows: int, only: set[str], results: list):
+        self.source, self.rows, self.only, self.results = source, rows, only, results
+
+    def record(self, rep: int, key: str, measure: Measure) -> None:
+        self.results.append({"source": self.source.name, "rows": self.rows, "rep": rep, "key": key, "m": measure})
+        print_flush(f"  rep {rep + 1} {key:10s} {measure.seconds:8.2f} s {measure.rows_per_second:10,.0f} rows/s  "
+                    f"peak RSS {measure.peak_rss / MIB:6.1f} MiB  CPU {measure.cpu_seconds:6.2f} s")
+
+    def workspace(self, tag: str) -> tuple[str, int]:
+        warehouse = create_database(f"{DB_PREFIX}wh_{tag}_{self.rows}")
+        workspace_id = product.create_workspace(name=f"bench {self.source.name} {tag} {self.rows}",
+                                                warehouse_db=warehouse, profile_schema=scenarios.PROFILE_SCHEMA,
+                                                identifiers=scenarios.IDENTIFIERS)
+        return warehouse, workspace_id
+
+    def pipeline(self, workspace_id: int, source_db: str, transformation: str) -> int:
+        return product.create_pipeline(workspace_id=workspace_id, name=f"bench {self.source.name} {transformation}",
+                                       connector=self.source.connector, source_settings=self.source.settings(source_db),
+                                       pipeline=scenarios.pipeline_fields(self.source, transformation))
+
+    def repetition(self, rep: int, source_db: str) -> None:
+        checkpoint = lambda: pg_execute("postgres", "CHECKPOINT")  # noqa: E731 - every measure starts alike
+        ref_wh = create_database(f"{DB_PREFIX}wh_ref_{self.rows}")
+        scenarios.prepare_reference_warehouse(ref_wh)
+        ours_wh, workspace_id = self.workspace("ours")
+        pipeline_id = self.pipeline(workspace_id, source_db, "mapping")
+        # (a) and (b), alternated: a full run into the empty warehouse, then into the filled one.
+        for number, phase in enumerate(("insert", "update"), start=1):
+            for side in (("a", "b") if rep % 2 == 0 else ("b", "a")):
+                checkpoint()
                 if side == "a":
-                    pair["a"] = measure_reference(scenario, source_db, ref_wh, phase, number, rows)
+                    measure = measure_reference(self.source, source_db, ref_wh, number, self.rows)
                 else:
-                    pair["b"] = measure_ours(pipeline_id, phase, scenario, rows)
-                m = pair[side]
-                print_flush(f"  rep {rep + 1} {phase.name:7s} {side}: {m.seconds:8.2f} s "
-                            f"{m.rows_per_second:10,.0f} rows/s  peak RSS {m.peak_rss / MIB:6.1f} MiB  "
-                            f"CPU {m.cpu_seconds:6.2f} s"
-                            + (f"  (COPY part {m.report['copy_seconds']:.2f} s)" if "copy_seconds" in m.report else ""))
-            results.append({"scenario": scenario.name, "rows": rows, "phase": phase.name, "rep": rep,
-                            "a": pair["a"], "b": pair["b"]})
-        for db, table in ((ref_wh, "identities_ref"), (ours_wh, "krenalis_identities")):
-            found = count_rows(db, table)
-            if found != rows:
-                raise RuntimeError(f"{db}.{table} holds {found} rows, expected {rows}")
-        product.delete_workspace_of(pipeline_id)
+                    measure = measure_ours(pipeline_id, self.rows, incremental=False)
+                self.record(rep, f"{side} {phase}", measure)
+        for db, table in ((ref_wh, scenarios.REFERENCE_TABLE), (ours_wh, "krenalis_identities")):
+            if (found := count_rows(db, table)) != self.rows:
+                raise RuntimeError(f"{db}.{table} holds {found} rows, expected {self.rows}")
         drop_database(ref_wh)
+        if "d" in self.only:
+            changed = self.source.change(source_db, rep + 1)
+            checkpoint()
+            self.record(rep, "d incr", measure_ours(pipeline_id, self.rows, incremental=True, expected=changed))
+        if "e" in self.only:
+            checkpoint()
+            self.record(rep, "e ir", measure_resolution(workspace_id, self.rows))
+        product.delete_workspace(workspace_id)
         drop_database(ours_wh)
+        if "c" in self.only:
+            for language in ("JavaScript", "Python"):
+                warehouse, fn_workspace = self.workspace(language.lower())
+                fn_pipeline = self.pipeline(fn_workspace, source_db, language)
+                checkpoint()
+                self.record(rep, f"c {language[:2].lower()}", measure_ours(fn_pipeline, self.rows, incremental=False))
+                product.delete_workspace(fn_workspace)
+                drop_database(warehouse)
+        if "f" in self.only and DLT_PYTHON.exists():
+            for backend, key in DLT_BACKENDS.items():
+                dest = create_database(f"{DB_PREFIX}dlt_{self.rows}")
+                with tempfile.TemporaryDirectory(prefix="krenalis-bench-dlt-") as pipelines_dir:
+                    for phase in ("insert", "update"):
+                        checkpoint()
+                        self.record(rep, f"{key} {phase}",
+                                    measure_dlt(self.source, source_db, dest, self.rows, pipelines_dir, backend))
+                drop_database(dest)
 
 
-def profile_size(scenario: Scenario, rows: int) -> list[tuple[str, str]]:
+def bench_size(source: Source, rows: int, repeat: int, only: set[str], results: list) -> None:
+    print_flush(f"[{source.name}] preparing a source of {rows:,} rows")
+    source_db = source.prepare(rows)
+    size = Size(source, rows, only, results)
+    for rep in range(repeat):
+        size.repetition(rep, source_db)
+
+
+def profile_size(source: Source, rows: int) -> list[tuple[str, str]]:
     """Runs ours once more per phase under py-spy (all threads, idle included); the summaries."""
     from bench import profiling
 
     spy = OUT_DIR / ".venv" / "bin" / "py-spy"
     if not spy.exists():
-        print_flush("py-spy not found: python3 -m venv bench/.venv && bench/.venv/bin/pip install py-spy")
+        print_flush("py-spy not found: bench/setup_venv.sh")
         return []
     out_dir = OUT_DIR / "profiles"
     out_dir.mkdir(exist_ok=True)
-    source_db = scenario.source_db(rows)
-    wh = create_database(f"{DB_PREFIX}wh_profile_{rows}")
-    pipeline_id = product.create_pipeline(name=f"bench profile {scenario.name}", warehouse_db=wh,
-                                          profile_schema=scenario.profile_schema, connector=scenario.connector,
-                                          source_settings=scenario.source_settings(source_db),
-                                          pipeline=scenario.pipeline())
+    size = Size(source, rows, set(), [])
+    warehouse, workspace_id = size.workspace("profile")
+    pipeline_id = size.pipeline(workspace_id, source.database(rows), "mapping")
     summaries = []
-    for phase in scenario.phases:
-        run_id = product.create_run(pipeline_id, **scenario.run_kwargs(phase))
-        raw = out_dir / f"{scenario.name}-{rows}-{phase.name}.collapsed"
-        print_flush(f"[{scenario.name}] profiling ours {phase.name} at {rows:,} rows -> {raw}")
+    for phase in ("insert", "update"):
+        run_id = product.create_run(pipeline_id, incremental=False)
+        raw = out_dir / f"{source.name}-{rows}-{phase}.collapsed"
+        print_flush(f"[{source.name}] profiling ours {phase} at {rows:,} rows -> {raw}")
         subprocess.run([str(spy), "record", "--threads", "--idle", "--nonblocking", "--rate", "200", "--format", "raw",
                         "--output", str(raw), "--", PYTHON, str(BENCH_DIR / "child_run.py"), str(run_id)],
                        check=True, env=child_env(DATABASE_URL=database_url(META_DB)), cwd=BENCH_DIR.parent,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         summary = profiling.summarize(raw)
-        (out_dir / f"{scenario.name}-{rows}-{phase.name}.txt").write_text(summary)
-        summaries.append((f"{scenario.name}, {rows:,} rows, {phase.name}", summary))
-    product.delete_workspace_of(pipeline_id)
-    drop_database(wh)
+        (out_dir / f"{source.name}-{rows}-{phase}.txt").write_text(summary)
+        summaries.append((f"{source.name} source, mapping, {rows:,} rows, {phase}", summary))
+    product.delete_workspace(workspace_id)
+    drop_database(warehouse)
     return summaries
 
 
-def fmt_seconds(values: list[float]) -> str:
+MEASURE_NAMES = {
+    "a insert": "(a) SQL-only reference, into an empty table",
+    "a update": "(a) SQL-only reference, into the filled table",
+    "b insert": "(b) ours, mapping, full run into an empty warehouse",
+    "b update": "(b) ours, mapping, full run into the filled warehouse",
+    "c ja": "(c) ours, JavaScript function, full run into an empty warehouse",
+    "c py": "(c) ours, Python function, full run into an empty warehouse",
+    "d incr": f"(d) ours, incremental run after 1 row in {scenarios.CHANGED_FRACTION} changed",
+    "e ir": "(e) identity resolution of the warehouse (b) wrote",
+    "f insert": "(f) dlt sql_database (default backend, SQLAlchemy), merge on id, into an empty destination",
+    "f update": "(f) dlt sql_database (default backend, SQLAlchemy), merge on id, into the filled destination",
+    "f′ insert": "(f′) dlt sql_database (pyarrow backend), merge on id, into an empty destination",
+    "f′ update": "(f′) dlt sql_database (pyarrow backend), merge on id, into the filled destination",
+}
+# name: (numerator, denominator) measures; the ratio of each repetition, then their median.
+RATIOS = {
+    "b/a insert": ("b insert", "a insert", "b/a"), "b/a update": ("b update", "a update", "b/a"),
+    "c/b JavaScript": ("c ja", "b insert", "c/b"), "c/b Python": ("c py", "b insert", "c/b"),
+    "d/b": ("d incr", "b update", "d/b"), "e/b": ("e ir", "b insert", "e/b"),
+    "b/f insert": ("b insert", "f insert", "b/f"), "b/f update": ("b update", "f update", "b/f"),
+    "b/f′ insert": ("b insert", "f′ insert", "b/f"), "b/f′ update": ("b update", "f′ update", "b/f"),
+}
+OURS = ("b insert", "b update", "c ja", "c py", "d incr", "e ir")
+
+
+def fmt_values(values: list[float], digits: int = 2) -> str:
     middle = statistics.median(values)
-    return f"{middle:.2f}" if len(values) == 1 else f"{middle:.2f} ({', '.join(f'{v:.2f}' for v in values)})"
+    if len(values) == 1:
+        return f"{middle:.{digits}f}"
+    return f"{middle:.{digits}f} ({', '.join(f'{v:.{digits}f}' for v in values)})"
+
+
+def ratio_cell(name: str, by_key: dict) -> tuple[str, bool | None]:
+    top, bottom, goal = RATIOS[name]
+    tops, bottoms = by_key.get(top, {}), by_key.get(bottom, {})
+    values = [tops[rep].seconds / bottoms[rep].seconds for rep in sorted(tops) if rep in bottoms]
+    if not values:
+        return "–", None
+    op, limit = GOALS[goal]
+    met = statistics.median(values) <= limit
+    return fmt_values(values) + ("" if met else " **no**"), met
 
 
 def write_results(path: Path, args, machine: dict, results: list, profiles, started: dt.datetime) -> str:
+    groups: dict = {}
+    for r in results:
+        groups.setdefault((r["source"], r["rows"]), {}).setdefault(r["key"], {})[r["rep"]] = r["m"]
     lines = [
         "# Import benchmark results",
         "",
-        f"Generated by `.venv/bin/python bench/run.py {os.environ.get('KRENALIS_BENCH_ARGV', '')}`".rstrip() + f" on {started:%Y-%m-%d %H:%M} UTC "
-        f"(repetitions per size: {args.repeat}; a value in parentheses lists each repetition, the figure before "
-        "it is their median).",
+        f"Generated by `.venv/bin/python bench/run.py {os.environ.get('KRENALIS_BENCH_ARGV', '')}`".rstrip()
+        + f" on {started:%Y-%m-%d %H:%M} UTC (repetitions: {args.repeat}; a value in parentheses lists each "
+        "repetition, the figure before it is their median).",
         "",
         f"Product measured: {os.environ.get('KRENALIS_BENCH_PRODUCT', '?')}.",
         "",
@@ -195,52 +302,59 @@ def write_results(path: Path, args, machine: dict, results: list, profiles, star
         "",
         *[f"- {key}: {value}" for key, value in machine.items()],
         "",
-        "## Results",
+        "## Ratios",
         "",
-        "(a) reference: `COPY (query) TO STDOUT` on the source piped into `COPY staging FROM STDIN` on the "
-        "warehouse, then one `INSERT ... SELECT ... ON CONFLICT DO UPDATE` into a table shaped like "
-        "krenalis_identities, one transaction, no Python in the loop. (b) ours: `run_execute` of the product, "
-        "end to end (source query, normalization, mapping, COPY + upsert per batch, purge, run bookkeeping). "
-        "Wall time is the work as timed inside each child process; peak RSS is that process's VmHWM.",
+        "Each ratio is taken per repetition (both sides measured in the same repetition of the same run), then "
+        "the median. Goals: " + ", ".join(f"{k} {op} {v:g}" for k, (op, v) in GOALS.items())
+        + f" (b at least 2× faster than f), peak RSS of ours ≤ {RSS_GOAL // MIB} MiB and flat between sizes. "
+        "**no** marks a goal missed.",
         "",
-        "| scenario | rows | phase | (a) wall s | (a) rows/s | (a) peak RSS MiB | (b) wall s | (b) rows/s "
-        "| (b) peak RSS MiB | (b) Python CPU s | b/a | goal b/a ≤ 1.5 | goal RSS < 150 MiB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| source | rows | " + " | ".join(RATIOS) + " | peak RSS of ours MiB |",
+        "|---|---:|" + "---:|" * len(RATIOS) + "---:|",
     ]
-    groups: dict = {}
-    for r in results:
-        groups.setdefault((r["scenario"], r["rows"], r["phase"]), []).append(r)
-    for (name, rows, phase), rs in groups.items():
-        a_s = [r["a"].seconds for r in rs]
-        b_s = [r["b"].seconds for r in rs]
-        a_rss = max(r["a"].peak_rss for r in rs)
-        b_rss = max(r["b"].peak_rss for r in rs)
-        ratios = [r["b"].seconds / r["a"].seconds for r in rs]
-        ratio = statistics.median(ratios)
-        lines.append(
-            f"| {name} | {rows:,} | {phase} | {fmt_seconds(a_s)} | {rows / statistics.median(a_s):,.0f} "
-            f"| {a_rss / MIB:.1f} | {fmt_seconds(b_s)} | {rows / statistics.median(b_s):,.0f} | {b_rss / MIB:.1f} "
-            f"| {statistics.median(r['b'].cpu_seconds for r in rs):.1f} "
-            f"| {ratio:.2f}{'' if len(ratios) == 1 else ' (' + ', '.join(f'{x:.2f}' for x in ratios) + ')'} "
-            f"| {'yes' if ratio <= RATIO_GOAL else '**no**'} | {'yes' if b_rss < RSS_GOAL else '**no**'} |")
-    lines += ["", "Reference split (medians): the two streamed COPYs, then the INSERT ... ON CONFLICT and COMMIT:", ""]
-    for (name, rows, phase), rs in groups.items():
-        copy = statistics.median(r["a"].report.get("copy_seconds", 0.0) for r in rs)
-        total = statistics.median(r["a"].seconds for r in rs)
-        lines.append(f"- {name}, {rows:,} rows, {phase}: COPY {copy:.2f} s, INSERT + COMMIT {total - copy:.2f} s")
-    lines += ["", "(b) Python CPU s is the user + system CPU time of ours' whole process (Django start-up included); "
-              "the PostgreSQL backends' CPU is not in it."]
+    for (source, rows), by_key in groups.items():
+        cells = [ratio_cell(name, by_key)[0] for name in RATIOS]
+        ours_rss = max((m.peak_rss for key in OURS for m in by_key.get(key, {}).values()), default=0)
+        lines.append(f"| {source} | {rows:,} | " + " | ".join(cells)
+                     + f" | {ours_rss / MIB:.1f}{'' if ours_rss <= RSS_GOAL else ' **no**'} |")
+    lines += ["", "## Measures", "",
+              "Wall time is the work as timed inside each child process (interpreter start excluded); peak RSS is "
+              "that process's VmHWM (for runs with a Python function, the larger of it and the Python worker's); "
+              "CPU is the child's user + system time (PostgreSQL's and MariaDB's own CPU not included).", "",
+              "| source | rows | measure | wall s | rows/s | peak RSS MiB | CPU s |",
+              "|---|---:|---|---:|---:|---:|---:|"]
+    for (source, rows), by_key in groups.items():
+        for key, name in MEASURE_NAMES.items():
+            measures = [by_key[key][rep] for rep in sorted(by_key.get(key, {}))]
+            if not measures:
+                continue
+            seconds = [m.seconds for m in measures]
+            lines.append(f"| {source} | {rows:,} | {name} | {fmt_values(seconds)} "
+                         f"| {measures[0].rows / statistics.median(seconds):,.0f} | {max(m.peak_rss for m in measures) / MIB:.1f} "
+                         f"| {statistics.median(m.cpu_seconds for m in measures):.1f} |")
     lines += ["", "Peak RSS of ours by size (constant memory means the same figure for every size):", ""]
-    by_scenario: dict = {}
-    for r in results:
-        by_scenario.setdefault(r["scenario"], {}).setdefault(r["rows"], []).append(r["b"].peak_rss)
-    for name, sizes in by_scenario.items():
-        lines.append(f"- {name}: " + ", ".join(f"{rows:,} rows → {max(v) / MIB:.1f} MiB" for rows, v in sizes.items()))
-    lines += ["", "Scenarios:", ""]
-    for name in dict.fromkeys(r["scenario"] for r in results):
-        lines.append(f"- `{name}`: {SCENARIOS[name].description}")
+    for source in dict.fromkeys(s for s, _ in groups):
+        sizes = {rows: max((m.peak_rss for key in OURS for m in by_key.get(key, {}).values()), default=0)
+                 for (name, rows), by_key in groups.items() if name == source}
+        lines.append(f"- {source}: " + ", ".join(f"{rows:,} rows → {rss / MIB:.1f} MiB" for rows, rss in sizes.items()))
+    lines += ["", "Reference split (medians): the streamed COPY out of the source into staging, then the "
+              "INSERT ... ON CONFLICT and COMMIT:", ""]
+    for (source, rows), by_key in groups.items():
+        for phase in ("insert", "update"):
+            measures = list(by_key.get(f"a {phase}", {}).values())
+            if measures:
+                copy = statistics.median(m.report.get("copy_seconds", 0.0) for m in measures)
+                total = statistics.median(m.seconds for m in measures)
+                lines.append(f"- {source}, {rows:,} rows, {phase}: COPY {copy:.2f} s, INSERT + COMMIT {total - copy:.2f} s")
+    lines += ["", "Sources:", ""]
+    for source in dict.fromkeys(s for s, _ in groups):
+        lines.append(f"- `{source}`: {SOURCES[source].description}")
+    lines += ["", "Pipeline: userIDColumn id, updatedAtColumn updated_at (datetime), incremental; (b) maps 3 properties "
+              f"({', '.join(f'{k} ← {v}' for k, v in scenarios.MAPPING.items())}); (c) the same as functions:", ""]
+    for language, source in scenarios.FUNCTIONS.items():
+        lines += [f"```{language.lower()}", source.rstrip(), "```", ""]
     if profiles:
-        lines += ["", "## Profiles of ours (py-spy, every thread, idle time included)", ""]
+        lines += ["## Profiles of ours (py-spy, every thread, idle time included)", ""]
         for title, summary in profiles:
             lines += [f"### {title}", "", "```", summary.rstrip(), "```", ""]
     text = "\n".join(lines).rstrip() + "\n"
@@ -271,7 +385,10 @@ def main(argv=None) -> None:
 def run(args) -> None:
     started = dt.datetime.now(dt.timezone.utc)
     sizes = [int(x.replace("_", "")) for x in args.rows.split(",") if x]
-    scenarios = [SCENARIOS[name] for name in (args.scenario or sorted(SCENARIOS))]
+    sources = [SOURCES[name] for name in (args.source or SOURCES)]
+    only = set(args.only.split(","))
+    if "f" in only and not DLT_PYTHON.exists():
+        print_flush(f"note: no {DLT_PYTHON}: (f) is skipped; bench/setup_venv.sh installs dlt there")
     celery = subprocess.run(["pgrep", "-f", "celery"], capture_output=True, text=True).stdout.split()
     if celery:
         print_flush(f"note: celery processes are running ({', '.join(celery)}); the bench never queues its runs, "
@@ -281,14 +398,14 @@ def run(args) -> None:
     product.setup_django()
     results, profiles = [], []
     try:
-        for scenario in scenarios:
+        for source in sources:
             for rows in sizes:
-                bench_size(scenario, rows, args.repeat, results)
+                bench_size(source, rows, args.repeat, only, results)
             if args.profile:
-                profiles += profile_size(scenario, max(sizes))
+                profiles += profile_size(source, max(sizes))
             if not args.keep:
                 for rows in sizes:
-                    scenario.drop_source(rows)
+                    source.drop(rows)
     finally:
         if results:
             text = write_results(Path(args.output), args, machine, results, profiles, started)

@@ -1,15 +1,17 @@
-"""Benchmark scenarios. Each one says how to fill its source, how to define the pipeline, and what
-its reference (the same rows moved by plain SQL, no Python in the loop) is.
+"""What the bench imports: the sources (PostgreSQL and MariaDB, the same `users` table), the
+pipelines (a 3-property mapping and its JavaScript and Python equivalents), and the plain-SQL
+reference each source is compared with.
 
-To add a scenario (a MariaDB source, a JavaScript or Python function, an incremental run, identity
-resolution, ...): subclass Scenario, fill in the hooks, and add an instance to SCENARIOS. run.py
-measures every phase of every scenario alternately against its reference, in the same run.
+run.py measures, for each source and size, side by side in the same run: (a) the reference,
+(b) ours with the mapping, (c) ours with each function, (d) an incremental run after 1 % of the
+rows changed, (e) identity resolution over what (b) wrote, (f) dlt's `sql_database` source.
+To add a source: subclass Source and add an instance to SOURCES.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import subprocess
 
-from .common import DB_PREFIX, create_database, pg_execute
+from .common import DB_PREFIX, create_database, drop_database, pg_execute
 
 PROFILE_SCHEMA = {"kind": "object", "properties": [
     {"name": "email", "type": {"kind": "string", "maxLength": 254}, "readOptional": True, "description": "Email"},
@@ -18,65 +20,8 @@ PROFILE_SCHEMA = {"kind": "object", "properties": [
     {"name": "last_name", "type": {"kind": "string", "maxLength": 100}, "readOptional": True,
      "description": "Last name"},
 ]}
+IDENTIFIERS = ["email"]            # identity resolution (e) merges profiles on the email
 
-
-@dataclass(frozen=True)
-class Phase:
-    """One measured step of a scenario, e.g. the first full run into an empty warehouse."""
-
-    name: str
-    description: str
-
-
-INSERT = Phase("insert", "full run into an empty warehouse")
-UPDATE = Phase("update", "second full run into the filled warehouse (every row updated)")
-
-
-class Scenario:
-    name = ""
-    description = ""
-    phases: tuple[Phase, ...] = (INSERT, UPDATE)
-    profile_schema: dict = PROFILE_SCHEMA
-    connector = "postgresql"
-
-    # -- source
-    def source_db(self, rows: int) -> str:
-        return f"{DB_PREFIX}src_{self.connector}_{rows}"
-
-    def prepare_source(self, rows: int) -> str:
-        """Creates (or re-creates) the source database with `rows` users; returns its name."""
-        raise NotImplementedError
-
-    def drop_source(self, rows: int) -> None:
-        raise NotImplementedError
-
-    def source_settings(self, source_db: str) -> dict:
-        raise NotImplementedError
-
-    # -- the product
-    def pipeline(self) -> dict:
-        """PipelineInput fields of the pipeline under test."""
-        raise NotImplementedError
-
-    def run_kwargs(self, phase: Phase) -> dict:
-        """Arguments of the run of this phase (e.g. incremental=True)."""
-        return {}
-
-    # -- the reference
-    def reference_spec(self, *, source_db: str, warehouse_db: str, phase: Phase, run_number: int) -> dict:
-        """The spec child_reference.py executes."""
-        raise NotImplementedError
-
-    def prepare_reference_warehouse(self, warehouse_db: str) -> None:
-        raise NotImplementedError
-
-
-# --------------------------------------------------------------------------- PostgreSQL, 3-column mapping
-
-USERS_DDL = ("CREATE TABLE users (id bigint PRIMARY KEY, email varchar(120), firstname varchar(60), "
-             "lastname varchar(60), updated_at timestamp)")
-USERS_FILL = ("INSERT INTO users SELECT g, 'user' || g || '@example.com', 'First' || g, 'Last' || g, "
-              "timestamp '2024-01-01' + g * interval '1 second' FROM generate_series(1, {rows}) AS g")
 USERS_QUERY = ("SELECT id, email, firstname, lastname, updated_at FROM users "
                "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}")
 USERS_IN_SCHEMA = {"kind": "object", "properties": [
@@ -87,63 +32,197 @@ USERS_IN_SCHEMA = {"kind": "object", "properties": [
     {"name": "updated_at", "type": {"kind": "datetime"}, "nullable": True},
 ]}
 MAPPING = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
+# The same three properties as functions: what a user would write for the mapping above.
+FUNCTIONS = {
+    "JavaScript": ("const transform = (user) => ({email: user.email, first_name: user.firstname, "
+                   "last_name: user.lastname});"),
+    "Python": ("def transform(user):\n"
+               "    return {'email': user['email'], 'first_name': user['firstname'], 'last_name': user['lastname']}\n"),
+}
 REFERENCE_TABLE = "identities_ref"
+CHANGED_FRACTION = 100             # (d): one row in this many changes before the incremental run
 
 
-class PostgreSQLMapping(Scenario):
-    name = "pg-mapping-3"
-    description = ("PostgreSQL source `users` (id bigint, email, firstname, lastname, updated_at timestamp), "
-                   "userIDColumn id, updatedAtColumn updated_at (datetime), mapping of 3 properties "
-                   "(email, first_name, last_name), PostgreSQL warehouse")
+def in_schema(*, nullable_id: bool) -> dict:
+    """The query's columns as the source reports them (MariaDB says a primary key is not null;
+    PostgreSQL says nothing about a query's columns)."""
+    properties = [dict(p) for p in USERS_IN_SCHEMA["properties"]]
+    properties[0]["nullable"] = nullable_id
+    return {"kind": "object", "properties": properties}
+
+
+def pipeline_fields(source: "Source", transformation: str = "mapping") -> dict:
+    """PipelineInput fields: the mapping, or `JavaScript` / `Python` for the equivalent function.
+    Incremental pipelines, so that (d) can run incrementally; (b) and (c) ask for full runs."""
+    if transformation == "mapping":
+        spec = {"mapping": dict(MAPPING)}
+    else:
+        spec = {"function": {"language": transformation, "source": FUNCTIONS[transformation], "preserveJSON": False,
+                             "inPaths": ["email", "firstname", "lastname"],
+                             "outPaths": ["email", "first_name", "last_name"]}}
+    return {"query": USERS_QUERY, "user_id_column": "id", "updated_at_column": "updated_at",
+            "updated_at_format": "", "incremental": True, "transformation": spec,
+            "in_schema": in_schema(nullable_id=source.nullable_id), "out_schema": PROFILE_SCHEMA}
+
+
+def prepare_reference_warehouse(warehouse_db: str) -> None:
+    """The warehouse tables exactly as the product creates them (same columns, unique key and
+    secondary indexes); the identities table renamed identities_ref."""
+    from pipelines.types import parse_type
+    from warehouse.backends.postgresql import create_statements
+
+    pg_execute(warehouse_db, *create_statements(parse_type(PROFILE_SCHEMA)),
+               f"ALTER TABLE krenalis_identities RENAME TO {REFERENCE_TABLE}")
+
+
+def reference_upsert(run_number: int) -> str:
+    columns = list(MAPPING)
+    return (f"INSERT INTO {REFERENCE_TABLE} (_pipeline, _is_anonymous, _identity_id, _connection, _updated_at, "
+            f"_run, {', '.join(columns)}) SELECT 1, false, _identity_id, 1, _updated_at, {int(run_number)}, "
+            f"{', '.join(columns)} FROM staging ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE "
+            "SET _updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run"
+            + "".join(f", {c} = EXCLUDED.{c}" for c in columns))
+
+
+STAGING_DDL = ("CREATE TEMPORARY TABLE staging (_identity_id text NOT NULL, _updated_at timestamp NOT NULL, "
+               "email text, first_name text, last_name text)")
+REFERENCE_COLUMNS = "id, updated_at, email, firstname, lastname"
+
+
+class Source:
+    name = ""
+    connector = ""
+    description = ""
+    nullable_id = True          # what the connector says of the query's id column
+
+    def database(self, rows: int) -> str:
+        return f"{DB_PREFIX}src_{self.name}_{rows}"
+
+    def prepare(self, rows: int) -> str:
+        """Creates (or re-creates) the source database holding `rows` users; returns its name."""
+        raise NotImplementedError
+
+    def drop(self, rows: int) -> None:
+        raise NotImplementedError
+
+    def settings(self, db: str) -> dict:
+        """The connection's settings, as a user would give them."""
+        raise NotImplementedError
+
+    def change(self, db: str, rep: int) -> int:
+        """(d): changes one row in CHANGED_FRACTION, the same rows at every repetition: a new email
+        and an update time later than any before (repetition `rep` sets rep days after 2025-01-01,
+        still in the past, as update times must be). Returns the number changed."""
+        raise NotImplementedError
+
+    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int) -> dict:
+        """What child_reference.py executes: the rows out of the source with no Python in the loop."""
+        raise NotImplementedError
+
+    def sqlalchemy_url(self, db: str) -> str:
+        """The source as dlt's sql_database source reaches it."""
+        raise NotImplementedError
+
+    def full_query(self) -> str:
+        return USERS_QUERY.replace("${updated_at}", "NULL")
+
+
+class PostgreSQLSource(Source):
+    name = "postgresql"
     connector = "postgresql"
+    description = ("PostgreSQL 15 table `users` (id bigint primary key, email varchar(120), firstname and lastname "
+                   "varchar(60), updated_at timestamp, indexed)")
 
-    def prepare_source(self, rows: int) -> str:
-        db = create_database(self.source_db(rows))
-        pg_execute(db, USERS_DDL, USERS_FILL.format(rows=int(rows)), "CREATE INDEX ON users (updated_at)",
-                   "VACUUM ANALYZE users")
+    def prepare(self, rows: int) -> str:
+        db = create_database(self.database(rows))
+        pg_execute(db, "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(120), firstname varchar(60), "
+                       "lastname varchar(60), updated_at timestamp)",
+                   "INSERT INTO users SELECT g, 'user' || g || '@example.com', 'First' || g, 'Last' || g, "
+                   f"timestamp '2024-01-01' + g * interval '1 second' FROM generate_series(1, {int(rows)}) AS g",
+                   "CREATE INDEX ON users (updated_at)", "VACUUM ANALYZE users")
         return db
 
-    def drop_source(self, rows: int) -> None:
-        from .common import drop_database
+    def drop(self, rows: int) -> None:
+        drop_database(self.database(rows))
 
-        drop_database(self.source_db(rows))
-
-    def source_settings(self, source_db: str) -> dict:
-        return {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": "", "database": source_db,
+    def settings(self, db: str) -> dict:
+        return {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": "", "database": db,
                 "schema": "public"}
 
-    def pipeline(self) -> dict:
-        return {"query": USERS_QUERY, "user_id_column": "id", "updated_at_column": "updated_at",
-                "updated_at_format": "", "incremental": False, "transformation": {"mapping": dict(MAPPING)},
-                "in_schema": USERS_IN_SCHEMA, "out_schema": self.profile_schema}
+    def change(self, db: str, rep: int) -> int:
+        rows = pg_execute(db, "UPDATE users SET email = 'changed' || id || '@example.com', "
+                              f"updated_at = timestamp '2025-01-01' + {int(rep)} * interval '1 day' "
+                              f"WHERE id % {CHANGED_FRACTION} = 0 RETURNING 1", fetch=True)
+        return len(rows)
 
-    def prepare_reference_warehouse(self, warehouse_db: str) -> None:
-        """The warehouse tables exactly as the product creates them (same columns, same unique key and
-        secondary indexes); the identities table is renamed identities_ref."""
-        from pipelines.types import parse_type
-        from warehouse.backends.postgresql import create_statements
+    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int) -> dict:
+        return {"source": {"kind": "postgresql", "db": db,
+                           "copy_out": f"COPY (SELECT {REFERENCE_COLUMNS} FROM ({self.full_query()}) AS q) TO STDOUT"},
+                "warehouse_db": warehouse_db, "staging_ddl": STAGING_DDL, "copy_in": "COPY staging FROM STDIN",
+                "after": [reference_upsert(run_number)]}
 
-        pg_execute(warehouse_db, *create_statements(parse_type(self.profile_schema)),
-                   f"ALTER TABLE krenalis_identities RENAME TO {REFERENCE_TABLE}")
-
-    def reference_spec(self, *, source_db: str, warehouse_db: str, phase: Phase, run_number: int) -> dict:
-        query = USERS_QUERY.replace("${updated_at}", "NULL")
-        columns = [name for name in MAPPING]
-        return {
-            "source_db": source_db,
-            "warehouse_db": warehouse_db,
-            "copy_out": f"COPY (SELECT id, updated_at, email, firstname, lastname FROM ({query}) AS q) TO STDOUT",
-            "staging_ddl": "CREATE TEMPORARY TABLE staging (_identity_id text NOT NULL, _updated_at timestamp "
-                           "NOT NULL, email text, first_name text, last_name text)",
-            "copy_in": "COPY staging FROM STDIN",
-            "after": [
-                f"INSERT INTO {REFERENCE_TABLE} (_pipeline, _is_anonymous, _identity_id, _connection, _updated_at, "
-                f"_run, {', '.join(columns)}) SELECT 1, false, _identity_id, 1, _updated_at, {int(run_number)}, "
-                f"{', '.join(columns)} FROM staging ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE "
-                "SET _updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run"
-                + "".join(f", {c} = EXCLUDED.{c}" for c in columns),
-            ],
-        }
+    def sqlalchemy_url(self, db: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{db}"
 
 
-SCENARIOS = {s.name: s for s in (PostgreSQLMapping(),)}
+MARIADB = ["mariadb", "--host=127.0.0.1", "--port=3306", "--user=root"]
+
+
+def mariadb_execute(*statements: str, db: str | None = None) -> str:
+    result = subprocess.run([*MARIADB, "--batch", "--skip-column-names", *([db] if db else [])],
+                            input=";\n".join(statements) + ";\n", capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"mariadb: {result.stderr.strip()}")
+    return result.stdout
+
+
+class MariaDBSource(Source):
+    name = "mariadb"
+    connector = "mysql"
+    nullable_id = False
+    description = ("MariaDB 10.11 table `users` (id bigint primary key, email varchar(120), firstname and lastname "
+                   "varchar(60), updated_at datetime, indexed), InnoDB, utf8mb4")
+
+    def prepare(self, rows: int) -> str:
+        db = self.database(rows)
+        mariadb_execute(f"DROP DATABASE IF EXISTS `{db}`", f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4",
+                        f"USE `{db}`",
+                        "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(120), firstname varchar(60), "
+                        "lastname varchar(60), updated_at datetime, KEY (updated_at)) ENGINE=InnoDB",
+                        "INSERT INTO users SELECT seq, CONCAT('user', seq, '@example.com'), CONCAT('First', seq), "
+                        f"CONCAT('Last', seq), TIMESTAMP('2024-01-01') + INTERVAL seq SECOND FROM seq_1_to_{int(rows)}",
+                        "ANALYZE TABLE users",
+                        # The product asks for a password (root has none here): a read-only user of its own.
+                        f"CREATE USER IF NOT EXISTS '{self.USER}'@'%' IDENTIFIED BY '{self.PASSWORD}'",
+                        f"GRANT SELECT ON `{db}`.* TO '{self.USER}'@'%'")
+        return db
+
+    def drop(self, rows: int) -> None:
+        mariadb_execute(f"DROP DATABASE IF EXISTS `{self.database(rows)}`", f"DROP USER IF EXISTS '{self.USER}'@'%'")
+
+    USER, PASSWORD = "krenalis_bench", "bench-password"
+
+    def settings(self, db: str) -> dict:
+        return {"host": "127.0.0.1", "port": 3306, "username": self.USER, "password": self.PASSWORD, "database": db}
+
+    def change(self, db: str, rep: int) -> int:
+        out = mariadb_execute("UPDATE users SET email = CONCAT('changed', id, '@example.com'), "
+                              f"updated_at = TIMESTAMP('2025-01-01') + INTERVAL {int(rep)} DAY "
+                              f"WHERE id % {CHANGED_FRACTION} = 0",
+                              "SELECT ROW_COUNT()", db=db)
+        return int(out.split()[-1])
+
+    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int) -> dict:
+        # The mariadb client's --batch output is COPY's text format (tab-separated, \t \n \\ escaped),
+        # with NULL written as the word NULL.
+        return {"source": {"kind": "command",
+                           "argv": [*MARIADB, "--batch", "--skip-column-names", "--quick", db, "-e",
+                                    f"SELECT {REFERENCE_COLUMNS} FROM ({self.full_query()}) AS q"]},
+                "warehouse_db": warehouse_db, "staging_ddl": STAGING_DDL,
+                "copy_in": "COPY staging FROM STDIN WITH (NULL 'NULL')", "after": [reference_upsert(run_number)]}
+
+    def sqlalchemy_url(self, db: str) -> str:
+        return f"mysql+pymysql://root@127.0.0.1:3306/{db}"
+
+
+SOURCES = {s.name: s for s in (PostgreSQLSource(), MariaDBSource())}

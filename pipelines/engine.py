@@ -472,8 +472,11 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
                 monitor.record_error(FINALIZE, None, UNIDENTIFIED)
             else:
                 result.purged = writer.purge()
+        if writer is not None:
+            writer.flush()  # what the run wrote survives a warehouse crash before its end is recorded
     except Exception as exc:
-        result.error, result.error_step = _message(exc), FINALIZE
+        if not result.error:
+            result.error, result.error_step = _message(exc), FINALIZE
     finally:
         if writer is not None:
             writer.close()

@@ -65,6 +65,11 @@ class IdentityWriter:
         """Deletes the pipeline's identities this run neither wrote nor kept (`_run` NULL included)."""
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Makes everything committed so far durable. A backend may commit batches without waiting
+        for its disk, as long as this waits for all of them: the engine calls it before the run's
+        end, and so the cursor, is recorded. By default every commit is already durable."""
+
     def close(self) -> None:
         """Releases the connection; idempotent."""
         raise NotImplementedError

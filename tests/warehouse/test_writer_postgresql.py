@@ -2,6 +2,7 @@
 import io
 import json
 import math
+import secrets
 import time as clock
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -357,6 +358,47 @@ def test_unset(warehouse):
 
 
 # ------------------------------------------------------------------------------------------ connections
+
+def test_batches_commit_without_waiting_for_the_disk_and_flush_waits_for_all_of_them(warehouse):
+    with writer(warehouse) as w:
+        assert w.write([("1", T0, ("a@x.com", "Ann", 30, "Rome", "00100"))]) == 1
+        with w._conn.cursor() as cur:
+            cur.execute("SHOW synchronous_commit")
+            assert cur.fetchone() == ("off",)
+        written_up_to = query(warehouse, "SELECT pg_current_wal_insert_lsn()")[0][0]
+        w.flush()
+        # The flush's synchronous commit comes after the batch's: the WAL is on disk up to it.
+        assert query(warehouse, "SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (written_up_to,)) == [(True,)]
+        with w._conn.cursor() as cur:
+            cur.execute("SHOW synchronous_commit")
+            assert cur.fetchone() == ("off",)  # SET LOCAL: only the flush's own transaction waited
+    assert identities(warehouse)["1"][5] == "a@x.com"
+
+
+def test_a_role_that_may_not_emit_wal_messages_keeps_every_commit_synchronous(warehouse):
+    role = f"krenalis_test_plain_{secrets.token_hex(4)}"
+    database = warehouse.settings["database"]
+    query(warehouse, f"CREATE ROLE {role} LOGIN")
+    try:
+        query(warehouse, "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC")
+        query(warehouse, f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        query(warehouse, f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        query(warehouse, f'GRANT TEMPORARY ON DATABASE "{database}" TO {role}')
+        plain = PostgreSQLWarehouse({**settings_for(database), "username": role})
+        with writer(plain) as w:
+            with w._conn.cursor() as cur:
+                cur.execute("SHOW synchronous_commit")
+                assert cur.fetchone() == ("on",)
+            assert w.write([("1", T0, ("a@x.com", "Ann", 30, "Rome", "00100"))]) == 1
+            w.flush()
+        assert identities(warehouse)["1"][5] == "a@x.com"
+    finally:
+        support.drop_pg_database(database)
+        query_postgres = support.pg_connect("postgres")
+        with query_postgres.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        query_postgres.close()
+
 
 def test_close_is_idempotent(warehouse):
     w = writer(warehouse)

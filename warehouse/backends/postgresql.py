@@ -275,6 +275,12 @@ class PostgreSQLIdentityWriter(IdentityWriter):
     """One connection per writer. A write is a COPY into a temporary table (created once per
     connection, emptied at each commit) and one INSERT ... ON CONFLICT DO UPDATE, then COMMIT.
 
+    Batches commit without waiting for the WAL to reach the disk (synchronous_commit off: a crash
+    of the server can lose the last fraction of a second, never corrupt); `flush` then commits a
+    transaction that wrote WAL (a logical message) synchronously, which waits for all the WAL
+    before it, so a run ends on durable data. Where that function may not be executed, every
+    commit stays synchronous.
+
     After a connection failure the next call reconnects (and recreates the temporary table),
     so a caller may simply retry.
     """
@@ -302,6 +308,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
             f"_updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run{updates}")
         self._conn = None
+        self._deferred_commits = False
         self._connection()
 
     def _connection(self):
@@ -314,6 +321,11 @@ class PostgreSQLIdentityWriter(IdentityWriter):
                 with conn.cursor() as cur:
                     # JIT compilation only slows down these short, wide statements.
                     cur.execute("SET jit = off")
+                    cur.execute("SELECT has_function_privilege('pg_logical_emit_message(boolean, text, text)', "
+                                "'EXECUTE')")
+                    self._deferred_commits = cur.fetchone()[0]
+                    if self._deferred_commits:
+                        cur.execute("SET synchronous_commit = off")
                     cur.execute(self._create_sql)
                 conn.commit()
             except psycopg2.Error as exc:
@@ -385,6 +397,15 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             return cur.rowcount
 
         return self._transaction(work)
+
+    def flush(self) -> None:
+        def work(cur):
+            if self._deferred_commits:
+                # A commit waits for the disk only when its transaction wrote WAL: this message does.
+                cur.execute("SET LOCAL synchronous_commit = on")
+                cur.execute("SELECT pg_logical_emit_message(true, 'krenalis', 'flush')")
+
+        self._transaction(work)
 
     def close(self) -> None:
         if self._conn is not None:
