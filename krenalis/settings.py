@@ -197,6 +197,8 @@ KRENALIS = {
     # limits of user transformation functions (per batch of rows, and per runtime)
     "FUNCTION_BATCH_TIMEOUT": float(os.environ.get("KRENALIS_FUNCTION_BATCH_TIMEOUT", "10")),
     "FUNCTION_MEMORY_MB": int(os.environ.get("KRENALIS_FUNCTION_MEMORY_MB", "256")),
+    # connections a run writes a PostgreSQL warehouse with, in parallel (rows split by user ID)
+    "WAREHOUSE_WRITE_CONNECTIONS": int(os.environ.get("KRENALIS_WAREHOUSE_WRITE_CONNECTIONS", "2")),
     # where embedded (SQLite) warehouses keep their files
     "SQLITE_WAREHOUSE_DIR": str(VAR_DIR / "warehouses"),
     # the only directory SQLite source connections may read files from

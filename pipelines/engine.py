@@ -99,6 +99,7 @@ class RunPlan:
     make_writer: Callable[[list[tuple[str, Type]]], IdentityWriter]
     columns_to_unset: list[str] = field(default_factory=list)
     batch_size: int = 5000
+    writers: int = 1                  # warehouse connections writing in parallel
 
 
 @dataclass
@@ -264,15 +265,15 @@ def _build_batch(build, batch: list, check_updated) -> list | None:
     return rows
 
 
-class _BackgroundWriter:
-    """Runs warehouse writes on a thread so that reading and transforming continue meanwhile."""
+class _Lane:
+    """One writer and the thread that feeds it."""
 
-    def __init__(self, writer: IdentityWriter):
+    def __init__(self, writer: IdentityWriter, number: int):
         self.writer = writer
         self.jobs: queue.Queue = queue.Queue(maxsize=2)
         self.written = 0
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._loop, name="krenalis-writer", daemon=True)
+        self.thread = threading.Thread(target=self._loop, name=f"krenalis-writer-{number}", daemon=True)
         self.thread.start()
 
     def _loop(self):
@@ -291,16 +292,49 @@ class _BackgroundWriter:
             except Exception as exc:  # reported to the run by the main thread
                 self.error = WriteFailed(_message(exc))
 
-    def submit(self, kind: str, payload) -> None:
-        if self.error is not None:
-            raise self.error
-        self.jobs.put((kind, payload))
+
+class _BackgroundWriter:
+    """Runs warehouse writes on threads, one per writer (each its own connection), so that reading
+    and transforming continue meanwhile and the warehouse upserts on several cores. Rows are split
+    by user ID: every row of an identity goes, in order, to the same writer, so the last one still
+    wins and no two transactions ever touch the same identity (no lock waits, no deadlocks)."""
+
+    def __init__(self, writers: list[IdentityWriter]):
+        self.lanes = [_Lane(writer, number) for number, writer in enumerate(writers)]
+
+    @property
+    def written(self) -> int:
+        return sum(lane.written for lane in self.lanes)
+
+    def _raise_error(self) -> None:
+        for lane in self.lanes:
+            if lane.error is not None:
+                raise lane.error
+
+    def submit(self, kind: str, payload: list) -> None:
+        """`payload`: rows (user ID first) to write, or user IDs to keep."""
+        self._raise_error()
+        lanes = self.lanes
+        if len(lanes) == 1:
+            lanes[0].jobs.put((kind, payload))
+            return
+        parts = [[] for _ in lanes]
+        if kind == "write":
+            for row in payload:
+                parts[hash(row[0]) % len(parts)].append(row)
+        else:
+            for user_id in payload:
+                parts[hash(user_id) % len(parts)].append(user_id)
+        for lane, part in zip(lanes, parts):
+            if part:
+                lane.jobs.put((kind, part))
 
     def finish(self) -> int:
-        self.jobs.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+        for lane in self.lanes:
+            lane.jobs.put(None)
+        for lane in self.lanes:
+            lane.thread.join()
+        self._raise_error()
         return self.written
 
 
@@ -340,6 +374,7 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
     full_run = not plan.incremental or plan.cursor is None
     outputs = _output_getters(plan.out_schema)
     transformer = writer = background = None
+    writers: list[IdentityWriter] = []
     greatest: dt.datetime | None = None
     unidentified_failure = False
     streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's
@@ -349,10 +384,12 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
             streaming = True
             index = _check_query_schema(plan, rows.schema.columns)
             transformer = plan.make_transformer()
-            writer = plan.make_writer([(name, t) for name, t, _ in outputs])
+            for _ in range(max(1, plan.writers)):
+                writers.append(plan.make_writer([(name, t) for name, t, _ in outputs]))
+            writer = writers[0]
             if plan.columns_to_unset:
                 writer.unset(plan.columns_to_unset)
-            background = _BackgroundWriter(writer)
+            background = _BackgroundWriter(writers)
             user_id_index = index[plan.user_id_column]
             updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
             updated_kind = (next(p.type.kind for p in plan.in_schema.properties
@@ -473,13 +510,15 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
             else:
                 result.purged = writer.purge()
         if writer is not None:
-            writer.flush()  # what the run wrote survives a warehouse crash before its end is recorded
+            # What the run wrote (on every connection: the warehouse's log is one) survives a
+            # warehouse crash before the run's end is recorded.
+            writer.flush()
     except Exception as exc:
         if not result.error:
             result.error, result.error_step = _message(exc), FINALIZE
     finally:
-        if writer is not None:
-            writer.close()
+        for each in writers:
+            each.close()
     if result.error:
         monitor.record_error(result.error_step, None, result.error)
     result.cursor = greatest

@@ -235,6 +235,7 @@ def build_plan(run: Run) -> RunPlan:
         profile_schema=parse_type(workspace.profile_schema),
         make_transformer=make_transformer,
         make_writer=make_writer,
+        writers=settings.KRENALIS["WAREHOUSE_WRITE_CONNECTIONS"] if backend.concurrent_writers else 1,
         columns_to_unset=sorted(c.replace(".", "_") for c in pipeline.properties_to_unset
                                 if c.replace(".", "_") not in out_columns),
     )

@@ -189,6 +189,29 @@ def test_duplicate_user_ids_make_one_identity_and_the_last_row_wins(rich_workspa
     assert len(rows) == 8 and rows["Same"] == (7, "First7")
 
 
+@pytest.mark.parametrize("connections", [1, 3])
+def test_parallel_warehouse_writers_keep_the_last_row_of_each_identity(rich_workspace, pg_source, settings,
+                                                                       connections):
+    settings.KRENALIS = {**settings.KRENALIS, "WAREHOUSE_WRITE_CONNECTIONS": connections}
+    pg_source.execute("UPDATE customers SET lastname = 'Same' WHERE id IN (2, 3, 7)")
+    pg_source.execute("INSERT INTO customers (id, firstname, lastname, updated_ts) "
+                      "SELECT i, 'First' || i, 'user' || (i % 50), timestamp '2024-01-02' + i * interval '1 second' "
+                      "FROM generate_series(11, 12010) AS i")
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source), user_id="lastname",
+                          query="SELECT id, firstname, lastname, updated_ts FROM customers ORDER BY id",
+                          mapping={"customer_id": "id", "first_name": "firstname"})
+    run = run_now(pid)
+    # Read batches of 5,000 rows hold each of the 50 "user" identities: Finalize counts the
+    # identities written per batch (50 + 8 ids of the first rows, 50, 50), whatever the connections.
+    assert (run.error, counts(run)) == ("", ([12010, 12010, 0, 0, 12010, 12010, 158], [0] * 7))
+    rows = identities(ws, pid, "customer_id, first_name")
+    assert len(rows) == 58 and rows["Same"] == (7, "First7")
+    for k in range(50):
+        last = max(i for i in range(11, 12011) if i % 50 == k)
+        assert rows[f"user{k}"] == (last, f"First{last}")
+
+
 def test_per_record_failures_are_counted_at_their_step(rich_workspace, pg_source):
     ws, src = rich_workspace, pg_source
     src.execute("UPDATE customers SET attrs = jsonb_build_object('age', 40 + id)")

@@ -16,6 +16,8 @@ def invalid_settings(message: str) -> Unprocessable:
 
 class WarehouseBackend:
     platform = ""
+    # Whether one run may write identities on several connections at once (SQLite has one writer).
+    concurrent_writers = False
 
     def __init__(self, settings: dict):
         self.settings = settings

@@ -31,6 +31,7 @@ def _text(settings: dict, key: str, low: int, high: int, *, unit: str = "bytes")
 
 class PostgreSQLWarehouse(WarehouseBackend):
     platform = "PostgreSQL"
+    concurrent_writers = True
 
     @classmethod
     def validate_settings(cls, settings) -> dict:
