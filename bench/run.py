@@ -223,22 +223,26 @@ def profile_size(source: Source, rows: int) -> list[tuple[str, str]]:
     out_dir = OUT_DIR / "profiles"
     out_dir.mkdir(exist_ok=True)
     size = Size(source, rows, set(), [])
-    warehouse, workspace_id = size.workspace("profile")
-    pipeline_id = size.pipeline(workspace_id, source.database(rows), "mapping")
     summaries = []
-    for phase in ("insert", "update"):
-        run_id = product.create_run(pipeline_id, incremental=False)
-        raw = out_dir / f"{source.name}-{rows}-{phase}.collapsed"
-        print_flush(f"[{source.name}] profiling ours {phase} at {rows:,} rows -> {raw}")
-        subprocess.run([str(spy), "record", "--threads", "--idle", "--nonblocking", "--rate", "200", "--format", "raw",
-                        "--output", str(raw), "--", PYTHON, str(BENCH_DIR / "child_run.py"), str(run_id)],
-                       check=True, env=child_env(DATABASE_URL=database_url(META_DB)), cwd=BENCH_DIR.parent,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        summary = profiling.summarize(raw)
-        (out_dir / f"{source.name}-{rows}-{phase}.txt").write_text(summary)
-        summaries.append((f"{source.name} source, mapping, {rows:,} rows, {phase}", summary))
-    product.delete_workspace(workspace_id)
-    drop_database(warehouse)
+    # The mapping into an empty then the filled warehouse; each function into an empty one.
+    for transformation, phases in (("mapping", ("insert", "update")), ("JavaScript", ("insert",)),
+                                   ("Python", ("insert",))):
+        warehouse, workspace_id = size.workspace("profile")
+        pipeline_id = size.pipeline(workspace_id, source.database(rows), transformation)
+        for phase in phases:
+            run_id = product.create_run(pipeline_id, incremental=False)
+            name = f"{source.name}-{transformation.lower()}-{rows}-{phase}"
+            raw = out_dir / f"{name}.collapsed"
+            print_flush(f"[{source.name}] profiling ours, {transformation}, {phase} at {rows:,} rows -> {raw}")
+            subprocess.run([str(spy), "record", "--threads", "--idle", "--nonblocking", "--rate", "200",
+                            "--format", "raw", "--output", str(raw), "--", PYTHON, str(BENCH_DIR / "child_run.py"),
+                            str(run_id)], check=True, env=child_env(DATABASE_URL=database_url(META_DB)),
+                           cwd=BENCH_DIR.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            summary = profiling.summarize(raw)
+            (out_dir / f"{name}.txt").write_text(summary)
+            summaries.append((f"{source.name} source, {transformation}, {rows:,} rows, {phase}", summary))
+        product.delete_workspace(workspace_id)
+        drop_database(warehouse)
     return summaries
 
 
