@@ -374,6 +374,7 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
     full_run = not plan.incremental or plan.cursor is None
     outputs = _output_getters(plan.out_schema)
     transformer = writer = background = None
+    first_import = False
     writers: list[IdentityWriter] = []
     greatest: dt.datetime | None = None
     unidentified_failure = False
@@ -389,6 +390,7 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
             writer = writers[0]
             if plan.columns_to_unset:
                 writer.unset(plan.columns_to_unset)
+            first_import = full_run and not writer.has_identities()
             background = _BackgroundWriter(writers)
             user_id_index = index[plan.user_id_column]
             updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
@@ -507,7 +509,7 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
         if not result.error and full_run:
             if unidentified_failure:
                 monitor.record_error(FINALIZE, None, UNIDENTIFIED)
-            else:
+            elif not first_import:  # after a first import, every identity there is this run's
                 result.purged = writer.purge()
         if writer is not None:
             # What the run wrote (on every connection: the warehouse's log is one) survives a

@@ -65,6 +65,12 @@ class IdentityWriter:
         """Deletes the pipeline's identities this run neither wrote nor kept (`_run` NULL included)."""
         raise NotImplementedError
 
+    def has_identities(self) -> bool:
+        """Whether the pipeline has identities in the warehouse. Asked before a full run writes:
+        when it has none, every identity there at the end is the run's own, and the purge (a scan
+        of all of them) is skipped."""
+        raise NotImplementedError
+
     def flush(self) -> None:
         """Makes everything committed so far durable. A backend may commit batches without waiting
         for its disk, as long as this waits for all of them: the engine calls it before the run's

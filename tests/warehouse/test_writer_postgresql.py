@@ -299,6 +299,15 @@ def test_every_kind_updates(kinds_warehouse):
 
 # ------------------------------------------------------------------------------------------ keep, purge, unset
 
+def test_has_identities_is_per_pipeline(warehouse):
+    with writer(warehouse, pipeline=1) as w:
+        assert w.has_identities() is False
+        w.write([("1", T0, ("a@x.com", "Ann", 30, "Rome", "00100"))])
+        assert w.has_identities() is True
+    with writer(warehouse, pipeline=2, run=101) as other:
+        assert other.has_identities() is False
+
+
 def test_keep_and_purge(warehouse):
     with writer(warehouse, pipeline=1, run=1) as w:
         w.write([(i, T0, (f"{i}@x.com", i, 1, None, None)) for i in ("a", "b", "c", "d")])

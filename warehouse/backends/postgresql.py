@@ -399,6 +399,13 @@ class PostgreSQLIdentityWriter(IdentityWriter):
 
         return self._transaction(work)
 
+    def has_identities(self) -> bool:
+        def work(cur):
+            cur.execute("SELECT EXISTS (SELECT 1 FROM krenalis_identities WHERE _pipeline = %s)", (self.pipeline_id,))
+            return cur.fetchone()[0]
+
+        return self._transaction(work)
+
     def flush(self) -> None:
         def work(cur):
             if self._deferred_commits:

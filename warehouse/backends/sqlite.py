@@ -320,6 +320,10 @@ class SQLiteIdentityWriter(IdentityWriter):
             "DELETE FROM krenalis_identities WHERE _pipeline = ? AND _run IS NOT ?",
             (self.pipeline_id, self.run_id)).rowcount)
 
+    def has_identities(self) -> bool:
+        return self._transaction(lambda conn: conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM krenalis_identities WHERE _pipeline = ?)", (self.pipeline_id,)).fetchone()[0] == 1)
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
