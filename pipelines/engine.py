@@ -100,6 +100,7 @@ class RunPlan:
     columns_to_unset: list[str] = field(default_factory=list)
     batch_size: int = 5000
     writers: int = 1                  # warehouse connections writing in parallel
+    source_refused: str = ""          # why the source may not be reached (nothing is read then)
 
 
 @dataclass
@@ -361,6 +362,10 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
     if difference:
         result.error, result.error_step = f"in the output schema, {difference}{REVIEW}", OUTPUT
         monitor.record_error(OUTPUT, None, result.error)
+        return result
+    if plan.source_refused:
+        result.error, result.error_step = plan.source_refused, INPUT
+        monitor.record_error(INPUT, None, result.error)
         return result
     connector = plan.connector
     try:

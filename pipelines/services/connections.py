@@ -91,6 +91,16 @@ def address_not_allowed(host, port) -> str | None:
     return None
 
 
+def connection_refusal(connection: Connection) -> str | None:
+    """Why the connection's saved settings may no longer be used (the allowed hosts or ports
+    changed since it was saved), or None. Runs and previews ask before connecting."""
+    saved = connection.settings
+    if "host" not in saved or "port" not in saved:
+        return None
+    refused = address_not_allowed(saved["host"], saved["port"])
+    return f"the connection's settings are no longer allowed: {refused}" if refused else None
+
+
 def test_settings(connector: str, settings) -> dict:
     """Validates settings (422 InvalidSettings) and opens a connection with them (503 when it fails).
     A host or port outside the allowed ones is invalid, and nothing connects to it."""

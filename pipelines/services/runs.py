@@ -22,6 +22,7 @@ from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
 from ..types import parse_type
+from .connections import connection_refusal
 from .identity_resolution import resolution_after_import
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,7 @@ def build_plan(run: Run) -> RunPlan:
         make_transformer=make_transformer,
         make_writer=make_writer,
         writers=settings.KRENALIS["WAREHOUSE_WRITE_CONNECTIONS"] if backend.concurrent_writers else 1,
+        source_refused=connection_refusal(connection) or "",
         columns_to_unset=sorted(c.replace(".", "_") for c in pipeline.properties_to_unset
                                 if c.replace(".", "_") not in out_columns),
     )

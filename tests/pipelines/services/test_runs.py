@@ -18,6 +18,7 @@ from pipelines.errors import Unprocessable
 from pipelines.models import Pipeline, Run
 from pipelines.services.runs import (CANCELLED, DEAD_AFTER, DIED, run_cancel, run_execute, run_start,
                                      sweep_dead_runs)
+from tests import support
 from tests.pipelines.services import (counts, create_connection, create_pipeline, create_workspace, cursor_of,
                                       errors_of, identities, pipeline_body, run_now)
 
@@ -329,3 +330,20 @@ def test_a_run_whose_message_was_lost_is_queued_again(api, warehouse_db, pg_sour
     assert requeue_waiting_runs() == 1
     run = Run.objects.get(id=run.id)
     assert run.end_time is not None and run.error == "" and run.passed[6] == 10
+
+
+def test_a_source_no_longer_allowed_is_neither_run_nor_previewed(ws, pg_source, settings):
+    """The allowed hosts are checked when a connection is saved, and again before each use: a
+    list narrowed since then stops runs and previews before anything connects."""
+    cid = create_connection(ws, pg_source)
+    pid = create_pipeline(ws, cid)
+    settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["10.0.0.0/8"]}
+    message = 'the connection\'s settings are no longer allowed: host "127.0.0.1" is not allowed'
+    resp = ws.api.post(f"/v1/connections/{cid}/query", {"query": "SELECT 1 AS one", "limit": 1})
+    assert support.error_of(resp) == (422, "InvalidSettings", message)
+    run = run_now(pid)
+    assert run.error == message and counts(run) == ([0] * 7, [0] * 7)
+    assert errors_of(run) == [("InputValidation", None, message)]
+    assert identities(ws, pid) == {} and cursor_of(pid) is None
+    settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["127.0.0.1"]}
+    assert run_now(pid).error == ""
