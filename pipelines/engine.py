@@ -13,6 +13,7 @@ from a short queue, so Python's work hides behind the warehouse's.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 import json
 import operator
@@ -354,7 +355,47 @@ def _check_query_schema(plan: RunPlan, columns) -> dict[str, int]:
     return index
 
 
+class _CollectorTuning:
+    """Tunes Python's cyclic garbage collector while runs execute in this process.
+
+    A run allocates several short-lived containers per row (records, tuples, the dicts a function
+    returns), which refcounting frees. With the default thresholds (700 allocations) the collector
+    scans each batch several times, promotes it, and runs full collections over every object of the
+    process (Django's included): measured, 30 % of the CPU of a run with a JavaScript function and
+    20 % with a mapping. While any run executes, the objects from before are frozen (never scanned)
+    and a collection starts every 100,000 allocations; the last run to end restores both."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._saved = gc.get_threshold()
+
+    def __enter__(self):
+        with self._lock:
+            if self._runs == 0:
+                self._saved = gc.get_threshold()
+                gc.freeze()
+                gc.set_threshold(100_000, 50, 100)
+            self._runs += 1
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._runs -= 1
+            if self._runs == 0:
+                gc.set_threshold(*self._saved)
+                gc.unfreeze()
+        return False
+
+
+_collector_tuning = _CollectorTuning()
+
+
 def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None) -> RunResult:
+    with _collector_tuning:
+        return _execute_run(plan, monitor, now=now)
+
+
+def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None) -> RunResult:
     now = now or dt.datetime.now(dt.timezone.utc)
     passed, failed = [0] * 7, [0] * 7
     result = RunResult(passed, failed)

@@ -332,3 +332,20 @@ def test_a_change_during_a_run_keeps_the_reset_cursor(rich_workspace, pg_source)
     run_execute(run_id=run.id, on_progress=change_the_pipeline)
     assert Run.objects.get(id=run.id).error == ""
     assert cursor_of(pid) is None
+
+
+def test_the_garbage_collector_is_tuned_during_a_run_and_restored_after(rich_workspace, pg_source):
+    import gc
+
+    from pipelines.models import Pipeline
+    from pipelines.services.runs import run_execute, run_start
+
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, pg_source))
+    before = gc.get_threshold()
+    seen = []
+    run = run_start(pipeline=Pipeline.objects.get(id=pid), incremental=None, enqueue=False)
+    run_execute(run_id=run.id, on_progress=lambda passed, failed: seen.append((gc.get_threshold(), gc.get_freeze_count())))
+    assert seen and all(threshold == (100_000, 50, 100) and frozen > 0 for threshold, frozen in seen)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert counts(run_now(pid)) == all_passed(10)
