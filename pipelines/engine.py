@@ -361,9 +361,10 @@ class _CollectorTuning:
     A run allocates several short-lived containers per row (records, tuples, the dicts a function
     returns), which refcounting frees. With the default thresholds (700 allocations) the collector
     scans each batch several times, promotes it, and runs full collections over every object of the
-    process (Django's included): measured, 30 % of the CPU of a run with a JavaScript function and
-    20 % with a mapping. While any run executes, the objects from before are frozen (never scanned)
-    and a collection starts every 100,000 allocations; the last run to end restores both."""
+    process (Django's included). Measured over 1M rows, the collector switched off took a run with a
+    JavaScript function from 27.5 to 20.6 s of CPU and one with a mapping from 9.2 to 7.3 s. While any
+    run executes, the objects from before are frozen (never scanned) and a collection starts every
+    100,000 allocations; the last run to end restores both."""
 
     def __init__(self):
         self._lock = threading.Lock()
