@@ -11,11 +11,10 @@ The SQL and its exact semantics are in `warehouse.resolution`.
 """
 import datetime as dt
 import logging
-import threading
 import time as clock
 import uuid
 
-from django.db import connection as db_connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from warehouse.resolution import ResolutionBusy, ResolutionResult, ResolutionSpe
 
 from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
 from ..models import Pipeline, Workspace
+from .heartbeat import Heartbeat
 from .pipelines import _out_paths
 from ..types import Type, format_datetime, is_valid_property_path, parse_type, property_by_path
 from ..types.paths import PathNotExistError
@@ -203,30 +203,6 @@ def rfc3339(moment) -> str | None:
 
 # --------------------------------------------------------------------------- executing
 
-class _Heartbeat:
-    """Beats for the resolution on its own thread, even while one long statement runs."""
-
-    def __init__(self, workspace_id: int, operation: uuid.UUID):
-        self.workspace_id, self.operation, self.done = workspace_id, operation, threading.Event()
-        self.thread = threading.Thread(target=self._loop, name=f"ir-heartbeat-{workspace_id}", daemon=True)
-
-    def _loop(self):
-        try:
-            while not self.done.wait(HEARTBEAT_SECONDS):
-                Workspace.objects.filter(id=self.workspace_id, ir_id=self.operation).update(
-                    ir_ping_time=timezone.now())
-        finally:
-            db_connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
-
-
 def identity_resolution_execute(*, workspace_id: int, operation_id) -> ResolutionResult | None:
     """Executes a started resolution to its end (the Celery task calls it). A resolution that is
     not, or no longer, the workspace's current one is skipped."""
@@ -235,7 +211,9 @@ def identity_resolution_execute(*, workspace_id: int, operation_id) -> Resolutio
         return None
     result, error = None, ""
     try:
-        with _Heartbeat(workspace_id, operation):
+        beat = Workspace.objects.filter(id=workspace_id, ir_id=operation)
+        with Heartbeat(lambda: beat.update(ir_ping_time=timezone.now()), lambda: HEARTBEAT_SECONDS,
+                       f"ir-heartbeat-{workspace_id}"):
             result = _resolve_with_retries(workspace_id)
     except KrenalisError as exc:
         error = exc.message

@@ -6,10 +6,9 @@ stops is ended as failed and the pipeline can run again.
 """
 import datetime as dt
 import logging
-import threading
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection as db_connection, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
 from ..types import parse_type
 from .connections import connection_refusal
+from .heartbeat import Heartbeat
 from .identity_resolution import resolution_after_import
 
 log = logging.getLogger(__name__)
@@ -174,29 +174,6 @@ class DatabaseMonitor:
             self.kept = []
 
 
-class _Heartbeat:
-    """Beats for the run on its own thread, even while the source query blocks."""
-
-    def __init__(self, run_id: int):
-        self.run_id, self.done = run_id, threading.Event()
-        self.thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
-
-    def _loop(self):
-        try:
-            while not self.done.wait(heartbeat_seconds()):
-                Run.objects.filter(id=self.run_id, end_time__isnull=True).update(heartbeat_time=timezone.now())
-        finally:
-            db_connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
-
-
 def build_plan(run: Run) -> RunPlan:
     pipeline = run.pipeline
     workspace, connection = pipeline.workspace, pipeline.connection
@@ -263,7 +240,8 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
     revision = run.pipeline.revision  # the definition this run reads
     monitor = DatabaseMonitor(run, on_progress)
     try:
-        with _Heartbeat(run_id):
+        beat = Run.objects.filter(id=run_id, end_time__isnull=True)
+        with Heartbeat(lambda: beat.update(heartbeat_time=timezone.now()), heartbeat_seconds, f"heartbeat-{run_id}"):
             result = execute_run(build_plan(run), monitor)
         error, cursor = result.error, result.cursor
     except Exception:
