@@ -17,7 +17,7 @@ from .services.apikeys import api_key_create
 from .services.connections import connection_create, connection_rename, connection_update_settings, test_settings
 from .services.pipelines import (LANGUAGES, UPDATED_AT_KINDS, USER_ID_KINDS, PipelineInput, enabled_languages,
                                  pipeline_create, pipeline_set_schedule, pipeline_update)
-from .services.workspaces import workspace_create, workspace_update
+from .services.workspaces import DEFAULT_PROFILE_SCHEMA, workspace_create, workspace_update
 from .types import SchemaError, leaf_paths, parse_type, prune, type_to_json
 
 # --------------------------------------------------------------------------- messages → fields
@@ -78,15 +78,6 @@ class ServiceFormMixin:
 
 
 # --------------------------------------------------------------------------- workspaces
-
-DEFAULT_PROFILE_SCHEMA = {"kind": "object", "properties": [
-    {"name": "email", "type": {"kind": "string", "maxLength": 254}, "readOptional": True, "description": "Email"},
-    {"name": "first_name", "type": {"kind": "string", "maxLength": 100}, "readOptional": True,
-     "description": "First name"},
-    {"name": "last_name", "type": {"kind": "string", "maxLength": 100}, "readOptional": True,
-     "description": "Last name"},
-]}
-
 
 class JSONTextField(forms.CharField):
     """A JSON document typed in a textarea; the cleaned value is the decoded document."""

@@ -14,6 +14,15 @@ from ..models import Workspace
 from ..types import SchemaError, Type, is_valid_property_path, parse_type, type_to_json
 from ..validation import check_text
 
+# The profile schema of a workspace made without one (createworkspace), and the admin form's start.
+DEFAULT_PROFILE_SCHEMA = {"kind": "object", "properties": [
+    {"name": "email", "type": {"kind": "string", "maxLength": 254}, "readOptional": True, "description": "Email"},
+    {"name": "first_name", "type": {"kind": "string", "maxLength": 100}, "readOptional": True,
+     "description": "First name"},
+    {"name": "last_name", "type": {"kind": "string", "maxLength": 100}, "readOptional": True,
+     "description": "Last name"},
+]}
+
 DEFAULT_UI_PREFERENCES = {"profile": {"image": "", "firstName": "", "lastName": "", "extra": []}}
 
 

@@ -4,15 +4,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from pipelines.errors import KrenalisError
-from pipelines.services.workspaces import workspace_create
-
-DEFAULT_PROFILE_SCHEMA = {"kind": "object", "properties": [
-    {"name": "email", "type": {"kind": "string", "maxLength": 254}, "readOptional": True, "description": "Email"},
-    {"name": "first_name", "type": {"kind": "string", "maxLength": 100}, "readOptional": True,
-     "description": "First name"},
-    {"name": "last_name", "type": {"kind": "string", "maxLength": 100}, "readOptional": True,
-     "description": "Last name"},
-]}
+from pipelines.services.workspaces import DEFAULT_PROFILE_SCHEMA, workspace_create
 
 
 class Command(BaseCommand):
