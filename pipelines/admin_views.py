@@ -223,7 +223,7 @@ def _transformer(request, in_type, out_type, workspace: Workspace):
     if not mapping:
         raise BadRequest("map at least one property")
     try:
-        return MappingTransformer(compile_mapping(mapping, in_type, out_type), TransformError)
+        return MappingTransformer(compile_mapping(mapping, in_type, out_type), TransformError, in_type, out_type)
     except MappingError as exc:
         raise BadRequest(f"invalid mapping: {exc}") from None
 

@@ -29,7 +29,9 @@ from .errors import KrenalisError
 from .placeholders import PlaceholderError, replace_placeholders
 from .transformers import FatalTransformError
 from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
-from .types import NormalizeError, Property, RawJSON, Type, leaf_paths, make_normalizer, object_type
+from .types import (
+    NormalizeError, Property, RawJSON, Type, column_name, leaf_paths, leaf_values, make_normalizer, object_type,
+)
 from .types.values import column_check, column_normalizer
 
 RECEIVE, INPUT, FILTER, CONSENT, TRANSFORMATION, OUTPUT, FINALIZE = range(7)
@@ -56,7 +58,9 @@ class RecordFailure(Exception):
 
 
 class Transformer(Protocol):
-    def transform_batch(self, records: list[dict]) -> list:  # dict, or an object with .step and str()
+    def transform_rows(self, rows: list[tuple]) -> list:
+        """rows: values in the input schema's order -> per row, the tuple of warehouse column
+        values (the output schema's leaf paths, in order) or a failure (.step, str())."""
         ...
 
     def close(self) -> None:
@@ -117,10 +121,19 @@ class RunResult:
 class MappingTransformer:
     """Adapts a compiled mapping to the batch interface of transformation functions."""
 
-    def __init__(self, compiled, transform_error: type[Exception]):
+    def __init__(self, compiled, transform_error: type[Exception], in_schema: Type, out_schema: Type):
         self.apply, self.error_type, self.copies = compiled.apply, transform_error, compiled.copies
+        self.in_names = [p.name for p in in_schema.properties]
+        self.row_of = leaf_values(out_schema)
 
-    def transform_batch(self, records: list[dict]) -> list:
+    def transform_rows(self, rows: list[tuple]) -> list:
+        records = map(dict, map(zip, itertools.repeat(self.in_names), rows))
+        row_of = self.row_of
+        return [output if isinstance(output, RecordFailure) else row_of(output)
+                for output in self.transform_batch(records)]
+
+    def transform_batch(self, records) -> list:
+        """records: value-model dicts -> the output dicts, or RecordFailure."""
         apply, error_type, results = self.apply, self.error_type, []
         for record in records:
             try:
@@ -170,31 +183,12 @@ def _user_id(value) -> str:
     return value
 
 
-def _output_getters(out_schema: Type):
-    """(column name, type, getter) per warehouse column the pipeline writes."""
-    getters = []
-    for path, prop in leaf_paths(out_schema):
-        segments = path.split(".")
-        if len(segments) == 1:
-            key = segments[0]
-            getter = (lambda k: lambda out: out.get(k))(key)
-        else:
-            def getter(out, segments=segments):
-                for segment in segments:
-                    if not isinstance(out, dict):
-                        return None
-                    out = out.get(segment)
-                return out
-        getters.append((path.replace(".", "_"), prop.type, getter))
-    return getters
-
-
 def _batch_builder(plan: RunPlan, index: dict[str, int], transformer, now: dt.datetime):
     """(build, direct): build(batch) -> [(user ID, update time, values)] for a batch whose rows all
     pass Receive and InputValidation, made column by column with C-level passes (see
-    column_normalizer). `values` is the record or, when `direct`, the row of warehouse column values:
-    the mapping only copies input properties, so the output object would be built only to be taken
-    apart.
+    column_normalizer). `values` is the tuple of input values (the input schema's order) or, when
+    `direct`, the row of warehouse column values: the mapping only copies input properties, so the
+    output object would be built only to be taken apart.
 
     build raises whatever a row fails with: the caller then takes the batch row by row, which
     reports each failure. The caller also checks the batch's least and greatest update times
@@ -236,8 +230,7 @@ def _batch_builder(plan: RunPlan, index: dict[str, int], transformer, now: dt.da
                 updated = [parse_updated_at(value, kind, fmt, now=now) for value in updated]
         values = {name: normalize(columns[position]) for name, position, normalize in properties}
         if not direct:
-            records = map(dict, map(zip, itertools.repeat(names), zip(*values.values())))
-            return list(zip(user_ids, updated, records))
+            return list(zip(user_ids, updated, zip(*values.values())))
         out = []
         for path in paths:
             name, convert = copies.get(path, (None, None))
@@ -419,7 +412,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
         return result
 
     full_run = not plan.incremental or plan.cursor is None
-    outputs = _output_getters(plan.out_schema)
+    out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
     transformer = writer = background = None
     first_import = False
     writers: list[IdentityWriter] = []
@@ -433,7 +426,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             index = _check_query_schema(plan, rows.schema.columns)
             transformer = plan.make_transformer()
             for _ in range(max(1, plan.writers)):
-                writers.append(plan.make_writer([(name, t) for name, t, _ in outputs]))
+                writers.append(plan.make_writer(out_columns))
             writer = writers[0]
             if plan.columns_to_unset:
                 writer.unset(plan.columns_to_unset)
@@ -443,7 +436,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
             updated_kind = (next(p.type.kind for p in plan.in_schema.properties
                                  if p.name == plan.updated_at_column) if plan.updated_at_column else None)
-            normalizers = [(p.name, index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
+            normalizers = [(index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
             cursor, fmt = plan.cursor if plan.incremental else None, plan.updated_at_format or None
             build, direct = _batch_builder(plan, index, transformer, now)
             check_updated = ((lambda moment: parse_updated_at(moment, "datetime", None, now=now))
@@ -488,7 +481,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                             else:
                                 updated_at = now
                             try:
-                                record = {name: normalize(row[i]) for name, i, normalize in normalizers}
+                                record = tuple([normalize(row[i]) for i, normalize in normalizers])
                             except NormalizeError as exc:
                                 raise RecordFailure(INPUT, str(exc)) from None
                         except RecordFailure as failure:
@@ -508,11 +501,18 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                         identified.append((user_id, updated_at))
                         records.append(record)
                 if records:
-                    for (user_id, updated_at), output in zip(identified, transformer.transform_batch(records)):
-                        if isinstance(output, dict):
+                    outputs = transformer.transform_rows(records)
+                    if set(map(type, outputs)) == {tuple}:
+                        passed[TRANSFORMATION] += len(outputs)
+                        passed[OUTPUT] += len(outputs)
+                        out_rows = [(user_id, updated_at, output)
+                                    for (user_id, updated_at), output in zip(identified, outputs)]
+                        outputs = ()
+                    for (user_id, updated_at), output in zip(identified, outputs):
+                        if type(output) is tuple:
                             passed[TRANSFORMATION] += 1
                             passed[OUTPUT] += 1
-                            out_rows.append((user_id, updated_at, tuple(get(output) for _, _, get in outputs)))
+                            out_rows.append((user_id, updated_at, output))
                             continue
                         step = _step_of(output)
                         failed[step] += 1

@@ -80,7 +80,8 @@ def plan(source_db: str, make_writer):
         connector=get_connector("postgresql"), connector_settings=pg_settings(source_db), query=USERS_QUERY,
         statement_timeout=600, incremental=False, cursor=None, user_id_column="id", updated_at_column="updated_at",
         updated_at_format="", in_schema=in_schema, out_schema=out_schema, profile_schema=out_schema,
-        make_transformer=lambda: MappingTransformer(compile_mapping(MAPPING, in_schema, out_schema), TransformError),
+        make_transformer=lambda: MappingTransformer(compile_mapping(MAPPING, in_schema, out_schema), TransformError,
+                                                     in_schema, out_schema),
         make_writer=make_writer)
 
 

@@ -192,7 +192,7 @@ def build_plan(run: Run) -> RunPlan:
                                        in_paths=pipeline.function_in_paths, out_paths=pipeline.function_out_paths,
                                        preserve_json=pipeline.function_preserve_json, limits=function_limits())
         compiled = compile_mapping(pipeline.transformation_mapping, in_schema, out_schema)
-        return MappingTransformer(compiled, TransformError)
+        return MappingTransformer(compiled, TransformError, in_schema, out_schema)
 
     def make_writer(columns):
         return backend.identity_writer(pipeline_id=pipeline.id, connection_id=connection.id, run_id=run.id,

@@ -7,11 +7,13 @@ a function's source with check_function at create/update.
     transformer = FunctionTransformer(language="JavaScript", source=..., in_schema=..., out_schema=...,
                                       in_paths=[...], out_paths=[...], preserve_json=False)
     try:
-        results = transformer.transform_batch(records)   # one runtime call per batch
+        results = transformer.transform_rows(rows)   # one runtime call per batch
     finally:
         transformer.close()
 
-Each result is the transformed record (value model, nested dicts) or a
+The run engine hands over rows (tuples in the input schema's order) and gets
+rows of warehouse columns back; transform_batch takes and gives dicts (the
+admin's "Test on preview rows"). Each result is the transformed record or a
 RecordError (step "Transformation" when user code threw for that record,
 "OutputValidation" when its result does not fit the output schema). Errors that
 end the run (syntax error, missing transform, timeout, memory exhausted, a crash
@@ -20,10 +22,12 @@ that persists) raise FatalTransformError.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import threading
 from dataclasses import dataclass
 
-from pipelines.types import Type, prune
+from pipelines.types import Type, leaf_paths, leaf_values, prune
 
 
 class RecordError(Exception):
@@ -92,7 +96,12 @@ def _runner_class(language: str):
 
 class FunctionTransformer:
     """A transformation function bound to its schemas; not thread-safe across concurrent calls
-    (a lock serializes them)."""
+    (a lock serializes them).
+
+    Records travel to the runtime as arrays of the inPaths values (the runtime rebuilds each
+    object with the property names it got once) and come back as JSON objects, so the run
+    engine, which holds rows, never builds a dict per record.
+    """
 
     def __init__(self, *, language: str, source: str, in_schema: Type, out_schema: Type,
                  in_paths: list[str], out_paths: list[str], preserve_json: bool,
@@ -104,49 +113,107 @@ class FunctionTransformer:
         out_subset = prune(out_schema, out_paths) if out_paths else None
         self._encode = codec.input_encoder(in_subset, language, preserve_json)
         self._decode = codec.output_decoder(out_subset, language, preserve_json)
+        keys = [p.name for p in in_subset.properties] if in_subset is not None else []
+        in_names = [p.name for p in in_schema.properties]
+        self._positions = [in_names.index(key) for key in keys]
+        self._whole_rows = self._positions == list(range(len(in_names)))
+        self._column_encoders = codec.column_encoders(in_subset, language, preserve_json)
+        columns = [path for path, _ in leaf_paths(out_schema)]
+        self._out_names = frozenset(p.name for p in out_subset.properties) if out_subset is not None else frozenset()
+        self._out_columns = list(zip(columns, codec.output_column_checks(out_subset, columns, language) or ()))
+        self._row_of = leaf_values(out_schema)
         descriptor = codec.input_descriptor(in_subset, language, preserve_json)
-        self._runner = runner_class(source, descriptor, limits)
+        self._runner = runner_class(source, keys, descriptor, limits)
         self._lock = threading.Lock()
         self._failure: FatalTransformError | None = None
         self._closed = False
 
     @property
     def runtime_calls(self) -> int:
-        """How many batches crossed into the runtime (one per transform_batch call with records)."""
+        """How many batches crossed into the runtime (one per call with records)."""
         return self._runner.calls
 
+    def transform_rows(self, rows: list[tuple]) -> list[tuple | RecordError]:
+        """rows: the values of the input schema's top-level properties, in its order. Each result
+        is the row of warehouse columns (the output schema's leaf paths, in order) or a RecordError.
+        """
+        if not rows:
+            return []
+        raw = self._run(self._arrays(rows))
+        if self._out_columns and set(map(type, raw)) == {dict}:
+            checked = self._checked_rows(raw)
+            if checked is not None:
+                return checked
+        row_of = self._row_of
+        return [result if type(result) is RecordError else row_of(result)
+                for result in map(self._result, raw)]
+
     def transform_batch(self, records: list[dict]) -> list[dict | RecordError]:
+        """records: value-model dicts (a property may be absent). Each result is the transformed
+        record (nested dicts of model values) or a RecordError."""
+        if not records:
+            return []
+        return [self._result(item) for item in self._run([self._encode(record) for record in records])]
+
+    def _arrays(self, rows: list[tuple]) -> list:
+        """The inPaths values of each row, encoded for the runtime, column by column."""
+        if self._whole_rows and not any(self._column_encoders):
+            return rows
+        columns = []
+        for position, encode in zip(self._positions, self._column_encoders):
+            column = list(map(operator.itemgetter(position), rows))
+            if encode is not None:
+                column = [None if value is None else encode(value) for value in column]
+            columns.append(column)
+        return list(zip(*columns)) if columns else [()] * len(rows)
+
+    def _run(self, batch: list) -> list:
         with self._lock:
             if self._closed:
                 raise FatalTransformError("the transformer is closed")
             if self._failure is not None:
                 raise self._failure
-            if not records:
-                return []
-            encoded = [self._encode(record) for record in records]
             try:
-                raw = self._runner.run(encoded)
+                raw = self._runner.run(batch)
             except FatalTransformError as error:
                 self._failure = error
                 raise
-            if len(raw) != len(records):
+            if len(raw) != len(batch):
                 self._failure = FatalTransformError(
-                    f"transformation function returned {len(raw)} results for {len(records)} records")
+                    f"transformation function returned {len(raw)} results for {len(batch)} records")
                 raise self._failure
-            return [self._result(item) for item in raw]
+            return raw
+
+    def _checked_rows(self, values: list[dict]) -> list[tuple] | None:
+        """The rows of a batch whose every result is an object, with a few C-level passes per
+        column; None when a check fails (the records are then decoded one by one, which says why)."""
+        if not set().union(*values) <= self._out_names:
+            return None
+        columns = []
+        for name, check in self._out_columns:
+            if check is None:
+                columns.append(itertools.repeat(None))
+                continue
+            column = list(map(operator.methodcaller("get", name), values))
+            if not check(column):
+                return None
+            columns.append(column)
+        return list(zip(*columns))
 
     def _result(self, item) -> dict | RecordError:
-        if type(item) is not dict:
-            return RecordError("Transformation", "transformer returned an invalid result")
-        if "e" in item:
-            return RecordError("Transformation", str(item["e"]))
-        value = item.get("v")
-        if type(value) is not dict:
-            return RecordError("Transformation", self._not_object_message(value))
-        try:
-            return self._decode(value)
-        except OutputError as error:
-            return RecordError("OutputValidation", str(error))
+        """A runtime result: an object (the value), a string (the record's error message), or a
+        one-element array (a value whose JSON is not an object)."""
+        kind = type(item)
+        if kind is dict:
+            try:
+                return self._decode(item)
+            except OutputError as error:
+                return RecordError("OutputValidation", str(error))
+        if kind is str:
+            return RecordError("Transformation", item)
+        if kind is list and len(item) == 1:
+            return RecordError("Transformation", self._not_object_message(item[0]))
+        return RecordError("Transformation", "transformer returned an invalid result")
 
     def _not_object_message(self, value) -> str:
         # Reached only for values whose JSON form is not an object (e.g. a JS object with toJSON).

@@ -40,7 +40,7 @@ from pipelines.types import RawJSON, Type
 from pipelines.types.schema import (
     canonical_decimal, compile_pattern, decimal_fits, decimal_text, shortest_float32_text, to_float32,
 )
-from pipelines.types.values import format_float, format_ip
+from pipelines.types.values import column_check, format_float, format_ip
 
 JAVASCRIPT = "JavaScript"
 PYTHON = "Python"
@@ -204,6 +204,14 @@ def input_encoder(schema: Type | None, language: str, preserve_json: bool) -> Ca
     if schema is None:
         return lambda record: {}
     return _object_encoder(schema, language, preserve_json)
+
+
+def column_encoders(schema: Type | None, language: str, preserve_json: bool) -> list[Encoder | None]:
+    """The encoder of each top-level property of `schema` (pruned to inPaths), None where values
+    pass as they are: input_encoder applied column by column, for records sent as arrays."""
+    if schema is None:
+        return []
+    return [_value_encoder(p.type, language, preserve_json) for p in schema.properties]
 
 
 def _descriptor_code(t: Type, language: str, preserve_json: bool):
@@ -698,6 +706,35 @@ _DECODERS = {
 
 def _decoder(t: Type, language: str, preserve_json: bool) -> Decoder:
     return _DECODERS[t.kind](t, language, preserve_json)
+
+
+def output_column_checks(schema: Type | None, leaf_paths: list[str], language: str) -> list | None:
+    """For each warehouse column (a leaf path of the output schema), a column_check telling whether
+    the decoder would return every value of that column as it is, or None for a column the
+    function does not set (not in `schema`, the output schema pruned to outPaths). None overall
+    when some column the function sets cannot be checked this way (a nested path, a kind whose
+    values the decoder converts): its records are then decoded one by one.
+    """
+    properties = {p.name: p for p in schema.properties} if schema is not None else {}
+    nested = {path.split(".", 1)[0] for path in leaf_paths if "." in path}
+    if nested & properties.keys():
+        return None
+    checks = []
+    for path in leaf_paths:
+        prop = properties.get(path)
+        if prop is None:
+            checks.append(None)
+            continue
+        t = prop.type
+        # JavaScript: an int of 64 bits must come back as a BigInt (digits); floats are converted.
+        if t.kind not in ("string", "boolean", "int", "year") or (
+                t.kind == "int" and language == JAVASCRIPT and t.bit_size == 64):
+            return None
+        check = column_check(t, True)  # a null, allowed or dropped, leaves the column NULL
+        if check is None:
+            return None
+        checks.append(check)
+    return checks
 
 
 def output_decoder(schema: Type | None, language: str, preserve_json: bool) -> Callable[[dict], dict]:

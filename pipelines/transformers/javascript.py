@@ -7,7 +7,8 @@ user source is loaded once; each batch is ONE call into the runtime: a JS
 wrapper parses the batch (one JSON.parse), converts the few kinds JSON cannot
 carry (int64 -> BigInt, NaN/±Infinity), calls `transform` on every record
 catching exceptions per record, normalizes each result (§4.4) and returns one
-JSON text (JSON.stringify per record, joined).
+JSON text (JSON.stringify per record, joined). Records go as arrays of values,
+made objects by a constructor generated once from the property names.
 
 A quickjs runtime must be used from the thread that created it (its stack
 overflow check is computed from that thread's stack), so every quickjs call of
@@ -32,7 +33,7 @@ from . import FatalTransformError, FunctionCompileError, Limits, memory_message,
 _RUNTIME = r"""
 globalThis.__krenalis_make = (function () {
   const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray;
-  const BigInt_ = BigInt, Number_ = Number, String_ = String;
+  const BigInt_ = BigInt, Number_ = Number, String_ = String, Function_ = Function;
   const Error_ = Error, TypeError_ = TypeError, InternalError_ = InternalError;
 
   function replacer(key, value) {
@@ -88,13 +89,22 @@ globalThis.__krenalis_make = (function () {
     }
   }
 
-  return function (transform, descriptor) {
+  // A record arrives as an array of the inPaths values (or, from transform_batch, as an object);
+  // build makes it the object transform expects.
+  function builder(keys) {
+    const fields = [];
+    for (let i = 0; i < keys.length; i++) fields.push(stringify(keys[i]) + ":a[" + i + "]");
+    return Function_("a", "return {" + fields.join(",") + "};");
+  }
+
+  return function (transform, descriptor, keys) {
+    const build = builder(keys);
     return function (text) {
       const records = parse(text);
       const count = records.length;
       const out = new Array(count);
       for (let i = 0; i < count; i++) {
-        const record = records[i];
+        const record = isArray(records[i]) ? build(records[i]) : records[i];
         try {
           if (descriptor !== null) convertObject(record, descriptor);
           const value = transform(record);
@@ -121,10 +131,11 @@ globalThis.__krenalis_make = (function () {
               throw e;
             }
           }
-          out[i] = json === undefined ? '{"v":null}' : '{"v":' + json + "}";
+          // An object's JSON goes as is; any other JSON (a toJSON method's doing) in an array.
+          out[i] = json === undefined ? "[null]" : json.charCodeAt(0) === 123 ? json : "[" + json + "]";
         } catch (e) {
           if (outOfMemory(e)) throw e;
-          out[i] = stringify({e: describe(e)});
+          out[i] = stringify(describe(e));
         }
       }
       return "[" + out.join(",") + "]";
@@ -226,9 +237,9 @@ def check_javascript(source: str, limits: Limits) -> None:
 class JavaScriptRunner:
     """Runs batches through one quickjs context on its own thread."""
 
-    def __init__(self, source: str, descriptor: dict | None, limits: Limits):
+    def __init__(self, source: str, keys: list[str], descriptor: dict | None, limits: Limits):
         self._source = source
-        self._descriptor_json = json.dumps(descriptor)
+        self._arguments = f"{json.dumps(descriptor)}, {json.dumps(keys)}"
         self._limits = limits
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quickjs")
         self._context: quickjs.Context | None = None
@@ -249,7 +260,7 @@ class JavaScriptRunner:
             raise FatalTransformError(str(exc)) from None
         try:
             self._batch = context.eval(
-                f"__krenalis_make(globalThis.__krenalis_transform, {self._descriptor_json})")
+                f"__krenalis_make(globalThis.__krenalis_transform, {self._arguments})")
         except quickjs.JSException as exc:
             raise _fatal_for(exc, self._limits) from None
         self._context = context
@@ -277,7 +288,9 @@ class JavaScriptRunner:
 
     # ---- from any thread
 
-    def run(self, records: list[dict]) -> list:
+    def run(self, records: list) -> list:
+        """records: arrays of the inPaths values, or objects. Each result is an object (the
+        value), a string (the record's error) or a one-element array (a non-object value)."""
         text = json.dumps(records, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         result = self._thread.submit(self._call, text).result()
         try:

@@ -217,8 +217,9 @@ def _compile_error(error: dict, limits: Limits) -> Exception:
 class PythonRunner:
     """Runs batches in a worker process, restarting it once after a crash."""
 
-    def __init__(self, source: str, descriptor: dict | None, limits: Limits):
+    def __init__(self, source: str, keys: list[str], descriptor: dict | None, limits: Limits):
         self._source = source
+        self._keys = keys
         self._descriptor = descriptor
         self._limits = limits
         self._dir = tempfile.mkdtemp(prefix="krenalis-python-")
@@ -249,7 +250,8 @@ class PythonRunner:
             if not hello.get("ready"):
                 raise FatalTransformError(f"cannot start the Python worker: {hello.get('error')}")
             worker.sandbox = hello.get("sandbox")
-            load = json.dumps({"op": "load", "source": self._source, "descriptor": self._descriptor},
+            load = json.dumps({"op": "load", "source": self._source, "keys": self._keys,
+                               "descriptor": self._descriptor},
                               ensure_ascii=False).encode("utf-8", "surrogatepass")
             reply = worker.exchange(load, self._limits.batch_timeout_seconds)
         except _Timeout:
@@ -279,7 +281,9 @@ class PythonRunner:
             self._worker.close()
             self._worker = None
 
-    def run(self, records: list[dict]) -> list:
+    def run(self, records: list) -> list:
+        """records: arrays of the inPaths values, or objects. Each result is an object (the
+        value) or a string (the record's error)."""
         payload = json.dumps({"op": "run", "records": records}, ensure_ascii=False, separators=(",", ":"),
                              allow_nan=True).encode("utf-8", "surrogatepass")
         with self._lock:
@@ -316,7 +320,7 @@ class PythonRunner:
 
 
 def check_python(source: str, limits: Limits) -> None:
-    runner = PythonRunner(source, None, limits)
+    runner = PythonRunner(source, [], None, limits)
     try:
         runner._worker = runner._spawn()
     except FatalTransformError as exc:
@@ -336,7 +340,7 @@ def python_sandbox_status(limits: Limits | None = None) -> dict:
     """
     global _sandbox_status
     if _sandbox_status is None:
-        runner = PythonRunner("def transform(user):\n    return {}\n", None, limits or Limits())
+        runner = PythonRunner("def transform(user):\n    return {}\n", [], None, limits or Limits())
         try:
             runner.start()
             _sandbox_status = {"available": True, "sandbox": runner.sandbox, "error": None}

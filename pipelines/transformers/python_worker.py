@@ -23,10 +23,13 @@ the original stdin/stdout (fds 0 and 1 then point to /dev/null, so print() and
 input() in user code are harmless).
 
     worker -> {"ready": true, "sandbox": {...}} | {"ready": false, "error": "..."}
-    parent -> {"op": "load", "source": "...", "descriptor": {...} | null}
+    parent -> {"op": "load", "source": "...", "keys": ["email", ...], "descriptor": {...} | null}
     worker -> {"ok": true} | {"error": {"type": "syntax"|"exception"|"missing"|"not_callable"|"memory", ...}}
-    parent -> {"op": "run", "records": [...]}
-    worker -> {"results": [{"v": <value>} | {"e": "Python: KeyError: 'email'"}, ...]} | {"fatal": "memory"}
+    parent -> {"op": "run", "records": [[<value of keys[0]>, ...] | {...}, ...]}
+    worker -> {"results": [{<transformed value>} | "Python: KeyError: 'email'", ...]} | {"fatal": "memory"}
+
+A record is an array of the values of `keys` (a dict is made of it) or, when some
+property is absent, an object.
 """
 
 import ctypes
@@ -353,9 +356,11 @@ class Worker:
         self.channel = channel
         self.transform = None
         self.convert = None
+        self.keys = ()
 
     def load(self, message):
         source = message["source"]
+        self.keys = message.get("keys") or ()
         descriptor = message.get("descriptor")
         self.convert = _object_converter(descriptor) if descriptor else None
         try:
@@ -386,11 +391,13 @@ class Worker:
         return {"ok": True}
 
     def run(self, records):
-        transform, convert = self.transform, self.convert
+        transform, convert, keys = self.transform, self.convert, self.keys
         parts = []
         try:
             for record in records:
                 try:
+                    if type(record) is list:
+                        record = dict(zip(keys, record))
                     if convert is not None:
                         record = convert(record)
                     value = transform(record)
@@ -402,11 +409,11 @@ class Worker:
                         if "Circular reference" in str(exc):
                             raise ValueError("transformed value contains a circular reference") from None
                         raise
-                    parts.append('{"v":' + text + "}")
+                    parts.append(text)
                 except MemoryError:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - SystemExit included: one record failed
-                    parts.append(_dumps({"e": _describe(exc)}))
+                    parts.append(_dumps(_describe(exc)))
             reply = '{"results":[' + ",".join(parts) + "]}"
         except MemoryError:
             parts = None

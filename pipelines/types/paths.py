@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from .schema import Property, SchemaError, Type, is_valid_name
@@ -83,6 +83,25 @@ def leaf_paths(object_type: Type) -> list[tuple[str, Property]]:
     """Non-object properties depth-first with their dotted paths; arrays and maps are leaves."""
     return [(path, prop) for path, prop in walk_properties(object_type, into_elements=False)
             if prop.type.kind != "object"]
+
+
+def leaf_values(object_type: Type) -> Callable[[dict], tuple]:
+    """A function taking a nested dict (a value of `object_type`) to the tuple of its leaf values,
+    in leaf_paths order: a row of warehouse columns. A missing key, or a non-dict on the way,
+    gives None."""
+    paths = [path.split(".") for path, _ in leaf_paths(object_type)]
+    if all(len(segments) == 1 for segments in paths):
+        names = [segments[0] for segments in paths]
+        return lambda value: tuple(map(value.get, names))
+
+    def value_at(value, segments):
+        for segment in segments:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(segment)
+        return value
+
+    return lambda value: tuple(value_at(value, segments) for segments in paths)
 
 
 def column_name(path: str) -> str:

@@ -830,6 +830,8 @@ def column_normalizer(prop: Property) -> Callable[[Sequence], Sequence]:
     """
     normalize = make_normalizer(prop, prop.name)
     fits = column_check(prop.type, prop.nullable)
+    if fits is None:
+        return lambda values: list(map(normalize, values))
 
     def normalize_column(values: Sequence) -> Sequence:
         return values if fits(values) else list(map(normalize, values))
@@ -837,13 +839,13 @@ def column_normalizer(prop: Property) -> Callable[[Sequence], Sequence]:
     return normalize_column
 
 
-def column_check(t: Type, nullable: bool) -> Callable[[Sequence], bool]:
+def column_check(t: Type, nullable: bool) -> Callable[[Sequence], bool] | None:
     """A function telling, with a few C-level passes over a column, whether the normalizer of a
     property of type `t` would return each of its values as it is (the first checks its converter
-    makes). False also means "cannot tell this way", as for the types whose values are converted."""
+    makes); None for the types whose values are always converted (uuid, ip, decimal...)."""
     model = _column_check(t)
     if model is None:
-        return lambda values: False
+        return None
     model_class, check = model
     allowed = {model_class, type(None)} if nullable else {model_class}
 

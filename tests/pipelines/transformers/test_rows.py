@@ -1,0 +1,139 @@
+"""transform_rows, the run engine's way in: rows of input values in, rows of warehouse columns out.
+
+A batch whose results all pass a few column checks takes the fast way; any other batch is decoded
+record by record. Both must give the same rows and the same errors.
+"""
+
+import pytest
+
+from pipelines.transformers import RecordError
+from pipelines.types import boolean, datetime_, int_, object_, string, year
+
+from .helpers import LANGUAGES, out_prop, prop, schema, transformer
+
+IN = schema(prop("id", int_(64)), prop("email", string(), nullable=True), prop("first", string(), nullable=True),
+            prop("seen", datetime_(), nullable=True))
+OUT = schema(out_prop("email", string(max_length=20)), out_prop("name", string()), out_prop("active", boolean()),
+             out_prop("born", year()), out_prop("score", int_(32)))
+
+COPY = {
+    "JavaScript": "const transform = (u) => ({email: u.email, name: u.first, active: true, score: 7});",
+    "Python": "def transform(u):\n    return {'email': u['email'], 'name': u['first'], 'active': True, 'score': 7}\n",
+}
+
+
+def rows(count):
+    return [(n, f"u{n}@x.com", f"First{n}", None) for n in range(count)]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_rows_follow_the_output_leaf_paths_with_none_where_nothing_is_set(language):
+    with transformer(language, COPY[language], IN, OUT, in_paths=["email", "first"],
+                     out_paths=["email", "name", "active", "score"]) as t:
+        got = t.transform_rows(rows(3))
+    # columns: email, name, active, born (not in outPaths), score
+    assert got == [(f"u{n}@x.com", f"First{n}", True, None, 7) for n in range(3)]
+
+
+CHECKED = {
+    "JavaScript": """
+const transform = (u) => {
+  const n = Number(u.id);
+  if (n === 1) throw new Error("row one");
+  if (n === 2) return {email: "far-too-long-for-twenty@x.com"};
+  if (n === 3) return {email: u.email, unknown: 1};
+  if (n === 4) return {email: u.email, score: 1.5};
+  if (n === 5) return {email: null, name: null};
+  return {email: u.email, name: u.first};
+};
+""",
+    "Python": """
+def transform(u):
+    n = u["id"]
+    if n == 1:
+        raise ValueError("row one")
+    if n == 2:
+        return {"email": "far-too-long-for-twenty@x.com"}
+    if n == 3:
+        return {"email": u["email"], "unknown": 1}
+    if n == 4:
+        return {"email": u["email"], "score": 1.5}
+    if n == 5:
+        return {"email": None, "name": None}
+    return {"email": u["email"], "name": u["first"]}
+""",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_batch_with_failures_fails_only_those_records(language):
+    with transformer(language, CHECKED[language], IN, OUT) as t:
+        got = t.transform_rows(rows(7))
+        fast = t.transform_rows([row for row in rows(7) if row[0] in (0, 5, 6)])
+    error = {"JavaScript": "JavaScript: Error: row one", "Python": "Python: ValueError: row one"}[language]
+    score = {"JavaScript": "property «score» has a value that is not an integer",
+             "Python": "property «score» has a value that is not of type «int»"}[language]
+    assert got == [
+        ("u0@x.com", "First0", None, None, None),
+        RecordError("Transformation", error),
+        RecordError("OutputValidation", "property «email» exceeds the 20-char limit"),
+        RecordError("OutputValidation", "property «unknown» is not part of output schema; "
+                                        "rename or remove it in the transformation function"),
+        RecordError("OutputValidation", score),
+        (None, None, None, None, None),
+        ("u6@x.com", "First6", None, None, None),
+    ]
+    assert fast == [got[0], got[5], got[6]]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_values_the_checks_cannot_pass_are_decoded_one_by_one(language):
+    """A year returned as 1990.0 by JavaScript, a string with a lone surrogate: same as transform_batch."""
+    source = {
+        "JavaScript": "const transform = (u) => ({email: u.email, born: 1990.0, name: '\\ud800'});",
+        "Python": "def transform(u):\n    return {'email': u['email'], 'born': 1990, 'name': '\\ud800'}\n",
+    }[language]
+    with transformer(language, source, IN, OUT) as t:
+        got = t.transform_rows(rows(2))
+    assert got == [RecordError("OutputValidation", "property «name» does not contain valid UTF-8 characters")] * 2
+
+
+NESTED_OUT = schema(out_prop("email", string()),
+                    out_prop("address", object_(prop("city", string()), prop("zip", string()))))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_nested_outputs_are_flattened_into_columns(language):
+    source = {
+        "JavaScript": "const transform = (u) => ({email: u.email, address: {city: 'Rome'}});",
+        "Python": "def transform(u):\n    return {'email': u['email'], 'address': {'city': 'Rome'}}\n",
+    }[language]
+    with transformer(language, source, IN, NESTED_OUT) as t:
+        got = t.transform_rows(rows(2))
+    assert got == [("u0@x.com", "Rome", None), ("u1@x.com", "Rome", None)]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_in_paths_pick_and_encode_the_row_values(language):
+    """Only inPaths reach the function, with each kind's encoding (a JavaScript BigInt, a
+    Python datetime), whatever their position in the row."""
+    import datetime as dt
+
+    source = {
+        "JavaScript": "const transform = (u) => ({name: Object.keys(u).join(',') + ':' + typeof u.id + ':' + u.seen});",
+        "Python": "def transform(u):\n    return {'name': ','.join(u) + ':' + type(u['id']).__name__ + ':' + "
+                  "u['seen'].isoformat()}\n",
+    }[language]
+    seen = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+    with transformer(language, source, IN, OUT, in_paths=["seen", "id"], out_paths=["name"]) as t:
+        got = t.transform_rows([(12, "a@x", "A", seen)])
+    expected = {"JavaScript": "id,seen:bigint:2024-05-06T07:08:09Z",
+                "Python": "id,seen:int:2024-05-06T07:08:09"}[language]
+    assert got == [(None, expected, None, None, None)]
+
+
+def test_a_javascript_number_for_an_int64_is_rejected_as_in_transform_batch():
+    out = schema(out_prop("score", int_(64)))
+    with transformer("JavaScript", "const transform = (u) => ({score: 5});", IN, out) as t:
+        assert t.transform_rows(rows(1)) == [
+            RecordError("OutputValidation", "property «score» has a value that is not of type «bigint»")]
