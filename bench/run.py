@@ -6,7 +6,8 @@
 
 For each source, size and repetition, in fresh warehouses: (a) the SQL-only reference and (b) ours
 with a mapping, alternated, into an empty then a filled warehouse; (d) an incremental run after 1 %
-of the rows changed; (e) identity resolution of what (b) wrote; (c) ours with the equivalent
+of the rows changed; (e) identity resolution of what (b) wrote, and (e′) of two pipelines whose
+identities share their emails, against the two imports; (c) ours with the equivalent
 JavaScript and Python functions; (f) dlt's sql_database source, merging on the id. Each measure is
 a child process with its own wall time and peak RSS. Results go to bench/results.md. Every
 database it creates is named krenalis_bench_* and dropped at the end (unless --keep).
@@ -48,7 +49,7 @@ def parse_args(argv=None):
                         help="source database to import from (repeatable; default: all)")
     parser.add_argument("--only", default=",".join(MEASURES),
                         help="comma-separated measures to take besides (a) and (b): c (functions), d (incremental), "
-                             "e (identity resolution), f (dlt); default: all")
+                             "e (identity resolution: (e) and (e′)), f (dlt); default: all")
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated source sizes")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions per size (medians are reported)")
     parser.add_argument("--profile", action="store_true",
@@ -112,12 +113,21 @@ def measure_ours(pipeline_id: int, rows: int, *, incremental: bool, expected: in
     return measure
 
 
-def measure_resolution(workspace_id: int, rows: int) -> Measure:
+def measure_resolution(workspace_id: int, rows: int, *, profiles: int | None = None) -> Measure:
+    """One resolution of `rows` identities, which must make `profiles` profiles (default: one each)."""
     measure = run_child("identity resolution", rows, [PYTHON, str(BENCH_DIR / "child_resolve.py"), str(workspace_id)],
                         env=child_env(DATABASE_URL=database_url(META_DB)))
-    if measure.report.get("profiles") != rows:
-        raise RuntimeError(f"identity resolution: {measure.report}, expected {rows} profiles")
+    wanted = rows if profiles is None else profiles
+    if measure.report.get("identities") != rows or measure.report.get("profiles") != wanted:
+        raise RuntimeError(f"identity resolution: {measure.report}, expected {rows} identities, {wanted} profiles")
     return measure
+
+
+def combined(label: str, measures: list[Measure]) -> Measure:
+    """Measures taken one after the other, as one: their times and rows added, the larger peak RSS."""
+    return Measure(label=label, rows=sum(m.rows for m in measures), seconds=sum(m.seconds for m in measures),
+                   process_seconds=sum(m.process_seconds for m in measures),
+                   peak_rss=max(m.peak_rss for m in measures), cpu_seconds=sum(m.cpu_seconds for m in measures))
 
 
 def measure_dlt(source: Source, source_db: str, dest_db: str, rows: int, pipelines_dir: str, backend: str) -> Measure:
@@ -152,10 +162,31 @@ class Size:
                                                 identifiers=scenarios.IDENTIFIERS)
         return warehouse, workspace_id
 
-    def pipeline(self, workspace_id: int, source_db: str, transformation: str) -> int:
-        return product.create_pipeline(workspace_id=workspace_id, name=f"bench {self.source.name} {transformation}",
+    def pipeline(self, workspace_id: int, source_db: str, transformation: str, *, up_to_id: int | None = None,
+                 tag: str = "") -> int:
+        """A pipeline on a connection of its own."""
+        return product.create_pipeline(workspace_id=workspace_id,
+                                       name=f"bench {self.source.name} {transformation} {tag}".rstrip(),
                                        connector=self.source.connector, source_settings=self.source.settings(source_db),
-                                       pipeline=scenarios.pipeline_fields(self.source, transformation))
+                                       pipeline=scenarios.pipeline_fields(self.source, transformation,
+                                                                          up_to_id=up_to_id))
+
+    def shared_emails(self, rep: int, source_db: str, checkpoint) -> None:
+        """(e′) Two pipelines, each on its own connection, import the same half of the users: `rows`
+        identities that share their emails in pairs. Their resolution must merge them into rows / 2
+        profiles; it is compared with the two imports that wrote them."""
+        half = self.rows // 2
+        warehouse, workspace_id = self.workspace("shared")
+        imports = []
+        for tag in ("A", "B"):
+            pipeline_id = self.pipeline(workspace_id, source_db, "mapping", up_to_id=half, tag=tag)
+            checkpoint()
+            imports.append(measure_ours(pipeline_id, half, incremental=False))
+        self.record(rep, "e′ imports", combined("two imports", imports))
+        checkpoint()
+        self.record(rep, "e′ ir", measure_resolution(workspace_id, 2 * half, profiles=half))
+        product.delete_workspace(workspace_id)
+        drop_database(warehouse)
 
     def repetition(self, rep: int, source_db: str) -> None:
         checkpoint = lambda: pg_execute("postgres", "CHECKPOINT")  # noqa: E731 - every measure starts alike
@@ -185,6 +216,8 @@ class Size:
             self.record(rep, "e ir", measure_resolution(workspace_id, self.rows))
         product.delete_workspace(workspace_id)
         drop_database(ours_wh)
+        if "e" in self.only:
+            self.shared_emails(rep, source_db, checkpoint)
         if "c" in self.only:
             for language in ("JavaScript", "Python"):
                 warehouse, fn_workspace = self.workspace(language.lower())
@@ -254,7 +287,9 @@ MEASURE_NAMES = {
     "c ja": "(c) ours, JavaScript function, full run into an empty warehouse",
     "c py": "(c) ours, Python function, full run into an empty warehouse",
     "d incr": f"(d) ours, incremental run after 1 row in {scenarios.CHANGED_FRACTION} changed",
-    "e ir": "(e) identity resolution of the warehouse (b) wrote",
+    "e ir": "(e) identity resolution of the warehouse (b) wrote (one identity per profile)",
+    "e′ imports": "(e′) two pipelines on two connections importing the same half of the users (both runs)",
+    "e′ ir": "(e′) identity resolution of what they wrote: the identities merge by email in pairs",
     "f insert": "(f) dlt sql_database (default backend, SQLAlchemy), merge on id, into an empty destination",
     "f update": "(f) dlt sql_database (default backend, SQLAlchemy), merge on id, into the filled destination",
     "f′ insert": "(f′) dlt sql_database (pyarrow backend), merge on id, into an empty destination",
@@ -265,10 +300,11 @@ RATIOS = {
     "b/a insert": ("b insert", "a insert", "b/a"), "b/a update": ("b update", "a update", "b/a"),
     "c/b JavaScript": ("c ja", "b insert", "c/b"), "c/b Python": ("c py", "b insert", "c/b"),
     "d/b": ("d incr", "b update", "d/b"), "e/b": ("e ir", "b insert", "e/b"),
+    "e′/imports": ("e′ ir", "e′ imports", "e/b"),
     "b/f insert": ("b insert", "f insert", "b/f"), "b/f update": ("b update", "f update", "b/f"),
     "b/f′ insert": ("b insert", "f′ insert", "b/f"), "b/f′ update": ("b update", "f′ update", "b/f"),
 }
-OURS = ("b insert", "b update", "c ja", "c py", "d incr", "e ir")
+OURS = ("b insert", "b update", "c ja", "c py", "d incr", "e ir", "e′ imports", "e′ ir")
 
 
 def fmt_values(values: list[float], digits: int = 2) -> str:

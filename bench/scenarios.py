@@ -51,16 +51,19 @@ def in_schema(*, nullable_id: bool) -> dict:
     return {"kind": "object", "properties": properties}
 
 
-def pipeline_fields(source: "Source", transformation: str = "mapping") -> dict:
+def pipeline_fields(source: "Source", transformation: str = "mapping", *, up_to_id: int | None = None) -> dict:
     """PipelineInput fields: the mapping, or `JavaScript` / `Python` for the equivalent function.
-    Incremental pipelines, so that (d) can run incrementally; (b) and (c) ask for full runs."""
+    Incremental pipelines, so that (d) can run incrementally; (b) and (c) ask for full runs.
+    `up_to_id`: only the users with an id up to it (e′ imports the same users twice)."""
     if transformation == "mapping":
         spec = {"mapping": dict(MAPPING)}
     else:
         spec = {"function": {"language": transformation, "source": FUNCTIONS[transformation], "preserveJSON": False,
                              "inPaths": ["email", "firstname", "lastname"],
                              "outPaths": ["email", "first_name", "last_name"]}}
-    return {"query": USERS_QUERY, "user_id_column": "id", "updated_at_column": "updated_at",
+    query = USERS_QUERY if up_to_id is None else (
+        USERS_QUERY.replace("WHERE ", "WHERE (", 1) + f") AND id <= {int(up_to_id)}")
+    return {"query": query, "user_id_column": "id", "updated_at_column": "updated_at",
             "updated_at_format": "", "incremental": True, "transformation": spec,
             "in_schema": in_schema(nullable_id=source.nullable_id), "out_schema": PROFILE_SCHEMA}
 
