@@ -425,13 +425,11 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             streaming = True
             index = _check_query_schema(plan, rows.schema.columns)
             transformer = plan.make_transformer()
-            for _ in range(max(1, plan.writers)):
-                writers.append(plan.make_writer(out_columns))
-            writer = writers[0]
+            writer = plan.make_writer(out_columns)
+            writers.append(writer)
             if plan.columns_to_unset:
                 writer.unset(plan.columns_to_unset)
             first_import = full_run and not writer.has_identities()
-            background = _BackgroundWriter(writers)
             user_id_index = index[plan.user_id_column]
             updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
             updated_kind = (next(p.type.kind for p in plan.in_schema.properties
@@ -447,6 +445,12 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 reason = monitor.stop_reason()
                 if reason:
                     raise RunStopped(reason)
+                if background is None:
+                    # More connections only when a full first batch says more rows follow: a short
+                    # (incremental) run does not pay for connections it would not use.
+                    if len(batch) >= plan.batch_size:
+                        writers.extend(plan.make_writer(out_columns) for _ in range(plan.writers - 1))
+                    background = _BackgroundWriter(writers)
                 kept, identified, records, out_rows = [], [], [], []
                 built = _build_batch(build, batch, check_updated)
                 if built is not None:
@@ -529,8 +533,9 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                     last_report = moment
                     passed[FINALIZE] = background.written
                     monitor.progress(passed, failed)
-            passed[FINALIZE] = background.finish()
-            background = None
+            if background is not None:
+                passed[FINALIZE] = background.finish()
+                background = None
     except RunStopped as stop:
         result.error, result.error_step = stop.message, stop.step
     except ConnectorUnavailable as exc:
