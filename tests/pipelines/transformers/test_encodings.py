@@ -13,7 +13,7 @@ from pipelines.types import (
     uuid_, year,
 )
 
-from .helpers import out_prop, prop, run, schema
+from .helpers import out_prop, prop, run, schema, transformer
 
 UTC = timezone.utc
 
@@ -107,14 +107,27 @@ def transform(user):
 """
 
 
-def _described(language, source, preserve_json):
-    [result] = run(language, source, IN_SCHEMA, OUT, [RECORD], preserve_json=preserve_json)
+def _described(language, source, preserve_json, via="batch"):
+    """What the function saw of RECORD: sent as a dict (transform_batch, "absent" absent), or as the
+    run engine sends it (transform_rows: a row of every property, inPaths leaving "absent" out)."""
+    if via == "batch":
+        [result] = run(language, source, IN_SCHEMA, OUT, [RECORD], preserve_json=preserve_json)
+        assert not isinstance(result, RecordError), result
+        return json.loads(result["out"])
+    names = [p.name for p in IN_SCHEMA.properties]
+    with transformer(language, source, IN_SCHEMA, OUT, preserve_json=preserve_json,
+                     in_paths=[name for name in names if name != "absent"]) as t:
+        [result] = t.transform_rows([tuple(RECORD.get(name) for name in names)])
     assert not isinstance(result, RecordError), result
-    return json.loads(result["out"])
+    return json.loads(result[0])
 
 
-def test_javascript_input_encodings():
-    got = _described("JavaScript", JS_DESCRIBE, False)
+VIA = pytest.mark.parametrize("via", ["batch", "rows"])
+
+
+@VIA
+def test_javascript_input_encodings(via):
+    got = _described("JavaScript", JS_DESCRIBE, False, via)
     assert list(got) == [p.name for p in IN_SCHEMA.properties if p.name != "absent"]  # schema order
     assert got == {
         "s": "string:héllo 'x' \"q\" <&>\u2028",
@@ -146,8 +159,9 @@ def test_javascript_input_encodings():
     }
 
 
-def test_python_input_encodings():
-    got = _described("Python", PY_DESCRIBE, False)
+@VIA
+def test_python_input_encodings(via):
+    got = _described("Python", PY_DESCRIBE, False, via)
     assert list(got) == [p.name for p in IN_SCHEMA.properties if p.name != "absent"]
     assert got == {
         "s": repr(RECORD["s"]),
@@ -179,15 +193,17 @@ def test_python_input_encodings():
     }
 
 
-def test_javascript_input_preserve_json():
-    got = _described("JavaScript", JS_DESCRIBE, True)
+@VIA
+def test_javascript_input_preserve_json(via):
+    got = _described("JavaScript", JS_DESCRIBE, True, via)
     assert got["j"] == 'string:{"foo":true,"boo":[5,8.25],"big":12345678901234567890,"s":"x"}'
     assert got["jnull"] == "string:null"  # a JSON null is the text 'null'
     assert got["jsql"] == "null"          # SQL NULL stays null
 
 
-def test_python_input_preserve_json():
-    got = _described("Python", PY_DESCRIBE, True)
+@VIA
+def test_python_input_preserve_json(via):
+    got = _described("Python", PY_DESCRIBE, True, via)
     assert got["j"] == repr('{"foo":true,"boo":[5,8.25],"big":12345678901234567890,"s":"x"}')
     assert got["jnull"] == "'null'"
     assert got["jsql"] == "None"
