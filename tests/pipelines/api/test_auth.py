@@ -43,6 +43,12 @@ def test_repeated_authorization_header_is_400(workspace, org_key):
     assert error_of(resp) == (400, "BadRequest", "request contains multiple Authorization headers")
 
 
+def test_repeated_workspace_header_is_400(workspace):
+    """A WSGI server joins repeated headers with commas: two ids, even the same one twice, are refused."""
+    resp = workspace.api.get("/v1/connections", headers={"Krenalis-Workspace": f"{workspace.id}, {workspace.id}"})
+    assert error_of(resp) == (400, "BadRequest", "request contains multiple Krenalis-Workspace headers")
+
+
 @pytest.mark.parametrize("template", ["bearer {}", "BEARER {}", "Bearer \t  {}  "])
 def test_scheme_is_case_insensitive_and_spaces_trimmed(api, org_key, template):
     resp = api.get("/v1/workspaces", auth=False, headers={"Authorization": template.format(org_key)})
