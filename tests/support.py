@@ -2,6 +2,9 @@
 import datetime as dt
 import json
 import secrets
+import select
+import socket
+import threading
 from dataclasses import dataclass, field
 
 import MySQLdb
@@ -186,3 +189,48 @@ def drop_source(source: Source) -> None:
 
 def connection_body(source: Source, name: str = "Customers") -> dict:
     return {"name": name, "role": "Source", "connector": source.kind, "settings": dict(source.settings)}
+
+
+class CountingListener:
+    """A real TCP server on 127.0.0.1 (an ephemeral port) that accepts connections, counts them and
+    closes them at once: where a connection that must not be attempted would land."""
+
+    def __init__(self):
+        self.port = None
+        self._accepted = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def _drain(self) -> None:
+        with self._lock:
+            while True:
+                try:
+                    conn, _ = self._sock.accept()
+                except (BlockingIOError, OSError):
+                    return
+                conn.close()
+                self._accepted += 1
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if select.select([self._sock], [], [], 0.05)[0]:
+                self._drain()
+
+    @property
+    def accepted(self) -> int:
+        """Connections accepted so far, including those still waiting in the backlog."""
+        self._drain()
+        return self._accepted
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()

@@ -3,11 +3,6 @@ with a clear error and writes nothing), under a statement timeout; connection se
 allowed hosts and ports are refused before anything connects."""
 import secrets
 import time
-from contextlib import contextmanager
-from unittest import mock
-
-import MySQLdb
-import psycopg2
 import pytest
 
 from pipelines.models import Pipeline
@@ -135,57 +130,63 @@ def test_the_statement_timeout_stops_a_slow_query_and_the_run_purges_nothing(api
     assert len(identities(ws, pipeline_id)) == 10  # the identities of the last good run stay
 
 
-@contextmanager
-def no_connection_allowed():
-    """Any attempt to connect to a database fails the test: refused settings must not get that far."""
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"a connection was attempted: {kwargs.get('host')}")
+def source_body(connector: str, name: str, **settings) -> dict:
+    settings = {"username": "u", "password": "p", "database": "d", **settings}
+    if connector == "postgresql":
+        settings["schema"] = "public"
+    return {"name": name, "role": "Source", "connector": connector, "settings": settings}
 
-    with mock.patch.object(psycopg2, "connect", refuse), mock.patch.object(MySQLdb, "connect", refuse):
-        yield
+
+@pytest.mark.parametrize("connector", ["postgresql", "mysql"])
+def test_a_listener_counts_a_connection_attempt(workspace, connector):
+    """The listener the tests below use does see a connector connect (else they could not fail)."""
+    with support.CountingListener() as listener:
+        body = source_body(connector, "Listener", host="127.0.0.1", port=listener.port)
+        assert support.error_of(workspace.api.post("/v1/connections", body))[:2] == (503, "ServiceUnavailable")
+        assert listener.accepted >= 1
 
 
 @pytest.mark.parametrize("connector", ["postgresql", "mysql"])
 def test_hosts_and_ports_outside_the_ranges_are_refused(workspace, connector):
-    settings = {"host": "127.0.0.1", "port": 5432, "username": "u", "password": "p", "database": "d"}
-    if connector == "postgresql":
-        settings["schema"] = "public"
-    cases = [({"port": 0}, "port must be in range [1,65535]"), ({"port": 65536}, "port must be in range [1,65535]"),
-             ({"port": -5432}, "port must be in range [1,65535]"),
-             ({"port": 2**63}, "port must be in range [1,65535]"),
-             ({"port": "5432"}, "port must be an integer"), ({"port": 5432.0}, "port must be an integer"),
-             ({"port": True}, "port must be an integer"),
-             ({"host": ""}, "host length in bytes must be in range [1,253]"),
-             ({"host": "h" * 254}, "host length in bytes must be in range [1,253]"),
-             ({"host": "é" * 127}, "host length in bytes must be in range [1,253]"),
-             ({"host": 127001}, "host must be a string")]
-    for change, message in cases:
-        body = {"name": "Out of range", "role": "Source", "connector": connector, "settings": {**settings, **change}}
-        with no_connection_allowed():
+    with support.CountingListener() as listener:
+        port = listener.port
+        cases = [({"port": 0}, "port must be in range [1,65535]"),
+                 ({"port": 65536}, "port must be in range [1,65535]"),
+                 ({"port": -port}, "port must be in range [1,65535]"),
+                 ({"port": 2**63}, "port must be in range [1,65535]"),
+                 ({"port": str(port)}, "port must be an integer"), ({"port": float(port)}, "port must be an integer"),
+                 ({"port": True}, "port must be an integer"),
+                 ({"host": ""}, "host length in bytes must be in range [1,253]"),
+                 ({"host": "h" * 254}, "host length in bytes must be in range [1,253]"),
+                 ({"host": "é" * 127}, "host length in bytes must be in range [1,253]"),
+                 ({"host": 127001}, "host must be a string")]
+        for change, message in cases:
+            body = source_body(connector, "Out of range", **{"host": "127.0.0.1", "port": port, **change})
             resp = workspace.api.post("/v1/connections", body)
-        assert support.error_of(resp) == (422, "InvalidSettings", message), (change, resp.content)
+            assert support.error_of(resp) == (422, "InvalidSettings", message), (change, resp.content)
+        assert listener.accepted == 0
 
 
 @pytest.mark.parametrize("connector", ["postgresql", "mysql"])
 def test_the_allowed_hosts_and_ports_are_enforced_before_connecting(workspace, settings, connector):
-    settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["127.0.0.0/8", "::1", "db.internal"],
-                         "DATABASE_ALLOWED_PORTS": "3306,5432,6000-6010"}
-    base = {"host": "127.0.0.1", "port": 5432, "username": "u", "password": "p", "database": "d"}
-    if connector == "postgresql":
-        base["schema"] = "public"
-    refused = [("10.0.0.1", 5432), ("169.254.169.254", 5432), ("192.168.1.10", 3306), ("0.0.0.0", 5432),
-               ("::2", 5432), ("db.example.com", 5432), ("DB.internal.evil", 5432), ("localhost", 5432),
-               ("127.0.0.1,10.0.0.1", 5432), ("/var/run/postgresql", 5432), (" 127.0.0.1", 5432),
-               ("127.0.0.1", 22), ("127.0.0.1", 6379), ("127.0.0.1", 6011), ("::1", 80)]
-    for host, port in refused:
-        body = {"name": "Elsewhere", "role": "Source", "connector": connector,
-                "settings": {**base, "host": host, "port": port}}
-        started = time.monotonic()
-        with no_connection_allowed():
+    with support.CountingListener() as allowed, support.CountingListener() as other:
+        settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["127.0.0.0/8", "::1", "db.internal"],
+                             "DATABASE_ALLOWED_PORTS": f"3306,5432,6000-6010,{allowed.port}"}
+        # Hosts that reach this machine's loopback use the allowed listener's port: a refusal that
+        # came too late would land there.
+        refused = [("10.0.0.1", 5432), ("169.254.169.254", 5432), ("192.168.1.10", 3306), ("0.0.0.0", allowed.port),
+                   ("::2", 5432), ("db.example.com", 5432), ("DB.internal.evil", 5432), ("localhost", allowed.port),
+                   ("127.0.0.1,10.0.0.1", allowed.port), ("/var/run/postgresql", 5432),
+                   (" 127.0.0.1", allowed.port), ("127.0.0.1", 22), ("127.0.0.1", 6379), ("127.0.0.1", 6011),
+                   ("::1", 80), ("127.0.0.1", other.port)]
+        for host, port in refused:
+            body = source_body(connector, "Elsewhere", host=host, port=port)
+            started = time.monotonic()
             status, code, message = support.error_of(workspace.api.post("/v1/connections", body))
-        assert (status, code) == (422, "InvalidSettings"), (host, port, message)
-        assert message in (f'host "{host}" is not allowed', f"port {port} is not allowed"), message
-        assert time.monotonic() - started < 1  # refused at once: no name resolved, nothing reached
+            assert (status, code) == (422, "InvalidSettings"), (host, port, message)
+            assert message in (f'host "{host}" is not allowed', f"port {port} is not allowed"), message
+            assert time.monotonic() - started < 1  # refused at once: no name resolved, nothing reached
+        assert (allowed.accepted, other.accepted) == (0, 0)
     assert workspace.api.get("/v1/connections").json()["connections"] == []
 
 
@@ -201,13 +202,14 @@ def test_warehouse_locations_are_checked_too(api, settings, tmp_path):
     settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["127.0.0.1"],
                          "DATABASE_ALLOWED_PORTS": "5432", "SQLITE_WAREHOUSE_DIR": str(tmp_path / "warehouses")}
     body = support.workspace_body("Elsewhere", "wh")
-    for host, port, message in [("10.1.2.3", 5432, 'host "10.1.2.3" is not allowed'),
-                                ("127.0.0.1", 5433, "port 5433 is not allowed")]:
-        body["warehouse"]["settings"].update(host=host, port=port)
-        with no_connection_allowed():
+    with support.CountingListener() as listener:
+        for host, port, message in [("10.1.2.3", 5432, 'host "10.1.2.3" is not allowed'),
+                                    ("127.0.0.1", listener.port, f"port {listener.port} is not allowed")]:
+            body["warehouse"]["settings"].update(host=host, port=port)
             resp = api.post("/v1/workspaces", body)
-        assert support.error_of(resp) == (
-            422, "InvalidWarehouseSettings", f"data warehouse settings are not valid: {message}")
+            assert support.error_of(resp) == (
+                422, "InvalidWarehouseSettings", f"data warehouse settings are not valid: {message}")
+        assert listener.accepted == 0
     for path in ("/etc/krenalis.sqlite3", "../escape.sqlite3", str(tmp_path / "elsewhere.sqlite3"), "."):
         body = {"name": "File", "profileSchema": support.PROFILE_SCHEMA,
                 "warehouse": {"platform": "SQLite", "settings": {"path": path}}}

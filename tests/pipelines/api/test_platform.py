@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from tests import support
 from tests.support import error_of
 
 BODY_MISSING = "request's body is missing"
@@ -58,10 +59,27 @@ def test_body_over_512000_bytes_is_400(workspace):
     assert error_of(resp) == (400, "BadRequest", "request's content length must be in the range [1,512000]")
 
 
-@pytest.mark.parametrize("raw", [b"{", b"[]", b'{"name": "a", "name": "b"}', b"\xff\xfe", b'{"n": NaN}',
-                                 b"{} {}"])
-def test_malformed_json_is_400(workspace, raw):
-    assert error_of(workspace.api.request("POST", "/v1/connections", raw=raw))[:2] == (400, "BadRequest")
+@pytest.mark.parametrize("raw,message", [
+    (b"{", "invalid JSON: Expecting property name enclosed in double quotes (line 1, column 2)"),
+    (b"[]", "request's body must be a JSON object"),
+    (b'{"name": "a", "name": "b"}', 'duplicate key "name" in object'),
+    (b"\xff\xfe", "request body contains invalid UTF-8"),
+    (b'{"n": NaN}', "invalid JSON value NaN"),
+    (b"{} {}", "invalid JSON: unexpected data after the top-level value"),
+])
+def test_malformed_json_is_400(workspace, raw, message):
+    assert error_of(workspace.api.request("POST", "/v1/connections", raw=raw)) == (400, "BadRequest", message)
+
+
+def test_data_after_a_schema_body_is_400_and_creates_nothing(api, warehouse_db):
+    """The reference's `invalid token { after top-level value`: here the body decoder refuses it
+    before the schema is read (reference §1.2 lets a reimplementation word decode errors)."""
+    from pipelines.models import Workspace
+
+    raw = json.dumps(support.workspace_body("Trailing", warehouse_db)).encode() + b" {"
+    resp = api.request("POST", "/v1/workspaces", raw=raw)
+    assert error_of(resp) == (400, "BadRequest", "invalid JSON: unexpected data after the top-level value")
+    assert not Workspace.objects.exists()
 
 
 def test_unicode_is_normalized_to_nfc(workspace):

@@ -33,6 +33,22 @@ def test_limit_zero_gives_the_schema_only(source_connection):
     assert body["rows"] == [] and body["schema"]["properties"][0]["name"] == "email"
 
 
+def test_query_is_required(source_connection):
+    api, cid, _ = source_connection
+    assert error_of(preview(api, cid, "")) == (400, "BadRequest", "query is empty")
+
+
+def test_a_query_as_long_as_the_body_allows_runs(workspace, pg_source):
+    """The 16,777,215-rune limit is beyond the 512,000-byte body: the body cap is what a client meets
+    (the rune limit itself is tested on the service, tests/pipelines/services/test_preview.py)."""
+    cid = workspace.api.post("/v1/connections", support.connection_body(pg_source)).json()["id"]
+    envelope = len(b'{"query": "SELECT 1 AS one /*  */", "limit": 20}')
+    query = "SELECT 1 AS one /* " + "x" * (512000 - envelope) + " */"
+    assert preview(workspace.api, cid, query).json()["rows"] == [{"one": 1}]
+    resp = preview(workspace.api, cid, query + " ")
+    assert error_of(resp) == (400, "BadRequest", "request's content length must be in the range [1,512000]")
+
+
 @pytest.mark.parametrize("limit", [-1, 101])
 def test_limit_out_of_range(source_connection, limit):
     api, cid, _ = source_connection

@@ -76,6 +76,71 @@ def test_invalid_workspace_creates_nothing(api, warehouse_db, change, status, co
     assert not Workspace.objects.exists()
 
 
+def prop(name, type_, **flags):
+    """A profile schema property that breaks no rule unless `flags` make it."""
+    return {"name": name, "type": type_, "readOptional": True, **flags}
+
+
+STRING = {"kind": "string"}
+INT = {"kind": "int", "bitSize": 32}
+ADDRESS = {"kind": "object", "properties": [prop("street", STRING, nullable=True)]}
+
+
+def rule(path, text):
+    return f'profile schema property "{path}" {text}'
+
+
+@pytest.mark.parametrize("properties,message", [
+    ([prop("phone", STRING, prefilled="x")], rule("phone", "cannot have a prefilled value")),
+    ([prop("phone", STRING, createRequired=True)], rule("phone", "cannot be required for creation or update")),
+    ([prop("phone", STRING, updateRequired=True)], rule("phone", "cannot be required for creation or update")),
+    ([prop("phone", STRING, nullable=True)], rule("phone", "cannot be nullable")),
+    ([prop("address", ADDRESS)], rule("address.street", "cannot be nullable")),
+    ([prop("plan", {"kind": "string", "values": ["free", "pro"]})], rule("plan", "cannot have values or a pattern")),
+    ([prop("code", {"kind": "string", "pattern": "^[A-Z]+$"})], rule("code", "cannot have values or a pattern")),
+    ([prop("tags", {"kind": "array", "elementType": {"kind": "string", "values": ["a"]}})],
+     rule("tags", "cannot have values or a pattern")),
+    ([prop("attrs", {"kind": "map", "elementType": {"kind": "string", "pattern": "x"}})],
+     rule("attrs", "cannot have values or a pattern")),
+    ([prop("grid", {"kind": "array", "elementType": {"kind": "array", "elementType": INT}})],
+     rule("grid", "cannot have type array(array(int(32)))")),
+    ([prop("items", {"kind": "array", "elementType": {"kind": "map", "elementType": INT}})],
+     rule("items", "cannot have type array(map(int(32)))")),
+    ([prop("attrs", {"kind": "map", "elementType": {"kind": "object", "properties": [prop("a", STRING)]}})],
+     rule("attrs", "cannot have type map(object)")),
+    ([prop("tags", {"kind": "array", "elementType": STRING, "uniqueElements": True})],
+     rule("tags", "cannot have unique, minimum or maximum elements")),
+    ([prop("tags", {"kind": "array", "elementType": STRING, "minElements": 1})],
+     rule("tags", "cannot have unique, minimum or maximum elements")),
+    ([prop("tags", {"kind": "array", "elementType": STRING, "maxElements": 5})],
+     rule("tags", "cannot have unique, minimum or maximum elements")),
+    ([prop("EMAIL", STRING)], 'profile schema properties "email" and "EMAIL" would have the same column name '
+                              '"email" in the data warehouse, case-insensitively'),
+    ([prop("home_city", STRING), prop("Home", {"kind": "object", "properties": [prop("City", STRING)]})],
+     'profile schema properties "home_city" and "Home.City" would have the same column name "home_city" in the '
+     'data warehouse, case-insensitively'),
+], ids=["prefilled", "create-required", "update-required", "nullable", "nested-nullable", "values", "pattern",
+        "array-element-values", "map-element-pattern", "array-of-array", "array-of-map", "map-of-object",
+        "unique-elements", "min-elements", "max-elements", "column-case", "column-flattened"])
+def test_profile_schema_rules_create_nothing(api, warehouse_db, properties, message):
+    body = copy.deepcopy(support.workspace_body("W", warehouse_db))
+    body["profileSchema"]["properties"] += properties
+    assert error_of(api.post("/v1/workspaces", body)) == (400, "BadRequest", message)
+    assert not Workspace.objects.exists()
+    tables = support.pg_connect(warehouse_db).cursor()
+    tables.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+    assert tables.fetchall() == []
+
+
+def test_a_profile_schema_that_does_not_parse_gives_the_cause(api, warehouse_db):
+    body = copy.deepcopy(support.workspace_body("W", warehouse_db))
+    body["profileSchema"]["properties"].append(prop("tags", {"kind": "array", "elements": STRING}))
+    resp = api.post("/v1/workspaces", body)
+    assert error_of(resp) == (400, "BadRequest", "profile schema is invalid")
+    assert resp.json()["error"]["cause"] == 'unknown key "elements" (maybe "elementType"?)'
+    assert not Workspace.objects.exists()
+
+
 def test_unreachable_warehouse_is_503(api, warehouse_db):
     body = support.workspace_body("Down", warehouse_db)
     body["warehouse"]["settings"]["port"] = 1
