@@ -88,7 +88,7 @@ def test_createworkspace_sqlite_with_a_profile_schema(db, settings, tmp_path):
     (["--profile-schema", '{"kind": "string"}'], "profile schema is invalid"),
     (["--profile-schema", json.dumps({"kind": "object", "properties": [
         {"name": "x", "type": {"kind": "string"}, "readOptional": True, "nullable": True}]})],
-     'profile schema property "x" cannot be nullable'),
+     "profile schema properties cannot be nullable"),
 ], ids=["name-empty", "name-long", "json", "port", "host", "sqlite-path", "schema", "schema-rule"])
 def test_createworkspace_refuses_bad_input(db, settings, tmp_path, args, message):
     settings.KRENALIS = {**settings.KRENALIS, "SQLITE_WAREHOUSE_DIR": str(tmp_path)}
