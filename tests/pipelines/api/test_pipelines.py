@@ -1,39 +1,13 @@
-"""Pipelines: the seed's create/update/get, list, delete, status, schedule, and validation rules."""
-import copy
+"""Pipelines: the seed's create/update/get, list, delete, status, schedule (every validation rule:
+test_pipeline_validation.py)."""
 import json
 from pathlib import Path
 
 import pytest
 
 from pipelines.models import Pipeline
-from tests import support
+from tests.pipelines.api.pipeline_bodies import IN_SCHEMA, OUT_SCHEMA, body
 from tests.support import error_of
-
-IN_SCHEMA = {"kind": "object", "properties": [
-    {"name": "email", "type": {"kind": "string", "maxLength": 120}, "nullable": True},
-    {"name": "firstname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
-    {"name": "lastname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
-    {"name": "updated_at", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
-]}
-OUT_SCHEMA = {"kind": "object", "properties": [p for p in support.PROFILE_SCHEMA["properties"]
-                                               if p["name"] in ("email", "first_name", "last_name")]}
-QUERY = ("SELECT email, firstname, lastname, updated_at FROM customers "
-         "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}")
-
-
-def body(connection_id, **changes):
-    b = {"name": "Import customers", "connection": connection_id, "target": "User", "enabled": True,
-         "query": QUERY, "userIDColumn": "email", "updatedAtColumn": "updated_at", "updatedAtFormat": "ISO8601",
-         "incremental": False,
-         "transformation": {"mapping": {"email": "email", "first_name": "firstname", "last_name": "lastname"}},
-         "inSchema": copy.deepcopy(IN_SCHEMA), "outSchema": copy.deepcopy(OUT_SCHEMA)}
-    for key, value in changes.items():
-        if value is ...:
-            b.pop(key)
-        else:
-            b[key] = value
-    return b
-
 
 def test_create_get_list_delete(workspace, connection_id):
     pid = workspace.api.post("/v1/pipelines", body(connection_id)).json()["id"]
@@ -127,37 +101,6 @@ def test_status_and_schedule(workspace, connection_id):
     assert got["schedulePeriod"] == "1h" and 0 <= got["scheduleStart"] < 1440
     status, code, message = error_of(workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": "10m"}))
     assert (status, code) == (400, "BadRequest") and '"5m", "15m"' in message
-
-
-REVIEW = ". Please review and update the pipeline before attempting to import the users."
-
-
-@pytest.mark.parametrize("changes,status,code,message", [
-    ({"name": ""}, 400, "BadRequest", "name is empty"),
-    ({"target": ...}, 400, "BadRequest", "target is required"),
-    ({"target": "Group"}, 400, "BadRequest", "pipeline with target 'Group' not allowed for source Database connections"),
-    ({"connection": 99}, 422, "ConnectionNotExist", "connection 99 does not exist"),
-    ({"query": "x" * 1001}, 400, "BadRequest", "query is longer than 1000 runes"),
-    ({"query": "SELECT ${nope}"}, 422, "InvalidPlaceholder", 'placeholder "nope" does not exist'),
-    ({"userIDColumn": ...}, 400, "BadRequest", "user ID column is mandatory"),
-    ({"userIDColumn": "id"}, 400, "BadRequest", 'user ID column "id" not found within input schema'),
-    ({"updatedAtFormat": ...}, 400, "BadRequest", "update time format is required"),
-    ({"updatedAtFormat": "Excel"}, 400, "BadRequest", "update time format cannot be Excel for database pipelines"),
-    ({"updatedAtFormat": "%Q"}, 400, "BadRequest", 'update time format "%Q" is not valid'),
-    ({"incremental": True, "updatedAtColumn": ..., "updatedAtFormat": ...}, 400, "BadRequest",
-     "incremental requires an update time column"),
-    ({"transformation": None}, 400, "BadRequest", "pipeline must have a transformation"),
-    ({"transformation": {"mapping": {"email": "email", "first_name": "nope", "last_name": "lastname"}}},
-     400, "BadRequest", 'invalid mapping: property "nope" does not exist'),
-    ({"filter": {"logical": "and", "conditions": []}}, 400, "BadRequest", "filters are not allowed"),
-    ({"outSchema": {"kind": "object", "properties": [
-        {"name": "email", "type": {"kind": "string", "maxLength": 200}, "readOptional": True},
-        *OUT_SCHEMA["properties"][1:]]}}, 422, "SchemaNotAligned",
-     'in the output schema, character length of the "email" property\'s type has changed from 200 to 254' + REVIEW),
-])
-def test_invalid_pipeline_creates_nothing(workspace, connection_id, changes, status, code, message):
-    assert error_of(workspace.api.post("/v1/pipelines", body(connection_id, **changes))) == (status, code, message)
-    assert not Pipeline.objects.exists()
 
 
 def test_unsupported_language_is_422(workspace, connection_id, settings):
