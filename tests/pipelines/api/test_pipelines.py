@@ -1,39 +1,15 @@
-"""Pipelines: the seed's create/update/get, list, delete, status, schedule, and validation rules."""
-import copy
+"""Pipelines: the seed's create/update/get, list, delete, status, schedule (every validation rule:
+test_pipeline_validation.py)."""
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 
 from pipelines.models import Pipeline
-from tests import support
+from tests.pipelines.api.pipeline_bodies import (IN_SCHEMA, JS_SOURCE, MAPPING, OUT_SCHEMA, QUERY, body, function,
+                                                 in_schema, out_property, out_schema)
 from tests.support import error_of
-
-IN_SCHEMA = {"kind": "object", "properties": [
-    {"name": "email", "type": {"kind": "string", "maxLength": 120}, "nullable": True},
-    {"name": "firstname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
-    {"name": "lastname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
-    {"name": "updated_at", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
-]}
-OUT_SCHEMA = {"kind": "object", "properties": [p for p in support.PROFILE_SCHEMA["properties"]
-                                               if p["name"] in ("email", "first_name", "last_name")]}
-QUERY = ("SELECT email, firstname, lastname, updated_at FROM customers "
-         "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}")
-
-
-def body(connection_id, **changes):
-    b = {"name": "Import customers", "connection": connection_id, "target": "User", "enabled": True,
-         "query": QUERY, "userIDColumn": "email", "updatedAtColumn": "updated_at", "updatedAtFormat": "ISO8601",
-         "incremental": False,
-         "transformation": {"mapping": {"email": "email", "first_name": "firstname", "last_name": "lastname"}},
-         "inSchema": copy.deepcopy(IN_SCHEMA), "outSchema": copy.deepcopy(OUT_SCHEMA)}
-    for key, value in changes.items():
-        if value is ...:
-            b.pop(key)
-        else:
-            b[key] = value
-    return b
-
 
 def test_create_get_list_delete(workspace, connection_id):
     pid = workspace.api.post("/v1/pipelines", body(connection_id)).json()["id"]
@@ -103,8 +79,6 @@ def test_seed_get_example_shape(workspace, connection_id):
 
 
 def test_put_is_a_full_replacement_and_resets_the_cursor(workspace, connection_id):
-    import datetime as dt
-
     pid = workspace.api.post("/v1/pipelines", body(connection_id, incremental=True)).json()["id"]
     Pipeline.objects.filter(id=pid).update(cursor=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
     new = body(connection_id, enabled=..., name="Renamed",
@@ -118,6 +92,60 @@ def test_put_is_a_full_replacement_and_resets_the_cursor(workspace, connection_i
     assert stored.properties_to_unset == ["last_name"]
 
 
+CURSOR = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+# An incremental pipeline whose function reads every column, so that the user ID and update time
+# columns can move to another column without leaving one unused.
+ALL_COLUMNS = ["email", "firstname", "lastname", "updated_at"]
+INCREMENTAL = {"incremental": True, "transformation": function(inPaths=ALL_COLUMNS)}
+
+
+def put_with_a_cursor(workspace, connection_id, **changes) -> Pipeline:
+    """Creates the incremental pipeline, gives it a cursor (the API does not show it), PUTs the same
+    body with `changes`, and returns the stored pipeline."""
+    pid = workspace.api.post("/v1/pipelines", body(connection_id, **INCREMENTAL)).json()["id"]
+    Pipeline.objects.filter(id=pid).update(cursor=CURSOR)
+    resp = workspace.api.put(f"/v1/pipelines/{pid}", body(connection_id, **INCREMENTAL | changes))
+    assert (resp.status_code, resp.content) == (200, b"")
+    return Pipeline.objects.get(id=pid)
+
+
+@pytest.mark.parametrize("changes", [
+    {"query": QUERY + " ORDER BY email"},
+    {"userIDColumn": "firstname"},
+    {"updatedAtColumn": "lastname"},
+    {"updatedAtFormat": "%Y-%m-%dT%H:%M:%SZ"},
+    {"transformation": function(inPaths=ALL_COLUMNS, source=JS_SOURCE + "\n// v2")},
+    {"transformation": function(inPaths=ALL_COLUMNS[:3])},
+    {"transformation": {"mapping": MAPPING}},
+    {"inSchema": in_schema(*ALL_COLUMNS, firstname={"type": {"kind": "string", "maxLength": 61}})},
+    {"outSchema": out_schema(out_property("email", description="Email address"), "first_name", "last_name")},
+    {"incremental": False},
+], ids=["query", "user-id-column", "update-time-column", "update-time-format", "function-source",
+        "function-in-paths", "function-to-mapping", "in-schema", "out-schema", "incremental-false"])
+def test_put_that_changes_what_is_read_resets_the_cursor(workspace, connection_id, changes):
+    """Reference §7.4: the next incremental run must start over, as the rows it read may differ."""
+    assert put_with_a_cursor(workspace, connection_id, **changes).cursor is None
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"name": "Renamed", "enabled": False},
+    {"enabled": ...},
+    {"inSchema": {"properties": IN_SCHEMA["properties"], "kind": "object"}},
+], ids=["nothing", "name-and-enabled", "enabled-omitted", "same-schema-other-key-order"])
+def test_put_that_changes_nothing_read_keeps_the_cursor(workspace, connection_id, changes):
+    stored = put_with_a_cursor(workspace, connection_id, **changes)
+    assert stored.cursor == CURSOR and stored.revision == 1
+
+
+def test_status_and_schedule_keep_the_cursor(workspace, connection_id):
+    pid = workspace.api.post("/v1/pipelines", body(connection_id, **INCREMENTAL)).json()["id"]
+    Pipeline.objects.filter(id=pid).update(cursor=CURSOR)
+    assert workspace.api.put(f"/v1/pipelines/{pid}/status", {"enabled": False}).content == b""
+    assert workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": "1h"}).content == b""
+    assert Pipeline.objects.get(id=pid).cursor == CURSOR
+
+
 def test_status_and_schedule(workspace, connection_id):
     pid = workspace.api.post("/v1/pipelines", body(connection_id)).json()["id"]
     assert workspace.api.put(f"/v1/pipelines/{pid}/status", {}).content == b""
@@ -127,37 +155,6 @@ def test_status_and_schedule(workspace, connection_id):
     assert got["schedulePeriod"] == "1h" and 0 <= got["scheduleStart"] < 1440
     status, code, message = error_of(workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": "10m"}))
     assert (status, code) == (400, "BadRequest") and '"5m", "15m"' in message
-
-
-REVIEW = ". Please review and update the pipeline before attempting to import the users."
-
-
-@pytest.mark.parametrize("changes,status,code,message", [
-    ({"name": ""}, 400, "BadRequest", "name is empty"),
-    ({"target": ...}, 400, "BadRequest", "target is required"),
-    ({"target": "Group"}, 400, "BadRequest", "pipeline with target 'Group' not allowed for source Database connections"),
-    ({"connection": 99}, 422, "ConnectionNotExist", "connection 99 does not exist"),
-    ({"query": "x" * 1001}, 400, "BadRequest", "query is longer than 1000 runes"),
-    ({"query": "SELECT ${nope}"}, 422, "InvalidPlaceholder", 'placeholder "nope" does not exist'),
-    ({"userIDColumn": ...}, 400, "BadRequest", "user ID column is mandatory"),
-    ({"userIDColumn": "id"}, 400, "BadRequest", 'user ID column "id" not found within input schema'),
-    ({"updatedAtFormat": ...}, 400, "BadRequest", "update time format is required"),
-    ({"updatedAtFormat": "Excel"}, 400, "BadRequest", "update time format cannot be Excel for database pipelines"),
-    ({"updatedAtFormat": "%Q"}, 400, "BadRequest", 'update time format "%Q" is not valid'),
-    ({"incremental": True, "updatedAtColumn": ..., "updatedAtFormat": ...}, 400, "BadRequest",
-     "incremental requires an update time column"),
-    ({"transformation": None}, 400, "BadRequest", "pipeline must have a transformation"),
-    ({"transformation": {"mapping": {"email": "email", "first_name": "nope", "last_name": "lastname"}}},
-     400, "BadRequest", 'invalid mapping: property "nope" does not exist'),
-    ({"filter": {"logical": "and", "conditions": []}}, 400, "BadRequest", "filters are not allowed"),
-    ({"outSchema": {"kind": "object", "properties": [
-        {"name": "email", "type": {"kind": "string", "maxLength": 200}, "readOptional": True},
-        *OUT_SCHEMA["properties"][1:]]}}, 422, "SchemaNotAligned",
-     'in the output schema, character length of the "email" property\'s type has changed from 200 to 254' + REVIEW),
-])
-def test_invalid_pipeline_creates_nothing(workspace, connection_id, changes, status, code, message):
-    assert error_of(workspace.api.post("/v1/pipelines", body(connection_id, **changes))) == (status, code, message)
-    assert not Pipeline.objects.exists()
 
 
 def test_unsupported_language_is_422(workspace, connection_id, settings):
@@ -182,3 +179,43 @@ def test_function_that_does_not_compile_is_400(workspace, connection_id, languag
     status, code, text = error_of(workspace.api.post("/v1/pipelines", body(connection_id, transformation=function)))
     assert (status, code) == (400, "BadRequest") and text.startswith(message), text
     assert not Pipeline.objects.exists()
+
+
+@pytest.mark.parametrize("clear", [{"period": None}, {}], ids=["null", "missing"])
+def test_null_or_missing_period_turns_the_schedule_off(workspace, connection_id, clear):
+    pid = workspace.api.post("/v1/pipelines", body(connection_id)).json()["id"]
+    start = Pipeline.objects.get(id=pid).schedule_start
+    assert workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": "15m"}).content == b""
+    assert workspace.api.put(f"/v1/pipelines/{pid}/schedule", clear).content == b""
+    got = workspace.api.get(f"/v1/pipelines/{pid}").json()
+    assert (got["scheduleStart"], got["schedulePeriod"]) == (None, None)
+    assert workspace.api.put(f"/v1/pipelines/{pid}/schedule", {"period": "2h"}).content == b""
+    got = workspace.api.get(f"/v1/pipelines/{pid}").json()
+    assert (got["scheduleStart"], got["schedulePeriod"]) == (start, "2h")
+
+
+def test_pipelines_of_one_connection_share_the_schedule_start(workspace, connection_id):
+    """Reference §7.3: a new pipeline reuses the minute of the connection's existing pipeline."""
+    first = workspace.api.post("/v1/pipelines", body(connection_id, name="First")).json()["id"]
+    Pipeline.objects.filter(id=first).update(schedule_start=777)
+    second = workspace.api.post("/v1/pipelines", body(connection_id, name="Second")).json()["id"]
+    assert workspace.api.put(f"/v1/pipelines/{second}/schedule", {"period": "24h"}).content == b""
+    assert workspace.api.get(f"/v1/pipelines/{second}").json()["scheduleStart"] == 777
+
+
+def test_put_of_an_unknown_pipeline_is_404(workspace, connection_id):
+    pid = workspace.api.post("/v1/pipelines", body(connection_id)).json()["id"]
+    before = workspace.api.get("/v1/pipelines").json()
+    missing = pid % (2**31 - 1) + 1
+    resp = workspace.api.put(f"/v1/pipelines/{missing}", body(connection_id, name="Renamed"))
+    assert error_of(resp) == (404, "NotFound", f"pipeline {missing} does not exist")
+    assert workspace.api.get("/v1/pipelines").json() == before
+
+
+def test_list_is_ordered_by_name_then_id(workspace, connection_id):
+    """Spec README §1.7."""
+    ids = {name: [] for name in ("alpha", "beta")}
+    for name in ("beta", "alpha", "beta", "alpha"):
+        ids[name].append(workspace.api.post("/v1/pipelines", body(connection_id, name=name)).json()["id"])
+    listed = [(p["name"], p["id"]) for p in workspace.api.get("/v1/pipelines").json()["pipelines"]]
+    assert listed == [(name, pid) for name in ("alpha", "beta") for pid in sorted(ids[name])]
