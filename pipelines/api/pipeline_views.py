@@ -99,6 +99,8 @@ class PipelinesView(ApiView):
                request="PipelineCreate", ok="Created", errors=[422])
     def post(self, request):
         body = self.body()
+        if body.get("formatSettings", ...) is None:  # on create (only), null counts as absent (§7.4)
+            del body["formatSettings"]
         pipeline = pipeline_create(
             workspace=self.workspace,
             connection_id=body.get("connection"),

@@ -415,7 +415,8 @@ def pipeline_create(*, workspace: Workspace, connection_id, target, event_type: 
     if target not in ("Event", "User", "Group"):
         raise BadRequest('target must be "Event", "User", or "Group"')
     if type(connection_id) is not int or not 0 < connection_id < 2**31:
-        raise BadRequest(f'connection identifier "{connection_id if connection_id is not None else ""}" is not valid')
+        shown = "" if connection_id is None else json.dumps(connection_id) if type(connection_id) is bool else connection_id
+        raise BadRequest(f'connection identifier "{shown}" is not valid')
     connection = Connection.objects.select_for_update().filter(id=connection_id, workspace=workspace).first()
     if connection is None:
         raise Unprocessable("ConnectionNotExist", f"connection {connection_id} does not exist")

@@ -367,6 +367,7 @@ CREATE_CASES = [
     ("connection-missing", {"connection": ...}, 400, BR, 'connection identifier "" is not valid'),
     ("connection-not-an-integer", {"connection": "abc"}, 400, BR, 'connection identifier "abc" is not valid'),
     ("connection-zero", {"connection": 0}, 400, BR, 'connection identifier "0" is not valid'),
+    ("connection-boolean", {"connection": True}, 400, BR, 'connection identifier "true" is not valid'),
     ("connection-2-31", {"connection": 2**31}, 400, BR, 'connection identifier "2147483648" is not valid'),
     ("connection-unknown", {"connection": 99}, 422, "ConnectionNotExist", "connection 99 does not exist"),
     ("event-type", {"eventType": "signup"}, 400, BR,
@@ -425,6 +426,7 @@ VALID_CASES = [
     ("updated-at-column-json", {"updatedAtColumn": "attrs", "updatedAtFormat": "%Y-%m-%d",
                                 "inSchema": in_schema("email", "firstname", "lastname", "attrs")}),
     ("without-update-time-column", NO_UPDATE_TIME),
+    ("format-settings-null-on-create", {"formatSettings": None}),  # §7.4: absent on create (not on update)
     ("function", {"transformation": function()}),
     ("function-inputs-used-by-the-columns-only", {"transformation": function(inPaths=["firstname", "lastname"])}),
     ("other-types-fields-empty", {"format": "", "path": "", "sheet": "", "compression": "", "orderBy": "",
