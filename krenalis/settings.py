@@ -13,8 +13,6 @@ KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD
                     how a run whose worker died is found and ended (defaults 5, 60, 30)
 """
 import os
-import re
-import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -129,14 +127,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("KRENALIS_STATIC_ROOT", BASE_DIR / "staticfiles"))
 # gunicorn serves no files: WhiteNoise serves STATIC_ROOT, which `collectstatic` fills (the Docker image
 # runs it when built), gzipped too. Not the manifest storage: `{% static %}` would then fail wherever
-# collectstatic never ran (bin/run, the tests); there WhiteNoise serves the files where they are.
+# collectstatic never ran (bin/run, the tests); there WhiteNoise finds each file where it is, as
+# under DEBUG (and warns of no missing directory).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 if not STATIC_ROOT.is_dir():
-    WHITENOISE_USE_FINDERS = True
-    warnings.filterwarnings("ignore", message=f"No directory at: {re.escape(str(STATIC_ROOT))}")
+    WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True
 
 # Requests are at most 500 KiB (reference §1.2); Django's own cap must not cut in first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
