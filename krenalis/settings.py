@@ -8,6 +8,7 @@ KRENALIS_ENCRYPTION_KEY  key that encrypts connection and warehouse secrets at r
 KRENALIS_DATABASE_ALLOWED_HOSTS  hosts source and warehouse connections may use: names, IP
                     addresses, CIDR networks, comma-separated (default "*": any)
 KRENALIS_DATABASE_ALLOWED_PORTS  their ports, e.g. "5432,3306" or "1024-65535" (default 1-65535)
+KRENALIS_STATIC_ROOT where `collectstatic` puts the static files WhiteNoise serves (default staticfiles/)
 KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD_RUNS_SECONDS
                     how a run whose worker died is found and ended (defaults 5, 60, 30)
 """
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,7 +124,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("KRENALIS_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# gunicorn serves no files: WhiteNoise serves STATIC_ROOT, which `collectstatic` fills (the Docker image
+# runs it when built), gzipped too. Not the manifest storage: `{% static %}` would then fail wherever
+# collectstatic never ran (bin/run, the tests); there WhiteNoise finds each file where it is, as
+# under DEBUG (and warns of no missing directory).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+if not STATIC_ROOT.is_dir():
+    WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True
 
 # Requests are at most 500 KiB (reference §1.2); Django's own cap must not cut in first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

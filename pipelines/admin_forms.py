@@ -190,20 +190,29 @@ def connector_choices():
     return [(code, REGISTRY[code].label) for code in sorted(REGISTRY)]
 
 
+def _wide(widget=None):
+    """A text input as wide as the admin's for a model's CharField (Name's): database names and paths are long."""
+    widget = widget or forms.TextInput()
+    widget.attrs["class"] = "vTextField"
+    return widget
+
+
 class ConnectionForm(ServiceFormMixin, forms.ModelForm):
     """The settings of the chosen connector; the stored password is never sent back to the browser
     (an empty password field keeps it)."""
 
     connector = forms.ChoiceField(choices=connector_choices, initial="postgresql")
-    host = forms.CharField(required=False, initial="127.0.0.1")
+    host = forms.CharField(required=False, initial="127.0.0.1", widget=_wide())
     port = forms.IntegerField(required=False, min_value=1, max_value=65535,
                               help_text="PostgreSQL: 5432, MySQL/MariaDB: 3306 unless changed.")
-    username = forms.CharField(required=False)
-    password = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False))
-    database = forms.CharField(required=False)
-    schema = forms.CharField(required=False, initial="public", help_text="PostgreSQL schema the query runs in.")
+    username = forms.CharField(required=False, widget=_wide())
+    password = forms.CharField(required=False, strip=False, widget=_wide(forms.PasswordInput(render_value=False)))
+    database = forms.CharField(required=False, widget=_wide())
+    schema = forms.CharField(required=False, initial="public", help_text="PostgreSQL schema the query runs in.",
+                             widget=_wide())
     path = forms.CharField(required=False, label="Database file",
-                           help_text="Path of the SQLite file, inside the directory of the SQLite sources.")
+                           help_text="Path of the SQLite file, inside the directory of the SQLite sources.",
+                           widget=_wide())
 
     class Meta:
         model = Connection

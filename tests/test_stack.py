@@ -1,5 +1,6 @@
 """The whole product as it is deployed: the demo data, docker-compose.yml (read, and its topology run
 with the local services), and the README's first command (the embedded default)."""
+import gzip
 import json
 import os
 import re
@@ -110,9 +111,18 @@ def test_dockerfile_builds_what_compose_runs():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "COPY requirements.txt" in dockerfile and "pip install" in dockerfile
     assert "libmariadb-dev" in dockerfile and "libmariadb3" in dockerfile  # mysqlclient builds, then runs
+    # both stages on the Debian release the tests run on (its libmariadb3 is the one tested)
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["python:3.11-slim-bookworm"] * 2
+    # the static files gunicorn's WhiteNoise serves are collected into the image, not into the var volume
+    assert "python manage.py collectstatic --noinput" in dockerfile
+    assert dockerfile.index("COPY . .") < dockerfile.index("collectstatic") < dockerfile.index("USER krenalis")
+    from django.conf import settings
+
+    assert settings.STATIC_ROOT == ROOT / "staticfiles"  # the image's /app/staticfiles
+    assert "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE
     requirements = (ROOT / "requirements.txt").read_text()
-    for package in ("gunicorn==", "celery==", "redis==", "django-celery-beat==", "psycopg2-binary==",
-                    "mysqlclient=="):
+    for package in ("gunicorn==", "whitenoise==", "celery==", "redis==", "django-celery-beat==",
+                    "psycopg2-binary==", "mysqlclient=="):
         assert package in requirements
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "var", ".git"} <= set(ignored)
@@ -199,6 +209,40 @@ def wait_for_http(url: str, process: Process, timeout: float = 60) -> None:
     raise AssertionError(f"{url} did not answer within {timeout} s:\n{process.output[-4000:]}")
 
 
+def get(url: str, headers: dict | None = None):
+    """(status, headers, body) of a GET."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def assert_static_files_served(base: str) -> None:
+    """The admin's CSS, the pipeline editor's CodeMirror and the Swagger UI of /v1/docs load, with the
+    right content types: every /static/ file the admin login page and the docs page refer to."""
+    referred = {}
+    for page in ("/admin/login/", "/v1/docs"):
+        status, _, body = get(base + page)
+        assert status == 200, (page, body[:500])
+        referred[page] = set(re.findall(r"""(?:href|src)=["'](/static/[^"']+)["']""", body.decode()))
+    assert "/static/admin/css/base.css" in referred["/admin/login/"], referred
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in referred["/v1/docs"], referred
+    codemirror = {"/static/vendor/codemirror/lib/codemirror.js", "/static/vendor/codemirror/mode/sql/sql.js",
+                  "/static/admin_console/pipeline_editor.js"}
+    for path in sorted(set().union(*referred.values(), codemirror)):
+        status, headers, body = get(base + path)
+        assert status == 200 and body, (path, status)
+        kind = {"css": "text/css", "js": "text/javascript", "png": "image/png"}[path.rsplit(".", 1)[1]]
+        assert headers["Content-Type"].startswith(kind), (path, headers["Content-Type"])
+    # collected gzipped: a browser that accepts it gets the smaller file
+    status, headers, body = get(base + "/static/vendor/codemirror/lib/codemirror.js", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert "CodeMirror" in gzip.decompress(body).decode()
+    assert get(base + "/static/vendor/codemirror/lib/missing.js")[0] == 404
+
+
 def wait_for_demo_run(base: str, key: str, timeout: float) -> tuple[dict, dict, list]:
     """(the demo workspace, its pipeline, its runs) once a run of the demo pipeline has ended."""
     status, body = http("GET", f"{base}/v1/workspaces", key)
@@ -278,7 +322,8 @@ def local_command(argv: list[str], **replace) -> list[str]:
 @pytest.mark.timeout(300)
 def test_compose_topology_runs_a_scheduled_import_with_local_services(compose, stack_services, tmp_path):
     """gunicorn + two workers + two beats (as if on two machines) on PostgreSQL and Redis: the demo
-    pipeline is imported by the scheduler once, whatever the number of beats and workers."""
+    pipeline is imported by the scheduler once, whatever the number of beats and workers; gunicorn
+    serves the static files collected as the Docker image collects them, with DEBUG off."""
     broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
     if not broker.startswith("redis://"):
         pytest.skip("needs a Redis broker")
@@ -286,9 +331,11 @@ def test_compose_topology_runs_a_scheduled_import_with_local_services(compose, s
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{stack_services['metadata']}",
            "CELERY_BROKER_URL": broker, "KRENALIS_CELERY_QUEUE": f"krenalis-stack-{secrets.token_hex(4)}",
-           "KRENALIS_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
+           "KRENALIS_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1", "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+           "KRENALIS_STATIC_ROOT": str(tmp_path / "staticfiles"), "DJANGO_DEBUG": ""}
     manage = [sys.executable, "manage.py"]
     subprocess.run(manage + ["migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(manage + ["collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     services = compose["services"]
     processes = []
     try:
@@ -301,6 +348,7 @@ def test_compose_topology_runs_a_scheduled_import_with_local_services(compose, s
         processes += beats
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/admin/login/", web)
+        assert_static_files_served(base)
         for beat in beats:
             beat.wait_for_line(r"beat: Starting", 60)
         for worker in processes[1:3]:

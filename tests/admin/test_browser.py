@@ -62,7 +62,10 @@ def test_set_up_a_pipeline_run_it_and_watch_it_finish(page, admin_login, shop, p
     page.goto("/admin/pipelines/apikey/add/")
     page.fill("#id_name", "Data team")
     page.click("input[name=_save]")
-    expect(page.locator("#kr-plain-key")).to_have_value(re.compile(r"^\S{30,}$"))
+    plain_key = page.locator("#kr-plain-key")
+    expect(plain_key).to_have_value(re.compile(r"^api_\S{30,}$"))
+    # The page shows the whole key, once; the screenshot shows only its prefix, as a key should be.
+    plain_key.evaluate("input => { input.value = input.value.slice(0, 8) + '•'.repeat(input.value.length - 8); }")
     shots(page, "api-key")
     page.goto("/admin/")
     create_connection(page, shop, pg_source_10, shots)
@@ -126,6 +129,9 @@ def test_set_up_a_pipeline_run_it_and_watch_it_finish(page, admin_login, shop, p
     expect(page.locator(".kr-facts")).to_contain_text("Incremental run")
     page.goto("/admin/pipelines/run/")
     expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(page.locator("#result_list tbody tr").first.locator("td.field-imported")).to_have_text("1")
+    last, frame = (page.locator(sel).bounding_box() for sel in ("th.column-failed_rows", "#changelist .results"))
+    assert last["x"] + last["width"] <= frame["x"] + frame["width"]  # every column fits a 1360 px screen
     shots(page, "runs")
     page.goto(f"/admin/pipelines/pipeline/{pipeline.id}/change/")
     expect(page.locator("svg.kr-chart rect.imported")).to_have_count(2)
