@@ -399,6 +399,8 @@ def _seconds(run: Run, now=None) -> float:
 
 
 def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds:.2g} s"  # two significant digits: 0.25 s, 0.012 s (not 0.0 s twice on a chart axis)
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(round(seconds)), 60)

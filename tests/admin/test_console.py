@@ -325,3 +325,12 @@ def test_chart_draws_a_bar_per_run_and_the_duration_line():
     assert svg.count('class="imported"') == 4 and svg.count('class="failed"') == 2
     assert "<polyline" in svg and "Run 3 (failed, full): 300 imported, 1 failed" in svg
     assert runs_chart_svg([]) == ""
+
+
+@pytest.mark.parametrize("seconds,shown", [(0, "0 s"), (0.012, "0.012 s"), (0.25, "0.25 s"), (3.04, "3.0 s"),
+                                           (75, "1 min 15 s"), (3725, "1 h 02 min")])
+def test_durations_read_well_from_milliseconds_to_hours(seconds, shown):
+    """Short runs get two significant digits, so a chart's two axis labels never both read "0.0 s"."""
+    from pipelines.admin_views import format_duration
+
+    assert format_duration(seconds) == shown
