@@ -22,7 +22,6 @@ that persists) raise FatalTransformError.
 
 from __future__ import annotations
 
-import itertools
 import operator
 import threading
 from dataclasses import dataclass
@@ -189,10 +188,10 @@ class FunctionTransformer:
         column; None when a check fails (the records are then decoded one by one, which says why)."""
         if not set().union(*values) <= self._out_names:
             return None
-        columns = []
+        columns, unset = [], [None] * len(values)
         for name, check in self._out_columns:
             if check is None:
-                columns.append(itertools.repeat(None))
+                columns.append(unset)
                 continue
             column = list(map(operator.methodcaller("get", name), values))
             if not check(column):

@@ -137,3 +137,10 @@ def test_a_javascript_number_for_an_int64_is_rejected_as_in_transform_batch():
     with transformer("JavaScript", "const transform = (u) => ({score: 5});", IN, out) as t:
         assert t.transform_rows(rows(1)) == [
             RecordError("OutputValidation", "property «score» has a value that is not of type «bigint»")]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_function_that_sets_nothing_gives_rows_of_nulls(language):
+    source = {"JavaScript": "const transform = (u) => ({});", "Python": "def transform(u):\n    return {}\n"}[language]
+    with transformer(language, source, IN, OUT, out_paths=[]) as t:
+        assert t.transform_rows(rows(2)) == [(None,) * 5] * 2
