@@ -83,6 +83,12 @@ def _string_option(extra: dict, key: str) -> str:
     return value
 
 
+def _is_valid_sheet_name(name: str) -> bool:
+    """A spreadsheet's sheet name: 1 to 31 characters, none of : \\ / ? * [ ], not quoted."""
+    return (len(name) <= 31 and not any(c in name for c in ':\\/?*[]')
+            and not name.startswith("'") and not name.endswith("'"))
+
+
 def _check_function_paths(paths, schema: Type, direction: str) -> list[str]:
     if paths is None:
         raise BadRequest(f"{direction} properties of transformation function cannot be null")
@@ -272,9 +278,21 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
     table_name = _string_option(extra, "tableName")                                             # 8
     if table_name:
         check_text(table_name, "table name", 1024)
+    sheet = _string_option(extra, "sheet")                                                      # 9
+    if sheet and not _is_valid_sheet_name(sheet):
+        raise BadRequest("sheet name is not valid")
     export_mode = _string_option(extra, "exportMode")                                           # 10
     if export_mode and export_mode not in ("CreateOnly", "UpdateOnly", "CreateOrUpdate"):
         raise BadRequest(f'export mode "{export_mode}" is not valid')
+    matching = extra.get("matching")                                                            # 11
+    match_in, match_out = ((matching.get("in") or "", matching.get("out") or "") if isinstance(matching, dict)
+                           else ("", ""))
+    if match_out and not match_in:
+        raise BadRequest("input matching property cannot be empty if output matching property is not empty")
+    if match_in and not match_out:
+        raise BadRequest("output matching property cannot be empty if input matching property is not empty")
+    if match_in and not export_mode:
+        raise BadRequest("export mode cannot be empty if there are matching properties")
     compression = _string_option(extra, "compression")                                          # 12
     if compression not in ("", "Zip", "Gzip", "Snappy"):
         raise BadRequest(f'compression "{compression}" is not valid')
@@ -295,6 +313,12 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
         message = check_updated_at_format(updated_at_format)
         if message:
             raise BadRequest(message)
+    order_by = _string_option(extra, "orderBy")                                                 # 16
+    if order_by:
+        if not is_valid_property_path(order_by):
+            raise BadRequest("the specified order by is not a valid property path")
+        if len(order_by) > MAX_COLUMN_RUNES:
+            raise BadRequest("the specified order by is longer than 1024 runes")
     if data.incremental and not updated_at_column:                                              # 17
         raise BadRequest("incremental requires an update time column")
     if in_schema is not None:                                                                   # 18
@@ -308,7 +332,7 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
     check_text(data.query, "query", MAX_QUERY_RUNES)
     if path:
         raise BadRequest("Database pipelines cannot have a path")
-    if _string_option(extra, "sheet"):
+    if sheet:
         raise BadRequest("Database pipelines cannot have a sheet")
     if in_schema is None:                                                                       # 20
         raise BadRequest("input schema must be valid")
@@ -336,7 +360,7 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
         raise BadRequest("update time format is required")
     if updated_at_format == "Excel":
         raise BadRequest("update time format cannot be Excel for database pipelines")
-    if _string_option(extra, "orderBy"):                                                        # 21
+    if order_by:                                                                                # 21
         raise BadRequest("pipelines that do not export users to files cannot specify a order by property")
     if table_name:
         raise BadRequest("table name is not allowed")
@@ -344,8 +368,7 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
         raise BadRequest("table key is not allowed")
     if export_mode:
         raise BadRequest("export mode must be empty")
-    matching = extra.get("matching")
-    if isinstance(matching, dict) and (matching.get("in") or matching.get("out")):
+    if match_in:
         raise BadRequest("matching properties cannot be provided")
     if extra.get("updateOnDuplicates") is True:
         raise BadRequest("update on duplicates is not allowed")

@@ -174,10 +174,19 @@ BODY_CASES = [
     ("table-name-1025-runes", {"tableName": "t" * 1025}, 400, BR, "table name is longer than 1024 runes"),
     ("table-name", {"tableName": "users"}, 400, BR, "table name is not allowed"),
     # 9. sheet
+    ("sheet-invalid", {"sheet": "a/b"}, 400, BR, "sheet name is not valid"),
+    ("sheet-32-runes", {"sheet": "s" * 32}, 400, BR, "sheet name is not valid"),
     ("sheet", {"sheet": "Sheet1"}, 400, BR, "Database pipelines cannot have a sheet"),
     # 10. export mode
     ("export-mode-invalid", {"exportMode": "Upsert"}, 400, BR, 'export mode "Upsert" is not valid'),
     ("export-mode", {"exportMode": "CreateOnly"}, 400, BR, "export mode must be empty"),
+    # 11. matching
+    ("matching-out-only", {"matching": {"in": "", "out": "email"}}, 400, BR,
+     "input matching property cannot be empty if output matching property is not empty"),
+    ("matching-in-only", {"matching": {"in": "email", "out": ""}}, 400, BR,
+     "output matching property cannot be empty if input matching property is not empty"),
+    ("matching-without-export-mode", {"matching": {"in": "email", "out": "email"}}, 400, BR,
+     "export mode cannot be empty if there are matching properties"),
     # 12. compression
     ("compression-invalid", {"compression": "Rar"}, 400, BR, 'compression "Rar" is not valid'),
     ("compression", {"compression": "Gzip"}, 400, BR, "database pipelines cannot have compression"),
@@ -207,7 +216,9 @@ BODY_CASES = [
     ("updated-at-format-nul", {"updatedAtFormat": "%Y\x00"}, 400, BR, "update time format contains the NUL byte"),
     ("updated-at-format-65-runes", {"updatedAtFormat": "%Y".ljust(65, "-")}, 400, BR,
      "update time format is longer than 64 runes"),
-    # 16. order by (refused with step 21's message)
+    # 16. order by (a valid one is refused with step 21's message)
+    ("order-by-invalid-path", {"orderBy": "a..b"}, 400, BR, "the specified order by is not a valid property path"),
+    ("order-by-1025-runes", {"orderBy": "o" * 1025}, 400, BR, "the specified order by is longer than 1024 runes"),
     ("order-by", {"orderBy": "email"}, 400, BR,
      "pipelines that do not export users to files cannot specify a order by property"),
     # 17. incremental
@@ -313,7 +324,8 @@ BODY_CASES = [
      "update time format cannot be Excel for database pipelines"),
     # 21. fields of other pipeline types
     ("table-key", {"tableKey": "id"}, 400, BR, "table key is not allowed"),
-    ("matching", {"matching": {"in": "email", "out": "email"}}, 400, BR, "matching properties cannot be provided"),
+    ("matching-with-export-mode", {"matching": {"in": "email", "out": "email"}, "exportMode": "CreateOnly"}, 400, BR,
+     "export mode must be empty"),  # so "matching properties cannot be provided" cannot be reached here
     ("update-on-duplicates", {"updateOnDuplicates": True}, 400, BR, "update on duplicates is not allowed"),
     # 22. transformation required
     ("transformation-missing", {"transformation": ...}, 400, BR, "pipeline must have a transformation"),
