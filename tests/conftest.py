@@ -1,6 +1,7 @@
 """Fixtures shared by the test suite. Everything is real: PostgreSQL and MariaDB on this machine
 (see README), Redis for Celery. Each fixture creates its own databases and drops them after."""
 import pytest
+from django.conf import settings
 
 from tests import support
 
@@ -61,3 +62,40 @@ def connection_id(workspace, pg_source):
     resp = workspace.api.post("/v1/connections", support.connection_body(pg_source))
     assert resp.status_code == 200, resp.content
     return resp.json()["id"]
+
+
+@pytest.fixture
+def task_queue():
+    """The tasks this test sends go to the real Redis broker, on a queue of the test's own that no
+    worker consumes: the test reads what arrived there (task_queue.messages())."""
+    queue = support.TaskQueue(settings.CELERY_BROKER_URL)
+    try:
+        with queue.routed():
+            yield queue
+    finally:
+        queue.forget()
+
+
+@pytest.fixture(scope="session")
+def session_worker(django_db_setup, tmp_path_factory):
+    """One real `celery worker` process for the session, on the test database and the configured
+    Redis broker, consuming a queue of its own (no other worker on this Redis takes its tasks)."""
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("needs a Redis broker")
+    queue = support.TaskQueue(settings.CELERY_BROKER_URL)
+    process = support.start_worker(tmp_path_factory.mktemp("celery") / "worker.log", queue.name,
+                                   settings.CELERY_BROKER_URL)
+    try:
+        yield support.Worker(queue, process)
+    finally:
+        process.stop()
+        queue.forget()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, session_worker):
+    """The session's worker executes the tasks this test sends. It sees committed data only, hence
+    a transactional test; a test waits for what the worker does with a bounded timeout."""
+    session_worker.queue.purge()  # nothing left over from an earlier test
+    with session_worker.queue.routed():
+        yield session_worker
