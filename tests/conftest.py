@@ -1,5 +1,7 @@
 """Fixtures shared by the test suite. Everything is real: PostgreSQL and MariaDB on this machine
 (see README), Redis for Celery. Each fixture creates its own databases and drops them after."""
+import os
+
 import pytest
 from django.conf import settings
 
@@ -62,6 +64,25 @@ def connection_id(workspace, pg_source):
     resp = workspace.api.post("/v1/connections", support.connection_body(pg_source))
     assert resp.status_code == 200, resp.content
     return resp.json()["id"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tasks_stay_in_the_tests():
+    """Tasks that no test reads (a run ending queues an identity resolution) go to a queue of this
+    session, never to the default queue a real worker on the same Redis would take them from;
+    processes the tests start (manage.py commands) inherit it."""
+    queue = support.TaskQueue(settings.CELERY_BROKER_URL)
+    previous = os.environ.get("KRENALIS_CELERY_QUEUE")
+    os.environ["KRENALIS_CELERY_QUEUE"] = queue.name
+    try:
+        with queue.routed():
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("KRENALIS_CELERY_QUEUE")
+        else:
+            os.environ["KRENALIS_CELERY_QUEUE"] = previous
+        queue.forget()
 
 
 @pytest.fixture
