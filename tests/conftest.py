@@ -1,6 +1,9 @@
 """Fixtures shared by the test suite. Everything is real: PostgreSQL and MariaDB on this machine
 (see README), Redis for Celery. Each fixture creates its own databases and drops them after."""
+import os
+
 import pytest
+from django.conf import settings
 
 from tests import support
 
@@ -61,3 +64,59 @@ def connection_id(workspace, pg_source):
     resp = workspace.api.post("/v1/connections", support.connection_body(pg_source))
     assert resp.status_code == 200, resp.content
     return resp.json()["id"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tasks_stay_in_the_tests():
+    """Tasks that no test reads (a run ending queues an identity resolution) go to a queue of this
+    session, never to the default queue a real worker on the same Redis would take them from;
+    processes the tests start (manage.py commands) inherit it."""
+    queue = support.TaskQueue(settings.CELERY_BROKER_URL)
+    previous = os.environ.get("KRENALIS_CELERY_QUEUE")
+    os.environ["KRENALIS_CELERY_QUEUE"] = queue.name
+    try:
+        with queue.routed():
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("KRENALIS_CELERY_QUEUE")
+        else:
+            os.environ["KRENALIS_CELERY_QUEUE"] = previous
+        queue.forget()
+
+
+@pytest.fixture
+def task_queue():
+    """The tasks this test sends go to the real Redis broker, on a queue of the test's own that no
+    worker consumes: the test reads what arrived there (task_queue.messages())."""
+    queue = support.TaskQueue(settings.CELERY_BROKER_URL)
+    try:
+        with queue.routed():
+            yield queue
+    finally:
+        queue.forget()
+
+
+@pytest.fixture(scope="session")
+def session_worker(django_db_setup, tmp_path_factory):
+    """One real `celery worker` process for the session, on the test database and the configured
+    Redis broker, consuming a queue of its own (no other worker on this Redis takes its tasks)."""
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("needs a Redis broker")
+    queue = support.TaskQueue(settings.CELERY_BROKER_URL)
+    process = support.start_worker(tmp_path_factory.mktemp("celery") / "worker.log", queue.name,
+                                   settings.CELERY_BROKER_URL)
+    try:
+        yield support.Worker(queue, process)
+    finally:
+        process.stop()
+        queue.forget()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, session_worker):
+    """The session's worker executes the tasks this test sends. It sees committed data only, hence
+    a transactional test; a test waits for what the worker does with a bounded timeout."""
+    session_worker.queue.purge()  # nothing left over from an earlier test
+    with session_worker.queue.routed():
+        yield session_worker

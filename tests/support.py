@@ -1,11 +1,20 @@
-"""Helpers of the test suite: an API client over Django's test client, and real source databases."""
+"""Helpers of the test suite: an API client over Django's test client, real source databases, and
+real Celery: queues of a test's own on the Redis broker, and worker processes."""
+import base64
 import datetime as dt
 import json
+import os
 import secrets
 import select
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import MySQLdb
 import psycopg2
@@ -234,3 +243,154 @@ class CountingListener:
         self._stop.set()
         self._thread.join()
         self._sock.close()
+
+
+# --------------------------------------------------------------------------- Celery, for real
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class TaskQueue:
+    """A queue of a test's own on the real Redis broker. While `routed()`, the tasks the code sends
+    (`.delay()`) are published there; `messages()` reads back what arrived and no worker took."""
+
+    def __init__(self, broker_url: str, name: str | None = None):
+        import redis
+
+        self.name = name or f"krenalis-test-{os.getpid()}-{secrets.token_hex(4)}"
+        self.redis = redis.Redis.from_url(broker_url) if broker_url.startswith("redis") else None
+
+    @contextmanager
+    def routed(self):
+        """The app's default queue is read on every send: switching it routes every task here."""
+        from krenalis.celery import app
+
+        previous = app.conf.task_default_queue
+        app.conf.task_default_queue = self.name
+        try:
+            yield self
+        finally:
+            app.conf.task_default_queue = previous
+
+    def messages(self) -> list[tuple[str, list, dict]]:
+        """(task name, args, kwargs) of each message waiting in Redis, oldest first (kombu pushes
+        on the left and pops on the right)."""
+        assert self.redis is not None, "needs a Redis broker"
+        found = []
+        for raw in reversed(self.redis.lrange(self.name, 0, -1)):
+            message = json.loads(raw)
+            args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+            found.append((message["headers"]["task"], args, kwargs))
+        return found
+
+    def purge(self) -> None:
+        if self.redis is not None:
+            self.redis.delete(self.name)
+
+    def forget(self) -> None:
+        """Removes the queue's keys (its messages and bindings) from Redis."""
+        if self.redis is None:
+            return
+        for key in list(self.redis.scan_iter(match=f"*{self.name}*")):
+            self.redis.delete(key)
+        self.redis.close()
+
+
+def database_url() -> str:
+    """The database the tests use (the test database once pytest-django has created it)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def child_env(broker_url: str, **extra) -> dict:
+    """The environment of a server or worker started by a test: the test database, the same
+    secrets as this process, the broker `broker_url`, and `extra` (KRENALIS_* knobs)."""
+    from django.conf import settings
+
+    env = dict(os.environ, DATABASE_URL=database_url(), CELERY_BROKER_URL=broker_url,
+               KRENALIS_ENCRYPTION_KEY=settings.KRENALIS_ENCRYPTION_KEY, DJANGO_SECRET_KEY=settings.SECRET_KEY,
+               KRENALIS_VAR_DIR=str(settings.VAR_DIR), PYTHONUNBUFFERED="1")
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class Child:
+    """A process started in a session of its own (so that killing its group kills its children
+    too), with its output in a file. Stopped by its PID only."""
+
+    def __init__(self, command: list[str], env: dict, log: Path, ready: bytes | None = None, timeout: float = 60):
+        self.log = log
+        self.out = open(log, "ab")
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        if ready is not None:
+            deadline = time.monotonic() + timeout
+            while ready not in log.read_bytes():
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"{command[:4]} did not start:\n{self.output()[-4000:]}")
+                time.sleep(0.2)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL to the process group this test started (the process is its leader)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+        self.out.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return
+        self.out.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_worker(log: Path, queue: str, broker_url: str, *, beat: bool = False, **knobs) -> Child:
+    """A real `celery -A krenalis worker` (solo pool) consuming `queue` on `broker_url`."""
+    command = [sys.executable, "-m", "celery", "-A", "krenalis", "worker", "--pool", "solo", "--loglevel", "INFO",
+               "--without-gossip", "--without-mingle", "--without-heartbeat",
+               "--hostname", f"{queue}-{secrets.token_hex(3)}@%h"]
+    if beat:
+        command += ["--beat"]
+    return Child(command, child_env(broker_url, KRENALIS_CELERY_QUEUE=queue, **knobs), log, ready=b"ready.")
+
+
+@dataclass
+class Worker:
+    """A Celery worker process and the queue it consumes."""
+    queue: TaskQueue
+    process: Child
+
+    def output(self) -> str:
+        return self.process.output()
+
+
+def wait_for(condition, timeout: float, interval: float = 0.1):
+    """The first truthy value of condition() within `timeout` seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)

@@ -45,8 +45,8 @@ PROFILES_PARAMETERS = [
                      description='JSON {"logical": "and"|"or", "conditions": [{"property", "operator", "values"}]}'),
     OpenApiParameter("order", STRING, OpenApiParameter.QUERY, required=False,
                      description="property to order by (default: the update time)"),
-    OpenApiParameter("orderDesc", {"type": "string", "enum": ["true", "false"]}, OpenApiParameter.QUERY,
-                     required=False, description="descending order"),
+    OpenApiParameter("orderDesc", {"type": "string", "enum": ["true", "false", ""]}, OpenApiParameter.QUERY,
+                     required=False, description="descending order (empty: as when absent)"),
     *PAGING,
 ]
 

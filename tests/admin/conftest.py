@@ -1,11 +1,6 @@
-"""Fixtures of the admin console tests: a headless Chromium (Debian's, driven by Playwright), a live
-server, and a real Celery worker that executes the runs started from the browser."""
+"""Fixtures of the admin console tests: a headless Chromium (Debian's, driven by Playwright) and a
+live server; the runs started from the browser go to the real Celery worker of tests/conftest.py."""
 import os
-import secrets
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +11,6 @@ CHROMIUM = os.environ.get("KRENALIS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
-WORKER_BROKER = "redis://127.0.0.1:6379/13"
 ROOT = Path(__file__).resolve().parents[2]
 # Screenshots go to docs/screenshots/ when KRENALIS_SCREENSHOTS=1 (to refresh the README's), else
 # to a temporary folder, so that a test run leaves the work tree as it was.
@@ -96,54 +90,6 @@ def admin_login(page, admin_user):
         page.wait_for_selector("#site-name")
 
     return login
-
-
-@pytest.fixture
-def celery_worker(live_server, monkeypatch, tmp_path):
-    """A real `celery -A krenalis worker` on Redis db 13, sharing the live server's test database.
-    Runs started by the live server are published to that broker, on a queue of this test's own."""
-    from django.conf import settings
-    from django.db import connection
-
-    from krenalis.celery import app
-    from pipelines.services import runs
-    from pipelines.tasks import execute_run_task
-
-    queue = f"krenalis-admin-tests-{os.getpid()}-{secrets.token_hex(4)}"  # this test's worker alone
-
-    def enqueue(run_id: int) -> None:
-        with app.connection_for_write(WORKER_BROKER) as conn:
-            execute_run_task.apply_async(args=[run_id], connection=conn, queue=queue)
-
-    monkeypatch.setattr(runs, "_enqueue", enqueue)
-    db = connection.settings_dict
-    env = dict(os.environ,
-               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-               CELERY_BROKER_URL=WORKER_BROKER,
-               KRENALIS_ENCRYPTION_KEY=settings.KRENALIS_ENCRYPTION_KEY,
-               DJANGO_SECRET_KEY=settings.SECRET_KEY)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    log = tmp_path / "worker.log"
-    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
-    with open(log, "wb") as out:
-        worker = subprocess.Popen([celery, "-A", "krenalis", "worker", "--pool", "solo", "--concurrency", "1",
-                                   "--without-gossip", "--without-mingle", "--without-heartbeat", "--queues", queue,
-                                   "--loglevel", "INFO", "--hostname", f"admin-tests-{os.getpid()}@%h"],
-                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Celery worker did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield worker
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 @pytest.fixture

@@ -1,16 +1,13 @@
 """The scheduler: the due rule (pure), the tick (against the real database), the beat entry, and one
 tick driven through Redis-backed Celery to a finished run."""
 import datetime as dt
-import os
 import secrets
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 from django.conf import settings
-from django.db import connection as db_connection, connections
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from pipelines import scheduling
@@ -97,11 +94,14 @@ def test_tick_minute_tolerates_a_worker_clock_a_little_behind():
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """Run ids the tick queues for a worker (nothing reaches the broker)."""
-    queued = []
-    monkeypatch.setattr("pipelines.services.runs._enqueue", queued.append)
-    return queued
+def enqueued(task_queue):
+    """enqueued() is the run ids the tick queued for a worker: the messages that arrived in Redis."""
+    def run_ids() -> list[int]:
+        messages = task_queue.messages()
+        assert {name for name, _, _ in messages} <= {"pipelines.tasks.execute_run_task"}, messages
+        return [args[0] for _, args, _ in messages]
+
+    return run_ids
 
 
 def make_pipeline(*, start: int, period: int, enabled=True, incremental=False, mode="Normal", cursor=None):
@@ -133,7 +133,7 @@ def test_tick_starts_the_due_pipelines_only(enqueued, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         started = schedule_tick(now=at(0, 12, 0))
     assert {r.pipeline_id for r in started} == {due_5.id, due_hourly.id}
-    assert sorted(enqueued) == sorted(r.id for r in started)
+    assert sorted(enqueued()) == sorted(r.id for r in started)
     assert runs_of(not_due) == [] and runs_of(daily_later) == []
     run = runs_of(due_5)[0]
     assert run.end_time is None and run.heartbeat_time is None
@@ -239,7 +239,7 @@ def test_concurrent_ticks_of_one_minute_start_one_run(enqueued):
     assert sum(results) == 3
     for pipeline in pipelines:
         assert len(runs_of(pipeline)) == 1
-    assert len(enqueued) == 3
+    assert sorted(enqueued()) == sorted(r.id for p in pipelines for r in runs_of(p))
 
 
 # --------------------------------------------------------------------------- the beat entry
@@ -283,43 +283,6 @@ def demo_sources():
     support.drop_pg_database(warehouse)
 
 
-@pytest.fixture
-def celery_worker(transactional_db):
-    """A real `celery worker` process on the test database and the configured Redis broker, consuming a
-    queue of its own (so that no other worker on this Redis takes its tasks)."""
-    if not settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("needs a Redis broker")
-    queue = f"krenalis-test-{secrets.token_hex(4)}"
-    db = settings.DATABASES["default"]
-    env = dict(os.environ, KRENALIS_CELERY_QUEUE=queue, CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-               KRENALIS_VAR_DIR=str(settings.VAR_DIR), PYTHONUNBUFFERED="1",
-               DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
-    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "krenalis", "worker", "--pool", "solo",
-                                "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                                "--hostname", f"{queue}@%h"],
-                               cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    yield queue
-    process.terminate()
-    try:
-        output = process.communicate(timeout=30)[0].decode(errors="replace")
-    except subprocess.TimeoutExpired:  # a task still retrying would hold a warm shutdown
-        process.kill()
-        output = process.communicate()[0].decode(errors="replace")
-    connections.close_all()
-    forget_queue(settings.CELERY_BROKER_URL, queue)
-    print(output[-5000:])
-
-
-def forget_queue(broker_url: str, queue: str) -> None:
-    """Removes a test queue's keys (its messages and bindings) from Redis."""
-    import redis
-
-    client = redis.Redis.from_url(broker_url)
-    for key in list(client.scan_iter(match=f"*{queue}*")):
-        client.delete(key)
-    client.close()
-
-
 def test_a_beat_tick_through_redis_celery_imports_the_due_pipeline(demo_sources, celery_worker):
     # demo_sources comes first so that its databases outlive the worker (teardown runs in reverse).
     from pipelines.management.commands.demo import demo_create
@@ -337,7 +300,7 @@ def test_a_beat_tick_through_redis_celery_imports_the_due_pipeline(demo_sources,
     Pipeline.objects.filter(id=pipeline.id).update(schedule_start=minute_of_day(minute))
 
     # What beat sends every minute, with the clock fixed at a due minute.
-    schedule_tick_task.apply_async(kwargs={"at": minute.isoformat()}, queue=celery_worker, expires=60)
+    schedule_tick_task.apply_async(kwargs={"at": minute.isoformat()}, queue=celery_worker.queue.name, expires=60)
 
     deadline = time.monotonic() + 60
     run = None
@@ -346,7 +309,7 @@ def test_a_beat_tick_through_redis_celery_imports_the_due_pipeline(demo_sources,
         if run is not None and run.end_time is not None:
             break
         time.sleep(0.25)
-    assert run is not None and run.end_time is not None, "no run ended within 60 s"
+    assert run is not None and run.end_time is not None, f"no run ended within 60 s\n{celery_worker.output()[-3000:]}"
     assert run.error == ""
     assert run.incremental is True
     assert run.passed == [5000, 5000, 0, 0, 5000, 5000, 5000] and run.failed == [0] * 7

@@ -1,26 +1,19 @@
 """Reliability and security: nothing lost, nothing leaked, no crash on bad input.
 
 Helpers shared by the modules of this package: a big source table, a real Celery worker or
-gunicorn server started as a child process on the test database (and stopped by PID), a
-TCP proxy that can "restart" a database, and readers of the warehouse.
+gunicorn server started as a child process on the test database (tests.support, here on a Redis
+database of their own), a TCP proxy that can "restart" a database, and readers of the warehouse.
 
 Every fault and load targets 127.0.0.1 only, is bounded in count and time, and stops by itself.
 """
-import os
-import secrets
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from django.conf import settings
-
 from tests import support
+from tests.support import Child, wait_for  # noqa: F401  (used by the modules of this package)
 
-ROOT = Path(__file__).resolve().parents[2]
 # Redis database of the workers these tests start (conformance uses 15, the admin tests 13).
 REDIS_DB = 11
 BROKER = f"redis://127.0.0.1:6379/{REDIS_DB}"
@@ -92,89 +85,14 @@ def assert_warehouse_is_exactly(warehouse_db: str, source: support.Source) -> in
     return len(rows)
 
 
-def wait_for(condition, timeout: float, interval: float = 0.1):
-    """The first truthy value of condition() within `timeout` seconds, else None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(interval)
-
-
-def database_url() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def child_env(**extra) -> dict:
-    """The environment of a server or worker started by a test: the test database, the same
-    secrets as this process, our Redis database, and `extra` (KRENALIS_* knobs)."""
-    env = dict(os.environ, DATABASE_URL=database_url(), CELERY_BROKER_URL=BROKER,
-               KRENALIS_ENCRYPTION_KEY=settings.KRENALIS_ENCRYPTION_KEY, DJANGO_SECRET_KEY=settings.SECRET_KEY,
-               KRENALIS_VAR_DIR=str(settings.VAR_DIR), PYTHONUNBUFFERED="1")
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
-class Child:
-    """A process started in a session of its own (so that killing its group kills its children
-    too), with its output in a file. Stopped by its PID only."""
-
-    def __init__(self, command: list[str], env: dict, log: Path, ready: bytes | None = None, timeout: float = 60):
-        self.log = log
-        self.out = open(log, "ab")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        if ready is not None:
-            deadline = time.monotonic() + timeout
-            while ready not in log.read_bytes():
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{command[:4]} did not start:\n{self.output()[-4000:]}")
-                time.sleep(0.2)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def kill(self) -> None:
-        """SIGKILL to the process group this test started (the process is its leader)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(10)
-        self.out.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                return
-        self.out.close()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+    """support.child_env on our Redis database."""
+    return support.child_env(BROKER, **extra)
 
 
 def start_worker(log: Path, queue: str, *, beat: bool = False, **knobs) -> Child:
-    """A real `celery -A krenalis worker` (solo pool) consuming `queue` on our Redis database."""
-    command = [sys.executable, "-m", "celery", "-A", "krenalis", "worker", "--pool", "solo", "--loglevel", "INFO",
-               "--without-gossip", "--without-mingle", "--without-heartbeat",
-               "--hostname", f"{queue}-{secrets.token_hex(3)}@%h"]
-    if beat:
-        command += ["--beat"]
-    return Child(command, child_env(KRENALIS_CELERY_QUEUE=queue, **knobs), log, ready=b"ready.")
+    """support.start_worker on our Redis database."""
+    return support.start_worker(log, queue, BROKER, beat=beat, **knobs)
 
 
 def free_port() -> int:

@@ -1,8 +1,8 @@
 """The profiles, profile schema and identity resolution endpoints, end to end: real imports from
 two PostgreSQL sources into a PostgreSQL warehouse, resolved and read back over the API.
 
-Resolutions started over the API are queued for Celery after the commit (never inside a test
-transaction); `resolve_inline` makes them execute in the request instead."""
+Resolutions started over the API are queued for Celery after the commit: the tests that resolve
+are transactional and a real Celery worker executes them (tests/conftest.py `celery_worker`)."""
 import datetime as dt
 import json
 import uuid
@@ -11,7 +11,6 @@ from urllib.parse import quote
 import pytest
 
 from pipelines.models import Pipeline, Workspace
-from pipelines.services import identity_resolution
 from pipelines.types import parse_type
 from tests import support
 from tests.pipelines.services import (
@@ -28,14 +27,6 @@ SECOND_QUERY = "SELECT id, lastname, email, age, updated_ts FROM customers"
 
 
 @pytest.fixture
-def resolve_inline(monkeypatch):
-    def queue(workspace_id, operation):
-        identity_resolution.identity_resolution_execute(workspace_id=workspace_id, operation_id=operation)
-
-    monkeypatch.setattr(identity_resolution, "_queue", queue)
-
-
-@pytest.fixture
 def ws(api, warehouse_db):
     return create_workspace(api, warehouse_db)
 
@@ -48,8 +39,11 @@ def second_source():
 
 
 @pytest.fixture
-def imported(ws, pg_source, second_source):
-    """Two connections whose customers share their emails; each pipeline imported once."""
+def imported(ws, pg_source, second_source, celery_worker):
+    """Two connections whose customers share their emails; each pipeline imported once (no
+    resolution after the imports: the tests start theirs)."""
+    resp = ws.api.put("/v1/identity-resolution/settings", {"runOnBatchImport": False, "identifiers": []})
+    assert resp.status_code == 200, resp.content
     first = create_pipeline(ws, create_connection(ws, pg_source), mapping=FIRST, query=FIRST_QUERY, name="CRM")
     second_connection = ws.api.post("/v1/connections", support.connection_body(second_source, "Shop")).json()["id"]
     second = create_pipeline(ws, second_connection, mapping=SECOND, query=SECOND_QUERY, name="Shop")
@@ -60,8 +54,12 @@ def imported(ws, pg_source, second_source):
 
 
 def start(ws) -> None:
+    """Starts an identity resolution over the API and waits (30 s at most) for the worker to end it."""
     resp = ws.api.post("/v1/identity-resolution/start")
     assert (resp.status_code, resp.content) == (200, b""), resp.content
+    ended = support.wait_for(lambda: ws.api.get("/v1/identity-resolution/latest").json()["endTime"], timeout=30)
+    assert ended, "no worker ended the identity resolution within 30 s"
+    assert Workspace.objects.get(id=ws.id).ir_error == ""
 
 
 def profiles(ws, **params) -> dict:
@@ -106,7 +104,7 @@ def test_settings_need_a_body(ws):
 
 # --------------------------------------------------------------------------- resolving and reading back
 
-def test_two_pipelines_sharing_emails_merge(ws, imported, resolve_inline):
+def test_two_pipelines_sharing_emails_merge(ws, imported):
     first, second = imported
     assert profiles(ws) == {"profiles": [], "schema": RICH_PROFILE_SCHEMA_JSON(ws), "total": 0}
     assert ws.api.get("/v1/identity-resolution/latest").json() == {"startTime": None, "endTime": None}
@@ -140,12 +138,12 @@ def RICH_PROFILE_SCHEMA_JSON(ws):
     return ws.api.get("/v1/profiles/schema").json()
 
 
-def test_without_identifiers_only_the_same_source_user_merges(ws, imported, resolve_inline):
+def test_without_identifiers_only_the_same_source_user_merges(ws, imported):
     start(ws)
     assert profiles(ws)["total"] == 20
 
 
-def test_deleting_a_connection_and_resolving_again(ws, imported, resolve_inline):
+def test_deleting_a_connection_and_resolving_again(ws, imported):
     ws.api.put("/v1/identity-resolution/settings", {"runOnBatchImport": False, "identifiers": ["email"]})
     start(ws)
     connection = Pipeline.objects.get(id=imported[0]).connection_id
@@ -159,7 +157,7 @@ def test_deleting_a_connection_and_resolving_again(ws, imported, resolve_inline)
                                             if p["name"] in ("first_name", "last_name")]
 
 
-def test_a_property_no_longer_mapped_leaves_the_profiles(ws, imported, resolve_inline):
+def test_a_property_no_longer_mapped_leaves_the_profiles(ws, imported):
     first, _ = imported
     ws.api.put("/v1/identity-resolution/settings", {"runOnBatchImport": False, "identifiers": ["email"]})
     start(ws)
@@ -172,7 +170,7 @@ def test_a_property_no_longer_mapped_leaves_the_profiles(ws, imported, resolve_i
     assert "first_name" not in profiles(ws, order="customer_id")["profiles"][0]["attributes"]
 
 
-def test_profiles_paging_filter_and_order(ws, imported, resolve_inline):
+def test_profiles_paging_filter_and_order(ws, imported):
     ws.api.put("/v1/identity-resolution/settings", {"runOnBatchImport": False, "identifiers": ["email"]})
     start(ws)
     body = profiles(ws, order="age", orderDesc="true", first=1, limit=2, properties="age")
@@ -267,7 +265,7 @@ def test_start_rules(ws):
 
 # --------------------------------------------------------------------------- profile schema changes
 
-def test_profile_schema_change(ws, imported, resolve_inline):
+def test_profile_schema_change(ws, imported):
     first, second = imported
     ws.api.put("/v1/identity-resolution/settings", {"runOnBatchImport": False, "identifiers": ["email", "customer_id"]})
     start(ws)
@@ -324,7 +322,7 @@ def test_profile_schema_change_validation(ws, change, expected):
     assert Workspace.objects.get(id=ws.id).alter_schema_id is None
 
 
-def test_primary_sources_are_kept(ws, imported, resolve_inline):
+def test_primary_sources_are_kept(ws, imported):
     connection = Pipeline.objects.get(id=imported[0]).connection_id
     resp = ws.api.put("/v1/profiles/schema", {"schema": RICH_PROFILE_SCHEMA, "primarySources": {"email": connection}})
     assert resp.status_code == 200, resp.content
@@ -334,7 +332,7 @@ def test_primary_sources_are_kept(ws, imported, resolve_inline):
 
 # --------------------------------------------------------------------------- the SQLite warehouse
 
-def test_the_same_on_a_sqlite_warehouse(api, tmp_path, pg_source, second_source, resolve_inline, monkeypatch,
+def test_the_same_on_a_sqlite_warehouse(api, tmp_path, pg_source, second_source, celery_worker, monkeypatch,
                                         settings):
     monkeypatch.setitem(settings.KRENALIS, "SQLITE_WAREHOUSE_DIR", str(tmp_path))
     resp = api.post("/v1/workspaces", {"name": "Embedded", "profileSchema": RICH_PROFILE_SCHEMA,

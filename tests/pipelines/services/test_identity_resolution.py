@@ -1,6 +1,7 @@
 """The identity resolution service: starting (by hand, after imports), one at a time, taking over a
 dead one, re-running after a busy one, executing against the real warehouse, clean-ups."""
 import datetime as dt
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -21,11 +22,16 @@ def ws(api, warehouse_db):
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """The resolutions queued for Celery, as (workspace id, operation)."""
-    calls = []
-    monkeypatch.setattr(ir, "_queue", lambda workspace_id, operation: calls.append((workspace_id, operation)))
-    return calls
+def queued(transactional_db, task_queue):
+    """queued() is the resolutions queued for Celery, as (workspace id, operation): the messages that
+    arrived in Redis. They leave once the transaction that started them commits, as in production;
+    hence a transactional test."""
+    def resolutions() -> list[tuple[int, uuid.UUID]]:
+        messages = task_queue.messages()
+        assert {name for name, _, _ in messages} <= {"pipelines.tasks.resolve_identities_task"}, messages
+        return [(args[0], uuid.UUID(args[1])) for _, args, _ in messages]
+
+    return resolutions
 
 
 def workspace(ws) -> Workspace:
@@ -58,7 +64,7 @@ def warehouse_rows(ws, statement):
 def test_start_claims_and_queues(ws, queued):
     operation = ir.identity_resolution_start(workspace=workspace(ws))
     w = workspace(ws)
-    assert (w.ir_id, w.ir_end_time, queued) == (operation, None, [(ws.id, operation)])
+    assert (w.ir_id, w.ir_end_time, queued()) == (operation, None, [(ws.id, operation)])
     with pytest.raises(Unprocessable) as caught:
         ir.identity_resolution_start(workspace=w)
     assert caught.value.code == "OperationAlreadyExecuting"
@@ -69,6 +75,7 @@ def test_a_dead_resolution_is_taken_over(ws, queued):
     Workspace.objects.filter(id=ws.id).update(ir_ping_time=timezone.now() - ir.DEAD_AFTER - dt.timedelta(seconds=1))
     second = ir.identity_resolution_start(workspace=workspace(ws))
     assert second != first and workspace(ws).ir_id == second
+    assert queued() == [(ws.id, first), (ws.id, second)]
     # The first one's task, if it ever runs, sees it is no longer current.
     assert ir.identity_resolution_execute(workspace_id=ws.id, operation_id=first) is None
     assert workspace(ws).ir_id == second
@@ -77,24 +84,24 @@ def test_a_dead_resolution_is_taken_over(ws, queued):
 def test_after_import_respects_the_setting(ws, queued):
     Workspace.objects.filter(id=ws.id).update(resolve_identities_on_batch_import=False)
     ir.resolution_after_import(ws.id)
-    assert queued == [] and workspace(ws).ir_id is None
+    assert queued() == [] and workspace(ws).ir_id is None
     Workspace.objects.filter(id=ws.id).update(resolve_identities_on_batch_import=True)
     ir.resolution_after_import(ws.id)
-    assert queued == [(ws.id, workspace(ws).ir_id)]
+    assert queued() == [(ws.id, workspace(ws).ir_id)]
     ir.resolution_after_import(12345)   # a deleted workspace: nothing
 
 
 def test_after_import_while_one_executes_runs_again_after_it(ws, queued):
     operation = ir.identity_resolution_start(workspace=workspace(ws))
     ir.resolution_after_import(ws.id)
-    assert workspace(ws).ir_rerun is True and len(queued) == 1
+    assert workspace(ws).ir_rerun is True and len(queued()) == 1
     result = ir.identity_resolution_execute(workspace_id=ws.id, operation_id=operation)
     assert result is not None and result.profiles == 0
     w = workspace(ws)
-    assert len(queued) == 2 and w.ir_id == queued[1][1] and w.ir_rerun is False
+    assert len(queued()) == 2 and w.ir_id == queued()[1][1] and w.ir_rerun is False
     ir.identity_resolution_execute(workspace_id=ws.id, operation_id=w.ir_id)
     w = workspace(ws)
-    assert (w.ir_id, w.ir_error, len(queued)) == (None, "", 2)
+    assert (w.ir_id, w.ir_error, len(queued())) == (None, "", 2)
     assert w.ir_end_time >= w.ir_start_time
 
 

@@ -289,47 +289,31 @@ def test_runpipeline_exit_code(ws, pg_source):
     assert " failed in " in done.stdout and 'relation "customers" does not exist' in done.stderr
 
 
-@pytest.fixture
-def eager_celery():
-    from krenalis.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-def test_a_finished_import_resolves_identities_into_profiles(api, warehouse_db, pg_source, eager_celery,
-                                                             django_capture_on_commit_callbacks):
-    """runOnBatchImport (on by default): the end of a run starts identity resolution."""
-    from tests.pipelines.services import create_connection, create_pipeline, create_workspace, run_now
-
-    ws = create_workspace(api, warehouse_db)
-    pid = create_pipeline(ws, create_connection(ws, pg_source))
-    with django_capture_on_commit_callbacks(execute=True):
-        run = run_now(pid)
+def test_a_finished_import_resolves_identities_into_profiles(ws, pg_source, celery_worker):
+    """runOnBatchImport (on by default): the end of a run queues an identity resolution, which a
+    real worker executes."""
+    run = run_now(create_pipeline(ws, create_connection(ws, pg_source)))
     assert run.error == ""
+    ended = support.wait_for(lambda: ws.api.get("/v1/identity-resolution/latest").json()["endTime"], timeout=30)
+    assert ended, f"no resolution ended within 30 s\n{celery_worker.output()[-3000:]}"
     profiles = ws.api.get("/v1/profiles?limit=100")
     assert profiles.status_code == 200, profiles.content
     assert profiles.json()["total"] == 10
 
 
-def test_a_run_whose_message_was_lost_is_queued_again(api, warehouse_db, pg_source, eager_celery):
-    import datetime as dt
+def test_a_run_whose_message_was_lost_is_queued_again(ws, pipeline_id, celery_worker):
+    from pipelines.services.runs import requeue_waiting_runs
 
-    from django.utils import timezone
-
-    from pipelines.models import Pipeline, Run
-    from pipelines.services.runs import requeue_waiting_runs, run_start
-    from tests.pipelines.services import create_connection, create_pipeline, create_workspace
-
-    ws = create_workspace(api, warehouse_db)
-    pid = create_pipeline(ws, create_connection(ws, pg_source))
-    run = run_start(pipeline=Pipeline.objects.get(id=pid), incremental=None, enqueue=False)  # the lost message
+    # No resolution after the run: the test ends with the worker idle.
+    resp = ws.api.put("/v1/identity-resolution/settings", {"runOnBatchImport": False, "identifiers": []})
+    assert resp.status_code == 200, resp.content
+    run = start(pipeline_id)  # the lost message: never sent
     assert requeue_waiting_runs() == 0  # queued moments ago: a worker may still take it
     Run.objects.filter(id=run.id).update(start_time=timezone.now() - dt.timedelta(minutes=5))
     assert requeue_waiting_runs() == 1
-    run = Run.objects.get(id=run.id)
-    assert run.end_time is not None and run.error == "" and run.passed[6] == 10
+    run = support.wait_for(lambda: Run.objects.filter(id=run.id, end_time__isnull=False).first(), timeout=30)
+    assert run is not None, f"the run did not end within 30 s\n{celery_worker.output()[-3000:]}"
+    assert run.error == "" and run.passed[6] == 10
 
 
 def test_a_source_no_longer_allowed_is_neither_run_nor_previewed(ws, pg_source, settings):
