@@ -20,6 +20,7 @@ import operator
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -333,6 +334,28 @@ class _BackgroundWriter:
         return self.written
 
 
+class _TransformAhead:
+    """Runs each batch of a transformation function on a thread of its own, so that the run reads
+    and checks the next batch meanwhile: the function's runtime (quickjs, or the Python worker
+    process) works outside the GIL. A mapping is plain Python: it runs in place, at once."""
+
+    def __init__(self, transformer: Transformer):
+        self.overlaps = not isinstance(transformer, MappingTransformer)
+        self._transformer = transformer
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="krenalis-transform") if self.overlaps else None
+
+    def transform(self, records: list[tuple]) -> Future:
+        if self._thread is not None:
+            return self._thread.submit(self._transformer.transform_rows, records)
+        done = Future()
+        done.set_result(self._transformer.transform_rows(records))
+        return done
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+
+
 def _check_query_schema(plan: RunPlan, columns) -> dict[str, int]:
     """Index of each inSchema property among the result columns, or RunStopped naming the column."""
     index = {c.name: i for i, c in enumerate(columns)}
@@ -413,7 +436,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
 
     full_run = not plan.incremental or plan.cursor is None
     out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
-    transformer = writer = background = None
+    transformer = ahead = writer = background = None
     first_import = False
     writers: list[IdentityWriter] = []
     greatest: dt.datetime | None = None
@@ -425,6 +448,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             streaming = True
             index = _check_query_schema(plan, rows.schema.columns)
             transformer = plan.make_transformer()
+            ahead = _TransformAhead(transformer)
             writer = plan.make_writer(out_columns)
             writers.append(writer)
             if plan.columns_to_unset:
@@ -441,9 +465,47 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                              if updated_index is not None else None)
             record_error = monitor.record_error
             last_report = 0.0
+
+            def settle(identified, outputs, out_rows, kept):
+                """Counts a batch's transformation results, records its failures, hands its rows to
+                the writers and reports progress about once a second."""
+                nonlocal last_report
+                if outputs is not None:
+                    outputs = outputs.result()
+                    if set(map(type, outputs)) == {tuple}:
+                        passed[TRANSFORMATION] += len(outputs)
+                        passed[OUTPUT] += len(outputs)
+                        out_rows = [(user_id, updated_at, output)
+                                    for (user_id, updated_at), output in zip(identified, outputs)]
+                        outputs = ()
+                    for (user_id, updated_at), output in zip(identified, outputs):
+                        if type(output) is tuple:
+                            passed[TRANSFORMATION] += 1
+                            passed[OUTPUT] += 1
+                            out_rows.append((user_id, updated_at, output))
+                            continue
+                        step = _step_of(output)
+                        failed[step] += 1
+                        if step == OUTPUT:
+                            passed[TRANSFORMATION] += 1
+                        record_error(step, user_id, str(output))
+                        kept.append(user_id)
+                if out_rows:
+                    background.submit("write", out_rows)
+                if kept and full_run:
+                    background.submit("keep", kept)
+                moment = time.monotonic()
+                if moment - last_report >= 1.0:
+                    last_report = moment
+                    passed[FINALIZE] = background.written
+                    monitor.progress(passed, failed)
+
+            pending = None  # a batch whose function still runs while the next one is read
             for batch in rows:
                 reason = monitor.stop_reason()
                 if reason:
+                    if pending is not None:
+                        settle(*pending)
                     raise RunStopped(reason)
                 if background is None:
                     # More connections only when a full first batch says more rows follow: a short
@@ -504,35 +566,16 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                             greatest = updated_at
                         identified.append((user_id, updated_at))
                         records.append(record)
-                if records:
-                    outputs = transformer.transform_rows(records)
-                    if set(map(type, outputs)) == {tuple}:
-                        passed[TRANSFORMATION] += len(outputs)
-                        passed[OUTPUT] += len(outputs)
-                        out_rows = [(user_id, updated_at, output)
-                                    for (user_id, updated_at), output in zip(identified, outputs)]
-                        outputs = ()
-                    for (user_id, updated_at), output in zip(identified, outputs):
-                        if type(output) is tuple:
-                            passed[TRANSFORMATION] += 1
-                            passed[OUTPUT] += 1
-                            out_rows.append((user_id, updated_at, output))
-                            continue
-                        step = _step_of(output)
-                        failed[step] += 1
-                        if step == OUTPUT:
-                            passed[TRANSFORMATION] += 1
-                        record_error(step, user_id, str(output))
-                        kept.append(user_id)
-                if out_rows:
-                    background.submit("write", out_rows)
-                if kept and full_run:
-                    background.submit("keep", kept)
-                moment = time.monotonic()
-                if moment - last_report >= 1.0:
-                    last_report = moment
-                    passed[FINALIZE] = background.written
-                    monitor.progress(passed, failed)
+                outputs = ahead.transform(records) if records else None
+                if pending is not None:
+                    settle(*pending)
+                    pending = None
+                if ahead.overlaps:
+                    pending = (identified, outputs, out_rows, kept)
+                else:
+                    settle(identified, outputs, out_rows, kept)
+            if pending is not None:
+                settle(*pending)
             if background is not None:
                 passed[FINALIZE] = background.finish()
                 background = None
@@ -551,6 +594,8 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             except WriteFailed as exc:
                 if not result.error:
                     result.error, result.error_step = str(exc), FINALIZE
+        if ahead is not None:
+            ahead.close()
         if transformer is not None:
             transformer.close()
     if not result.error:
