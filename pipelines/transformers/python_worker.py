@@ -391,8 +391,9 @@ class Worker:
         return {"ok": True}
 
     def run(self, records):
+        """One JSON text for the batch: each record's value (a dict) or its error message."""
         transform, convert, keys = self.transform, self.convert, self.keys
-        parts = []
+        results = []
         try:
             for record in records:
                 try:
@@ -403,22 +404,31 @@ class Worker:
                     value = transform(record)
                     if type(value) is not dict:
                         raise ValueError(f"transformed value is {type(value).__name__!r}, not 'dict'")
-                    try:
-                        text = _dumps(value)
-                    except ValueError as exc:
-                        if "Circular reference" in str(exc):
-                            raise ValueError("transformed value contains a circular reference") from None
-                        raise
-                    parts.append(text)
+                    results.append(value)
                 except MemoryError:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - SystemExit included: one record failed
-                    parts.append(_dumps(_describe(exc)))
-            reply = '{"results":[' + ",".join(parts) + "]}"
+                    results.append(_describe(exc))
+            try:
+                return _dumps({"results": results})  # one call for the batch...
+            except (ValueError, TypeError, RecursionError):
+                pass
+            parts = [self._text(result) for result in results]  # ...or record by record, to tell which
+            return '{"results":[' + ",".join(parts) + "]}"
         except MemoryError:
-            parts = None
+            results = parts = None
             return '{"fatal":"memory"}'
-        return reply
+
+    @staticmethod
+    def _text(result):
+        try:
+            return _dumps(result)
+        except ValueError as exc:
+            if "Circular reference" in str(exc):
+                return _dumps(_describe(ValueError("transformed value contains a circular reference")))
+            return _dumps(_describe(exc))
+        except BaseException as exc:  # noqa: BLE001 - e.g. RecursionError of a deeply nested value
+            return _dumps(_describe(exc))
 
 
 def main():
