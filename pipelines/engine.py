@@ -7,8 +7,9 @@ that records progress. Nothing here imports Django.
 Per row (reference engine §4.1): Receive (user ID, update time), InputValidation (each inSchema
 property against its type), Transformation and OutputValidation (mapping or function, one call
 per batch), Finalize (written to the warehouse). A bad row is a counted failure, never the end of
-the run. Reading and transforming overlap with warehouse writes: a writer thread takes batches
-from a short queue, so Python's work hides behind the warehouse's.
+the run. Reading and transforming overlap with warehouse writes: writer threads take batches
+from short queues, so Python's work hides behind the warehouse's. A transformation function's
+batch also overlaps with reading the next one (its runtime works outside the GIL).
 """
 from __future__ import annotations
 
