@@ -20,7 +20,7 @@ from ..errors import BadRequest, Unprocessable
 from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
-from ..types import parse_type
+from ..types import column_name, parse_type
 from .connections import connection_refusal
 from .heartbeat import Heartbeat
 from .identity_resolution import resolution_after_import
@@ -179,7 +179,7 @@ def build_plan(run: Run) -> RunPlan:
     workspace, connection = pipeline.workspace, pipeline.connection
     in_schema, out_schema = parse_type(pipeline.in_schema), parse_type(pipeline.out_schema)
     backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
-    out_columns = {path.replace(".", "_") for path in _out_paths(pipeline)}
+    out_columns = set(map(column_name, _out_paths(pipeline)))
 
     def make_transformer():
         if pipeline.has_function:
@@ -215,8 +215,8 @@ def build_plan(run: Run) -> RunPlan:
         make_writer=make_writer,
         writers=settings.KRENALIS["WAREHOUSE_WRITE_CONNECTIONS"] if backend.concurrent_writers else 1,
         source_refused=connection_refusal(connection) or "",
-        columns_to_unset=sorted(c.replace(".", "_") for c in pipeline.properties_to_unset
-                                if c.replace(".", "_") not in out_columns),
+        columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
+                                if name not in out_columns),
     )
 
 
