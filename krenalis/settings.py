@@ -177,7 +177,8 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("KRENALIS_CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, made safe for beats that start together (pipelines/beat.py)
+CELERY_BEAT_SCHEDULER = "pipelines.beat:Scheduler"
 CELERY_TIMEZONE = "UTC"
 # Tasks keep no results, so beat needs no `celery.backend_cleanup` entry.
 CELERY_RESULT_EXPIRES = None

@@ -1,7 +1,8 @@
 """Pipelines that run on their own: the due rule (pure functions) and the scheduler tick (a service).
 
 Every minute Celery beat queues `schedule_tick_task` (the entry is declared in
-`settings.CELERY_BEAT_SCHEDULE` and kept in django-celery-beat's tables); any worker takes it.
+`settings.CELERY_BEAT_SCHEDULE` and kept in django-celery-beat's tables by `pipelines.beat`); any
+worker takes it.
 The tick starts a run of every pipeline due at that minute (reference krenalis-api.md §7.7,
 import engine §1.3):
 

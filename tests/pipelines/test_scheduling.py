@@ -1,4 +1,4 @@
-"""The scheduler: the due rule (pure), the tick (against the real database), the beat entry, and one
+"""The scheduler: the due rule (pure), the tick (against the real database), and one
 tick driven through Redis-backed Celery to a finished run."""
 import datetime as dt
 import secrets
@@ -240,30 +240,6 @@ def test_concurrent_ticks_of_one_minute_start_one_run(enqueued):
     for pipeline in pipelines:
         assert len(runs_of(pipeline)) == 1
     assert sorted(enqueued()) == sorted(r.id for p in pipelines for r in runs_of(p))
-
-
-# --------------------------------------------------------------------------- the beat entry
-
-
-@pytest.mark.django_db(transaction=True)  # beat closes the connection between its reads
-def test_beat_entry_is_declared_in_code_and_kept_in_django_celery_beat():
-    from django_celery_beat.models import PeriodicTask
-    from django_celery_beat.schedulers import DatabaseScheduler
-
-    from krenalis.celery import app
-
-    entry = settings.CELERY_BEAT_SCHEDULE["krenalis.schedule-tick"]
-    assert entry["task"] == "pipelines.tasks.schedule_tick_task"
-    assert entry["options"]["expire_seconds"] == scheduling.TICK_EXPIRES
-    assert app.conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
-    DatabaseScheduler(app=app, lazy=True).setup_schedule()  # what `celery beat` does at start
-    task = PeriodicTask.objects.get(name="krenalis.schedule-tick")
-    assert task.task == "pipelines.tasks.schedule_tick_task" and task.enabled
-    assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("*", "*", "*")
-    assert task.expire_seconds == 45 and task.args == "[]" and task.kwargs == "{}"
-    assert PeriodicTask.objects.filter(name="krenalis.sweep-dead-runs", task="pipelines.tasks.sweep_dead_runs_task",
-                                       interval__every=30).exists()
-    assert not PeriodicTask.objects.filter(task="celery.backend_cleanup").exists()
 
 
 # --------------------------------------------------------------------------- a tick through Celery and Redis
