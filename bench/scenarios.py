@@ -43,6 +43,12 @@ REFERENCE_TABLE = "identities_ref"
 CHANGED_FRACTION = 100             # (d): one row in this many changes before the incremental run
 
 
+def changed_since(rep: int) -> str:
+    """The update time Source.change(db, rep) gives the rows it changes: from it on, an incremental
+    read finds exactly them."""
+    return f"2025-01-{1 + int(rep):02d} 00:00:00"
+
+
 def in_schema(*, nullable_id: bool) -> dict:
     """The query's columns as the source reports them (MariaDB says a primary key is not null;
     PostgreSQL says nothing about a query's columns)."""
@@ -118,8 +124,9 @@ class Source:
         still in the past, as update times must be). Returns the number changed."""
         raise NotImplementedError
 
-    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int) -> dict:
-        """What child_reference.py executes: the rows out of the source with no Python in the loop."""
+    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int, since: str | None = None) -> dict:
+        """What child_reference.py executes: the rows out of the source with no Python in the loop;
+        with `since`, only those updated at or after it (what an incremental run reads)."""
         raise NotImplementedError
 
     def sqlalchemy_url(self, db: str) -> str:
@@ -128,6 +135,10 @@ class Source:
 
     def full_query(self) -> str:
         return USERS_QUERY.replace("${updated_at}", "NULL")
+
+    def query_since(self, since: str | None) -> str:
+        """The pipeline's query as a run with cursor `since` sends it (the full query without one)."""
+        return self.full_query() if since is None else USERS_QUERY.replace("${updated_at}", f"TIMESTAMP '{since}'")
 
 
 class PostgreSQLSource(Source):
@@ -158,9 +169,10 @@ class PostgreSQLSource(Source):
                               f"WHERE id % {CHANGED_FRACTION} = 0 RETURNING 1", fetch=True)
         return len(rows)
 
-    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int) -> dict:
+    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int, since: str | None = None) -> dict:
+        query = self.query_since(since)
         return {"source": {"kind": "postgresql", "db": db,
-                           "copy_out": f"COPY (SELECT {REFERENCE_COLUMNS} FROM ({self.full_query()}) AS q) TO STDOUT"},
+                           "copy_out": f"COPY (SELECT {REFERENCE_COLUMNS} FROM ({query}) AS q) TO STDOUT"},
                 "warehouse_db": warehouse_db, "staging_ddl": STAGING_DDL, "copy_in": "COPY staging FROM STDIN",
                 "after": [reference_upsert(run_number)]}
 
@@ -215,12 +227,12 @@ class MariaDBSource(Source):
                               "SELECT ROW_COUNT()", db=db)
         return int(out.split()[-1])
 
-    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int) -> dict:
+    def reference_spec(self, *, db: str, warehouse_db: str, run_number: int, since: str | None = None) -> dict:
         # The mariadb client's --batch output is COPY's text format (tab-separated, \t \n \\ escaped),
         # with NULL written as the word NULL.
         return {"source": {"kind": "command",
                            "argv": [*MARIADB, "--batch", "--skip-column-names", "--quick", db, "-e",
-                                    f"SELECT {REFERENCE_COLUMNS} FROM ({self.full_query()}) AS q"]},
+                                    f"SELECT {REFERENCE_COLUMNS} FROM ({self.query_since(since)}) AS q"]},
                 "warehouse_db": warehouse_db, "staging_ddl": STAGING_DDL,
                 "copy_in": "COPY staging FROM STDIN WITH (NULL 'NULL')", "after": [reference_upsert(run_number)]}
 
