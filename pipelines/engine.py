@@ -8,8 +8,9 @@ Per row (reference engine §4.1): Receive (user ID, update time), InputValidatio
 property against its type), Transformation and OutputValidation (mapping or function, one call
 per batch), Finalize (written to the warehouse). A bad row is a counted failure, never the end of
 the run. Reading and transforming overlap with warehouse writes: writer threads take batches
-from short queues, so Python's work hides behind the warehouse's. A transformation function's
-batch also overlaps with reading the next one (its runtime works outside the GIL).
+from short queues (upserting together those that wait), so Python's work hides behind the
+warehouse's. A transformation function's batch also overlaps with reading the next one (its
+runtime works outside the GIL).
 """
 from __future__ import annotations
 
@@ -247,7 +248,7 @@ def _batch_builder(plan: RunPlan, index: dict[str, int], transformer, now: dt.da
     return build, direct
 
 
-_second = operator.itemgetter(1)
+_first, _second = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def _build_batch(build, batch: list, check_updated) -> list | None:
@@ -263,29 +264,61 @@ def _build_batch(build, batch: list, check_updated) -> list | None:
 
 
 class _Lane:
-    """One writer and the thread that feeds it."""
+    """One writer and the thread that feeds it.
+
+    Batches that wait in the queue when the writer is free again go in one upsert with the next
+    (up to COALESCED_ROWS): when the run waits for the warehouse, fewer and larger statements and
+    commits cost it less (1M rows from PostgreSQL: 6.7 s → 5.8 s in the bench, see bench/results.md).
+    """
+
+    QUEUED_JOBS = 6
+    COALESCED_ROWS = 15_000
 
     def __init__(self, writer: IdentityWriter, number: int):
         self.writer = writer
-        self.jobs: queue.Queue = queue.Queue(maxsize=2)
+        self.jobs: queue.Queue = queue.Queue(maxsize=self.QUEUED_JOBS)
         self.written = 0
         self.error: BaseException | None = None
+        self._pending: list = []  # a job taken out of turn while coalescing, done next
         self.thread = threading.Thread(target=self._loop, name=f"krenalis-writer-{number}", daemon=True)
         self.thread.start()
 
+    def _next_job(self):
+        return self._pending.pop() if self._pending else self.jobs.get()
+
+    def _waiting_rows(self, rows: list) -> list[list]:
+        """`rows` and the write jobs queued right behind it, as long as they fit COALESCED_ROWS."""
+        parts, size = [rows], len(rows)
+        while size < self.COALESCED_ROWS:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None or job[0] != "write":
+                self._pending.append(job)
+                break
+            parts.append(job[1])
+            size += len(job[1])
+        return parts
+
     def _loop(self):
         while True:
-            job = self.jobs.get()
+            job = self._next_job()
             if job is None:
                 return
+            kind, payload = job
+            parts = self._waiting_rows(payload) if kind == "write" else None
             if self.error is not None:
                 continue
-            kind, payload = job
             try:
-                if kind == "write":
+                if kind != "write":
+                    self.writer.keep(payload)
+                elif len(parts) == 1:
                     self.written += self.writer.write(payload)
                 else:
-                    self.writer.keep(payload)
+                    self.writer.write([row for part in parts for row in part])
+                    # Finalize counts the identities of each batch, as when written one by one.
+                    self.written += sum(len(set(map(_first, part))) for part in parts)
             except Exception as exc:  # reported to the run by the main thread
                 self.error = WriteFailed(_message(exc))
 

@@ -1,18 +1,24 @@
 """What a run does to the data: real PostgreSQL and MariaDB sources, a real PostgreSQL warehouse.
 
 Each test runs pipelines synchronously (run_start without queueing, then run_execute) and checks
-what users see: the run's counters and errors, the identities in the warehouse, the cursor.
+what users see: the run's counters and errors, the identities in the warehouse, the cursor. The
+last section drives the warehouse writers' queue directly, with the warehouse's table locked.
 """
 import datetime as dt
 import json
+import threading
+import time
 
 import pytest
 
-from pipelines.engine import UNIDENTIFIED
+from pipelines.engine import UNIDENTIFIED, _BackgroundWriter
 from pipelines.models import Workspace
+from pipelines.types import parse_type
 from tests import support
 from tests.pipelines.services import (RICH_PROFILE_SCHEMA, counts, create_connection, create_pipeline,
                                       create_workspace, cursor_of, errors_of, identities, run_now)
+from warehouse.backends import PostgreSQLWarehouse
+from warehouse.columns import profile_columns
 
 UTC = dt.timezone.utc
 ALL_COLUMNS = "customer_id, first_name, last_name, email, updated_text, seen_at, age, attrs"
@@ -349,3 +355,59 @@ def test_the_garbage_collector_is_tuned_during_a_run_and_restored_after(rich_wor
     assert seen and all(threshold == (100_000, 50, 100) and frozen > 0 for threshold, frozen in seen)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     assert counts(run_now(pid)) == all_passed(10)
+
+
+# --------------------------------------------------------------------------- the warehouse writers' queues
+
+
+def test_batches_waiting_for_a_busy_writer_are_upserted_together_and_counted_per_batch(warehouse_db):
+    """While the warehouse is busy (its table locked), five batches queue up behind the first. Once
+    free, the writer upserts them in two transactions (15,000 rows at most each) instead of five;
+    the last row of an identity still wins, and Finalize counts each batch's identities as before."""
+    schema = parse_type({"kind": "object", "properties": [
+        {"name": "email", "type": {"kind": "string"}, "readOptional": True}]})
+    backend = PostgreSQLWarehouse({"host": support.PG["host"], "port": support.PG["port"],
+                                   "username": support.PG["user"], "password": "", "database": warehouse_db,
+                                   "schema": "public"})
+    backend.initialize(schema)
+    writer = backend.identity_writer(pipeline_id=1, connection_id=1, run_id=1,
+                                     columns=[(c.name, c.type) for c in profile_columns(schema)])
+    moment = dt.datetime(2024, 1, 1, tzinfo=UTC)
+    # Six batches of 5,000 rows; "shared" is in every batch, each batch giving it its own email.
+    batches = [[(f"u{b}-{i}", moment, (f"{b}-{i}@example.com",)) for i in range(4999)]
+               + [("shared", moment, (f"shared-{b}@example.com",))] for b in range(6)]
+    locker = support.pg_connect(warehouse_db)
+    locker.autocommit = False
+    with locker.cursor() as cur:
+        cur.execute("LOCK TABLE krenalis_identities IN EXCLUSIVE MODE")
+    background = _BackgroundWriter([writer])
+    background.submit("write", batches[0])
+    deadline = time.monotonic() + 30
+    while not query_one(warehouse_db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                      "AND wait_event_type = 'Lock'"):
+        assert time.monotonic() < deadline, "the first write never waited for the lock"
+        time.sleep(0.05)
+    for batch in batches[1:]:
+        background.submit("write", batch)  # all five fit in the queue: none of these calls waits
+    finishing = threading.Thread(target=background.finish)
+    finishing.start()
+    locker.commit()
+    locker.close()
+    finishing.join(60)
+    writer.close()
+    assert background.written == 6 * 5000  # 4,999 + "shared" in each batch, as if written one by one
+    transactions = query_one(warehouse_db, "SELECT count(DISTINCT xmin::text) FROM krenalis_identities")
+    assert transactions == 3  # the first batch, then batches 2-4 (15,000 rows), then batches 5-6
+    assert query_one(warehouse_db, "SELECT count(*) FROM krenalis_identities") == 6 * 4999 + 1
+    assert query_one(warehouse_db, "SELECT email FROM krenalis_identities WHERE _identity_id = 'shared'") == \
+        "shared-5@example.com"
+
+
+def query_one(dbname: str, sql: str):
+    conn = support.pg_connect(dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
