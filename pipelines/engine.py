@@ -14,6 +14,7 @@ runtime works outside the GIL).
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import gc
 import itertools
@@ -368,15 +369,20 @@ class _BackgroundWriter:
         return self.written
 
 
+IN_FLIGHT = 2  # batches in a transformation function at once
+
+
 class _TransformAhead:
-    """Runs each batch of a transformation function on a thread of its own, so that the run reads
-    and checks the next batch meanwhile: the function's runtime (quickjs, or the Python worker
-    process) works outside the GIL. A mapping is plain Python: it runs in place, at once."""
+    """Runs a transformation function's batches on threads of their own, two at a time: while the
+    runtime (quickjs, or the Python worker process) works on one outside the GIL, the other is
+    encoded or decoded, and the run reads and checks the next batch meanwhile. The run settles
+    them in order. A mapping is plain Python: it runs in place, at once."""
 
     def __init__(self, transformer: Transformer):
         self.overlaps = not isinstance(transformer, MappingTransformer)
         self._transformer = transformer
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="krenalis-transform") if self.overlaps else None
+        self._thread = (ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="krenalis-transform")
+                        if self.overlaps else None)
 
     def transform(self, records: list[tuple]) -> Future:
         if self._thread is not None:
@@ -534,12 +540,12 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                     passed[FINALIZE] = background.written
                     monitor.progress(passed, failed)
 
-            pending = None  # a batch whose function still runs while the next one is read
+            pending = collections.deque()  # batches still in the function while the next ones are read
             for batch in rows:
                 reason = monitor.stop_reason()
                 if reason:
-                    if pending is not None:
-                        settle(*pending)
+                    while pending:
+                        settle(*pending.popleft())
                     raise RunStopped(reason)
                 if background is None:
                     # More connections only when a full first batch says more rows follow: a short
@@ -601,15 +607,14 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                         identified.append((user_id, updated_at))
                         records.append(record)
                 outputs = ahead.transform(records) if records else None
-                if pending is not None:
-                    settle(*pending)
-                    pending = None
                 if ahead.overlaps:
-                    pending = (identified, outputs, out_rows, kept)
+                    pending.append((identified, outputs, out_rows, kept))
+                    if len(pending) > IN_FLIGHT:
+                        settle(*pending.popleft())
                 else:
                     settle(identified, outputs, out_rows, kept)
-            if pending is not None:
-                settle(*pending)
+            while pending:
+                settle(*pending.popleft())
             if background is not None:
                 passed[FINALIZE] = background.finish()
                 background = None

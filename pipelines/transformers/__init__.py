@@ -172,16 +172,18 @@ class FunctionTransformer:
                 raise FatalTransformError("the transformer is closed")
             if self._failure is not None:
                 raise self._failure
-            try:
-                raw = self._runner.run(batch)
-            except FatalTransformError as error:
-                self._failure = error
-                raise
-            if len(raw) != len(batch):
+        try:
+            raw = self._runner.run(batch)
+        except FatalTransformError as error:
+            with self._lock:
+                self._failure = self._failure or error
+            raise
+        if len(raw) != len(batch):
+            with self._lock:
                 self._failure = FatalTransformError(
                     f"transformation function returned {len(raw)} results for {len(batch)} records")
                 raise self._failure
-            return raw
+        return raw
 
     def _checked_rows(self, values: list[dict]) -> list[tuple] | None:
         """The rows of a batch whose every result is an object, with a few C-level passes per

@@ -306,9 +306,9 @@ class PythonRunner:
                     self._stop_worker()
                     raise
                 break
-        if "results" in reply:
-            return reply["results"]
-        self._stop_worker()
+            if "results" in reply:
+                return reply["results"]
+            self._stop_worker()
         if reply.get("fatal") == "memory":
             raise FatalTransformError(memory_message(self._limits))
         raise FatalTransformError(f"transformation function failed: {reply.get('message', reply)}")

@@ -16,7 +16,7 @@ from pipelines.models import Workspace
 from pipelines.types import parse_type
 from tests import support
 from tests.pipelines.services import (RICH_PROFILE_SCHEMA, counts, create_connection, create_pipeline,
-                                      create_workspace, cursor_of, errors_of, identities, run_now)
+                                      create_workspace, cursor_of, errors_of, identities, pipeline_body, run_now)
 from warehouse.backends import PostgreSQLWarehouse
 from warehouse.columns import profile_columns
 
@@ -293,6 +293,67 @@ def test_many_batches_and_the_last_partial_one_are_all_written(rich_workspace, p
     assert counts(run_now(pid)) == all_passed(12345)
     assert len(identities(ws, pid)) == 12345
     assert cursor_of(pid) == dt.datetime(2024, 1, 2, 3, 25, 45, tzinfo=UTC)
+
+
+FUNCTIONS = {
+    "JavaScript": ("const transform = (user) => {\n"
+                   "  if (user.firstname === 'Stuck') { while (true) {} }\n"
+                   "  return {customer_id: user.id, first_name: user.firstname.toUpperCase()};\n"
+                   "};"),
+    "Python": ("def transform(user):\n"
+               "    if user['firstname'] == 'Stuck':\n"
+               "        while True:\n"
+               "            pass\n"
+               "    return {'customer_id': user['id'], 'first_name': user['firstname'].upper()}\n"),
+}
+
+
+def function_pipeline(ws, source, language: str) -> int:
+    """An incremental pipeline over id, firstname and updated_ts whose function upper-cases the first
+    name (and never returns for the first name "Stuck")."""
+    connection_id = create_connection(ws, source)
+    body = pipeline_body(ws, connection_id, query=INCREMENTAL_QUERY.replace("email, ", "id, "),
+                         mapping={"customer_id": "id", "first_name": "firstname"}, incremental=True)
+    body["transformation"] = {"function": {"language": language, "source": FUNCTIONS[language],
+                                           "preserveJSON": False, "inPaths": ["id", "firstname"],
+                                           "outPaths": ["customer_id", "first_name"]}}
+    resp = ws.api.post("/v1/pipelines", body)
+    assert resp.status_code == 200, resp.content
+    return resp.json()["id"]
+
+
+@pytest.mark.parametrize("language", ["JavaScript", "Python"])
+def test_a_function_over_many_batches_writes_every_row_once(rich_workspace, pg_source, language):
+    """Batches go through the function two at a time; every row comes out, in its own identity."""
+    pg_source.execute("INSERT INTO customers (id, firstname, updated_ts) "
+                      "SELECT i, 'First' || i, timestamp '2024-01-02' + i * interval '1 second' "
+                      "FROM generate_series(11, 23456) AS i")
+    ws = rich_workspace
+    pid = function_pipeline(ws, pg_source, language)
+    run = run_now(pid)
+    assert (run.error, counts(run)) == ("", all_passed(23456))
+    rows = identities(ws, pid, "customer_id, first_name")
+    assert len(rows) == 23456
+    assert all(first_name == f"FIRST{customer_id}" for customer_id, first_name in rows.values() if customer_id > 10)
+    assert cursor_of(pid) == dt.datetime(2024, 1, 2, 6, 30, 56, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("language", ["JavaScript", "Python"])
+def test_a_function_stuck_in_a_later_batch_ends_the_run_and_keeps_the_cursor(rich_workspace, pg_source, settings,
+                                                                             language):
+    """The second of three batches times out while the third is already in the function: the run
+    ends with the timeout, the first batch is written, nothing after it, and the cursor stays."""
+    settings.KRENALIS = {**settings.KRENALIS, "FUNCTION_BATCH_TIMEOUT": 1.0}
+    pg_source.execute("INSERT INTO customers (id, firstname, updated_ts) "
+                      "SELECT i, CASE WHEN i = 7000 THEN 'Stuck' ELSE 'First' || i END, "
+                      "timestamp '2024-01-02' + i * interval '1 second' FROM generate_series(11, 12345) AS i")
+    ws = rich_workspace
+    pid = function_pipeline(ws, pg_source, language)
+    run = run_now(pid)
+    assert run.error == "transformation function timed out after 1 s"
+    assert errors_of(run) == [("Transformation", None, run.error)]
+    assert run.passed[6] == 5000 and len(identities(ws, pid)) == 5000
+    assert cursor_of(pid) is None
 
 
 def test_cancel_after_the_last_batch_prevents_the_purge(rich_workspace, pg_source):
