@@ -283,10 +283,15 @@ def test_out_schema_no_longer_aligned_fails_the_run(rich_workspace, pg_source):
     assert identities(ws, pid) == {}
 
 
+def add_customers(source, last_id: int, firstname: str = "'First' || i") -> None:
+    """Customers 11 to last_id after the ten of the fixture, one second apart from 2024-01-02."""
+    source.execute("INSERT INTO customers (id, firstname, updated_ts) "
+                   f"SELECT i, {firstname}, timestamp '2024-01-02' + i * interval '1 second' "
+                   f"FROM generate_series(11, {int(last_id)}) AS i")
+
+
 def test_many_batches_and_the_last_partial_one_are_all_written(rich_workspace, pg_source):
-    pg_source.execute("INSERT INTO customers (id, firstname, updated_ts) "
-                      "SELECT i, 'First' || i, timestamp '2024-01-02' + i * interval '1 second' "
-                      "FROM generate_series(11, 12345) AS i")
+    add_customers(pg_source, 12345)
     ws = rich_workspace
     pid = create_pipeline(ws, create_connection(ws, pg_source), query=INCREMENTAL_QUERY.replace("email, ", "id, "),
                           mapping={"customer_id": "id", "first_name": "firstname"}, incremental=True)
@@ -325,9 +330,7 @@ def function_pipeline(ws, source, language: str) -> int:
 @pytest.mark.parametrize("language", ["JavaScript", "Python"])
 def test_a_function_over_many_batches_writes_every_row_once(rich_workspace, pg_source, language):
     """Batches go through the function two at a time; every row comes out, in its own identity."""
-    pg_source.execute("INSERT INTO customers (id, firstname, updated_ts) "
-                      "SELECT i, 'First' || i, timestamp '2024-01-02' + i * interval '1 second' "
-                      "FROM generate_series(11, 23456) AS i")
+    add_customers(pg_source, 23456)
     ws = rich_workspace
     pid = function_pipeline(ws, pg_source, language)
     run = run_now(pid)
@@ -344,9 +347,7 @@ def test_a_function_stuck_in_a_later_batch_ends_the_run_and_keeps_the_cursor(ric
     """The second of three batches times out while the third is already in the function: the run
     ends with the timeout, the first batch is written, nothing after it, and the cursor stays."""
     settings.KRENALIS = {**settings.KRENALIS, "FUNCTION_BATCH_TIMEOUT": 1.0}
-    pg_source.execute("INSERT INTO customers (id, firstname, updated_ts) "
-                      "SELECT i, CASE WHEN i = 7000 THEN 'Stuck' ELSE 'First' || i END, "
-                      "timestamp '2024-01-02' + i * interval '1 second' FROM generate_series(11, 12345) AS i")
+    add_customers(pg_source, 12345, firstname="CASE WHEN i = 7000 THEN 'Stuck' ELSE 'First' || i END")
     ws = rich_workspace
     pid = function_pipeline(ws, pg_source, language)
     run = run_now(pid)
