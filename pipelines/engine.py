@@ -9,8 +9,8 @@ property against its type), Transformation and OutputValidation (mapping or func
 per batch), Finalize (written to the warehouse). A bad row is a counted failure, never the end of
 the run. Reading and transforming overlap with warehouse writes: writer threads take batches
 from short queues (upserting together those that wait), so Python's work hides behind the
-warehouse's. A transformation function's batch also overlaps with reading the next one (its
-runtime works outside the GIL).
+warehouse's. A transformation function takes two batches at once while the run reads the next
+one (its runtime works outside the GIL).
 """
 from __future__ import annotations
 

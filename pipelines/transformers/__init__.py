@@ -94,8 +94,9 @@ def _runner_class(language: str):
 
 
 class FunctionTransformer:
-    """A transformation function bound to its schemas; not thread-safe across concurrent calls
-    (a lock serializes them).
+    """A transformation function bound to its schemas. Calls may come from several threads at once:
+    each runner serializes its own runtime calls (quickjs on its one thread, the Python worker's
+    pipe under a lock), so one batch is encoded or decoded while the runtime works on another.
 
     Records travel to the runtime as arrays of the inPaths values (the runtime rebuilds each
     object with the property names it got once) and come back as JSON objects, so the run
