@@ -98,9 +98,11 @@ class FunctionTransformer:
     each runner serializes its own runtime calls (quickjs on its one thread, the Python worker's
     pipe under a lock), so one batch is encoded or decoded while the runtime works on another.
 
-    Records travel to the runtime as arrays of the inPaths values (the runtime rebuilds each
-    object with the property names it got once) and come back as JSON objects, so the run
-    engine, which holds rows, never builds a dict per record.
+    The run engine's rows travel to the runtime as columns of the inPaths values (the runtime
+    rebuilds each object with the property names it got once). When every output column can be
+    checked as a whole, results come back as columns too, so no dict is built per record: only
+    the records whose value holds anything else (an error, a nested value, a property outside
+    outPaths...) come back as objects, decoded one by one.
     """
 
     def __init__(self, *, language: str, source: str, in_schema: Type, out_schema: Type,
@@ -116,14 +118,13 @@ class FunctionTransformer:
         keys = [p.name for p in in_subset.properties] if in_subset is not None else []
         in_names = [p.name for p in in_schema.properties]
         self._positions = [in_names.index(key) for key in keys]
-        self._whole_rows = self._positions == list(range(len(in_names)))
         self._column_encoders = codec.column_encoders(in_subset, language, preserve_json)
         columns = [path for path, _ in leaf_paths(out_schema)]
-        self._out_names = frozenset(p.name for p in out_subset.properties) if out_subset is not None else frozenset()
         self._out_columns = list(zip(columns, codec.output_column_checks(out_subset, columns, language) or ()))
+        self._set_names = [name for name, check in self._out_columns if check is not None]
         self._row_of = leaf_values(out_schema)
         descriptor = codec.input_descriptor(in_subset, language, preserve_json)
-        self._runner = runner_class(source, keys, descriptor, limits)
+        self._runner = runner_class(source, keys, descriptor, self._set_names, limits)
         self._lock = threading.Lock()
         self._failure: FatalTransformError | None = None
         self._closed = False
@@ -139,68 +140,75 @@ class FunctionTransformer:
         """
         if not rows:
             return []
-        raw = self._run(self._arrays(rows))
-        if self._out_columns and set(map(type, raw)) == {dict}:
-            checked = self._checked_rows(raw)
-            if checked is not None:
-                return checked
-        row_of = self._row_of
-        return [result if type(result) is RecordError else row_of(result)
-                for result in map(self._result, raw)]
+        if self._out_columns:  # every column the function sets can be checked as a whole
+            count, columns = len(rows), self._input_columns(rows)
+            out, indices, items = self._run(lambda: self._runner.run_columns(count, columns))
+            if not _is_reply(out, indices, items, count, len(self._set_names)):
+                self._fail(FatalTransformError("transformer has unexpectedly returned an invalid response"))
+            return self._rows_of_columns(count, out, indices, items)
+        arrays = list(zip(*self._input_columns(rows))) if self._positions else [()] * len(rows)
+        return list(map(self._row, self._items(arrays)))
 
     def transform_batch(self, records: list[dict]) -> list[dict | RecordError]:
         """records: value-model dicts (a property may be absent). Each result is the transformed
         record (nested dicts of model values) or a RecordError."""
         if not records:
             return []
-        return [self._result(item) for item in self._run([self._encode(record) for record in records])]
+        return list(map(self._result, self._items([self._encode(record) for record in records])))
 
-    def _arrays(self, rows: list[tuple]) -> list:
-        """The inPaths values of each row, encoded for the runtime, column by column."""
-        if self._whole_rows and not any(self._column_encoders):
-            return rows
+    def _input_columns(self, rows: list[tuple]) -> list[list]:
+        """The inPaths values of the rows, encoded for the runtime, column by column."""
         columns = []
         for position, encode in zip(self._positions, self._column_encoders):
             column = list(map(operator.itemgetter(position), rows))
             if encode is not None:
                 column = [None if value is None else encode(value) for value in column]
             columns.append(column)
-        return list(zip(*columns)) if columns else [()] * len(rows)
+        return columns
 
-    def _run(self, batch: list) -> list:
+    def _items(self, batch: list) -> list:
+        items = self._run(lambda: self._runner.run(batch))
+        if len(items) != len(batch):
+            self._fail(FatalTransformError(
+                f"transformation function returned {len(items)} results for {len(batch)} records"))
+        return items
+
+    def _run(self, call):
+        """call() (a runtime call) unless the transformer is closed or failed; a fatal error fails it for good."""
         with self._lock:
             if self._closed:
                 raise FatalTransformError("the transformer is closed")
             if self._failure is not None:
                 raise self._failure
         try:
-            raw = self._runner.run(batch)
+            return call()
         except FatalTransformError as error:
-            with self._lock:
-                self._failure = self._failure or error
-            raise
-        if len(raw) != len(batch):
-            with self._lock:
-                self._failure = FatalTransformError(
-                    f"transformation function returned {len(raw)} results for {len(batch)} records")
-                raise self._failure
-        return raw
+            self._fail(error)
 
-    def _checked_rows(self, values: list[dict]) -> list[tuple] | None:
-        """The rows of a batch whose every result is an object, with a few C-level passes per
-        column; None when a check fails (the records are then decoded one by one, which says why)."""
-        if not set().union(*values) <= self._out_names:
-            return None
-        columns, unset = [], [None] * len(values)
-        for name, check in self._out_columns:
-            if check is None:
-                columns.append(unset)
-                continue
-            column = list(map(operator.methodcaller("get", name), values))
-            if not check(column):
-                return None
-            columns.append(column)
-        return list(zip(*columns))
+    def _fail(self, error: FatalTransformError):
+        with self._lock:
+            self._failure = self._failure or error
+            raise self._failure
+
+    def _rows_of_columns(self, count: int, columns: list[list], indices: list[int], items: list) -> list:
+        """The rows from the runtime's output columns: as they are when each passes its check (a
+        few C-level passes), else decoded record by record (which says why a record fails); the
+        records listed in `indices` from their per-record results."""
+        by_name = dict(zip(self._set_names, columns))
+        unset = [None] * count
+        ordered = [by_name[name] if check is not None else unset for name, check in self._out_columns]
+        if all(check is None or check(column) for column, (_, check) in zip(ordered, self._out_columns)):
+            rows = list(zip(*ordered))
+        else:  # as the per-record form: a null is dropped like an absent property
+            rows = [self._row({name: value for name, value in zip(self._set_names, values) if value is not None})
+                    for values in zip(*columns)]
+        for index, item in zip(indices, items):
+            rows[index] = self._row(item)
+        return rows
+
+    def _row(self, item) -> tuple | RecordError:
+        result = self._result(item)
+        return result if type(result) is RecordError else self._row_of(result)
 
     def _result(self, item) -> dict | RecordError:
         """A runtime result: an object (the value), a string (the record's error message), or a
@@ -244,6 +252,13 @@ class FunctionTransformer:
                 self._runner.close()
         except Exception:
             pass
+
+
+def _is_reply(out, indices, items, count: int, width: int) -> bool:
+    """Whether a runtime's columns reply has its shape (user code shares the runtime it comes from)."""
+    return (type(out) is list and len(out) == width and all(type(c) is list and len(c) == count for c in out)
+            and type(indices) is list and type(items) is list and len(indices) == len(items)
+            and all(type(i) is int and 0 <= i < count for i in indices))
 
 
 def check_function(language: str, source: str, limits: Limits = DEFAULT_LIMITS) -> None:

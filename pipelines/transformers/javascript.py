@@ -7,8 +7,12 @@ user source is loaded once; each batch is ONE call into the runtime: a JS
 wrapper parses the batch (one JSON.parse), converts the few kinds JSON cannot
 carry (int64 -> BigInt, NaN/±Infinity), calls `transform` on every record
 catching exceptions per record, normalizes each result (§4.4) and returns one
-JSON text (JSON.stringify per record, joined). Records go as arrays of values,
-made objects by a constructor generated once from the property names.
+JSON text. Records go as columns of values (or, from transform_batch, as
+objects), made objects by a constructor generated once from the property names.
+Results whose JSON would be just the output columns' strings, booleans, finite
+numbers and nulls come back as columns (one JSON.stringify for the batch); any
+other result alone, in its per-record form (one JSON.stringify each, which costs
+about as much again as the rest of the call).
 
 A quickjs runtime must be used from the thread that created it (its stack
 overflow check is computed from that thread's stack), so every quickjs call of
@@ -32,7 +36,7 @@ from . import FatalTransformError, FunctionCompileError, Limits, memory_message,
 # loaded so the built-ins it uses cannot be tampered with by that code.
 _RUNTIME = r"""
 globalThis.__krenalis_make = (function () {
-  const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray;
+  const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray, keysOf = Object.keys;
   const BigInt_ = BigInt, Number_ = Number, String_ = String, Function_ = Function;
   const Error_ = Error, TypeError_ = TypeError, InternalError_ = InternalError;
 
@@ -89,57 +93,121 @@ globalThis.__krenalis_make = (function () {
     }
   }
 
-  // A record arrives as an array of the inPaths values (or, from transform_batch, as an object);
-  // build makes it the object transform expects.
-  function builder(keys) {
+  // A record arrives as an array of the inPaths values (or, from transform_batch, as an object),
+  // or as position i of columns of those values; build makes it the object transform expects.
+  function builder(keys, access) {
     const fields = [];
-    for (let i = 0; i < keys.length; i++) fields.push(stringify(keys[i]) + ":a[" + i + "]");
-    return Function_("a", "return {" + fields.join(",") + "};");
+    for (let i = 0; i < keys.length; i++) fields.push(stringify(keys[i]) + ":" + access(i));
+    return Function_("c", "i", "return {" + fields.join(",") + "};");
   }
 
-  return function (transform, descriptor, keys) {
-    const build = builder(keys);
-    return function (text) {
-      const records = parse(text);
-      const count = records.length;
+  // Returns the function of one way in: records (a JSON array of records in, a JSON array of
+  // per-record results out) or columns (see columns below).
+  return function (transform, descriptor, keys, names, way) {
+    const build = builder(keys, (k) => "c[" + k + "]");
+    const buildAt = builder(keys, (k) => "c[" + k + "][i]");
+    const width = names.length;
+
+    // transform's value for one record; what it throws is that record's error.
+    function apply(record) {
+      if (descriptor !== null) convertObject(record, descriptor);
+      const value = transform(record);
+      if (value === undefined) throw new Error_("transformed value is undefined");
+      if (value === null) throw new Error_("transformed value is null");
+      if (isArray(value)) throw new Error_("transformed value is array");
+      if (typeof value !== "object") throw new Error_("transformed value is " + typeof value + ", not object");
+      return value;
+    }
+
+    // One result's JSON: an object's JSON as is; any other JSON (a toJSON method's doing) in an array.
+    function itemJSON(value) {
+      // The replacer (BigInt -> digits, non-finite -> "NaN"/"Infinity"/"-Infinity") doubles the
+      // cost of stringify, so it is used only when the plain form may be wrong: a BigInt makes
+      // stringify throw, a non-finite number becomes null.
+      let json;
+      try {
+        json = stringify(value);
+      } catch (e) {
+        json = null;
+      }
+      if (json === null || (json !== undefined && json.indexOf("null") !== -1)) {
+        try {
+          json = stringify(value, replacer);
+        } catch (e) {
+          if (e instanceof TypeError_ && /circular/i.test(e.message)) {
+            throw new Error_("transformed value contains a circular reference");
+          }
+          throw e;
+        }
+      }
+      return json === undefined ? "[null]" : json.charCodeAt(0) === 123 ? json : "[" + json + "]";
+    }
+
+    function failure(e) {
+      if (outOfMemory(e)) throw e;
+      return stringify(describe(e));
+    }
+
+    // Puts the value's properties at row i of the output columns when its JSON would be exactly
+    // them: own keys among names and in their order, each a string, a boolean, a finite number
+    // or null (so a failing check in Python reports the same property as the per-record form).
+    function intoColumns(value, columns, i) {
+      if (value.toJSON !== undefined) return false;
+      const own = keysOf(value);
+      let found = 0, j = 0;
+      for (; j < width; j++) {
+        const x = value[names[j]];
+        if (x === undefined) continue;
+        const kind = typeof x;
+        if (own[found] !== names[j] || !(kind === "string" || kind === "boolean" || x === null ||
+                                         (kind === "number" && x - x === 0))) break;
+        found++;
+        columns[j][i] = x;
+      }
+      if (j === width && found === own.length) return true;
+      for (let k = 0; k < j; k++) columns[k][i] = undefined;
+      return false;
+    }
+
+    function records(text) {
+      const input = parse(text);
+      const count = input.length;
       const out = new Array(count);
       for (let i = 0; i < count; i++) {
-        const record = isArray(records[i]) ? build(records[i]) : records[i];
         try {
-          if (descriptor !== null) convertObject(record, descriptor);
-          const value = transform(record);
-          if (value === undefined) throw new Error_("transformed value is undefined");
-          if (value === null) throw new Error_("transformed value is null");
-          if (isArray(value)) throw new Error_("transformed value is array");
-          if (typeof value !== "object") throw new Error_("transformed value is " + typeof value + ", not object");
-          // The replacer (BigInt -> digits, non-finite -> "NaN"/"Infinity"/"-Infinity") doubles the
-          // cost of stringify, so it is used only when the plain form may be wrong: a BigInt makes
-          // stringify throw, a non-finite number becomes null.
-          let json;
-          try {
-            json = stringify(value);
-          } catch (e) {
-            json = null;
-          }
-          if (json === null || (json !== undefined && json.indexOf("null") !== -1)) {
-            try {
-              json = stringify(value, replacer);
-            } catch (e) {
-              if (e instanceof TypeError_ && /circular/i.test(e.message)) {
-                throw new Error_("transformed value contains a circular reference");
-              }
-              throw e;
-            }
-          }
-          // An object's JSON goes as is; any other JSON (a toJSON method's doing) in an array.
-          out[i] = json === undefined ? "[null]" : json.charCodeAt(0) === 123 ? json : "[" + json + "]";
+          out[i] = itemJSON(apply(isArray(input[i]) ? build(input[i]) : input[i]));
         } catch (e) {
-          if (outOfMemory(e)) throw e;
-          out[i] = stringify(describe(e));
+          out[i] = failure(e);
         }
       }
       return "[" + out.join(",") + "]";
-    };
+    }
+
+    // [count, [column of each key]] in; [[column of each name], [index], [result]] out: the
+    // values of names, row by row, and the per-record result (as records gives it) of each row
+    // whose value does not fit in the columns (its cells there are null).
+    function columns(text) {
+      const input = parse(text);
+      const count = input[0], values = input[1];
+      const out = [];
+      for (let j = 0; j < width; j++) out.push(new Array(count));
+      const indices = [], items = [];
+      for (let i = 0; i < count; i++) {
+        let item;
+        try {
+          const value = apply(buildAt(values, i));
+          if (intoColumns(value, out, i)) continue;
+          item = itemJSON(value);
+        } catch (e) {
+          item = failure(e);
+        }
+        indices.push(i);
+        items.push(item);
+      }
+      return "[" + stringify(out) + "," + stringify(indices) + ",[" + items.join(",") + "]]";
+    }
+
+    return way === "columns" ? columns : records;
   };
 })();
 """
@@ -237,13 +305,13 @@ def check_javascript(source: str, limits: Limits) -> None:
 class JavaScriptRunner:
     """Runs batches through one quickjs context on its own thread."""
 
-    def __init__(self, source: str, keys: list[str], descriptor: dict | None, limits: Limits):
+    def __init__(self, source: str, keys: list[str], descriptor: dict | None, names: list[str], limits: Limits):
         self._source = source
-        self._arguments = f"{json.dumps(descriptor)}, {json.dumps(keys)}"
+        self._arguments = f"{json.dumps(descriptor)}, {json.dumps(keys)}, {json.dumps(names)}"
         self._limits = limits
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quickjs")
         self._context: quickjs.Context | None = None
-        self._batch = None
+        self._ways: dict[str, quickjs.Object] = {}
         self.calls = 0
 
     # ---- on the quickjs thread
@@ -259,18 +327,18 @@ class JavaScriptRunner:
         except FunctionCompileError as exc:
             raise FatalTransformError(str(exc)) from None
         try:
-            self._batch = context.eval(
-                f"__krenalis_make(globalThis.__krenalis_transform, {self._arguments})")
+            self._ways = {way: context.eval(f"__krenalis_make(globalThis.__krenalis_transform, {self._arguments}, "
+                                            f"{json.dumps(way)})") for way in ("records", "columns")}
         except quickjs.JSException as exc:
             raise _fatal_for(exc, self._limits) from None
         self._context = context
 
-    def _call(self, text: str) -> str:
+    def _call(self, way: str, text: str) -> str:
         if self._context is None:
             self._start()
         self.calls += 1
         try:
-            result = self._batch(text)
+            result = self._ways[way](text)
         except (quickjs.JSException, MemoryError) as exc:
             self._discard()
             raise _fatal_for(exc, self._limits) from None
@@ -279,25 +347,37 @@ class JavaScriptRunner:
             raise FatalTransformError("JavaScript: stack overflow") from None
         if not isinstance(result, str):
             self._discard()
-            raise FatalTransformError("transformer has unexpectedly returned an invalid JSON response")
+            raise _invalid_response()
         return result
 
     def _discard(self) -> None:
-        self._batch = None
+        self._ways = {}
         self._context = None
 
     # ---- from any thread
 
-    def run(self, records: list) -> list:
-        """records: arrays of the inPaths values, or objects. Each result is an object (the
-        value), a string (the record's error) or a one-element array (a non-object value)."""
-        text = json.dumps(records, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        result = self._thread.submit(self._call, text).result()
+    def _exchange(self, way: str, payload) -> object:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        result = self._thread.submit(self._call, way, text).result()
         try:
             return json.loads(result)
         except ValueError:
-            raise FatalTransformError(
-                "transformer has unexpectedly returned an invalid JSON response") from None
+            raise _invalid_response() from None
+
+    def run(self, records: list) -> list:
+        """records: arrays of the inPaths values, or objects. Each result is an object (the
+        value), a string (the record's error) or a one-element array (a non-object value)."""
+        return self._exchange("records", records)
+
+    def run_columns(self, count: int, columns: list[list]) -> tuple[list[list], list[int], list]:
+        """columns: the inPaths values of `count` records, one list per key. Returns the output
+        columns (one list per name), and the indices and results (as run gives them) of the
+        records whose value is not just those columns' values."""
+        try:
+            out, indices, items = self._exchange("columns", [count, columns])
+        except (TypeError, ValueError):
+            raise _invalid_response() from None
+        return out, indices, items
 
     def close(self) -> None:
         try:
@@ -305,3 +385,7 @@ class JavaScriptRunner:
         except RuntimeError:  # already shut down
             pass
         self._thread.shutdown(wait=True)
+
+
+def _invalid_response() -> FatalTransformError:
+    return FatalTransformError("transformer has unexpectedly returned an invalid JSON response")

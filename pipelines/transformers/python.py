@@ -217,10 +217,11 @@ def _compile_error(error: dict, limits: Limits) -> Exception:
 class PythonRunner:
     """Runs batches in a worker process, restarting it once after a crash."""
 
-    def __init__(self, source: str, keys: list[str], descriptor: dict | None, limits: Limits):
+    def __init__(self, source: str, keys: list[str], descriptor: dict | None, names: list[str], limits: Limits):
         self._source = source
         self._keys = keys
         self._descriptor = descriptor
+        self._names = names
         self._limits = limits
         self._dir = tempfile.mkdtemp(prefix="krenalis-python-")
         self._workdir = os.path.join(self._dir, "work")
@@ -251,7 +252,7 @@ class PythonRunner:
                 raise FatalTransformError(f"cannot start the Python worker: {hello.get('error')}")
             worker.sandbox = hello.get("sandbox")
             load = json.dumps({"op": "load", "source": self._source, "keys": self._keys,
-                               "descriptor": self._descriptor},
+                               "descriptor": self._descriptor, "names": self._names},
                               ensure_ascii=False).encode("utf-8", "surrogatepass")
             reply = worker.exchange(load, self._limits.batch_timeout_seconds)
         except _Timeout:
@@ -284,7 +285,22 @@ class PythonRunner:
     def run(self, records: list) -> list:
         """records: arrays of the inPaths values, or objects. Each result is an object (the
         value) or a string (the record's error)."""
-        payload = json.dumps({"op": "run", "records": records}, ensure_ascii=False, separators=(",", ":"),
+        reply = self._exchange({"op": "run", "records": records})
+        return reply["results"]
+
+    def run_columns(self, count: int, columns: list[list]) -> tuple[list[list], list[int], list]:
+        """columns: the inPaths values of `count` records, one list per key. Returns the output
+        columns (one list per name), and the indices and results (as run gives them) of the
+        records whose value is not just those columns' values."""
+        reply = self._exchange({"op": "run_columns", "count": count, "columns": columns})
+        try:
+            return reply["columns"], reply["indices"], reply["items"]
+        except KeyError:
+            raise FatalTransformError("transformer has unexpectedly returned an invalid response") from None
+
+    def _exchange(self, message: dict) -> dict:
+        """The worker's reply to one batch (with "results" or "columns")."""
+        payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
                              allow_nan=True).encode("utf-8", "surrogatepass")
         with self._lock:
             for attempt in (1, 2):
@@ -306,8 +322,8 @@ class PythonRunner:
                     self._stop_worker()
                     raise
                 break
-            if "results" in reply:
-                return reply["results"]
+            if "results" in reply or "columns" in reply:
+                return reply
             self._stop_worker()
         if reply.get("fatal") == "memory":
             raise FatalTransformError(memory_message(self._limits))
@@ -320,7 +336,7 @@ class PythonRunner:
 
 
 def check_python(source: str, limits: Limits) -> None:
-    runner = PythonRunner(source, [], None, limits)
+    runner = PythonRunner(source, [], None, [], limits)
     try:
         runner._worker = runner._spawn()
     except FatalTransformError as exc:
@@ -340,7 +356,7 @@ def python_sandbox_status(limits: Limits | None = None) -> dict:
     """
     global _sandbox_status
     if _sandbox_status is None:
-        runner = PythonRunner("def transform(user):\n    return {}\n", [], None, limits or Limits())
+        runner = PythonRunner("def transform(user):\n    return {}\n", [], None, [], limits or Limits())
         try:
             runner.start()
             _sandbox_status = {"available": True, "sandbox": runner.sandbox, "error": None}

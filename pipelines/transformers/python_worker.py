@@ -357,10 +357,12 @@ class Worker:
         self.transform = None
         self.convert = None
         self.keys = ()
+        self.positions = {}
 
     def load(self, message):
         source = message["source"]
         self.keys = message.get("keys") or ()
+        self.positions = {name: j for j, name in enumerate(message.get("names") or ())}
         descriptor = message.get("descriptor")
         self.convert = _object_converter(descriptor) if descriptor else None
         try:
@@ -419,6 +421,58 @@ class Worker:
             results = parts = None
             return '{"fatal":"memory"}'
 
+    def run_columns(self, count, columns):
+        """One JSON text for the batch: the output columns (the values of names, row by row), and
+        the index and result (as run gives it) of each record whose value is not just those."""
+        transform, convert, keys = self.transform, self.convert, self.keys
+        out = [[None] * count for _ in self.positions]
+        indices, items = [], []
+        try:
+            for i, values in enumerate(zip(*columns) if columns else [()] * count):
+                try:
+                    record = dict(zip(keys, values))
+                    if convert is not None:
+                        record = convert(record)
+                    value = transform(record)
+                    if type(value) is not dict:
+                        raise ValueError(f"transformed value is {type(value).__name__!r}, not 'dict'")
+                except MemoryError:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - SystemExit included: one record failed
+                    indices.append(i)
+                    items.append(_describe(exc))
+                    continue
+                if not self._into_columns(value, out, i):
+                    indices.append(i)
+                    items.append(value)
+            try:
+                return _dumps({"columns": out, "indices": indices, "items": items})
+            except (ValueError, TypeError, RecursionError):
+                pass
+            parts = [self._text(item) for item in items]  # the columns hold only plain values
+            return ('{"columns":' + _dumps(out) + ',"indices":' + _dumps(indices) + ',"items":['
+                    + ",".join(parts) + "]}")
+        except MemoryError:
+            out = indices = items = parts = None
+            return '{"fatal":"memory"}'
+
+    def _into_columns(self, value, out, i):
+        """Puts the value's items at row i of the output columns when its JSON would be exactly
+        them: keys among names and in their order, each a str, a bool, an int, a finite float or
+        None (so a failing check in the parent reports the same property as the per-record form)."""
+        positions, last = self.positions, -1
+        for key, item in value.items():
+            j = positions.get(key)
+            kind = type(item)
+            if j is None or j <= last or not (kind is str or kind is bool or kind is int or item is None
+                                              or (kind is float and item - item == 0)):
+                for column in out:
+                    column[i] = None
+                return False
+            out[j][i] = item
+            last = j
+        return True
+
     @staticmethod
     def _text(result):
         try:
@@ -459,13 +513,14 @@ def main():
         if op == "load":
             reply = worker.load(message)
             channel.send(reply)
-        elif op == "run":
-            records = message["records"]
+        elif op in ("run", "run_columns"):
+            records = message.get("records")
+            count, columns = message.get("count"), message.get("columns")
             message = None
             try:
-                reply = worker.run(records)
+                reply = worker.run(records) if op == "run" else worker.run_columns(count, columns)
             finally:
-                records = None
+                records = columns = None
             try:
                 channel.send_text(reply)
             except MemoryError:

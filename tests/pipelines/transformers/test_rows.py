@@ -144,3 +144,86 @@ def test_a_function_that_sets_nothing_gives_rows_of_nulls(language):
     source = {"JavaScript": "const transform = (u) => ({});", "Python": "def transform(u):\n    return {}\n"}[language]
     with transformer(language, source, IN, OUT, out_paths=[]) as t:
         assert t.transform_rows(rows(2)) == [(None,) * 5] * 2
+
+
+EVERY_SHAPE = {
+    "JavaScript": """
+const transform = (u) => {
+  const n = Number(u.id) % 12;
+  if (n === 0) return {name: u.first, email: u.email};
+  if (n === 1) return {email: u.email, name: undefined};
+  if (n === 2) return {email: NaN, name: Infinity};
+  if (n === 3) return {score: 12n};
+  if (n === 4) return new Date(0);
+  if (n === 5) { const value = Object.create({email: "inherited"}); value.name = "own"; return value; }
+  if (n === 6) return {score: 1.5, email: "far-too-long-for-twenty@x.com"};
+  if (n === 7) return {email: "far-too-long-for-twenty@x.com", score: 1.5};
+  if (n === 8) return {email: u.email, toJSON() { return {name: "from toJSON"}; }};
+  if (n === 9) return {email: u.email, name: {first: u.first}};
+  if (n === 10) return {email: null, name: "N", active: "yes"};
+  return {email: u.email, name: u.first, active: false, born: 1990, score: -3};
+};
+""",
+    "Python": """
+import datetime
+def transform(u):
+    n = u["id"] % 12
+    if n == 0:
+        return {"name": u["first"], "email": u["email"]}
+    if n == 1:
+        return {"email": u["email"], 1: "x"}
+    if n == 2:
+        return {"email": float("nan"), "name": float("inf")}
+    if n == 3:
+        return {"score": 2**70}
+    if n == 4:
+        return {"email": u["email"], "name": datetime.date(2024, 1, 2)}
+    if n == 5:
+        return {"active": 1}
+    if n == 6:
+        return {"score": 1.5, "email": "far-too-long-for-twenty@x.com"}
+    if n == 7:
+        return {"email": "far-too-long-for-twenty@x.com", "score": 1.5}
+    if n == 8:
+        return {"email": u["email"], "name": ["a"]}
+    if n == 9:
+        return {"email": u["email"], "born": True}
+    if n == 10:
+        return {"email": None, "name": "N", "active": "yes"}
+    return {"email": u["email"], "name": u["first"], "active": False, "born": 1990, "score": -3}
+""",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_rows_give_what_records_give_whatever_the_function_returns(language):
+    """Values come back as columns only when their JSON is exactly those columns; every other
+    value (keys out of the schema's order, non-finite numbers, nested values, toJSON...) is decoded
+    as transform_batch decodes it, so both ways give the same rows and the same errors."""
+    names = [p.name for p in OUT.properties]
+    with transformer(language, EVERY_SHAPE[language], IN, OUT) as t:
+        got = t.transform_rows(rows(24))
+        records = [dict(zip(["id", "email", "first", "seen"], row)) for row in rows(24)]
+        expected = [result if isinstance(result, RecordError) else tuple(map(result.get, names))
+                    for result in t.transform_batch(records)]
+    assert got == expected
+    assert got[11] == ("u11@x.com", "First11", False, 1990, -3)
+    assert got[0] == ("u0@x.com", "First0", None, None, None)
+    # With two invalid properties, the first in the function's own order is the one reported.
+    assert "«score»" in got[6].message and "«email»" in got[7].message
+    if language == "JavaScript":
+        assert got[2] == ("NaN", "Infinity", None, None, None)
+        assert got[8] == (None, "from toJSON", None, None, None)
+        assert got[4] == RecordError("Transformation", "JavaScript: Error: transformed value is string, not object")
+    else:
+        assert got[4] == ("u4@x.com", "2024-01-02", None, None, None)
+        assert got[1] == RecordError("OutputValidation", "property «1» is not part of output schema; "
+                                                         "rename or remove it in the transformation function")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_rows_reach_a_function_that_reads_no_property(language):
+    source = {"JavaScript": "const transform = (u) => ({name: String(Object.keys(u).length)});",
+              "Python": "def transform(u):\n    return {'name': str(len(u))}\n"}[language]
+    with transformer(language, source, IN, OUT, in_paths=[]) as t:
+        assert t.transform_rows(rows(3)) == [(None, "0", None, None, None)] * 3
