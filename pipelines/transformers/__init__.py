@@ -74,6 +74,9 @@ def timeout_message(limits: Limits) -> str:
     return f"transformation function timed out after {format_seconds(limits.batch_timeout_seconds)} s"
 
 
+INVALID_RESPONSE = "transformer has unexpectedly returned an invalid JSON response"
+
+
 def memory_message(limits: Limits) -> str:
     return f"transformation function exceeded the memory limit of {limits.memory_bytes / 2**20:g} MiB"
 
@@ -144,7 +147,7 @@ class FunctionTransformer:
             count, columns = len(rows), self._input_columns(rows)
             out, indices, items = self._run(lambda: self._runner.run_columns(count, columns))
             if not _is_reply(out, indices, items, count, len(self._set_names)):
-                self._fail(FatalTransformError("transformer has unexpectedly returned an invalid response"))
+                self._fail(FatalTransformError(INVALID_RESPONSE))
             return self._rows_of_columns(count, out, indices, items)
         arrays = list(zip(*self._input_columns(rows))) if self._positions else [()] * len(rows)
         return list(map(self._row, self._items(arrays)))

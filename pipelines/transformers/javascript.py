@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import quickjs
 
-from . import FatalTransformError, FunctionCompileError, Limits, memory_message, timeout_message
+from . import INVALID_RESPONSE, FatalTransformError, FunctionCompileError, Limits, memory_message, timeout_message
 
 # The runtime: a factory returning the batch function, built before the user code is
 # loaded so the built-ins it uses cannot be tampered with by that code.
@@ -347,7 +347,7 @@ class JavaScriptRunner:
             raise FatalTransformError("JavaScript: stack overflow") from None
         if not isinstance(result, str):
             self._discard()
-            raise _invalid_response()
+            raise FatalTransformError(INVALID_RESPONSE)
         return result
 
     def _discard(self) -> None:
@@ -362,7 +362,7 @@ class JavaScriptRunner:
         try:
             return json.loads(result)
         except ValueError:
-            raise _invalid_response() from None
+            raise FatalTransformError(INVALID_RESPONSE) from None
 
     def run(self, records: list) -> list:
         """records: arrays of the inPaths values, or objects. Each result is an object (the
@@ -376,7 +376,7 @@ class JavaScriptRunner:
         try:
             out, indices, items = self._exchange("columns", [count, columns])
         except (TypeError, ValueError):
-            raise _invalid_response() from None
+            raise FatalTransformError(INVALID_RESPONSE) from None
         return out, indices, items
 
     def close(self) -> None:
@@ -385,7 +385,3 @@ class JavaScriptRunner:
         except RuntimeError:  # already shut down
             pass
         self._thread.shutdown(wait=True)
-
-
-def _invalid_response() -> FatalTransformError:
-    return FatalTransformError("transformer has unexpectedly returned an invalid JSON response")

@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import FatalTransformError, FunctionCompileError, Limits, memory_message, timeout_message
+from . import INVALID_RESPONSE, FatalTransformError, FunctionCompileError, Limits, memory_message, timeout_message
 
 _WORKER_SOURCE = (Path(__file__).with_name("python_worker.py")).read_text(encoding="utf-8")
 _STARTUP_TIMEOUT = 15.0
@@ -296,7 +296,7 @@ class PythonRunner:
         try:
             return reply["columns"], reply["indices"], reply["items"]
         except KeyError:
-            raise FatalTransformError("transformer has unexpectedly returned an invalid response") from None
+            raise FatalTransformError(INVALID_RESPONSE) from None
 
     def _exchange(self, message: dict) -> dict:
         """The worker's reply to one batch (with "results" or "columns")."""

@@ -6,7 +6,7 @@ record by record. Both must give the same rows and the same errors.
 
 import pytest
 
-from pipelines.transformers import RecordError
+from pipelines.transformers import FatalTransformError, RecordError
 from pipelines.types import boolean, datetime_, int_, object_, string, year
 
 from .helpers import LANGUAGES, out_prop, prop, schema, transformer
@@ -227,3 +227,17 @@ def test_rows_reach_a_function_that_reads_no_property(language):
               "Python": "def transform(u):\n    return {'name': str(len(u))}\n"}[language]
     with transformer(language, source, IN, OUT, in_paths=[]) as t:
         assert t.transform_rows(rows(3)) == [(None, "0", None, None, None)] * 3
+
+
+@pytest.mark.parametrize("language, source", [
+    ("JavaScript", "Array.prototype.push = function () { return 0; };\n"
+                   "const transform = (u) => ({email: u.email});"),
+    ("Python", "import sys\n"
+               "sys.modules['__main__']._dumps = lambda value: '{\"columns\": [[1]], \"indices\": [7], \"items\": [0]}'\n"
+               "def transform(u):\n    return {'email': u['email']}\n"),
+])
+def test_a_reply_of_the_wrong_shape_ends_the_run(language, source):
+    """User code shares the runtime that writes the reply: a reply it spoiled is refused whole."""
+    with transformer(language, source, IN, OUT) as t:
+        with pytest.raises(FatalTransformError, match="^transformer has unexpectedly returned an invalid JSON response$"):
+            t.transform_rows(rows(3))
