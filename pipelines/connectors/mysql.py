@@ -25,9 +25,11 @@ import datetime as _dt
 from contextlib import contextmanager
 
 import MySQLdb
+import MySQLdb.converters
 import MySQLdb.cursors
 from MySQLdb.constants import FIELD_TYPE as FT
 from MySQLdb.constants import FLAG
+from MySQLdb.times import DateTime_or_None
 
 from pipelines.types import Type
 
@@ -52,6 +54,22 @@ def _datetime(value):
     if type(value) is _dt.datetime:
         return value.replace(tzinfo=UTC)
     return value  # e.g. a zero date the driver could not parse: the row fails validation
+
+
+_FROM_ISO = _dt.datetime.fromisoformat
+
+
+def _utc_datetime(text: str):
+    """The driver's converter of DATETIME and TIMESTAMP text (UTC: the session's time zone): the
+    usual 'YYYY-MM-DD HH:MM:SS[.ffffff]' in one C call, about 15x faster than the driver's own
+    parsing; anything else (a zero date...) as the driver's own converter reads it."""
+    try:
+        return _FROM_ISO(text + "+00:00")
+    except ValueError:
+        return _datetime(DateTime_or_None(text))
+
+
+_CONVERSIONS = {**MySQLdb.converters.conversions, FT.DATETIME: _utc_datetime, FT.TIMESTAMP: _utc_datetime}
 
 
 def _time(value):
@@ -99,7 +117,7 @@ class MySQLConnector(Connector):
                                    user=settings.get("username"), password=settings.get("password") or "",
                                    database=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
                                    charset="utf8mb4", use_unicode=True, multi_statements=False, autocommit=False,
-                                   local_infile=False, cursorclass=MySQLdb.cursors.SSCursor)
+                                   local_infile=False, cursorclass=MySQLdb.cursors.SSCursor, conv=_CONVERSIONS)
         except Exception as error:
             raise self._error(error, settings) from None
         try:
@@ -193,7 +211,7 @@ class MySQLConnector(Connector):
         elif code in (FT.DATE, 14):  # 14 is NEWDATE
             type_ = Type(kind="date")
         elif code in (FT.DATETIME, FT.TIMESTAMP):
-            type_, converter = Type(kind="datetime"), _datetime
+            type_ = Type(kind="datetime")  # made aware by _utc_datetime
         elif code == FT.TIME:
             type_, converter = Type(kind="time"), _time
         elif code == FT.YEAR:

@@ -230,6 +230,21 @@ def test_timestamp_is_read_in_utc_whatever_the_server_time_zone(my):
     assert rows == [(dt.datetime(2024, 1, 1, 0, 0, tzinfo=UTC),)]
 
 
+def test_datetimes_keep_their_fraction_and_zero_dates_read_as_null(my):
+    """As the driver reads them: a zero date (or one with a zero month) is NULL."""
+    conn = mysql_connect(my.name, init_command="SET SESSION sql_mode = ''")
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE moments (n INT, d DATETIME(3) NULL, t TIMESTAMP(6) NULL)")
+    cur.execute("INSERT INTO moments VALUES (1, '2024-01-02 03:04:05.12', '2024-01-02 03:04:05.000001'), "
+                "(2, '0000-00-00 00:00:00', '0000-00-00 00:00:00'), (3, '2024-00-10 10:00:00', NULL)")
+    conn.commit()
+    conn.close()
+    _, rows = read_all(MY, my.settings(), "SELECT n, d, t FROM moments ORDER BY n")
+    assert rows == [(1, dt.datetime(2024, 1, 2, 3, 4, 5, 120000, tzinfo=UTC),
+                     dt.datetime(2024, 1, 2, 3, 4, 5, 1, tzinfo=UTC)),
+                    (2, None, None), (3, None, None)]
+
+
 def test_float_values_are_in_the_float32_value_model(my):
     my.execute("CREATE TABLE floats (f FLOAT)")
     my.execute("INSERT INTO floats VALUES (3.1415927), (0.3), (1e38)")
