@@ -392,21 +392,25 @@ class Worker:
         self.transform = transform
         return {"ok": True}
 
+    def _value(self, record):
+        """transform's value for one record (a dict, or the keys' values in order); what it raises
+        is that record's error."""
+        if type(record) is not dict:
+            record = dict(zip(self.keys, record))
+        if self.convert is not None:
+            record = self.convert(record)
+        value = self.transform(record)
+        if type(value) is not dict:
+            raise ValueError(f"transformed value is {type(value).__name__!r}, not 'dict'")
+        return value
+
     def run(self, records):
         """One JSON text for the batch: each record's value (a dict) or its error message."""
-        transform, convert, keys = self.transform, self.convert, self.keys
         results = []
         try:
             for record in records:
                 try:
-                    if type(record) is list:
-                        record = dict(zip(keys, record))
-                    if convert is not None:
-                        record = convert(record)
-                    value = transform(record)
-                    if type(value) is not dict:
-                        raise ValueError(f"transformed value is {type(value).__name__!r}, not 'dict'")
-                    results.append(value)
+                    results.append(self._value(record))
                 except MemoryError:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - SystemExit included: one record failed
@@ -424,18 +428,12 @@ class Worker:
     def run_columns(self, count, columns):
         """One JSON text for the batch: the output columns (the values of names, row by row), and
         the index and result (as run gives it) of each record whose value is not just those."""
-        transform, convert, keys = self.transform, self.convert, self.keys
         out = [[None] * count for _ in self.positions]
         indices, items = [], []
         try:
             for i, values in enumerate(zip(*columns) if columns else [()] * count):
                 try:
-                    record = dict(zip(keys, values))
-                    if convert is not None:
-                        record = convert(record)
-                    value = transform(record)
-                    if type(value) is not dict:
-                        raise ValueError(f"transformed value is {type(value).__name__!r}, not 'dict'")
+                    value = self._value(values)
                 except MemoryError:
                     raise
                 except BaseException as exc:  # noqa: BLE001 - SystemExit included: one record failed
