@@ -145,10 +145,10 @@ class FunctionTransformer:
             return []
         if self._out_columns:  # every column the function sets can be checked as a whole
             count, columns = len(rows), self._input_columns(rows)
-            out, indices, items = self._run(lambda: self._runner.run_columns(count, columns))
-            if not _is_reply(out, indices, items, count, len(self._set_names)):
+            reply = self._run(lambda: self._runner.run_columns(count, columns))
+            if not _is_reply(*reply, count, self._set_names):
                 self._fail(FatalTransformError(INVALID_RESPONSE))
-            return self._rows_of_columns(count, out, indices, items)
+            return self._rows_of_columns(count, *reply)
         arrays = list(zip(*self._input_columns(rows))) if self._positions else [()] * len(rows)
         return list(map(self._row, self._items(arrays)))
 
@@ -193,20 +193,26 @@ class FunctionTransformer:
             self._failure = self._failure or error
             raise self._failure
 
-    def _rows_of_columns(self, count: int, columns: list[list], indices: list[int], items: list) -> list:
+    def _rows_of_columns(self, count: int, columns: list[list], shapes: list[list[str]], shape_of: list,
+                         indices: list[int], items: list) -> list:
         """The rows from the runtime's output columns: as they are when each passes its check (a
-        few C-level passes), else decoded record by record (which says why a record fails); the
-        records listed in `indices` from their per-record results."""
+        few C-level passes), else decoded record by record with the keys in the function's order
+        (which says why a record fails); the records listed in `indices` from their results."""
         by_name = dict(zip(self._set_names, columns))
         unset = [None] * count
         ordered = [by_name[name] if check is not None else unset for name, check in self._out_columns]
         if all(check is None or check(column) for column, (_, check) in zip(ordered, self._out_columns)):
             rows = list(zip(*ordered))
         else:  # as the per-record form: a null is dropped like an absent property
-            rows = [self._row({name: value for name, value in zip(self._set_names, values) if value is not None})
-                    for values in zip(*columns)]
+            rows = [None] * count
+            for index, shape in enumerate(shape_of or [0 if shapes else None] * count):
+                if shape is not None:
+                    rows[index] = self._row({name: by_name[name][index] for name in shapes[shape]
+                                             if by_name[name][index] is not None})
         for index, item in zip(indices, items):
             rows[index] = self._row(item)
+        if None in rows:  # a row neither in the columns nor in `indices`
+            self._fail(FatalTransformError(INVALID_RESPONSE))
         return rows
 
     def _row(self, item) -> tuple | RecordError:
@@ -257,9 +263,14 @@ class FunctionTransformer:
             pass
 
 
-def _is_reply(out, indices, items, count: int, width: int) -> bool:
+def _is_reply(out, shapes, shape_of, indices, items, count: int, names: list[str]) -> bool:
     """Whether a runtime's columns reply has its shape (user code shares the runtime it comes from)."""
-    return (type(out) is list and len(out) == width and all(type(c) is list and len(c) == count for c in out)
+    known = set(names)
+    return (type(out) is list and len(out) == len(names) and all(type(c) is list and len(c) == count for c in out)
+            and type(shapes) is list and all(type(keys) is list and all(type(k) is str and k in known for k in keys)
+                                             for keys in shapes)
+            and type(shape_of) is list and len(shape_of) in (0, count)
+            and all(s is None or (type(s) is int and 0 <= s < len(shapes)) for s in shape_of)
             and type(indices) is list and type(items) is list and len(indices) == len(items)
             and all(type(i) is int and 0 <= i < count for i in indices))
 

@@ -37,6 +37,7 @@ from . import INVALID_RESPONSE, FatalTransformError, FunctionCompileError, Limit
 _RUNTIME = r"""
 globalThis.__krenalis_make = (function () {
   const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray, keysOf = Object.keys;
+  const create = Object.create;
   const BigInt_ = BigInt, Number_ = Number, String_ = String, Function_ = Function;
   const Error_ = Error, TypeError_ = TypeError, InternalError_ = InternalError;
 
@@ -75,6 +76,8 @@ globalThis.__krenalis_make = (function () {
       if (value !== undefined && value !== null) object[name] = convert(value, codes[name]);
     }
   }
+
+  const MAX_SHAPES = 64;  // key orders kept per batch; a row of another order comes back alone
 
   function outOfMemory(e) {
     // quickjs throws null when it cannot even allocate the error object.
@@ -148,25 +151,41 @@ globalThis.__krenalis_make = (function () {
       return stringify(describe(e));
     }
 
+    const position = create(null);
+    for (let j = 0; j < width; j++) position[names[j]] = j;
+    let lastShape = 0;  // the shape of the previous row, tried first
+
+    function sameKeys(a, b) {
+      if (a.length !== b.length) return false;
+      for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+      return true;
+    }
+
     // Puts the value's properties at row i of the output columns when its JSON would be exactly
-    // them: own keys among names and in their order, each a string, a boolean, a finite number
-    // or null (so a failing check in Python reports the same property as the per-record form).
-    function intoColumns(value, columns, i) {
-      if (value.toJSON !== undefined) return false;
+    // them (own keys among names, each a string, a boolean, a finite number or null) and returns
+    // the index in `shapes` of its keys' order (kept so that a failing check in Python reports the
+    // same property as the per-record form); -1 otherwise, with row i left empty.
+    function intoColumns(value, columns, i, shapes) {
+      if (value.toJSON !== undefined) return -1;
       const own = keysOf(value);
-      let found = 0, j = 0;
-      for (; j < width; j++) {
-        const x = value[names[j]];
-        if (x === undefined) continue;
+      let k = 0;
+      for (; k < own.length; k++) {
+        const j = position[own[k]];
+        if (j === undefined) break;
+        const x = value[own[k]];
         const kind = typeof x;
-        if (own[found] !== names[j] || !(kind === "string" || kind === "boolean" || x === null ||
-                                         (kind === "number" && x - x === 0))) break;
-        found++;
+        if (!(kind === "string" || kind === "boolean" || x === null || (kind === "number" && x - x === 0))) break;
         columns[j][i] = x;
       }
-      if (j === width && found === own.length) return true;
-      for (let k = 0; k < j; k++) columns[k][i] = undefined;
-      return false;
+      let shape = -1;
+      if (k === own.length) {
+        if (shapes.length > 0 && sameKeys(own, shapes[lastShape])) return lastShape;
+        for (let s = 0; s < shapes.length && shape < 0; s++) if (sameKeys(own, shapes[s])) shape = s;
+        if (shape < 0 && shapes.length < MAX_SHAPES) shape = shapes.push(own) - 1;
+        if (shape >= 0) return (lastShape = shape);
+      }
+      for (let q = 0; q < k; q++) columns[position[own[q]]][i] = undefined;
+      return -1;
     }
 
     function records(text) {
@@ -183,20 +202,26 @@ globalThis.__krenalis_make = (function () {
       return "[" + out.join(",") + "]";
     }
 
-    // [count, [column of each key]] in; [[column of each name], [index], [result]] out: the
-    // values of names, row by row, and the per-record result (as records gives it) of each row
-    // whose value does not fit in the columns (its cells there are null).
+    // [count, [column of each key]] in; [[column of each name], [shape], [shape of each row],
+    // [index], [result]] out: the values of names, row by row, with the order of each row's keys
+    // (the shape of every row when there is one shape), and the per-record result (as records
+    // gives it) of each row whose value does not fit in the columns (its cells there are null).
     function columns(text) {
       const input = parse(text);
       const count = input[0], values = input[1];
       const out = [];
       for (let j = 0; j < width; j++) out.push(new Array(count));
-      const indices = [], items = [];
+      const shapes = [], shapeOf = new Array(count), indices = [], items = [];
+      lastShape = 0;
       for (let i = 0; i < count; i++) {
         let item;
         try {
           const value = apply(buildAt(values, i));
-          if (intoColumns(value, out, i)) continue;
+          const shape = intoColumns(value, out, i, shapes);
+          if (shape >= 0) {
+            shapeOf[i] = shape;
+            continue;
+          }
           item = itemJSON(value);
         } catch (e) {
           item = failure(e);
@@ -204,7 +229,8 @@ globalThis.__krenalis_make = (function () {
         indices.push(i);
         items.push(item);
       }
-      return "[" + stringify(out) + "," + stringify(indices) + ",[" + items.join(",") + "]]";
+      return "[" + stringify(out) + "," + stringify(shapes) + "," + stringify(shapes.length > 1 ? shapeOf : []) +
+             "," + stringify(indices) + ",[" + items.join(",") + "]]";
     }
 
     return way === "columns" ? columns : records;
@@ -369,15 +395,16 @@ class JavaScriptRunner:
         value), a string (the record's error) or a one-element array (a non-object value)."""
         return self._exchange("records", records)
 
-    def run_columns(self, count: int, columns: list[list]) -> tuple[list[list], list[int], list]:
+    def run_columns(self, count: int, columns: list[list]) -> tuple:
         """columns: the inPaths values of `count` records, one list per key. Returns the output
-        columns (one list per name), and the indices and results (as run gives them) of the
-        records whose value is not just those columns' values."""
+        columns (one list per name), the orders of keys seen (shapes) and each row's (empty when
+        there is one), and the indices and results (as run gives them) of the records whose value
+        is not just those columns' values."""
         try:
-            out, indices, items = self._exchange("columns", [count, columns])
+            out, shapes, shape_of, indices, items = self._exchange("columns", [count, columns])
         except (TypeError, ValueError):
             raise FatalTransformError(INVALID_RESPONSE) from None
-        return out, indices, items
+        return out, shapes, shape_of, indices, items
 
     def close(self) -> None:
         try:

@@ -288,13 +288,11 @@ class PythonRunner:
         reply = self._exchange({"op": "run", "records": records})
         return reply["results"]
 
-    def run_columns(self, count: int, columns: list[list]) -> tuple[list[list], list[int], list]:
-        """columns: the inPaths values of `count` records, one list per key. Returns the output
-        columns (one list per name), and the indices and results (as run gives them) of the
-        records whose value is not just those columns' values."""
+    def run_columns(self, count: int, columns: list[list]) -> tuple:
+        """As JavaScriptRunner.run_columns."""
         reply = self._exchange({"op": "run_columns", "count": count, "columns": columns})
         try:
-            return reply["columns"], reply["indices"], reply["items"]
+            return reply["columns"], reply["shapes"], reply["shape_of"], reply["indices"], reply["items"]
         except KeyError:
             raise FatalTransformError(INVALID_RESPONSE) from None
 

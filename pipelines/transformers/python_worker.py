@@ -348,6 +348,7 @@ def _describe(exc):
     return f"Python: {name}: {text}" if text else f"Python: {name}"
 
 
+MAX_SHAPES = 64  # key orders kept per batch; a row of another order comes back alone
 _dumps = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode
 
 
@@ -426,10 +427,11 @@ class Worker:
             return '{"fatal":"memory"}'
 
     def run_columns(self, count, columns):
-        """One JSON text for the batch: the output columns (the values of names, row by row), and
-        the index and result (as run gives it) of each record whose value is not just those."""
+        """One JSON text for the batch: the output columns (the values of names, row by row), the
+        orders of keys seen (shapes) and each row's (empty when there is one), and the index and
+        result (as run gives it) of each record whose value is not just those."""
         out = [[None] * count for _ in self.positions]
-        indices, items = [], []
+        shapes, shape_of, indices, items = {}, [None] * count, [], []
         try:
             for i, values in enumerate(zip(*columns) if columns else [()] * count):
                 try:
@@ -440,36 +442,47 @@ class Worker:
                     indices.append(i)
                     items.append(_describe(exc))
                     continue
-                if not self._into_columns(value, out, i):
+                shape = self._into_columns(value, out, i, shapes)
+                if shape is None:
                     indices.append(i)
                     items.append(value)
+                else:
+                    shape_of[i] = shape
+            reply = {"columns": out, "shapes": list(shapes), "shape_of": shape_of if len(shapes) > 1 else [],
+                     "indices": indices}
             try:
-                return _dumps({"columns": out, "indices": indices, "items": items})
+                return _dumps({**reply, "items": items})
             except (ValueError, TypeError, RecursionError):
                 pass
-            parts = [self._text(item) for item in items]  # the columns hold only plain values
-            return ('{"columns":' + _dumps(out) + ',"indices":' + _dumps(indices) + ',"items":['
-                    + ",".join(parts) + "]}")
+            parts = [self._text(item) for item in items]  # the rest holds only plain values
+            return _dumps(reply)[:-1] + ',"items":[' + ",".join(parts) + "]}"
         except MemoryError:
-            out = indices = items = parts = None
+            out = shapes = shape_of = indices = items = parts = None
             return '{"fatal":"memory"}'
 
-    def _into_columns(self, value, out, i):
+    def _into_columns(self, value, out, i, shapes):
         """Puts the value's items at row i of the output columns when its JSON would be exactly
-        them: keys among names and in their order, each a str, a bool, an int, a finite float or
-        None (so a failing check in the parent reports the same property as the per-record form)."""
-        positions, last = self.positions, -1
+        them (keys among names, each a str, a bool, an int, a finite float or None) and returns
+        the index in `shapes` of its keys' order (kept so that a failing check in the parent
+        reports the same property as the per-record form); None otherwise, row i left empty."""
+        positions = self.positions
         for key, item in value.items():
             j = positions.get(key)
             kind = type(item)
-            if j is None or j <= last or not (kind is str or kind is bool or kind is int or item is None
-                                              or (kind is float and item - item == 0)):
-                for column in out:
-                    column[i] = None
-                return False
+            if j is None or not (kind is str or kind is bool or kind is int or item is None
+                                 or (kind is float and item - item == 0)):
+                break
             out[j][i] = item
-            last = j
-        return True
+        else:
+            keys = tuple(value)
+            shape = shapes.get(keys)
+            if shape is None and len(shapes) < MAX_SHAPES:
+                shape = shapes[keys] = len(shapes)
+            if shape is not None:
+                return shape
+        for column in out:
+            column[i] = None
+        return None
 
     @staticmethod
     def _text(result):
