@@ -211,8 +211,6 @@ class FunctionTransformer:
                                              if by_name[name][index] is not None})
         for index, item in zip(indices, items):
             rows[index] = self._row(item)
-        if None in rows:  # a row neither in the columns nor in `indices`
-            self._fail(FatalTransformError(INVALID_RESPONSE))
         return rows
 
     def _row(self, item) -> tuple | RecordError:
@@ -272,7 +270,11 @@ def _is_reply(out, shapes, shape_of, indices, items, count: int, names: list[str
             and type(shape_of) is list and len(shape_of) in (0, count)
             and all(s is None or (type(s) is int and 0 <= s < len(shapes)) for s in shape_of)
             and type(indices) is list and type(items) is list and len(indices) == len(items)
-            and all(type(i) is int and 0 <= i < count for i in indices))
+            and all(type(i) is int and 0 <= i < count for i in indices) and len(set(indices)) == len(indices)
+            # every row is in the columns (it has a shape: every row not in `indices` when there is
+            # one shape) or in `indices`
+            and (len(indices) == shape_of.count(None) and all(shape_of[i] is None for i in indices) if shape_of
+                 else bool(shapes) or len(indices) == count))
 
 
 def check_function(language: str, source: str, limits: Limits = DEFAULT_LIMITS) -> None:
