@@ -92,6 +92,7 @@ class Machine:
             stub = self.path / name
             stub.write_text(f"#!{bash}\n{body}")
             stub.chmod(0o755)
+        self.stub(self.path / "dpkg", "exit 1\n")  # `dpkg -s`: not installed
         self.calls = tmp_path / "calls"
         self.set(uid=0, uname="Linux", installed=EVERYTHING, python_headers=True)
 
@@ -133,9 +134,15 @@ class Machine:
     def installed(self) -> list[str]:
         return (self.state / "installed").read_text().split()
 
-    def run(self, *args: str, **environ: str) -> Result:
+    def stub(self, path: Path, body: str = ""):
+        """An executable at `path` that records its calls (as its name) and runs `body`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"#!{shutil.which('bash')}\n{RECORD}{body}")
+        path.chmod(0o755)
+
+    def run(self, *args: str, script: str = "bin/setup", **environ: str) -> Result:
         self.calls.write_text("")
-        done = subprocess.run(["bash", str(self.repo / "bin" / "setup"), *args], cwd=self.tmp,
+        done = subprocess.run(["bash", str(self.repo / script), *args], cwd=self.tmp,
                               env={"PATH": str(self.path), "HOME": str(self.tmp), "CALLS": str(self.calls),
                                    "STATE": str(self.state), **environ},
                               capture_output=True, text=True, timeout=60)
