@@ -180,7 +180,7 @@ def test_fresh_clone_as_root_installs_the_build_packages_then_the_requirements(m
     assert result.called("python3")[-1] == "python3 -m venv .venv"
     assert result.called("venv-pip") == PIP
     assert "installing gcc libc6-dev libmariadb-dev pkg-config python3-venv (apt-get; once)" in result.stderr
-    assert "creating .venv with requirements.txt (first start only: about 2 minutes)" in result.stderr
+    assert "creating .venv with requirements.txt (first start only: a minute or two)" in result.stderr
     assert "chromium" not in machine.installed()  # bin/run does not need it
 
     again = machine.run()
