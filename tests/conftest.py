@@ -5,7 +5,11 @@ import os
 import pytest
 from django.conf import settings
 
-from tests import support
+from tests import missing_tools, support
+
+
+def pytest_configure(config):
+    missing_tools.register(config)  # tests skipped for a missing tool are named at the end
 
 
 @pytest.fixture

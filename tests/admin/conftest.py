@@ -1,13 +1,15 @@
 """Fixtures of the admin console tests: a headless Chromium (Debian's, driven by Playwright) and a
 live server; the runs started from the browser go to the real Celery worker of tests/conftest.py."""
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests import support
+from tests import missing_tools, support
 
-CHROMIUM = os.environ.get("KRENALIS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("KRENALIS_CHROMIUM") or (
+    "/Applications/Chromium.app/Contents/MacOS/Chromium" if sys.platform == "darwin" else "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
@@ -17,10 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
+def pytest_collection_modifyitems(config, items):
+    if not os.path.exists(CHROMIUM):
+        missing_tools.skip(config, items, "browser", f"Chromium (no {CHROMIUM})",
+                           missing_tools.install_command("chromium", "--cask chromium"))
+
+
 @pytest.fixture(scope="session")
 def browser():
-    if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
