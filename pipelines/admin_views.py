@@ -20,6 +20,7 @@ from .engine import FINALIZE, RECEIVE, STEP_NAMES
 from .errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
 from .models import Connection, Pipeline, Run, Workspace
 from .placeholders import PlaceholderError, replace_placeholders
+from .services.connections import connection_source_settings
 from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits
 from .services.preview import preview_query
 from .services.runs import CANCELLED, run_cancel, run_start
@@ -169,10 +170,11 @@ def sample_records(connection: Connection, query: str, in_schema, user_id_column
         sql = replace_placeholders(query, {"updated_at": "NULL", "limit": str(limit)})
     except PlaceholderError as exc:
         raise Unprocessable("InvalidPlaceholder", str(exc)) from None
+    source_settings = connection_source_settings(connection)
     connector = get_connector(connection.connector)
     rows = []
     try:
-        with connector.query(connection.settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+        with connector.query(source_settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
                              batch_size=limit, max_rows=limit) as result:
             index = {c.name: i for i, c in enumerate(result.schema.columns)}
             for batch in result:

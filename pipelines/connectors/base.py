@@ -13,6 +13,10 @@ Pure Python (no Django). A connector has three verbs:
 
 Plus ``sql_literal(value, type)`` to render the ``${updated_at}`` placeholder.
 
+The network connectors connect only to the address their settings are pinned to
+(``network.pin_settings``: the host resolved once and checked against the address policy); settings
+that are not pinned are a programming error.
+
 Values a driver returns that cannot be represented in the value model (e.g. bytes that are not
 UTF-8, a MySQL TIME of 30 hours) are passed through unchanged, so that the engine's per-row
 validation rejects that row instead of failing the whole query.
@@ -32,7 +36,8 @@ from pipelines.types import Property, RawJSON, Type, is_valid_property_name, obj
 
 __all__ = [
     "InvalidSettings", "ConnectorUnavailable", "Column", "QuerySchema", "QueryResult", "Connector",
-    "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets",
+    "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets", "ADDRESS", "connect_address",
+    "NO_FILE",
 ]
 
 UTC = _dt.timezone.utc
@@ -366,6 +371,20 @@ def check_runes(value: str, low: int, high: int, message: str) -> None:
 def check_port(port: int) -> None:
     if not 1 <= port <= 65535:
         raise InvalidSettings("port must be in range [1,65535]")
+
+
+# --------------------------------------------------------------------------- network helpers
+
+ADDRESS = "_address"  # the key of pinned settings that holds the checked address (never stored)
+NO_FILE = "/dev/null/none"  # a path no file can have: drivers read no default file of the server's user
+
+
+def connect_address(settings: dict) -> str:
+    """The checked address of pinned settings."""
+    address = settings.get(ADDRESS)
+    if not address:
+        raise ValueError("the settings are not pinned to a checked address (network.pin_settings)")
+    return address
 
 
 # --------------------------------------------------------------------------- connector

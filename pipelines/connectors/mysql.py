@@ -1,6 +1,7 @@
 """MySQL / MariaDB source connector (mysqlclient).
 
-- Settings: host, port, username, password (required), database.
+- Settings: host, port, username, password (required), database. The connection goes to the
+  checked address (never by name: the name could resolve elsewhere meanwhile).
 - Queries run with ``SET SESSION TRANSACTION READ ONLY`` and inside ``START TRANSACTION READ ONLY``,
   one statement only (multi-statements are disabled on the connection), with a statement timeout
   (MariaDB ``max_statement_time``, MySQL ``max_execution_time``), streamed with an ``SSCursor``.
@@ -34,8 +35,8 @@ from MySQLdb.times import DateTime_or_None
 from pipelines.types import Type
 
 from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult, build_schema, bytes_to_str,
-                   check_bytes, check_port, check_runes, float32_value, get_int, get_string, make_batch_transform,
-                   one_line, require_object, scrub_secrets, to_raw_json)
+                   check_bytes, check_port, check_runes, connect_address, float32_value, get_int, get_string,
+                   make_batch_transform, one_line, require_object, scrub_secrets, to_raw_json)
 
 __all__ = ["MySQLConnector"]
 
@@ -112,8 +113,9 @@ class MySQLConnector(Connector):
         return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
 
     def _connect(self, settings: dict, *, timeout_seconds: float, connect_timeout: int):
+        address = connect_address(settings)
         try:
-            conn = MySQLdb.connect(host=settings.get("host"), port=settings.get("port"),
+            conn = MySQLdb.connect(host=address, port=settings.get("port"),
                                    user=settings.get("username"), password=settings.get("password") or "",
                                    database=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
                                    charset="utf8mb4", use_unicode=True, multi_statements=False, autocommit=False,

@@ -1,6 +1,8 @@
 """PostgreSQL source connector (psycopg2).
 
 - Settings: host, port, username, password (may be empty), database, schema (the search_path).
+- libpq connects to the checked address (``hostaddr``; ``host`` stays the name) and reads no
+  ~/.pgpass of the server's user.
 - Queries run in a READ ONLY transaction (also ``default_transaction_read_only=on``), with
   ``statement_timeout`` (it applies to each FETCH), in a named server-side cursor read in batches.
 - The query must be one statement: a second statement after a ``;`` fails with PostgreSQL's own
@@ -29,9 +31,9 @@ import psycopg2.extensions as _ext
 
 from pipelines.types import RawJSON, Type
 
-from .base import (PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult,
-                   build_schema, check_bytes, check_port, check_runes, get_int, get_string, make_batch_transform,
-                   one_line, require_object, scrub_secrets)
+from .base import (NO_FILE, PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector,
+                   QueryResult, build_schema, check_bytes, check_port, check_runes, connect_address, get_int, get_string,
+                   make_batch_transform, one_line, require_object, scrub_secrets)
 
 __all__ = ["PostgreSQLConnector", "check_single_statement", "canonical_ip"]
 
@@ -303,11 +305,13 @@ class PostgreSQLConnector(Connector):
         options = (f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC -c DateStyle=ISO "
                    "-c standard_conforming_strings=on -c default_transaction_read_only=on -c extra_float_digits=1 "
                    "-c idle_in_transaction_session_timeout=0")
+        address = connect_address(settings)
         try:
-            conn = psycopg2.connect(host=settings.get("host"), port=settings.get("port"),
+            conn = psycopg2.connect(host=settings.get("host"), hostaddr=address, port=settings.get("port"),
                                     user=settings.get("username"), password=settings.get("password") or "",
                                     dbname=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
                                     options=options, application_name="krenalis", client_encoding="UTF8",
+                                    passfile=NO_FILE,
                                     # a source that vanishes without closing the connection (host down,
                                     # network cut) is noticed in about a minute instead of never
                                     keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
