@@ -199,7 +199,8 @@ def _wide(widget=None):
 
 class ConnectionForm(ServiceFormMixin, forms.ModelForm):
     """The settings of the chosen connector; the stored password is never sent back to the browser
-    (an empty password field keeps it)."""
+    (an empty password field keeps it, only for the host, port, user and database it was saved for:
+    the service says so next to the password field otherwise)."""
 
     connector = forms.ChoiceField(choices=connector_choices, initial="postgresql")
     host = forms.CharField(required=False, initial="127.0.0.1", widget=_wide())
@@ -230,19 +231,19 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
                 if key != "password" and key in stored:
                     self.fields[key].initial = stored[key]
             if stored.get("password"):
-                self.fields["password"].help_text = "A password is stored; leave this empty to keep it."
+                self.fields["password"].help_text = ("A password is stored; leave this empty to keep it (only "
+                                                     "while host, port, user and database stay the same).")
         else:
             self.fields["port"].initial = DEFAULT_PORTS["postgresql"]
 
     def settings_from(self, data: dict) -> dict:
-        """The connector's settings from the cleaned data (an empty password keeps the stored one)."""
+        """The connector's settings from the cleaned data. An empty password stays empty: the
+        services decide whether the stored one may be used."""
         connector = self.instance.connector if self.instance.pk else data.get("connector")
         settings = {}
         for key in CONNECTOR_FIELDS.get(connector, ()):
             value = data.get(key)
             settings[key] = value if key == "port" else (value or "")
-        if self.instance.pk and "password" in settings and settings["password"] == "":
-            settings["password"] = self.instance.settings.get("password", "")
         return settings
 
     def clean(self):
@@ -253,8 +254,7 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
         try:
             if self.instance.pk:
                 connection_rename(connection=self.instance, name=data.get("name") or "")
-                if settings != self.instance.settings:
-                    connection_update_settings(connection=self.instance, settings=settings)
+                connection_update_settings(connection=self.instance, settings=settings)
             else:
                 self.created = connection_create(workspace=data["workspace"], name=data.get("name") or "",
                                                  role="Source", connector=data["connector"], settings=settings)
@@ -266,10 +266,11 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
         return data
 
 
-def test_connection_settings(connector: str, settings: dict) -> tuple[bool, str]:
-    """The "Test connection" button: validates and opens a connection, saves nothing."""
+def test_connection_settings(connector: str, settings: dict, saved: Connection | None = None) -> tuple[bool, str]:
+    """The "Test connection" button: validates and opens a connection, saves nothing. With a
+    `saved` connection, an empty password is its stored one where the services allow it."""
     try:
-        test_settings(connector, settings)
+        test_settings(connector, settings, saved=saved)
     except KrenalisError as exc:
         return False, error_text(exc)
     return True, "Connection succeeded."

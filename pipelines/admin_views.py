@@ -84,7 +84,7 @@ def connection_test(model_admin, request):
             messages_ = getattr(exc, "messages", [str(exc)])
             return json_response({"ok": False, "message": f"{name}: {' '.join(messages_)}"})
     connector = instance.connector if instance else data.get("connector")
-    ok, message = test_connection_settings(connector, form.settings_from(data))
+    ok, message = test_connection_settings(connector, form.settings_from(data), saved=instance)
     return json_response({"ok": ok, "message": message})
 
 

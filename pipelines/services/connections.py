@@ -56,11 +56,14 @@ def connection_source_settings(connection: Connection) -> dict:
     return pinned(connection.settings, refused="the connection's settings are no longer allowed: ")
 
 
-def test_settings(connector: str, settings) -> dict:
+def test_settings(connector: str, settings, *, saved: Connection | None = None) -> dict:
     """Validates settings (422 InvalidSettings) and opens a connection with them (503 when it fails).
     A host, address or port outside the allowed ones, or one of the product's own databases, is
-    invalid, and nothing connects to it."""
+    invalid, and nothing connects to it. New settings of a `saved` connection may leave the password
+    empty to mean the stored one (settings_with_stored_password)."""
     implementation = get_connector(connector)
+    if saved is not None and isinstance(settings, dict):
+        settings = settings_with_stored_password(saved, settings)
     try:
         clean = implementation.validate_settings(settings)
     except InvalidSettings as exc:
@@ -70,6 +73,27 @@ def test_settings(connector: str, settings) -> dict:
     except ConnectorUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
     return clean
+
+
+# The settings a stored password was saved for: it is sent nowhere else.
+PASSWORD_BOUND_TO = ("host", "port", "username", "database")
+
+
+def settings_with_stored_password(connection: Connection, settings: dict) -> dict:
+    """Settings whose empty password means "the stored one" (the admin never shows it back): it is
+    filled in only while the host, port, user and database are those it was saved for, so that a
+    changed host never receives it; a change of any of them needs the password typed again."""
+    stored = connection.settings
+    if settings.get("password") != "" or not stored.get("password"):
+        return settings
+    changed = [key for key in PASSWORD_BOUND_TO if key in stored and settings.get(key) != stored[key]]
+    if changed:
+        names = {"username": "user"}
+        what = ", ".join(names.get(key, key) for key in changed)
+        raise Unprocessable("InvalidSettings", f"password is required again: the {what} changed, and a stored "
+                                               "password is only sent to the host, port, user and database it "
+                                               "was saved for")
+    return {**settings, "password": stored["password"]}
 
 
 def connection_rename(*, connection: Connection, name: str, strategy: str | None = None,
@@ -88,7 +112,16 @@ def connection_rename(*, connection: Connection, name: str, strategy: str | None
 
 
 def connection_update_settings(*, connection: Connection, settings) -> None:
-    """Settings change only through the admin (as in the reference); they are re-tested first."""
+    """Settings change only through the admin (as in the reference); changed ones are re-tested
+    first. An empty password keeps the stored one only where it may go (settings_with_stored_password)."""
+    implementation = get_connector(connection.connector)
+    if isinstance(settings, dict):
+        settings = settings_with_stored_password(connection, settings)
+        try:
+            if implementation.validate_settings(settings) == implementation.validate_settings(connection.settings):
+                return
+        except InvalidSettings:
+            pass  # test_settings says why
     connection.settings = test_settings(connection.connector, settings)
     connection.save(update_fields=["settings_encrypted"])
 

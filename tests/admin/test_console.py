@@ -151,6 +151,43 @@ def test_connection_form_tests_settings_and_never_shows_the_password(admin_clien
     assert test["ok"] is True
 
 
+def test_a_stored_password_goes_only_to_the_server_it_was_saved_for(admin_client, connection, pg_source):
+    """Testing (or saving) a saved connection with its host, port, user or database changed and the
+    password left empty once sent the stored password to the new server, in clear: now the password
+    is asked again, next to its field, and nothing is sent (a real listener records what arrives)."""
+    stored = pg_source.settings["password"]
+    test_url = reverse("admin:pipelines_connection_test")
+    change_url = reverse("admin:pipelines_connection_change", args=[connection.id])
+    saved = {"name": "Shop DB", "host": "127.0.0.1", "port": "5432", "username": "postgres", "password": "",
+             "database": pg_source.dbname, "schema": "public"}
+    with support.PasswordTrap() as trap:
+        for change, what in [({"port": str(trap.port)}, "port"), ({"host": "localhost"}, "host"),
+                             ({"host": "localhost", "port": str(trap.port)}, "host, port"),
+                             ({"username": "someone"}, "user"), ({"database": "postgres"}, "database")]:
+            message = (f"password is required again: the {what} changed, and a stored password is only sent to "
+                       "the host, port, user and database it was saved for")
+            answer = admin_client.post(test_url, dict(saved, connection_id=str(connection.id), **change)).json()
+            assert answer == {"ok": False, "message": message}, change
+            resp = admin_client.post(change_url, dict(saved, **change))
+            assert resp.status_code == 200 and message in row_of(resp.content.decode(), "password"), change
+        assert (trap.connections, trap.passwords) == (0, [])
+        connection.refresh_from_db()
+        assert connection.settings["port"] == 5432 and connection.settings["password"] == stored
+
+        # Typed again, the password goes to the new server: that one, not the stored one.
+        moved = dict(saved, connection_id=str(connection.id), port=str(trap.port), password="typed-again")
+        answer = admin_client.post(test_url, moved).json()
+        assert answer["ok"] is False and "password authentication failed" in answer["message"]
+        assert trap.passwords == ["typed-again"]
+    # Unchanged, the empty password is the stored one (PostgreSQL here trusts any password: the
+    # stored one is checked in the settings the service saves).
+    assert admin_client.post(test_url, dict(saved, connection_id=str(connection.id))).json()["ok"] is True
+    resp = admin_client.post(change_url, dict(saved, name="Renamed"))
+    assert resp.status_code == 302
+    connection.refresh_from_db()
+    assert connection.name == "Renamed" and connection.settings["password"] == stored
+
+
 # --------------------------------------------------------------------------- pipeline editor
 
 def test_preview_returns_rows_schema_and_issues(admin_client, connection):
