@@ -75,8 +75,11 @@ def connection_test(model_admin, request):
     form = ConnectionForm(request.POST, instance=instance)
     # Only the settings fields matter here: validate them without applying the form.
     data = {}
-    for name in ("connector", "host", "port", "username", "password", "database", "schema", "path"):
-        field = form.fields[name]
+    for name in ("connector", "host", "port", "username", "password", "database", "schema", "path", "sslmode",
+                 "ssl_mode", "ssl_ca", "ssl_ca_clear"):
+        field = form.fields.get(name)
+        if field is None:
+            continue
         try:
             value = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
             data[name] = field.clean(value if not field.disabled else field.initial)
