@@ -151,6 +151,28 @@ def test_connection_form_tests_settings_and_never_shows_the_password(admin_clien
     assert test["ok"] is True
 
 
+def test_connection_form_refuses_the_metadata_database_next_to_its_field(admin_client, ws, settings):
+    """The admin's forms go through the same services as the API: Krenalis' own databases are
+    refused there too, even with every host allowed."""
+    from django.db import connections
+
+    settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["*"]}
+    metadata = connections["default"].settings_dict["NAME"]
+    post = {"workspace": str(ws.id), "name": "Inside", "connector": "postgresql", "host": "localhost",
+            "port": "5432", "username": "postgres", "password": "", "database": metadata, "schema": "public"}
+    message = f"database &quot;{metadata}&quot; at localhost:5432 is Krenalis&#x27; own metadata database"
+    resp = admin_client.post(reverse("admin:pipelines_connection_add"), post)
+    assert resp.status_code == 200 and message in row_of(resp.content.decode(), "database")
+    answer = admin_client.post(reverse("admin:pipelines_connection_test"), post).json()
+    assert answer["ok"] is False and answer["message"].startswith(f'database "{metadata}" at localhost:5432 is ')
+    resp = admin_client.post(reverse("admin:pipelines_workspace_add"), {
+        "name": "Inside", "platform": "PostgreSQL", "host": "127.0.0.1", "port": "5432", "username": "postgres",
+        "password": "", "database": metadata, "schema": "public",
+        "profile_schema_json": json.dumps(support.PROFILE_SCHEMA)})
+    assert resp.status_code == 200 and "own metadata database" in resp.content.decode()
+    assert not Connection.objects.filter(name="Inside").exists() and not Workspace.objects.filter(name="Inside")
+
+
 def test_a_stored_password_goes_only_to_the_server_it_was_saved_for(admin_client, connection, pg_source):
     """Testing (or saving) a saved connection with its host, port, user or database changed and the
     password left empty once sent the stored password to the new server, in clear: now the password
