@@ -6,7 +6,8 @@ DJANGO_SECRET_KEY   Django's secret key (default: a key generated once under var
 KRENALIS_ENCRYPTION_KEY  key that encrypts connection and warehouse secrets at rest
                     (default: a key generated once under var/)
 KRENALIS_DATABASE_ALLOWED_HOSTS  hosts source and warehouse connections may use: names, IP
-                    addresses, CIDR networks, comma-separated (default "*": any)
+                    addresses, CIDR networks, "public" (any public address), "*" (any address),
+                    comma-separated (default "public": no loopback, private, link-local... address)
 KRENALIS_DATABASE_ALLOWED_PORTS  their ports, e.g. "5432,3306" or "1024-65535" (default 1-65535)
 KRENALIS_STATIC_ROOT where `collectstatic` puts the static files WhiteNoise serves (default staticfiles/)
 KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD_RUNS_SECONDS
@@ -233,10 +234,12 @@ KRENALIS.update({
     "RUN_DEAD_AFTER_SECONDS": float(os.environ.get("KRENALIS_RUN_DEAD_AFTER_SECONDS", "60")),
     # seconds between two sweeps of dead runs by beat
     "SWEEP_DEAD_RUNS_SECONDS": float(os.environ.get("KRENALIS_SWEEP_DEAD_RUNS_SECONDS", "30")),
-    # hosts that source and warehouse database connections may use: names (exact), IP addresses or
-    # CIDR networks, comma-separated; "*" allows any. Names are never resolved to check them.
+    # hosts that source and warehouse database connections may use: names (exact), IP addresses,
+    # CIDR networks, "public" (any public address) or "*" (any address), comma-separated. Unset:
+    # public addresses only. A name not listed is resolved, and each of its addresses checked.
+    # See pipelines/connectors/network.py.
     "DATABASE_ALLOWED_HOSTS": [
-        host.strip() for host in os.environ.get("KRENALIS_DATABASE_ALLOWED_HOSTS", "*").split(",") if host.strip()
+        host.strip() for host in os.environ.get("KRENALIS_DATABASE_ALLOWED_HOSTS", "").split(",") if host.strip()
     ],
     # ports they may use: numbers and ranges, e.g. "5432,3306" or "1024-65535"
     "DATABASE_ALLOWED_PORTS": os.environ.get("KRENALIS_DATABASE_ALLOWED_PORTS", "1-65535"),

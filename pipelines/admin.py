@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import admin_views
-from .admin_forms import PERIOD_NAMES, APIKeyForm, ConnectionForm, WorkspaceForm
+from .admin_forms import PERIOD_NAMES, APIKeyForm, ConnectionForm, WorkspaceForm, stored_ca_certificate
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
 from .services.connections import connection_delete
@@ -154,7 +154,10 @@ class ConnectionAdmin(admin.ModelAdmin):
         js = ("admin_console/connection_form.js",)
 
     def get_fieldsets(self, request, obj=None):
-        settings = ("connector", "host", "port", "username", "password", "database", "schema", "path")
+        settings = ("connector", "host", "port", "username", "password", "database", "schema", "path", "sslmode",
+                    "ssl_mode", "ssl_ca")
+        if obj is not None and stored_ca_certificate(obj.settings):
+            settings += ("ssl_ca_clear",)
         if obj is None:
             return ((None, {"fields": ("workspace", "name")}),
                     ("Settings", {"fields": settings, "classes": ("kr-settings",)}))

@@ -11,6 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .connectors import REGISTRY
+from .connectors.mysql import SSL_MODES as MYSQL_SSL_MODES
+from .connectors.postgresql import SSL_MODES as PG_SSL_MODES
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Workspace
 from .services.apikeys import api_key_create
@@ -43,7 +45,10 @@ PIPELINE_FIELD_WORDS = (
                         "two output pipeline schema")),
 )
 
-SETTINGS_FIELDS = ("host", "port", "username", "password", "database", "schema", "path")
+SETTINGS_FIELDS = ("host", "port", "username", "password", "database", "schema", "path", "sslmode", "ssl_mode",
+                   "ssl_ca")
+# The form field of a setting whose API name differs.
+SETTINGS_FIELD_OF = {"sslrootcert": "ssl_ca", "ssl.ca": "ssl_ca", "ssl.mode": "ssl_mode", "ssl": "ssl_mode"}
 
 
 def field_for_message(message: str, words=PIPELINE_FIELD_WORDS) -> str | None:
@@ -59,8 +64,9 @@ def field_for_message(message: str, words=PIPELINE_FIELD_WORDS) -> str | None:
 
 
 def settings_field_for_message(message: str) -> str | None:
-    """`host length in bytes must be ...` → host; `port must be ...` → port."""
+    """`host length in bytes must be ...` → host; `port must be ...` → port; `sslrootcert ...` → ssl_ca."""
     first = message.split(" ", 1)[0].strip('"').lower()
+    first = SETTINGS_FIELD_OF.get(first, first)
     return first if first in SETTINGS_FIELDS else None
 
 
@@ -179,11 +185,16 @@ class APIKeyForm(ServiceFormMixin, forms.ModelForm):
 # --------------------------------------------------------------------------- connections
 
 CONNECTOR_FIELDS = {
-    "postgresql": ("host", "port", "username", "password", "database", "schema"),
-    "mysql": ("host", "port", "username", "password", "database"),
+    "postgresql": ("host", "port", "username", "password", "database", "schema", "sslmode", "ssl_ca"),
+    "mysql": ("host", "port", "username", "password", "database", "ssl_mode", "ssl_ca"),
     "sqlite": ("path",),
 }
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+
+def stored_ca_certificate(settings: dict) -> str:
+    """The CA certificate stored in a connection's settings (PostgreSQL's or MySQL's), or ""."""
+    return settings.get("sslrootcert") or (settings.get("ssl") or {}).get("ca") or ""
 
 
 def connector_choices():
@@ -198,8 +209,9 @@ def _wide(widget=None):
 
 
 class ConnectionForm(ServiceFormMixin, forms.ModelForm):
-    """The settings of the chosen connector; the stored password is never sent back to the browser
-    (an empty password field keeps it)."""
+    """The settings of the chosen connector; the stored password and CA certificate are never sent
+    back to the browser (empty fields keep them, the password only for the host, port, user and
+    database it was saved for: the service says so next to the password field otherwise)."""
 
     connector = forms.ChoiceField(choices=connector_choices, initial="postgresql")
     host = forms.CharField(required=False, initial="127.0.0.1", widget=_wide())
@@ -213,6 +225,21 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
     path = forms.CharField(required=False, label="Database file",
                            help_text="Path of the SQLite file, inside the directory of the SQLite sources.",
                            widget=_wide())
+    sslmode = forms.ChoiceField(label="TLS (sslmode)", initial="prefer", required=False,
+                                choices=[(mode, mode) for mode in PG_SSL_MODES],
+                                help_text="verify-full checks the server's certificate and name against the CA "
+                                          "certificate below; require encrypts without checking.")
+    ssl_mode = forms.ChoiceField(label="TLS (ssl mode)", initial="PREFERRED", required=False,
+                                 choices=[(mode, mode) for mode in MYSQL_SSL_MODES],
+                                 help_text="VERIFY_IDENTITY checks the server's certificate and name against the "
+                                           "CA certificate below; REQUIRED encrypts without checking.")
+    ssl_ca = forms.CharField(required=False, label="CA certificate", strip=False,
+                             widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField kr-mono",
+                                                          "spellcheck": "false",
+                                                          "placeholder": "-----BEGIN CERTIFICATE-----"}),
+                             help_text="PEM text of the certificate authority that signed the server's certificate "
+                                       "(required by the verify modes).")
+    ssl_ca_clear = forms.BooleanField(required=False, label="Remove the stored CA certificate")
 
     class Meta:
         model = Connection
@@ -226,23 +253,41 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
             self.fields["connector"].disabled = True
             self.fields["connector"].initial = self.instance.connector
             stored = self.instance.settings
-            for key in SETTINGS_FIELDS:
-                if key != "password" and key in stored:
+            for key in ("host", "port", "username", "database", "schema", "path", "sslmode"):
+                if key in stored:
                     self.fields[key].initial = stored[key]
+            tls = stored.get("ssl") or {}
+            if tls.get("mode"):
+                self.fields["ssl_mode"].initial = tls["mode"]
             if stored.get("password"):
-                self.fields["password"].help_text = "A password is stored; leave this empty to keep it."
+                self.fields["password"].help_text = ("A password is stored; leave this empty to keep it (only "
+                                                     "while host, port, user and database stay the same).")
+            if stored_ca_certificate(stored):
+                self.fields["ssl_ca"].help_text = "A CA certificate is stored; leave this empty to keep it."
+            else:
+                self.fields.pop("ssl_ca_clear")
         else:
             self.fields["port"].initial = DEFAULT_PORTS["postgresql"]
+            self.fields.pop("ssl_ca_clear")
 
     def settings_from(self, data: dict) -> dict:
-        """The connector's settings from the cleaned data (an empty password keeps the stored one)."""
+        """The connector's settings from the cleaned data, in the API's shape. An empty password
+        stays empty (the services decide whether the stored one may be used); an empty CA
+        certificate keeps the stored one unless it is to be removed."""
         connector = self.instance.connector if self.instance.pk else data.get("connector")
+        stored = self.instance.settings if self.instance.pk else {}
         settings = {}
         for key in CONNECTOR_FIELDS.get(connector, ()):
             value = data.get(key)
             settings[key] = value if key == "port" else (value or "")
-        if self.instance.pk and "password" in settings and settings["password"] == "":
-            settings["password"] = self.instance.settings.get("password", "")
+        ca = settings.pop("ssl_ca", None)
+        if ca is not None and not ca.strip() and not data.get("ssl_ca_clear"):
+            ca = stored_ca_certificate(stored)
+        if connector == "postgresql":
+            settings["sslrootcert"] = ca or ""
+            settings["sslmode"] = settings["sslmode"] or "prefer"
+        elif connector == "mysql":
+            settings["ssl"] = {"mode": settings.pop("ssl_mode") or "PREFERRED", "ca": ca or ""}
         return settings
 
     def clean(self):
@@ -253,8 +298,7 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
         try:
             if self.instance.pk:
                 connection_rename(connection=self.instance, name=data.get("name") or "")
-                if settings != self.instance.settings:
-                    connection_update_settings(connection=self.instance, settings=settings)
+                connection_update_settings(connection=self.instance, settings=settings)
             else:
                 self.created = connection_create(workspace=data["workspace"], name=data.get("name") or "",
                                                  role="Source", connector=data["connector"], settings=settings)
@@ -266,10 +310,11 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
         return data
 
 
-def test_connection_settings(connector: str, settings: dict) -> tuple[bool, str]:
-    """The "Test connection" button: validates and opens a connection, saves nothing."""
+def test_connection_settings(connector: str, settings: dict, saved: Connection | None = None) -> tuple[bool, str]:
+    """The "Test connection" button: validates and opens a connection, saves nothing. With a
+    `saved` connection, an empty password is its stored one where the services allow it."""
     try:
-        test_settings(connector, settings)
+        test_settings(connector, settings, saved=saved)
     except KrenalisError as exc:
         return False, error_text(exc)
     return True, "Connection succeeded."

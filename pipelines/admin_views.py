@@ -20,6 +20,7 @@ from .engine import FINALIZE, RECEIVE, STEP_NAMES
 from .errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
 from .models import Connection, Pipeline, Run, Workspace
 from .placeholders import PlaceholderError, replace_placeholders
+from .services.connections import connection_source_settings
 from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits
 from .services.preview import preview_query
 from .services.runs import CANCELLED, run_cancel, run_start
@@ -74,8 +75,11 @@ def connection_test(model_admin, request):
     form = ConnectionForm(request.POST, instance=instance)
     # Only the settings fields matter here: validate them without applying the form.
     data = {}
-    for name in ("connector", "host", "port", "username", "password", "database", "schema", "path"):
-        field = form.fields[name]
+    for name in ("connector", "host", "port", "username", "password", "database", "schema", "path", "sslmode",
+                 "ssl_mode", "ssl_ca", "ssl_ca_clear"):
+        field = form.fields.get(name)
+        if field is None:
+            continue
         try:
             value = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
             data[name] = field.clean(value if not field.disabled else field.initial)
@@ -83,7 +87,7 @@ def connection_test(model_admin, request):
             messages_ = getattr(exc, "messages", [str(exc)])
             return json_response({"ok": False, "message": f"{name}: {' '.join(messages_)}"})
     connector = instance.connector if instance else data.get("connector")
-    ok, message = test_connection_settings(connector, form.settings_from(data))
+    ok, message = test_connection_settings(connector, form.settings_from(data), saved=instance)
     return json_response({"ok": ok, "message": message})
 
 
@@ -169,10 +173,11 @@ def sample_records(connection: Connection, query: str, in_schema, user_id_column
         sql = replace_placeholders(query, {"updated_at": "NULL", "limit": str(limit)})
     except PlaceholderError as exc:
         raise Unprocessable("InvalidPlaceholder", str(exc)) from None
+    source_settings = connection_source_settings(connection)
     connector = get_connector(connection.connector)
     rows = []
     try:
-        with connector.query(connection.settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+        with connector.query(source_settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
                              batch_size=limit, max_rows=limit) as result:
             index = {c.name: i for i, c in enumerate(result.schema.columns)}
             for batch in result:

@@ -124,3 +124,41 @@ def celery_worker(transactional_db, session_worker):
     session_worker.queue.purge()  # nothing left over from an earlier test
     with session_worker.queue.routed():
         yield session_worker
+
+
+@pytest.fixture(scope="session")
+def tls_certificates(tmp_path_factory):
+    from tests import tls
+
+    return tls.make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+def _private_server(kind, certificates):
+    from tests import tls
+
+    server = tls.PrivateServer(kind, certificates)
+    try:
+        server.start()
+    except FileNotFoundError as exc:  # the server is not installed here: what needs it is untested
+        server.stop()
+        pytest.skip(f"no private {kind} server with TLS: {exc}")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def tls_postgresql(tls_certificates):
+    """A private PostgreSQL server with TLS on (the shared one has it off), for the session."""
+    server = _private_server("postgresql", tls_certificates)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_mariadb(tls_certificates):
+    """A private MariaDB server with TLS (the shared one has none), for the session."""
+    server = _private_server("mysql", tls_certificates)
+    yield server
+    server.stop()

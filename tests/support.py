@@ -8,6 +8,7 @@ import secrets
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -238,6 +239,71 @@ class CountingListener:
         """Connections accepted so far, including those still waiting in the backlog."""
         self._drain()
         return self._accepted
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+
+class PasswordTrap:
+    """A real TCP server on 127.0.0.1 that speaks the start of PostgreSQL's protocol as a server that
+    wants a clear-text password: it declines TLS, asks for the password, records what it gets in
+    `passwords` and refuses the login. Where a password that must not travel would land."""
+
+    def __init__(self):
+        self.port = None
+        self.connections = 0
+        self.passwords: list[str] = []
+
+    def __enter__(self):
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self._login(conn)
+                except (OSError, ValueError):
+                    pass
+
+    @staticmethod
+    def _read(conn, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                raise ValueError("closed")
+            data += chunk
+        return data
+
+    def _login(self, conn) -> None:
+        while True:  # SSLRequest / GSSENCRequest, then the startup message
+            length, code = struct.unpack("!ii", self._read(conn, 8))
+            body = self._read(conn, length - 8)
+            if code in (80877103, 80877104):
+                conn.sendall(b"N")
+                continue
+            break
+        conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+        kind, length = struct.unpack("!ci", self._read(conn, 5))
+        body = self._read(conn, length - 4)
+        if kind == b"p":
+            self.passwords.append(body.rstrip(b"\0").decode())
+        error = b"SFATAL\0C28P01\0Mpassword authentication failed\0\0"
+        conn.sendall(b"E" + struct.pack("!i", len(error) + 4) + error)
 
     def __exit__(self, *exc):
         self._stop.set()

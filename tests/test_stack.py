@@ -103,7 +103,15 @@ def test_compose_migrate_creates_the_demo_on_mysql_and_postgresql(compose):
     assert settings["source-settings"] == {"host": "mysql", "port": 3306, "username": mysql["MYSQL_USER"],
                                            "password": "shop", "database": mysql["MYSQL_DATABASE"]}
     assert settings["warehouse-settings"]["host"] == "postgres"
-    assert settings["warehouse-settings"]["database"] == compose["services"]["postgres"]["environment"]["POSTGRES_DB"]
+    # The warehouse is a database of its own, created by the postgres image's init script: no
+    # warehouse (nor connection) may use the metadata database.
+    postgres = compose["services"]["postgres"]
+    assert settings["warehouse-settings"]["database"] == "warehouse" != postgres["environment"]["POSTGRES_DB"]
+    mount = next(v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v)
+    assert "CREATE DATABASE warehouse;" in (ROOT / mount.split(":")[0]).read_text()
+    # The app reaches the two database services, named explicitly (the default is public addresses only).
+    assert compose["x-app"]["environment"]["KRENALIS_DATABASE_ALLOWED_HOSTS"] == \
+        "${KRENALIS_DATABASE_ALLOWED_HOSTS:-mysql,postgres}"
     assert "--connector mysql --platform PostgreSQL" in script
 
 
@@ -290,9 +298,10 @@ def processes_with_var_dir(var_dir: Path) -> list[int]:
 
 @pytest.fixture
 def stack_services():
-    """Fresh databases for a stack: PostgreSQL metadata (with the warehouse schema), and a MariaDB
-    source with the demo users loaded by its SQL script, as the MySQL container loads it."""
+    """Fresh databases for a stack: PostgreSQL metadata, the PostgreSQL warehouse database beside it,
+    and a MariaDB source with the demo users loaded by its SQL script, as the MySQL container loads it."""
     metadata = support.create_pg_database("krenalis_test_stack")
+    warehouse = support.create_pg_database("krenalis_test_stack_wh")
     suffix = secrets.token_hex(4)
     source_db, user, password = f"krenalis_test_shop_{suffix}", f"shop_{suffix}", "pw-" + secrets.token_hex(8)
     conn = support._mysql()
@@ -303,9 +312,11 @@ def stack_services():
     conn.close()
     with open(ROOT / "demo" / "users.mysql.sql", "rb") as script:
         subprocess.run(["mysql", "-h", "127.0.0.1", "-P", "3306", "-u", "root", source_db], stdin=script, check=True)
-    yield {"metadata": metadata, "source": {"host": "127.0.0.1", "port": 3306, "username": user,
-                                            "password": password, "database": source_db}}
+    yield {"metadata": metadata, "warehouse": warehouse,
+           "source": {"host": "127.0.0.1", "port": 3306, "username": user, "password": password,
+                      "database": source_db}}
     support.drop_pg_database(metadata)
+    support.drop_pg_database(warehouse)
     conn = support._mysql()
     cur = conn.cursor()
     cur.execute(f"DROP DATABASE IF EXISTS `{source_db}`")
@@ -356,7 +367,7 @@ def test_compose_topology_runs_a_scheduled_import_with_local_services(compose, s
 
         # What the compose's migrate service does next, with this machine's MariaDB as the MySQL source.
         warehouse = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": "unused",
-                     "database": stack_services["metadata"], "schema": "warehouse_demo"}
+                     "database": stack_services["warehouse"], "schema": "warehouse_demo"}
         demo = subprocess.run(manage + ["demo", "--connector", "mysql", "--platform", "PostgreSQL",
                                         "--source-settings", json.dumps(stack_services["source"]),
                                         "--warehouse-settings", json.dumps(warehouse), "--first-run-after", "5"],
@@ -386,6 +397,8 @@ def test_compose_topology_runs_a_scheduled_import_with_local_services(compose, s
                         "JOIN django_celery_beat_crontabschedule c ON c.id = t.crontab_id WHERE t.name = %s",
                         ("krenalis.schedule-tick",))
             assert cur.fetchall() == [("pipelines.tasks.schedule_tick_task", "*")]
+        conn.close()
+        with psycopg2.connect(dbname=stack_services["warehouse"], **support.PG) as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM warehouse_demo.krenalis_identities")
             assert cur.fetchone() == (DEMO_USERS,)
         conn.close()

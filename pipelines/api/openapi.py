@@ -11,6 +11,9 @@ while the server also answers any other body with a documented 400.
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from ..connectors.mysql import SSL_MODES as MYSQL_SSL_MODES
+from ..connectors.postgresql import SSL_MODES as PG_SSL_MODES
+
 MAX_ID = 2**31 - 1
 KINDS = ["string", "boolean", "int", "float", "decimal", "datetime", "date", "time", "year", "uuid", "json", "ip",
          "array", "object", "map"]
@@ -151,10 +154,17 @@ SCHEMAS = {
         "role": {"type": "string", "enum": ["Source"]},
         "connector": {"type": "string", "enum": ["postgresql", "mysql", "sqlite"]},
         "settings": _object({"host": STRING, "port": INTEGER, "username": STRING, "password": STRING,
-                             "database": STRING, "schema": STRING, "path": STRING}, extra=True,
-                            description="postgresql: host, port, username, password, database, schema; "
-                                        "mysql: host, port, username, password, database; sqlite: path. "
-                                        "Tested by connecting before the connection is saved."),
+                             "database": STRING, "schema": STRING, "path": STRING,
+                             "sslmode": {"type": "string", "enum": list(PG_SSL_MODES)}, "sslrootcert": STRING,
+                             "ssl": _object({"mode": {"type": "string", "enum": list(MYSQL_SSL_MODES)},
+                                             "ca": STRING})}, extra=True,
+                            description="postgresql: host, port, username, password, database, schema, and "
+                                        "optionally sslmode (default prefer) and sslrootcert (the PEM text of "
+                                        "the CA certificate); mysql: host, port, username, password, database, "
+                                        "and optionally ssl {mode (default PREFERRED), ca}; sqlite: path. The "
+                                        "host must be allowed (KRENALIS_DATABASE_ALLOWED_HOSTS) and the database "
+                                        "none of the product's own. Tested by connecting before the connection "
+                                        "is saved."),
         "strategy": _nullable(STRING),
         "sendingMode": _nullable(STRING),
         "authToken": STRING,

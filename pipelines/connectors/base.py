@@ -13,6 +13,10 @@ Pure Python (no Django). A connector has three verbs:
 
 Plus ``sql_literal(value, type)`` to render the ``${updated_at}`` placeholder.
 
+The network connectors connect only to the address their settings are pinned to
+(``network.pin_settings``: the host resolved once and checked against the address policy); settings
+that are not pinned are a programming error.
+
 Values a driver returns that cannot be represented in the value model (e.g. bytes that are not
 UTF-8, a MySQL TIME of 30 hours) are passed through unchanged, so that the engine's per-row
 validation rejects that row instead of failing the whole query.
@@ -20,10 +24,16 @@ validation rejects that row instead of failing the whole query.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as _dt
 import json
+import os
+import re
 import struct
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -32,7 +42,8 @@ from pipelines.types import Property, RawJSON, Type, is_valid_property_name, obj
 
 __all__ = [
     "InvalidSettings", "ConnectorUnavailable", "Column", "QuerySchema", "QueryResult", "Connector",
-    "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets",
+    "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets", "ADDRESS", "connect_address",
+    "check_certificates", "certificate_file", "NO_FILE",
 ]
 
 UTC = _dt.timezone.utc
@@ -366,6 +377,58 @@ def check_runes(value: str, low: int, high: int, message: str) -> None:
 def check_port(port: int) -> None:
     if not 1 <= port <= 65535:
         raise InvalidSettings("port must be in range [1,65535]")
+
+
+# --------------------------------------------------------------------------- network and TLS helpers
+
+ADDRESS = "_address"  # the key of pinned settings that holds the checked address (never stored)
+NO_FILE = "/dev/null/none"  # a path no file can have: drivers read no default file of the server's user
+MAX_CERTIFICATES_LENGTH = 65_536
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----")
+
+
+def connect_address(settings: dict) -> str:
+    """The checked address of pinned settings."""
+    address = settings.get(ADDRESS)
+    if not address:
+        raise ValueError("the settings are not pinned to a checked address (network.pin_settings)")
+    return address
+
+
+def check_certificates(text: str, key: str) -> None:
+    """A CA certificate setting: one or more PEM certificates, nothing else."""
+    message = f"{key} must be one or more PEM-encoded certificates (-----BEGIN CERTIFICATE-----...)"
+    if len(text) > MAX_CERTIFICATES_LENGTH:
+        raise InvalidSettings(f"{key} must be no longer than {MAX_CERTIFICATES_LENGTH} characters")
+    blocks = _PEM_BLOCK.findall(text)
+    if not blocks or _PEM_BLOCK.sub("", text).strip():
+        raise InvalidSettings(message)
+    for block in blocks:
+        try:
+            der = base64.b64decode("".join(block.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidSettings(message) from None
+        if not der.startswith(b"\x30"):  # a DER SEQUENCE
+            raise InvalidSettings(message)
+
+
+@contextmanager
+def certificate_file(text: str | None):
+    """The path of a 0600 temporary file holding `text` (None when there is no text), removed on
+    exit: drivers read certificates from files, and only while they connect."""
+    if not text:
+        yield None
+        return
+    descriptor, path = tempfile.mkstemp(prefix="krenalis-ca-", suffix=".pem")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        yield path
+    finally:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 # --------------------------------------------------------------------------- connector

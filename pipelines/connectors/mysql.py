@@ -1,6 +1,18 @@
 """MySQL / MariaDB source connector (mysqlclient).
 
-- Settings: host, port, username, password (required), database.
+- Settings: host, port, username, password (required), database, and TLS: ``ssl`` = {"mode", "ca"},
+  mode one of DISABLED, PREFERRED (the default: TLS when the server offers it), REQUIRED,
+  VERIFY_CA, VERIFY_IDENTITY (MySQL's --ssl-mode), ca the PEM text of the CA certificates that verify
+  the server (required by the VERIFY modes; with REQUIRED it verifies the chain, as MySQL clients do).
+- The connection goes to the checked address, except with VERIFY_IDENTITY and a host name: then to
+  the name, whose certificate the server must present (the client library verifies the name it
+  connects to, so a name that resolves elsewhere meanwhile reaches no server that can prove it).
+- The client library is MariaDB Connector/C, which encrypts but does not insist when asked for TLS
+  without verification: REQUIRED and VERIFY_CA read the server's greeting first and refuse a
+  server that offers no TLS before any credential is sent, then check that the session is encrypted.
+  (The server counts that first look as an aborted connection, toward max_connect_errors; the
+  login that follows clears the count. A REQUIRED connection to a server without TLS keeps failing
+  and counting: fix its mode.)
 - Queries run with ``SET SESSION TRANSACTION READ ONLY`` and inside ``START TRANSACTION READ ONLY``,
   one statement only (multi-statements are disabled on the connection), with a statement timeout
   (MariaDB ``max_statement_time``, MySQL ``max_execution_time``), streamed with an ``SSCursor``.
@@ -22,6 +34,8 @@ string (the driver cannot see it is JSON); MySQL's native JSON is ``json``.
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
+import socket
 from contextlib import contextmanager
 
 import MySQLdb
@@ -33,11 +47,21 @@ from MySQLdb.times import DateTime_or_None
 
 from pipelines.types import Type
 
-from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult, build_schema, bytes_to_str,
-                   check_bytes, check_port, check_runes, float32_value, get_int, get_string, make_batch_transform,
-                   one_line, require_object, scrub_secrets, to_raw_json)
+from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, InvalidSettings, QueryResult, build_schema,
+                   bytes_to_str, certificate_file, check_bytes, check_certificates, check_port, check_runes,
+                   connect_address, float32_value, get_int, get_string, make_batch_transform, one_line, require_object,
+                   scrub_secrets, to_raw_json)
 
-__all__ = ["MySQLConnector"]
+__all__ = ["MySQLConnector", "SSL_MODES"]
+
+SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+DEFAULT_SSL_MODE = "PREFERRED"
+_CLIENT_SSL = 0x0800  # the server's capability flag: it offers TLS
+# mysqlclient's ssl_mode on MariaDB Connector/C: "REQUIRED" asks for TLS when the server offers it, without
+# verification; "VERIFY_IDENTITY" insists on TLS and verifies the chain and the name connected to; a CA
+# file alone makes it verify the chain.
+_DRIVER_SSL_MODE = {"DISABLED": "DISABLED", "PREFERRED": "REQUIRED", "REQUIRED": "REQUIRED",
+                    "VERIFY_CA": "REQUIRED", "VERIFY_IDENTITY": "VERIFY_IDENTITY"}
 
 UTC = _dt.timezone.utc
 
@@ -72,6 +96,40 @@ def _utc_datetime(text: str):
 _CONVERSIONS = {**MySQLdb.converters.conversions, FT.DATETIME: _utc_datetime, FT.TIMESTAMP: _utc_datetime}
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _offers_tls(address: str, port: int, timeout: float) -> bool | None:
+    """Whether the server's greeting (the first packet of the protocol, before any credential)
+    offers TLS; None when it cannot be read (the driver then reports why it cannot connect)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            header = _receive(sock, 4)
+            payload = _receive(sock, int.from_bytes(header[:3], "little"))
+    except (OSError, ValueError):
+        return None
+    if not payload or payload[0] != 10:  # protocol 10; 0xFF is an error packet
+        return None
+    end = payload.find(b"\0", 1)
+    flags = payload[end + 14:end + 16] if end > 0 else b""  # after the version: id (4), salt (8), filler (1)
+    return None if len(flags) < 2 else bool(int.from_bytes(flags, "little") & _CLIENT_SSL)
+
+
+def _receive(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ValueError("the server closed the connection")
+        data += chunk
+    return data
+
+
 def _time(value):
     if isinstance(value, _dt.timedelta):
         total = value.days * 86400 + value.seconds
@@ -83,7 +141,7 @@ def _time(value):
 class MySQLConnector(Connector):
     code = "mysql"
     label = "MySQL"
-    settings_keys = ("host", "port", "username", "password", "database")
+    settings_keys = ("host", "port", "username", "password", "database", "ssl")
 
     def validate_settings(self, settings: dict) -> dict:
         settings = require_object(settings)
@@ -97,7 +155,31 @@ class MySQLConnector(Connector):
         check_runes(username, 1, 16, "username length must be in range [1,16]")
         check_runes(password, 1, 200, "password length must be in range [1,200]")
         check_runes(database, 1, 64, "database length must be in range [1,64]")
-        return {"host": host, "port": port, "username": username, "password": password, "database": database}
+        return {"host": host, "port": port, "username": username, "password": password, "database": database,
+                "ssl": self._validate_ssl(settings.get("ssl"))}
+
+    @staticmethod
+    def _validate_ssl(ssl) -> dict:
+        if ssl is None:
+            ssl = {}
+        if not isinstance(ssl, dict):
+            raise InvalidSettings('ssl must be an object: '
+                                  '{"mode": "VERIFY_IDENTITY", "ca": "-----BEGIN CERTIFICATE..."}')
+        unknown = sorted(set(ssl) - {"mode", "ca"})
+        if unknown:
+            raise InvalidSettings(f'ssl has an unknown key "{unknown[0]}": it takes mode and ca')
+        for key in ("mode", "ca"):
+            if ssl.get(key) is not None and not isinstance(ssl[key], str):
+                raise InvalidSettings(f"ssl.{key} must be a string")
+        mode = (ssl.get("mode") or DEFAULT_SSL_MODE).upper()
+        if mode not in SSL_MODES:
+            raise InvalidSettings(f"ssl.mode must be one of {', '.join(SSL_MODES)}")
+        ca = ssl.get("ca") or ""
+        if ca:
+            check_certificates(ca, "ssl.ca")
+        elif mode.startswith("VERIFY_"):
+            raise InvalidSettings(f"ssl.ca (the CA certificate) is required when ssl.mode is {mode}")
+        return {"mode": mode, "ca": ca}
 
     # -- connections ------------------------------------------------------------------------
 
@@ -112,18 +194,38 @@ class MySQLConnector(Connector):
         return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
 
     def _connect(self, settings: dict, *, timeout_seconds: float, connect_timeout: int):
+        address, port = connect_address(settings), settings.get("port")
+        ssl = settings.get("ssl") or {}
+        mode = ssl.get("mode") or DEFAULT_SSL_MODE
+        host = address
+        if mode == "VERIFY_IDENTITY" and not _is_ip(settings["host"]) and settings["host"].lower() != "localhost":
+            host = settings["host"]  # the name the certificate must hold ("localhost" would be the socket)
+        connect_timeout = max(int(connect_timeout), 1)
+        if mode in ("REQUIRED", "VERIFY_CA") and _offers_tls(address, port, connect_timeout) is False:
+            raise ConnectorUnavailable(f"the server at {settings['host']}:{port} does not offer TLS, which ssl.mode "
+                                       f"{mode} requires (nothing was sent to it)")
         try:
-            conn = MySQLdb.connect(host=settings.get("host"), port=settings.get("port"),
-                                   user=settings.get("username"), password=settings.get("password") or "",
-                                   database=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
-                                   charset="utf8mb4", use_unicode=True, multi_statements=False, autocommit=False,
-                                   local_infile=False, cursorclass=MySQLdb.cursors.SSCursor, conv=_CONVERSIONS)
+            with certificate_file(ssl.get("ca")) as ca_file:
+                tls = {"ssl_mode": _DRIVER_SSL_MODE[mode]}
+                if ca_file and mode != "PREFERRED":
+                    tls["ssl"] = {"ca": ca_file}
+                conn = MySQLdb.connect(host=host, port=port, user=settings.get("username"),
+                                       password=settings.get("password") or "", database=settings.get("database"),
+                                       connect_timeout=connect_timeout, charset="utf8mb4", use_unicode=True,
+                                       multi_statements=False, autocommit=False, local_infile=False,
+                                       cursorclass=MySQLdb.cursors.SSCursor, conv=_CONVERSIONS, **tls)
         except Exception as error:
             raise self._error(error, settings) from None
         try:
             mariadb = "mariadb" in conn.get_server_info().lower()
             cur = conn.cursor(MySQLdb.cursors.Cursor)
             try:
+                if mode in ("REQUIRED", "VERIFY_CA"):
+                    cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+                    row = cur.fetchone()
+                    if not row or not row[1]:
+                        raise ConnectorUnavailable(f"the connection to {settings['host']}:{port} is not encrypted, "
+                                                   f"which ssl.mode {mode} requires")
                 cur.execute("SET SESSION time_zone = '+00:00'")
                 cur.execute("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
                 if mariadb:

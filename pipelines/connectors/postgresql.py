@@ -1,6 +1,12 @@
 """PostgreSQL source connector (psycopg2).
 
-- Settings: host, port, username, password (may be empty), database, schema (the search_path).
+- Settings: host, port, username, password (may be empty), database, schema (the search_path), and
+  TLS: sslmode (libpq's: disable, allow, prefer (the default), require, verify-ca, verify-full) and
+  sslrootcert, the PEM text of the CA certificates that verify the server (required by verify-ca and
+  verify-full; with require it makes libpq verify the chain, as verify-ca).
+- libpq connects to the checked address (``hostaddr``) and verifies the certificate against the
+  host name (``host``); it reads no file of the server's user (~/.pgpass, ~/.postgresql/*): the CA
+  certificate goes to a 0600 temporary file removed once connected.
 - Queries run in a READ ONLY transaction (also ``default_transaction_read_only=on``), with
   ``statement_timeout`` (it applies to each FETCH), in a named server-side cursor read in batches.
 - The query must be one statement: a second statement after a ``;`` fails with PostgreSQL's own
@@ -29,11 +35,15 @@ import psycopg2.extensions as _ext
 
 from pipelines.types import RawJSON, Type
 
-from .base import (PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult,
-                   build_schema, check_bytes, check_port, check_runes, get_int, get_string, make_batch_transform,
-                   one_line, require_object, scrub_secrets)
+from .base import (NO_FILE, PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector,
+                   InvalidSettings, QueryResult, build_schema, certificate_file, check_bytes, check_certificates,
+                   check_port, check_runes, connect_address, get_int, get_string, make_batch_transform, one_line,
+                   require_object, scrub_secrets)
 
-__all__ = ["PostgreSQLConnector", "check_single_statement", "canonical_ip"]
+__all__ = ["PostgreSQLConnector", "check_single_statement", "canonical_ip", "SSL_MODES"]
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+DEFAULT_SSL_MODE = "prefer"  # libpq's
 
 UTC = _dt.timezone.utc
 
@@ -260,7 +270,7 @@ def _skip_comment(sql: str, i: int) -> int:
 class PostgreSQLConnector(Connector):
     code = "postgresql"
     label = "PostgreSQL"
-    settings_keys = ("host", "port", "username", "password", "database", "schema")
+    settings_keys = ("host", "port", "username", "password", "database", "schema", "sslmode", "sslrootcert")
 
     def validate_settings(self, settings: dict) -> dict:
         settings = require_object(settings)
@@ -276,8 +286,16 @@ class PostgreSQLConnector(Connector):
         check_runes(password, 0, 100, "password must be no longer than 100 characters")
         check_bytes(database, 1, 63, "database length in bytes must be in range [1,63]")
         check_bytes(schema, 1, 63, "schema length in bytes must be in range [1,63]")
+        sslmode = get_string(settings, "sslmode") or DEFAULT_SSL_MODE
+        if sslmode not in SSL_MODES:
+            raise InvalidSettings(f"sslmode must be one of {', '.join(SSL_MODES)}")
+        sslrootcert = get_string(settings, "sslrootcert")
+        if sslrootcert:
+            check_certificates(sslrootcert, "sslrootcert")
+        elif sslmode.startswith("verify-"):
+            raise InvalidSettings(f"sslrootcert (the CA certificate) is required when sslmode is {sslmode}")
         return {"host": host, "port": port, "username": username, "password": password, "database": database,
-                "schema": schema}
+                "schema": schema, "sslmode": sslmode, "sslrootcert": sslrootcert}
 
     # -- connections ------------------------------------------------------------------------
 
@@ -303,14 +321,20 @@ class PostgreSQLConnector(Connector):
         options = (f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC -c DateStyle=ISO "
                    "-c standard_conforming_strings=on -c default_transaction_read_only=on -c extra_float_digits=1 "
                    "-c idle_in_transaction_session_timeout=0")
+        address = connect_address(settings)
         try:
-            conn = psycopg2.connect(host=settings.get("host"), port=settings.get("port"),
-                                    user=settings.get("username"), password=settings.get("password") or "",
-                                    dbname=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
-                                    options=options, application_name="krenalis", client_encoding="UTF8",
-                                    # a source that vanishes without closing the connection (host down,
-                                    # network cut) is noticed in about a minute instead of never
-                                    keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+            with certificate_file(settings.get("sslrootcert")) as ca_file:
+                conn = psycopg2.connect(host=settings.get("host"), hostaddr=address, port=settings.get("port"),
+                                        user=settings.get("username"), password=settings.get("password") or "",
+                                        dbname=settings.get("database"), connect_timeout=max(int(connect_timeout), 1),
+                                        options=options, application_name="krenalis", client_encoding="UTF8",
+                                        sslmode=settings.get("sslmode") or DEFAULT_SSL_MODE,
+                                        sslrootcert=ca_file or NO_FILE, sslcert=NO_FILE, sslkey=NO_FILE,
+                                        sslcrl=NO_FILE, sslcrldir=NO_FILE, passfile=NO_FILE, gssencmode="disable",
+                                        # a source that vanishes without closing the connection (host down,
+                                        # network cut) is noticed in about a minute instead of never
+                                        keepalives=1, keepalives_idle=30, keepalives_interval=10,
+                                        keepalives_count=3)
         except Exception as error:
             raise self._error(error, settings) from None
         try:

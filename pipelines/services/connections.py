@@ -1,14 +1,11 @@
 """Source database connections: validated, tested live, stored with encrypted settings."""
-import ipaddress
-
-from django.conf import settings as django_settings
-
 from ..connectors import ConnectorUnavailable, InvalidSettings, get_connector
 from ..encryption import encrypt_json
 from ..errors import BadRequest, ServiceUnavailable, Unprocessable
 from ..ids import create_with_random_id
 from ..models import Connection, Workspace
 from ..validation import check_text
+from .addresses import pinned
 from .identities import delete_identities
 
 ROLES = ("Source", "Destination")
@@ -53,70 +50,50 @@ def connection_create(*, workspace: Workspace, name: str, role: str | None, conn
                                  settings_encrypted=encrypt_json(clean_settings))
 
 
-def _allowed_ports(text: str) -> list[tuple[int, int]]:
-    ranges = []
-    for part in str(text).split(","):
-        low, _, high = part.strip().partition("-")
-        if low.strip():
-            ranges.append((int(low), int(high or low)))
-    return ranges
+def connection_source_settings(connection: Connection) -> dict:
+    """The saved settings pinned to a checked address, for a preview or a run: 422 when the allowed
+    hosts (or the own databases) no longer let them in, 503 when the host cannot be resolved."""
+    return pinned(connection.settings, refused="the connection's settings are no longer allowed: ")
 
 
-def address_not_allowed(host, port) -> str | None:
-    """Why a database at host:port may not be used (settings.KRENALIS DATABASE_ALLOWED_HOSTS and
-    DATABASE_ALLOWED_PORTS), or None when it may. Host names are compared, never resolved."""
-    allowed_hosts = django_settings.KRENALIS.get("DATABASE_ALLOWED_HOSTS", ["*"])
-    if "*" not in allowed_hosts:
-        text = str(host).lower()
-        try:
-            address = ipaddress.ip_address(text.strip("[]"))
-        except ValueError:
-            address = None
-        allowed = False
-        for entry in allowed_hosts:
-            entry = entry.strip().lower()
-            try:
-                network = ipaddress.ip_network(entry.strip("[]"), strict=False)
-            except ValueError:  # a host name
-                allowed = text == entry
-            else:
-                allowed = address is not None and address.version == network.version and address in network
-            if allowed:
-                break
-        if not allowed:
-            return f'host "{host}" is not allowed'
-    ranges = _allowed_ports(django_settings.KRENALIS.get("DATABASE_ALLOWED_PORTS", "1-65535"))
-    if not any(low <= port <= high for low, high in ranges):
-        return f"port {port} is not allowed"
-    return None
-
-
-def connection_refusal(connection: Connection) -> str | None:
-    """Why the connection's saved settings may no longer be used (the allowed hosts or ports
-    changed since it was saved), or None. Runs and previews ask before connecting."""
-    saved = connection.settings
-    if "host" not in saved or "port" not in saved:
-        return None
-    refused = address_not_allowed(saved["host"], saved["port"])
-    return f"the connection's settings are no longer allowed: {refused}" if refused else None
-
-
-def test_settings(connector: str, settings) -> dict:
+def test_settings(connector: str, settings, *, saved: Connection | None = None) -> dict:
     """Validates settings (422 InvalidSettings) and opens a connection with them (503 when it fails).
-    A host or port outside the allowed ones is invalid, and nothing connects to it."""
+    A host, address or port outside the allowed ones, or one of the product's own databases, is
+    invalid, and nothing connects to it. New settings of a `saved` connection may leave the password
+    empty to mean the stored one (settings_with_stored_password)."""
     implementation = get_connector(connector)
+    if saved is not None and isinstance(settings, dict):
+        settings = settings_with_stored_password(saved, settings)
     try:
         clean = implementation.validate_settings(settings)
-        if "host" in clean and "port" in clean:
-            refused = address_not_allowed(clean["host"], clean["port"])
-            if refused:
-                raise InvalidSettings(refused)
-        implementation.test_connection(clean)
     except InvalidSettings as exc:
         raise Unprocessable("InvalidSettings", str(exc)) from None
+    try:
+        implementation.test_connection(pinned(clean))
     except ConnectorUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
     return clean
+
+
+# The settings a stored password was saved for: it is sent nowhere else.
+PASSWORD_BOUND_TO = ("host", "port", "username", "database")
+
+
+def settings_with_stored_password(connection: Connection, settings: dict) -> dict:
+    """Settings whose empty password means "the stored one" (the admin never shows it back): it is
+    filled in only while the host, port, user and database are those it was saved for, so that a
+    changed host never receives it; a change of any of them needs the password typed again."""
+    stored = connection.settings
+    if settings.get("password") != "" or not stored.get("password"):
+        return settings
+    changed = [key for key in PASSWORD_BOUND_TO if key in stored and settings.get(key) != stored[key]]
+    if changed:
+        names = {"username": "user"}
+        what = ", ".join(names.get(key, key) for key in changed)
+        raise Unprocessable("InvalidSettings", f"password is required again: the {what} changed, and a stored "
+                                               "password is only sent to the host, port, user and database it "
+                                               "was saved for")
+    return {**settings, "password": stored["password"]}
 
 
 def connection_rename(*, connection: Connection, name: str, strategy: str | None = None,
@@ -135,7 +112,16 @@ def connection_rename(*, connection: Connection, name: str, strategy: str | None
 
 
 def connection_update_settings(*, connection: Connection, settings) -> None:
-    """Settings change only through the admin (as in the reference); they are re-tested first."""
+    """Settings change only through the admin (as in the reference); changed ones are re-tested
+    first. An empty password keeps the stored one only where it may go (settings_with_stored_password)."""
+    implementation = get_connector(connection.connector)
+    if isinstance(settings, dict):
+        settings = settings_with_stored_password(connection, settings)
+        try:
+            if implementation.validate_settings(settings) == implementation.validate_settings(connection.settings):
+                return
+        except InvalidSettings:
+            pass  # test_settings says why
     connection.settings = test_settings(connection.connector, settings)
     connection.save(update_fields=["settings_encrypted"])
 

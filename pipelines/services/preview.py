@@ -7,7 +7,7 @@ from ..models import Connection
 from ..placeholders import PlaceholderError, replace_placeholders
 from ..types import Property, encode_value, object_type, type_to_json
 from ..validation import check_text
-from .connections import connection_refusal
+from .connections import connection_source_settings
 
 MAX_PREVIEW_QUERY_RUNES = 16_777_215
 MAX_PREVIEW_ROWS = 100
@@ -21,13 +21,11 @@ def preview_query(*, connection: Connection, query: str, limit: int) -> dict:
         sql = replace_placeholders(query, {"updated_at": "NULL", "limit": str(limit)})
     except PlaceholderError as exc:
         raise Unprocessable("InvalidPlaceholder", str(exc)) from None
-    refused = connection_refusal(connection)
-    if refused:
-        raise Unprocessable("InvalidSettings", refused)
+    source_settings = connection_source_settings(connection)
     connector = get_connector(connection.connector)
     rows = []
     try:
-        with connector.query(connection.settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+        with connector.query(source_settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
                              batch_size=max(limit, 1)) as result:
             columns = result.schema.columns
             if limit:

@@ -16,12 +16,12 @@ from warehouse.backends import backend_for
 
 from ..connectors import get_connector
 from ..engine import STEP_NAMES, MappingTransformer, RunPlan, execute_run
-from ..errors import BadRequest, Unprocessable
+from ..errors import BadRequest, KrenalisError, Unprocessable
 from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
 from ..types import column_name, parse_type
-from .connections import connection_refusal
+from .connections import connection_source_settings
 from .heartbeat import Heartbeat
 from .identity_resolution import resolution_after_import
 
@@ -198,9 +198,13 @@ def build_plan(run: Run) -> RunPlan:
         return backend.identity_writer(pipeline_id=pipeline.id, connection_id=connection.id, run_id=run.id,
                                        columns=columns)
 
+    try:
+        source_settings, source_refused = connection_source_settings(connection), ""
+    except KrenalisError as exc:  # refused (nothing is read, the run fails on it), or a host not found
+        source_settings, source_refused = connection.settings, exc.message
     return RunPlan(
         connector=get_connector(connection.connector),
-        connector_settings=connection.settings,
+        connector_settings=source_settings,
         query=pipeline.query,
         statement_timeout=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
         incremental=run.incremental,
@@ -214,7 +218,7 @@ def build_plan(run: Run) -> RunPlan:
         make_transformer=make_transformer,
         make_writer=make_writer,
         writers=settings.KRENALIS["WAREHOUSE_WRITE_CONNECTIONS"] if backend.concurrent_writers else 1,
-        source_refused=connection_refusal(connection) or "",
+        source_refused=source_refused,
         columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
                                 if name not in out_columns),
     )

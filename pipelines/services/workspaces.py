@@ -8,11 +8,14 @@ from warehouse.backends import PLATFORMS, backend_for
 from warehouse.backends.sqlite import SQLiteWarehouse
 from warehouse.profile_schema import ProfileSchemaError, check_profile_schema
 
-from ..errors import BadRequest, Unprocessable
+from ..connectors import ConnectorUnavailable, InvalidSettings
+from ..connectors.network import pin_settings
+from ..errors import BadRequest, ServiceUnavailable, Unprocessable
 from ..ids import random_id
 from ..models import Workspace
 from ..types import SchemaError, Type, is_valid_property_path, parse_type, type_to_json
 from ..validation import check_text
+from .addresses import address_policy
 
 # The profile schema of a workspace made without one (createworkspace), and the admin form's start.
 DEFAULT_PROFILE_SCHEMA = {"kind": "object", "properties": [
@@ -61,16 +64,18 @@ def check_ui_preferences(preferences) -> dict:
 
 
 def _check_warehouse_location(backend_class, settings: dict) -> None:
-    """A warehouse server must be at an allowed host and port; a SQLite warehouse file given by
-    path must be inside SQLITE_WAREHOUSE_DIR (else an API key could create files anywhere)."""
+    """A warehouse server must be at an allowed host and port, and its database neither the
+    metadata database nor another workspace's warehouse; a SQLite warehouse file given by path
+    must be inside SQLITE_WAREHOUSE_DIR (else an API key could create files anywhere)."""
     from warehouse.backends.base import invalid_settings
 
-    from .connections import address_not_allowed
-
     if "host" in settings and "port" in settings:
-        refused = address_not_allowed(settings["host"], settings["port"])
-        if refused:
-            raise invalid_settings(refused)
+        try:
+            pin_settings(settings, address_policy())
+        except InvalidSettings as exc:
+            raise invalid_settings(str(exc)) from None
+        except ConnectorUnavailable as exc:
+            raise ServiceUnavailable(str(exc)) from None
     if backend_class is SQLiteWarehouse and "path" in settings:
         root = os.path.realpath(django_settings.KRENALIS["SQLITE_WAREHOUSE_DIR"])
         resolved = os.path.realpath(os.path.join(root, settings["path"]))

@@ -2,11 +2,12 @@
 (function () {
   "use strict";
   var FIELDS = {
-    postgresql: ["host", "port", "username", "password", "database", "schema"],
-    mysql: ["host", "port", "username", "password", "database"],
+    postgresql: ["host", "port", "username", "password", "database", "schema", "sslmode", "ssl_ca", "ssl_ca_clear"],
+    mysql: ["host", "port", "username", "password", "database", "ssl_mode", "ssl_ca", "ssl_ca_clear"],
     sqlite: ["path"]
   };
-  var ALL = ["host", "port", "username", "password", "database", "schema", "path"];
+  var ALL = ["host", "port", "username", "password", "database", "schema", "path", "sslmode", "ssl_mode", "ssl_ca",
+             "ssl_ca_clear"];
   var PORTS = {postgresql: "5432", mysql: "3306"};
 
   function row(name) {

@@ -135,7 +135,7 @@ def test_connection_form_tests_settings_and_never_shows_the_password(admin_clien
     resp = admin_client.post(reverse("admin:pipelines_connection_add"), dict(post, port="5432"))
     assert resp.status_code == 302
     connection = Connection.objects.get(name="Shop DB")
-    assert connection.settings == dict(settings, schema="public")
+    assert connection.settings == dict(settings, schema="public", sslmode="prefer", sslrootcert="")
     page = admin_client.get(reverse("admin:pipelines_connection_change", args=[connection.id])).content.decode()
     assert settings["password"] not in page and "A password is stored" in page
     assert "Test connection" in page and f"?connection={connection.id}" in page
@@ -149,6 +149,116 @@ def test_connection_form_tests_settings_and_never_shows_the_password(admin_clien
     assert connection.name == "Shop database" and connection.settings["password"] == settings["password"]
     test = admin_client.post(test_url, dict(change, connection_id=str(connection.id))).json()
     assert test["ok"] is True
+
+
+def test_connection_form_refuses_the_metadata_database_next_to_its_field(admin_client, ws, settings):
+    """The admin's forms go through the same services as the API: Krenalis' own databases are
+    refused there too, even with every host allowed."""
+    from django.db import connections
+
+    settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["*"]}
+    metadata = connections["default"].settings_dict["NAME"]
+    post = {"workspace": str(ws.id), "name": "Inside", "connector": "postgresql", "host": "localhost",
+            "port": "5432", "username": "postgres", "password": "", "database": metadata, "schema": "public"}
+    message = f"database &quot;{metadata}&quot; at localhost:5432 is Krenalis&#x27; own metadata database"
+    resp = admin_client.post(reverse("admin:pipelines_connection_add"), post)
+    assert resp.status_code == 200 and message in row_of(resp.content.decode(), "database")
+    answer = admin_client.post(reverse("admin:pipelines_connection_test"), post).json()
+    assert answer["ok"] is False and answer["message"].startswith(f'database "{metadata}" at localhost:5432 is ')
+    resp = admin_client.post(reverse("admin:pipelines_workspace_add"), {
+        "name": "Inside", "platform": "PostgreSQL", "host": "127.0.0.1", "port": "5432", "username": "postgres",
+        "password": "", "database": metadata, "schema": "public",
+        "profile_schema_json": json.dumps(support.PROFILE_SCHEMA)})
+    assert resp.status_code == 200 and "own metadata database" in resp.content.decode()
+    assert not Connection.objects.filter(name="Inside").exists() and not Workspace.objects.filter(name="Inside")
+
+
+def test_a_stored_password_goes_only_to_the_server_it_was_saved_for(admin_client, connection, pg_source):
+    """Testing (or saving) a saved connection with its host, port, user or database changed and the
+    password left empty once sent the stored password to the new server, in clear: now the password
+    is asked again, next to its field, and nothing is sent (a real listener records what arrives)."""
+    stored = pg_source.settings["password"]
+    test_url = reverse("admin:pipelines_connection_test")
+    change_url = reverse("admin:pipelines_connection_change", args=[connection.id])
+    saved = {"name": "Shop DB", "host": "127.0.0.1", "port": "5432", "username": "postgres", "password": "",
+             "database": pg_source.dbname, "schema": "public", "sslmode": "prefer"}
+    with support.PasswordTrap() as trap:
+        for change, what in [({"port": str(trap.port)}, "port"), ({"host": "localhost"}, "host"),
+                             ({"host": "localhost", "port": str(trap.port)}, "host, port"),
+                             ({"username": "someone"}, "user"), ({"database": "postgres"}, "database")]:
+            message = (f"password is required again: the {what} changed, and a stored password is only sent to "
+                       "the host, port, user and database it was saved for")
+            answer = admin_client.post(test_url, dict(saved, connection_id=str(connection.id), **change)).json()
+            assert answer == {"ok": False, "message": message}, change
+            resp = admin_client.post(change_url, dict(saved, **change))
+            assert resp.status_code == 200 and message in row_of(resp.content.decode(), "password"), change
+        assert (trap.connections, trap.passwords) == (0, [])
+        connection.refresh_from_db()
+        assert connection.settings["port"] == 5432 and connection.settings["password"] == stored
+
+        # Typed again, the password goes to the new server: that one, not the stored one.
+        moved = dict(saved, connection_id=str(connection.id), port=str(trap.port), password="typed-again")
+        answer = admin_client.post(test_url, moved).json()
+        assert answer["ok"] is False and "password authentication failed" in answer["message"]
+        assert trap.passwords == ["typed-again"]
+    # Unchanged, the empty password is the stored one (PostgreSQL here trusts any password: the
+    # stored one is checked in the settings the service saves).
+    assert admin_client.post(test_url, dict(saved, connection_id=str(connection.id))).json()["ok"] is True
+    resp = admin_client.post(change_url, dict(saved, name="Renamed"))
+    assert resp.status_code == 302
+    connection.refresh_from_db()
+    assert connection.name == "Renamed" and connection.settings["password"] == stored
+
+
+def test_connection_form_takes_tls_settings_and_never_shows_the_ca_certificate(admin_client, ws, tls_postgresql,
+                                                                               tls_certificates):
+    source = tls_postgresql.source_settings()
+    ca_line = tls_certificates.ca.splitlines()[1]
+    post = {"workspace": str(ws.id), "name": "TLS DB", "connector": "postgresql", "host": "localhost",
+            "port": str(source["port"]), "username": source["username"], "password": source["password"],
+            "database": source["database"], "schema": "public", "sslmode": "verify-full", "ssl_ca": "nonsense"}
+    resp = admin_client.post(reverse("admin:pipelines_connection_add"), post)
+    assert "sslrootcert must be one or more PEM-encoded certificates" in row_of(resp.content.decode(), "ssl_ca")
+    answer = admin_client.post(reverse("admin:pipelines_connection_test"),
+                               dict(post, ssl_ca=tls_certificates.other_ca)).json()
+    assert answer["ok"] is False and answer["message"].endswith("certificate verify failed"), answer
+    resp = admin_client.post(reverse("admin:pipelines_connection_add"), dict(post, ssl_ca=tls_certificates.ca))
+    assert resp.status_code == 302, resp.content.decode()[-3000:]
+    connection = Connection.objects.get(name="TLS DB")
+    assert connection.settings["sslmode"] == "verify-full" and connection.settings["sslrootcert"] == tls_certificates.ca
+    change_url = reverse("admin:pipelines_connection_change", args=[connection.id])
+    page = admin_client.get(change_url).content.decode()
+    assert ca_line not in page and "A CA certificate is stored" in page and source["password"] not in page
+    assert '<option value="verify-full" selected>' in page
+
+    # Empty, the CA certificate is kept; removed, verify-full has nothing to verify with.
+    change = {k: v for k, v in post.items() if k not in ("workspace", "connector")}
+    change.update(password="", ssl_ca="")
+    assert admin_client.post(change_url, dict(change, name="TLS database")).status_code == 302
+    connection.refresh_from_db()
+    assert connection.name == "TLS database" and connection.settings["sslrootcert"] == tls_certificates.ca
+    resp = admin_client.post(change_url, dict(change, ssl_ca_clear="on"))
+    assert ("sslrootcert (the CA certificate) is required when sslmode is verify-full"
+            in row_of(resp.content.decode(), "ssl_ca"))
+    resp = admin_client.post(change_url, dict(change, ssl_ca_clear="on", sslmode="require"))
+    assert resp.status_code == 302
+    connection.refresh_from_db()
+    assert connection.settings["sslmode"] == "require" and connection.settings["sslrootcert"] == ""
+
+
+def test_connection_form_takes_the_tls_mode_of_mysql(admin_client, ws, mysql_source):
+    settings = mysql_source.settings
+    post = {"workspace": str(ws.id), "name": "Shop", "connector": "mysql", "host": settings["host"],
+            "port": str(settings["port"]), "username": settings["username"], "password": settings["password"],
+            "database": settings["database"], "ssl_mode": "REQUIRED"}
+    answer = admin_client.post(reverse("admin:pipelines_connection_test"), post).json()
+    assert answer == {"ok": False, "message": "the server at 127.0.0.1:3306 does not offer TLS, which ssl.mode "
+                                              "REQUIRED requires (nothing was sent to it)"}
+    resp = admin_client.post(reverse("admin:pipelines_connection_add"), dict(post, ssl_mode="VERIFY_IDENTITY"))
+    assert ("ssl.ca (the CA certificate) is required when ssl.mode is VERIFY_IDENTITY"
+            in row_of(resp.content.decode(), "ssl_ca"))
+    assert admin_client.post(reverse("admin:pipelines_connection_add"), dict(post, ssl_mode="")).status_code == 302
+    assert Connection.objects.get(name="Shop").settings["ssl"] == {"mode": "PREFERRED", "ca": ""}
 
 
 # --------------------------------------------------------------------------- pipeline editor

@@ -7,6 +7,9 @@ import psycopg2
 from django.conf import settings as django_settings
 from psycopg2 import sql
 
+from pipelines.connectors import ConnectorUnavailable, InvalidSettings
+from pipelines.connectors.base import NO_FILE
+from pipelines.connectors.network import pin_address
 from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
@@ -56,11 +59,22 @@ class PostgreSQLWarehouse(WarehouseBackend):
 
     def open_connection(self):
         """A new psycopg2 connection (autocommit off) whose search_path is the warehouse schema;
-        the caller closes it. ServiceUnavailable, without the password, when it fails."""
+        the caller closes it. ServiceUnavailable, without the password, when it fails. It goes to
+        the host's address checked against the allowed hosts (never the metadata database), and
+        reads no ~/.pgpass."""
+        from pipelines.services.addresses import address_policy
+
         s = self.settings
         try:
-            return psycopg2.connect(host=s["host"], port=s["port"], user=s["username"], password=s["password"],
-                                    dbname=s["database"], options=f"-c search_path={s['schema']}",
+            address = pin_address(s["host"], s["port"], s["database"], address_policy(warehouses=False))
+        except InvalidSettings as exc:
+            raise invalid_settings(str(exc)) from None
+        except ConnectorUnavailable as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        try:
+            return psycopg2.connect(host=s["host"], hostaddr=address, port=s["port"], user=s["username"],
+                                    password=s["password"], dbname=s["database"], passfile=NO_FILE,
+                                    options=f"-c search_path={s['schema']}",
                                     connect_timeout=django_settings.KRENALIS["CONNECT_TIMEOUT"],
                                     application_name="krenalis-warehouse")
         except psycopg2.Error as exc:

@@ -30,6 +30,49 @@ def test_settings_are_encrypted_at_rest(workspace, pg_source):
     assert stored.settings["password"] == pg_source.settings["password"]
 
 
+def tls_body(settings: dict, connector: str = "postgresql", name: str = "TLS") -> dict:
+    return {"name": name, "role": "Source", "connector": connector, "settings": settings}
+
+
+def test_tls_settings_of_postgresql_are_tested_encrypted_and_never_returned(workspace, tls_postgresql,
+                                                                           tls_certificates):
+    ca = tls_certificates.ca
+    settings = dict(tls_postgresql.source_settings(), host="localhost", sslmode="verify-full", sslrootcert=ca)
+    resp = workspace.api.post("/v1/connections", tls_body(dict(settings, sslrootcert=tls_certificates.other_ca)))
+    status, code, message = error_of(resp)
+    assert (status, code) == (503, "ServiceUnavailable") and message.endswith("certificate verify failed"), message
+    assert error_of(workspace.api.post("/v1/connections", tls_body(dict(settings, sslmode="verify")))) == (
+        422, "InvalidSettings", "sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full")
+    assert workspace.api.get("/v1/connections").json()["connections"] == []
+
+    cid = workspace.api.post("/v1/connections", tls_body(settings)).json()["id"]
+    resp = workspace.api.post(f"/v1/connections/{cid}/query",
+                              {"query": "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                               "limit": 1})
+    assert resp.status_code == 200 and resp.json()["rows"][0]["ssl"] is True, resp.content
+    certificate_line = ca.splitlines()[1]
+    stored = Connection.objects.get(id=cid)
+    assert stored.settings["sslrootcert"] == ca and stored.settings["sslmode"] == "verify-full"
+    assert certificate_line not in stored.settings_encrypted and "verify-full" not in stored.settings_encrypted
+    for path in (f"/v1/connections/{cid}", "/v1/connections"):
+        content = workspace.api.get(path).content.decode()
+        assert certificate_line not in content and "sslrootcert" not in content and "verify-full" not in content
+
+
+def test_tls_settings_of_mysql(workspace, tls_mariadb, tls_certificates, mysql_source):
+    required = dict(mysql_source.settings, ssl={"mode": "REQUIRED"})
+    assert error_of(workspace.api.post("/v1/connections", tls_body(required, "mysql"))) == (
+        503, "ServiceUnavailable",
+        "the server at 127.0.0.1:3306 does not offer TLS, which ssl.mode REQUIRED requires (nothing was sent to it)")
+    settings = dict(tls_mariadb.source_settings(), ssl={"mode": "VERIFY_CA", "ca": tls_certificates.ca})
+    cid = workspace.api.post("/v1/connections", tls_body(settings, "mysql")).json()["id"]
+    resp = workspace.api.post(f"/v1/connections/{cid}/query", {
+        "query": "SELECT VARIABLE_VALUE AS cipher FROM information_schema.SESSION_STATUS "
+                 "WHERE VARIABLE_NAME = 'SSL_CIPHER'", "limit": 1})
+    assert resp.status_code == 200 and resp.json()["rows"][0]["cipher"].startswith("TLS"), resp.content
+    assert tls_certificates.ca.splitlines()[1] not in Connection.objects.get(id=cid).settings_encrypted
+
+
 def test_connections_are_sorted_by_name(workspace, pg_source):
     for name in ("Zeta", "Alpha", "Mu"):
         workspace.api.post("/v1/connections", support.connection_body(pg_source, name))

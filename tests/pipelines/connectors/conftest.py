@@ -6,8 +6,17 @@ import MySQLdb
 import psycopg2
 import pytest
 
+from pipelines.connectors.network import AddressPolicy, pin_settings
+
 PG_SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MYSQL_SERVER = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+# The servers of these tests are on the loopback interface, which a deployment allows explicitly.
+LOCAL = AddressPolicy(allowed_hosts=("127.0.0.1", "localhost", "::1"))
+
+
+def pinned(settings: dict) -> dict:
+    """Settings as the services hand them to a connector: pinned to the checked address."""
+    return pin_settings(settings, LOCAL)
 
 
 def unique(prefix: str) -> str:
@@ -33,11 +42,11 @@ class PgDatabase:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
-    def settings(self, **changes) -> dict:
+    def settings(self, *, pin: bool = True, **changes) -> dict:
         settings = {"host": PG_SERVER["host"], "port": PG_SERVER["port"], "username": PG_SERVER["user"],
                     "password": "", "database": self.name, "schema": "public"}
         settings.update(changes)
-        return settings
+        return pinned(settings) if pin else settings
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +90,11 @@ class MySQLDatabase:
         finally:
             cur.close()
 
-    def settings(self, **changes) -> dict:
+    def settings(self, *, pin: bool = True, **changes) -> dict:
         settings = {"host": MYSQL_SERVER["host"], "port": MYSQL_SERVER["port"], "username": self.user,
                     "password": self.password, "database": self.name}
         settings.update(changes)
-        return settings
+        return pinned(settings) if pin else settings
 
 
 @pytest.fixture(scope="module")

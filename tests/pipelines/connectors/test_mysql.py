@@ -26,11 +26,15 @@ def T(kind, **kw):
 VALID = {"host": "127.0.0.1", "port": 3306, "username": "someone", "password": "secret", "database": "somedb"}
 
 
+NO_TLS_SETTING = {"ssl": {"mode": "PREFERRED", "ca": ""}}
+
+
 def test_valid_settings_are_normalized():
-    assert MY.validate_settings(dict(VALID, schema="ignored")) == VALID
+    assert MY.validate_settings(dict(VALID, schema="ignored")) == dict(VALID, **NO_TLS_SETTING)
     assert MY.validate_settings(dict(VALID, username="é" * 16, password="p" * 200, database="d" * 64,
                                      host="h" * 253, port=1)) == \
-        {"host": "h" * 253, "port": 1, "username": "é" * 16, "password": "p" * 200, "database": "d" * 64}
+        {"host": "h" * 253, "port": 1, "username": "é" * 16, "password": "p" * 200, "database": "d" * 64,
+         **NO_TLS_SETTING}
 
 
 @pytest.mark.parametrize("key,value,message", [

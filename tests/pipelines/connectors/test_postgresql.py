@@ -29,7 +29,7 @@ VALID = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": 
 
 
 def test_valid_settings_are_normalized():
-    assert PG.validate_settings(dict(VALID, extra="ignored")) == VALID
+    assert PG.validate_settings(dict(VALID, extra="ignored")) == dict(VALID, sslmode="prefer", sslrootcert="")
     assert PG.validate_settings(dict(VALID, password="p" * 100))["password"] == "p" * 100
     assert PG.validate_settings(dict(VALID, host="h" * 253, port=65535, username="u" * 63, database="d" * 63,
                                      schema="s" * 63))["port"] == 65535

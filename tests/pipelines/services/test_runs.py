@@ -322,7 +322,8 @@ def test_a_source_no_longer_allowed_is_neither_run_nor_previewed(ws, pg_source, 
     cid = create_connection(ws, pg_source)
     pid = create_pipeline(ws, cid)
     settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["10.0.0.0/8"]}
-    message = 'the connection\'s settings are no longer allowed: host "127.0.0.1" is not allowed'
+    message = ('the connection\'s settings are no longer allowed: host "127.0.0.1" is not allowed: 127.0.0.1 is a '
+               'loopback address (list it in KRENALIS_DATABASE_ALLOWED_HOSTS to allow it)')
     resp = ws.api.post(f"/v1/connections/{cid}/query", {"query": "SELECT 1 AS one", "limit": 1})
     assert support.error_of(resp) == (422, "InvalidSettings", message)
     run = run_now(pid)
