@@ -186,6 +186,14 @@ def test_saving_uses_the_service_and_puts_errors_next_to_their_field(admin_clien
     resp = admin_client.post(url, editor_post(connection, name=""))
     assert "name is empty" in row_of(resp.content.decode(), "name")
 
+    # A query the connector would refuse to send (issue 16): refused when saved, next to the query.
+    for query, message in [(QUERY + "; DELETE FROM customers", "cannot insert multiple commands"),
+                           ("SELECT id, email, firstname, updated_ts FROM customers WHERE "
+                            "dblink_exec('dbname=x', 'DELETE FROM customers') IS NULL",
+                            "function dblink_exec is not allowed in the query")]:
+        resp = admin_client.post(url, editor_post(connection, query=query))
+        assert message in row_of(resp.content.decode(), "query") and not Pipeline.objects.exists()
+
     resp = admin_client.post(url, editor_post(connection, schedule_period="1h"))
     assert resp.status_code == 302
     pipeline = Pipeline.objects.get()
