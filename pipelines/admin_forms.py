@@ -267,13 +267,14 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
         return data
 
 
-def test_connection_settings(connector: str, settings: dict) -> tuple[bool, str]:
-    """The "Test connection" button: validates and opens a connection, saves nothing."""
+def test_connection_settings(connector: str, settings: dict) -> tuple[bool, str, list[str]]:
+    """The "Test connection" button: validates and opens a connection, saves nothing; with the
+    warnings about the login (a superuser, a user that can write tables)."""
     try:
-        test_settings(connector, settings)
+        _clean, warnings = test_settings(connector, settings)
     except KrenalisError as exc:
-        return False, error_text(exc)
-    return True, "Connection succeeded."
+        return False, error_text(exc), []
+    return True, "Connection succeeded.", warnings
 
 
 # --------------------------------------------------------------------------- pipelines

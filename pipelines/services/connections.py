@@ -48,7 +48,7 @@ def connection_create(*, workspace: Workspace, name: str, role: str | None, conn
         raise BadRequest(f"connector {connector} can only be used as a source")
     if settings is None:
         raise BadRequest(f"settings must be provided because connector {connector} has source settings")
-    clean_settings = test_settings(connector, settings)
+    clean_settings, _warnings = test_settings(connector, settings)
     return create_with_random_id(Connection, workspace=workspace, name=name, connector=connector, role=role,
                                  settings_encrypted=encrypt_json(clean_settings))
 
@@ -101,9 +101,10 @@ def connection_refusal(connection: Connection) -> str | None:
     return f"the connection's settings are no longer allowed: {refused}" if refused else None
 
 
-def test_settings(connector: str, settings) -> dict:
+def test_settings(connector: str, settings) -> tuple[dict, list[str]]:
     """Validates settings (422 InvalidSettings) and opens a connection with them (503 when it fails).
-    A host or port outside the allowed ones is invalid, and nothing connects to it."""
+    A host or port outside the allowed ones is invalid, and nothing connects to it. Returns the clean
+    settings and the warnings about the login (a superuser, a user that can write tables)."""
     implementation = get_connector(connector)
     try:
         clean = implementation.validate_settings(settings)
@@ -111,12 +112,24 @@ def test_settings(connector: str, settings) -> dict:
             refused = address_not_allowed(clean["host"], clean["port"])
             if refused:
                 raise InvalidSettings(refused)
-        implementation.test_connection(clean)
+        warnings = implementation.test_connection(clean)
     except InvalidSettings as exc:
         raise Unprocessable("InvalidSettings", str(exc)) from None
     except ConnectorUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
-    return clean
+    return clean, warnings
+
+
+def connection_test(*, connector: str, settings) -> list[str]:
+    """Tests settings without saving anything (POST /v1/connections/test): the warnings about the
+    login, with the errors of connection_create for the connector and its settings."""
+    if connector == "":
+        raise BadRequest("connector code is empty")
+    if get_connector(connector) is None:
+        raise Unprocessable("ConnectorNotExist", f'connector "{connector}" does not exist')
+    if settings is None:
+        raise BadRequest(f"settings must be provided because connector {connector} has source settings")
+    return test_settings(connector, settings)[1]
 
 
 def connection_rename(*, connection: Connection, name: str, strategy: str | None = None,
@@ -136,7 +149,7 @@ def connection_rename(*, connection: Connection, name: str, strategy: str | None
 
 def connection_update_settings(*, connection: Connection, settings) -> None:
     """Settings change only through the admin (as in the reference); they are re-tested first."""
-    connection.settings = test_settings(connection.connector, settings)
+    connection.settings, _warnings = test_settings(connection.connector, settings)
     connection.save(update_fields=["settings_encrypted"])
 
 
