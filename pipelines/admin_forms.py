@@ -32,7 +32,8 @@ PIPELINE_FIELD_WORDS = (
     ("updated_at_column", ("update time column",)),
     ("incremental", ("incremental",)),
     ("in_schema", ("input schema", "input pipeline schema", "source pipeline schema", "input property")),
-    ("query", ("query ", "placeholder", "${")),
+    ("query", ("query ", "placeholder", "${", "the query ", "SELECT ... INTO", " in the query",
+               "cannot insert multiple commands")),
     ("mapping", ("invalid mapping", "transformation mapping", "transformation must map", "\"transformation.mapping\"",
                  "mapping must")),
     ("function_language", ("transformation language", "JavaScript function language",
@@ -310,14 +311,16 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
         return data
 
 
-def test_connection_settings(connector: str, settings: dict, saved: Connection | None = None) -> tuple[bool, str]:
-    """The "Test connection" button: validates and opens a connection, saves nothing. With a
-    `saved` connection, an empty password is its stored one where the services allow it."""
+def test_connection_settings(connector: str, settings: dict,
+                             saved: Connection | None = None) -> tuple[bool, str, list[str]]:
+    """The "Test connection" button: validates and opens a connection, saves nothing; with the
+    warnings about the login (a superuser, a user that can write tables). With a `saved`
+    connection, an empty password is its stored one where the services allow it."""
     try:
-        test_settings(connector, settings, saved=saved)
+        _clean, warnings = test_settings(connector, settings, saved=saved)
     except KrenalisError as exc:
-        return False, error_text(exc)
-    return True, "Connection succeeded."
+        return False, error_text(exc), []
+    return True, "Connection succeeded.", warnings
 
 
 # --------------------------------------------------------------------------- pipelines

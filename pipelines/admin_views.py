@@ -61,7 +61,7 @@ def _json_arg(request, name: str, default=None):
 # --------------------------------------------------------------------------- connections
 
 def connection_test(model_admin, request):
-    """POST the connection form's fields; answers {"ok", "message"} without saving anything."""
+    """POST the connection form's fields; answers {"ok", "message", "warnings"} without saving anything."""
     if request.method != "POST":
         return error_response("POST the connection settings", 405)
     instance = None
@@ -87,8 +87,8 @@ def connection_test(model_admin, request):
             messages_ = getattr(exc, "messages", [str(exc)])
             return json_response({"ok": False, "message": f"{name}: {' '.join(messages_)}"})
     connector = instance.connector if instance else data.get("connector")
-    ok, message = test_connection_settings(connector, form.settings_from(data), saved=instance)
-    return json_response({"ok": ok, "message": message})
+    ok, message, warnings = test_connection_settings(connector, form.settings_from(data), saved=instance)
+    return json_response({"ok": ok, "message": message, "warnings": warnings})
 
 
 # --------------------------------------------------------------------------- pipeline editor

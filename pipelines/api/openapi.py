@@ -169,6 +169,15 @@ SCHEMAS = {
         "sendingMode": _nullable(STRING),
         "authToken": STRING,
     }, ["name", "role", "connector", "settings"], extra=True),
+    "ConnectionTest": _object({
+        "connector": {"type": "string", "enum": ["postgresql", "mysql", "sqlite"]},
+        "settings": _object({"host": STRING, "port": INTEGER, "username": STRING, "password": STRING,
+                             "database": STRING, "schema": STRING, "path": STRING}, extra=True,
+                            description="As in ConnectionCreate."),
+    }, ["connector", "settings"], extra=True),
+    "ConnectionTestResult": _object({"warnings": _array(STRING)}, ["warnings"], description=(
+        "What the login can do beyond reading: it is a superuser (PostgreSQL), has SUPER, FILE or ALL PRIVILEGES "
+        "(MySQL), or can write tables of the connection's schema or database. Empty when it can only read.")),
     "ConnectionUpdate": _object({"name": {"type": "string", "minLength": 1, "maxLength": 100},
                                  "strategy": _nullable(STRING), "sendingMode": _nullable(STRING)},
                                 ["name"], extra=True),

@@ -14,6 +14,7 @@ urlpatterns = [
     path("v1/connectors", views.ConnectorsView.as_view()),
     path("v1/system/transformations/languages", views.TransformationLanguagesView.as_view()),
     path("v1/connections", views.ConnectionsView.as_view()),
+    path("v1/connections/test", views.ConnectionTestView.as_view()),
     path("v1/connections/<str:connection_id>", views.ConnectionView.as_view()),
     path("v1/connections/<str:connection_id>/query", views.ConnectionQueryView.as_view()),
     path("v1/connections/<str:connection_id>/identities", run_views.ConnectionIdentitiesView.as_view()),

@@ -1,7 +1,7 @@
 """The /v1 endpoints of workspaces, connectors and connections. Thin: parse, call a service, shape."""
 from ..errors import NotFound
 from ..models import Connection, Workspace
-from ..services.connections import connection_create, connection_delete, connection_rename
+from ..services.connections import connection_create, connection_delete, connection_rename, connection_test
 from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
@@ -99,6 +99,18 @@ class ConnectionsView(ApiView):
             auth_token=fields.string(body, "authToken"),
         )
         return ok({"id": connection.id})
+
+
+class ConnectionTestView(ApiView):
+    @operation("testConnection", "Test connection settings without saving them, with warnings about the login",
+               tag="Connections", request="ConnectionTest", ok="ConnectionTestResult", errors=[422, 503],
+               description="Beyond the reference: connects with the settings as createConnection does (same "
+                           "errors) and saves nothing. The warnings say when the login can do more than read "
+                           "the source; a user that can only read is the real defence of the source database.")
+    def post(self, request):
+        body = self.body()
+        return ok({"warnings": connection_test(connector=fields.string(body, "connector"),
+                                               settings=fields.obj(body, "settings"))})
 
 
 class ConnectionMixin:

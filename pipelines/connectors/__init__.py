@@ -4,7 +4,7 @@
 
     connector = get_connector("postgresql")          # None for an unknown code
     settings = connector.validate_settings(body)     # InvalidSettings → 422 InvalidSettings
-    connector.test_connection(settings)              # ConnectorUnavailable → 503 ServiceUnavailable
+    warnings = connector.test_connection(settings)   # ConnectorUnavailable → 503; warnings about the login
     with connector.query(settings, sql, timeout_seconds=30, max_rows=20) as result:
         result.schema.columns, result.schema.issues  # Column(name, type, nullable), [str]
         for batch in result:                         # lists of tuples, in schema.columns order

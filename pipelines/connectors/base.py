@@ -4,7 +4,10 @@ Pure Python (no Django). A connector has three verbs:
 
 - ``validate_settings(settings) -> dict``: checks the settings a user sends (exact messages of
   reference krenalis-api.md §5.6) and returns them normalized. Raises InvalidSettings (→ 422).
-- ``test_connection(settings)``: connects and pings. Raises ConnectorUnavailable (→ 503).
+- ``test_connection(settings) -> list[str]``: connects and pings, and returns warnings about the
+  login (it can do more than read). Raises ConnectorUnavailable (→ 503).
+- ``check_query(sql) -> str``: refuses a query that may do more than read (QueryNotAllowed, a
+  ConnectorUnavailable), before anything connects; ``query`` calls it (see querycheck.py).
 - ``query(settings, sql, *, timeout_seconds, batch_size, max_rows)``: a context manager that runs
   one SQL statement read-only, with a statement timeout, and yields a QueryResult: its ``schema``
   (the supported columns typed as Krenalis types, plus "issues" for the columns left out) and,
@@ -54,6 +57,20 @@ INVALID_NAME_ISSUE = ('Column "{}" does not have a valid property name. Valid na
 UNSUPPORTED_TYPE_ISSUE = 'Column "{}" has an unsupported type "{}".'
 PRECISION_ISSUE = 'Column "{}" has a precision of {}, which exceeds the maximum supported precision of 76.'
 SCALE_ISSUE = 'Column "{}" has a scale of {}, which exceeds the maximum supported scale of 37.'
+
+# Test connection's warnings about a login that can do more than read (the queries are checked too,
+# but a user that can only read is the real defence).
+READ_ONLY_ADVICE = "a user that can only read the source tables is safer"
+WRITABLE_SHOWN = 5
+
+
+def writable_tables(count: int, names: Sequence[str]) -> str:
+    """'2 tables (a, b)', '7 tables (a, b, c, d, e, and 2 more)'."""
+    shown = ", ".join(names[:WRITABLE_SHOWN])
+    if count > WRITABLE_SHOWN:
+        shown += f", and {count - WRITABLE_SHOWN} more"
+    return f"{count} {'table' if count == 1 else 'tables'} ({shown})"
+
 
 MAX_DECIMAL_PRECISION = 76
 MAX_DECIMAL_SCALE = 37
@@ -448,9 +465,16 @@ class Connector:
         """Checks the settings and returns them normalized (only the known keys)."""
         raise NotImplementedError
 
-    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> None:  # pragma: no cover
-        """Connects and pings; raises ConnectorUnavailable on failure."""
+    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> list[str]:  # pragma: no cover
+        """Connects and pings; raises ConnectorUnavailable on failure. Returns warnings about the
+        login (a superuser, a user that can write the tables): empty when it can only read."""
         raise NotImplementedError
+
+    def check_query(self, sql: str) -> str:
+        """The SQL to send for a user's query (its trailing ``;`` removed), or raises QueryNotAllowed
+        (a ConnectorUnavailable) when it may do more than read; ``query`` calls it before connecting.
+        Called on the text actually sent, placeholders replaced."""
+        return sql
 
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
               max_rows: int | None = None, connect_timeout: int | None = None):  # pragma: no cover - abstract

@@ -18,9 +18,14 @@
   (MariaDB ``max_statement_time``, MySQL ``max_execution_time``), streamed with an ``SSCursor``.
   With an SSCursor the statement runs until its last row is read, so the timeout bounds the
   whole read, not a single batch.
+- The query is checked before connecting (``querycheck.check_mysql_query``): one statement that
+  starts with SELECT, WITH, VALUES, TABLE or ``(``, with no INTO, no locking read, no executable
+  comment and no LOAD_FILE. Compound statements (``BEGIN NOT ATOMIC ... END``) and procedures
+  (``CALL``) could commit and write, read-only transaction or not.
 - The session uses ``time_zone = '+00:00'`` (DATETIME and TIMESTAMP values are read as UTC, and
   ``${updated_at}`` literals are compared in UTC), the utf8mb4 character set, and an sql_mode
-  without NO_BACKSLASH_ESCAPES (so that sql_literal's backslash escapes are right).
+  without NO_BACKSLASH_ESCAPES (so that sql_literal's backslash escapes are right) nor ANSI_QUOTES
+  (so that the server reads strings as the query check does).
 
 Column typing follows krenalis-types-transform.md §5.3, from ``cursor.description`` and
 ``cursor.description_flags`` (UNSIGNED, NOT NULL; unknown nullability counts as nullable).
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import re
 import socket
 from contextlib import contextmanager
 
@@ -47,10 +53,11 @@ from MySQLdb.times import DateTime_or_None
 
 from pipelines.types import Type
 
-from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, InvalidSettings, QueryResult, build_schema,
-                   bytes_to_str, certificate_file, check_bytes, check_certificates, check_port, check_runes,
-                   connect_address, float32_value, get_int, get_string, make_batch_transform, one_line, require_object,
-                   scrub_secrets, to_raw_json)
+from .base import (READ_ONLY_ADVICE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, InvalidSettings,
+                   QueryResult, build_schema, bytes_to_str, certificate_file, check_bytes, check_certificates,
+                   check_port, check_runes, connect_address, float32_value, get_int, get_string,
+                   make_batch_transform, one_line, require_object, scrub_secrets, to_raw_json)
+from .querycheck import check_mysql_query
 
 __all__ = ["MySQLConnector", "SSL_MODES"]
 
@@ -136,6 +143,89 @@ def _time(value):
         if 0 <= total < 86400:
             return _dt.time(total // 3600, total % 3600 // 60, total % 60, value.microseconds)
     return value  # negative or >= 24h: not a time of day
+
+
+# Modes that change how the server reads strings: backslashes are escapes and "..." is a string
+# for the query check and for sql_literal. ANSI, DB2, MAXDB, MSSQL, ORACLE and POSTGRESQL set
+# ANSI_QUOTES again when the list is set back.
+_QUOTING_MODES = frozenset(("NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "DB2", "MAXDB", "MSSQL", "ORACLE",
+                            "POSTGRESQL"))
+
+
+def session_sql_mode(mode: str) -> str:
+    """The server's sql_mode without the modes that change how strings are read."""
+    return ",".join(m for m in (mode or "").split(",") if m and m.upper() not in _QUOTING_MODES)
+
+
+# --------------------------------------------------------------------------- Test connection's warnings
+
+_NAME = r"`(?:[^`]|``)*`|\*|[^\s.`]+"
+_GRANT = re.compile(rf"GRANT (?P<privileges>.+?) ON (?:(?:PROCEDURE|FUNCTION|PACKAGE BODY|PACKAGE|TABLE) )?"
+                    rf"(?P<database>{_NAME})(?:\.(?P<table>{_NAME}))? TO ", re.DOTALL)
+# The privileges that change data or tables, in the order the warning lists them.
+_WRITE_PRIVILEGES = ("ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DELETE HISTORY", "CREATE", "DROP", "ALTER",
+                     "INDEX", "CREATE VIEW", "CREATE ROUTINE", "ALTER ROUTINE", "TRIGGER", "EVENT")
+
+
+def _privileges(text: str) -> set[str]:
+    """The privileges of a GRANT line's list, column lists removed: {"SELECT", "UPDATE", ...}."""
+    names, depth, current = set(), 0, []
+    for ch in text + ",":
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            names.add(" ".join("".join(current).split()).upper())
+            current = []
+        elif depth == 0:
+            current.append(ch)
+    return {"ALL PRIVILEGES" if name == "ALL" else name for name in names}
+
+
+def _database_matches(pattern: str, database: str, *, wildcards: bool) -> bool:
+    """Whether the database of a grant (a name, or a LIKE pattern for database-wide grants) names
+    the connection's database."""
+    if pattern.startswith("`"):
+        pattern = pattern[1:-1].replace("``", "`")
+    if not wildcards:
+        return pattern.lower() == (database or "").lower()
+    regex, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            regex.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        regex.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.fullmatch("".join(regex), database or "", re.IGNORECASE | re.DOTALL) is not None
+
+
+def grant_warnings(user: str, database: str, grants: list[str]) -> list[str]:
+    """Test connection's warnings from the lines of SHOW GRANTS: SUPER, FILE or ALL PRIVILEGES on every
+    database, or privileges that write the connection's database (on it, or on tables of it)."""
+    everywhere, here = set(), set()
+    for line in grants:
+        match = _GRANT.match(line)
+        if not match:
+            continue  # a role granted, PROXY
+        privileges, target = _privileges(match.group("privileges")), match.group("database")
+        if target == "*":
+            everywhere |= privileges
+        elif _database_matches(target, database, wildcards=match.group("table") in (None, "*")):
+            here |= privileges
+    if "ALL PRIVILEGES" in everywhere:
+        return [f'user "{user}" has ALL PRIVILEGES on every database: {READ_ONLY_ADVICE}']
+    warnings = []
+    admin = [p for p in ("SUPER", "FILE") if p in everywhere]
+    if admin:
+        warnings.append(f'user "{user}" has the {" and ".join(admin)} privilege{"s" if len(admin) > 1 else ""}: '
+                        f'{READ_ONLY_ADVICE}')
+    writes = [p for p in _WRITE_PRIVILEGES if p in everywhere | here]
+    if writes:
+        warnings.append(f'user "{user}" can write database "{database}" ({", ".join(writes)}): {READ_ONLY_ADVICE}')
+    return warnings
 
 
 class MySQLConnector(Connector):
@@ -227,7 +317,8 @@ class MySQLConnector(Connector):
                         raise ConnectorUnavailable(f"the connection to {settings['host']}:{port} is not encrypted, "
                                                    f"which ssl.mode {mode} requires")
                 cur.execute("SET SESSION time_zone = '+00:00'")
-                cur.execute("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
+                cur.execute("SELECT @@SESSION.sql_mode")
+                cur.execute("SET SESSION sql_mode = %s", (session_sql_mode(cur.fetchone()[0]),))
                 if mariadb:
                     cur.execute("SET SESSION max_statement_time = %s", (float(timeout_seconds),))
                 else:
@@ -240,21 +331,32 @@ class MySQLConnector(Connector):
             raise self._error(error, settings) from None
         return conn
 
-    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> None:
+    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> list[str]:
         timeout = self._timeout(connect_timeout)
         conn = self._connect(settings, timeout_seconds=timeout, connect_timeout=timeout)
         try:
             conn.ping()
+            cur = conn.cursor(MySQLdb.cursors.Cursor)
+            try:
+                cur.execute("SHOW GRANTS")
+                grants = [row[0] for row in cur.fetchall()]
+            finally:
+                cur.close()
         except Exception as error:
             raise self._error(error, settings) from None
         finally:
             conn.close()
+        return grant_warnings(settings.get("username"), settings.get("database"), grants)
+
+    def check_query(self, sql: str) -> str:
+        return check_mysql_query(sql)
 
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
               max_rows: int | None = None, connect_timeout: int | None = None):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
+        sql = self.check_query(sql)
         conn = self._connect(settings, timeout_seconds=timeout_seconds, connect_timeout=self._timeout(connect_timeout))
         result = None
         cur = None

@@ -10,7 +10,10 @@
 - Queries run in a READ ONLY transaction (also ``default_transaction_read_only=on``), with
   ``statement_timeout`` (it applies to each FETCH), in a named server-side cursor read in batches.
 - The query must be one statement: a second statement after a ``;`` fails with PostgreSQL's own
-  message for that case, so that nothing like ``SELECT 1; COMMIT; DROP ...`` can run.
+  message for that case, so that nothing like ``SELECT 1; COMMIT; DROP ...`` can run. It is read
+  through a cursor, which PostgreSQL declares only over a query; and it may not call the functions
+  that reach outside the read-only transaction (dblink, the server's files, other sessions...).
+  Both are checked before connecting, by ``querycheck.check_postgresql_query``.
 - The session runs with TimeZone=UTC, DateStyle=ISO and standard_conforming_strings=on.
 - Values are converted by typecasters registered on our connection only (json/jsonb stay raw
   text, uuid/inet become canonical strings, timestamps become aware UTC datetimes, bytea becomes
@@ -35,12 +38,13 @@ import psycopg2.extensions as _ext
 
 from pipelines.types import RawJSON, Type
 
-from .base import (NO_FILE, PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector,
-                   InvalidSettings, QueryResult, build_schema, certificate_file, check_bytes, check_certificates,
-                   check_port, check_runes, connect_address, get_int, get_string, make_batch_transform, one_line,
-                   require_object, scrub_secrets)
+from .base import (NO_FILE, PRECISION_ISSUE, READ_ONLY_ADVICE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, WRITABLE_SHOWN,
+                   ConnectorUnavailable, Connector, InvalidSettings, QueryResult, build_schema, certificate_file,
+                   check_bytes, check_certificates, check_port, check_runes, connect_address, get_int, get_string,
+                   make_batch_transform, one_line, require_object, scrub_secrets, writable_tables)
+from .querycheck import check_postgresql_query
 
-__all__ = ["PostgreSQLConnector", "check_single_statement", "canonical_ip", "SSL_MODES"]
+__all__ = ["PostgreSQLConnector", "canonical_ip", "SSL_MODES"]
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 DEFAULT_SSL_MODE = "prefer"  # libpq's
@@ -163,7 +167,7 @@ def _typecasters():
 _TYPECASTERS = _typecasters()
 
 
-# --------------------------------------------------------------------------- single statement
+# --------------------------------------------------------------------------- non-queries
 
 # Commands that are not queries: a cursor cannot be declared over them.
 _NON_QUERY_COMMANDS = frozenset(
@@ -182,86 +186,6 @@ def _non_query_command(sql: str, message: str | None) -> str | None:
     if (message or "").lower() != f'syntax error at or near "{match.group(1).lower()}"':
         return None
     return match.group(1).upper()
-
-
-_IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]")
-_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
-MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
-
-
-def check_single_statement(sql: str) -> str:
-    """Returns `sql` without its trailing ``;``; raises ConnectorUnavailable if it has two statements.
-
-    A small PostgreSQL lexer (standard_conforming_strings on): it skips '...' and E'...' strings,
-    "identifiers", $tag$ dollar quotes $tag$, -- comments and nested /* */ comments.
-    """
-    i, n = 0, len(sql)
-    end = None  # position of the first top-level semicolon
-    while i < n:
-        ch = sql[i]
-        if end is not None and not ch.isspace() and ch != ";" and not sql.startswith(("--", "/*"), i):
-            raise ConnectorUnavailable(MULTIPLE_COMMANDS)
-        if ch == "'":
-            i = _skip_quoted(sql, i + 1, "'", backslash=False)
-        elif ch == '"':
-            i = _skip_quoted(sql, i + 1, '"', backslash=False)
-        elif ch == "-" and sql.startswith("--", i):
-            newline = sql.find("\n", i)
-            i = n if newline < 0 else newline + 1
-        elif ch == "/" and sql.startswith("/*", i):
-            i = _skip_comment(sql, i)
-        elif ch == "$" and not (i > 0 and _IDENT_CHAR.match(sql[i - 1])):
-            match = _DOLLAR_TAG.match(sql, i)
-            if match:
-                close = sql.find(match.group(), match.end())
-                i = n if close < 0 else close + len(match.group())
-            else:
-                i += 1
-        elif ch == ";":
-            if end is None:
-                end = i
-            i += 1
-        elif _IDENT_CHAR.match(ch) and not ch.isdigit() and ch != "$":
-            start = i
-            while i < n and _IDENT_CHAR.match(sql[i]):
-                i += 1
-            if i - start == 1 and ch in "eE" and i < n and sql[i] == "'":
-                i = _skip_quoted(sql, i + 1, "'", backslash=True)
-        else:
-            i += 1
-    return sql if end is None else sql[:end]
-
-
-def _skip_quoted(sql: str, i: int, quote: str, *, backslash: bool) -> int:
-    n = len(sql)
-    while i < n:
-        ch = sql[i]
-        if backslash and ch == "\\":
-            i += 2
-            continue
-        if ch == quote:
-            if i + 1 < n and sql[i + 1] == quote:
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return n
-
-
-def _skip_comment(sql: str, i: int) -> int:
-    depth, i, n = 0, i, len(sql)
-    while i < n:
-        if sql.startswith("/*", i):
-            depth += 1
-            i += 2
-        elif sql.startswith("*/", i):
-            depth -= 1
-            i += 2
-            if depth == 0:
-                return i
-        else:
-            i += 1
-    return n
 
 
 # --------------------------------------------------------------------------- connector
@@ -296,6 +220,9 @@ class PostgreSQLConnector(Connector):
             raise InvalidSettings(f"sslrootcert (the CA certificate) is required when sslmode is {sslmode}")
         return {"host": host, "port": port, "username": username, "password": password, "database": database,
                 "schema": schema, "sslmode": sslmode, "sslrootcert": sslrootcert}
+
+    def check_query(self, sql: str) -> str:
+        return check_postgresql_query(sql)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -349,24 +276,43 @@ class PostgreSQLConnector(Connector):
             raise self._error(error, settings) from None
         return conn
 
-    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> None:
+    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> list[str]:
         timeout = self._timeout(connect_timeout)
         conn = self._connect(settings, statement_timeout_ms=timeout * 1000, connect_timeout=timeout)
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
                 cur.fetchall()
+                return self._login_warnings(cur)
         except Exception as error:
             raise self._error(error, settings) from None
         finally:
             conn.close()
+
+    @staticmethod
+    def _login_warnings(cur) -> list[str]:
+        """A superuser, or a login that may INSERT, UPDATE, DELETE or TRUNCATE tables (or views) of the
+        connection's schema (its search_path)."""
+        cur.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+        user, superuser = cur.fetchone() or (None, False)
+        if superuser:
+            return [f'user "{user}" is a superuser: {READ_ONLY_ADVICE}']
+        cur.execute("SELECT c.relname, count(*) OVER () FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = ANY (current_schemas(false)) AND c.relkind IN ('r', 'p', 'v', 'f') "
+                    "AND (has_any_column_privilege(c.oid, 'INSERT, UPDATE') OR has_table_privilege(c.oid, "
+                    "'DELETE, TRUNCATE')) ORDER BY c.relname LIMIT %s", (WRITABLE_SHOWN,))
+        rows = cur.fetchall()
+        if not rows:
+            return []
+        return [f'user "{user}" can write {writable_tables(rows[0][1], [name for name, _ in rows])}: '
+                f'{READ_ONLY_ADVICE}']
 
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
               max_rows: int | None = None, connect_timeout: int | None = None):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
-        sql = check_single_statement(sql)
+        sql = self.check_query(sql)
         conn = self._connect(settings, statement_timeout_ms=max(int(timeout_seconds * 1000), 1),
                              connect_timeout=self._timeout(connect_timeout))
         try:

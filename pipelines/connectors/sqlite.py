@@ -209,7 +209,7 @@ class SQLiteConnector(Connector):
             raise self._error(error) from None
         return conn
 
-    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> None:
+    def test_connection(self, settings: dict, *, connect_timeout: int | None = None) -> list[str]:
         conn = self._connect(settings, self._timeout(connect_timeout))
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
@@ -217,6 +217,7 @@ class SQLiteConnector(Connector):
             raise self._error(error) from None
         finally:
             conn.close()
+        return []  # the file is opened read-only
 
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,

@@ -45,7 +45,7 @@ def connection_create(*, workspace: Workspace, name: str, role: str | None, conn
         raise BadRequest(f"connector {connector} can only be used as a source")
     if settings is None:
         raise BadRequest(f"settings must be provided because connector {connector} has source settings")
-    clean_settings = test_settings(connector, settings)
+    clean_settings, _warnings = test_settings(connector, settings)
     return create_with_random_id(Connection, workspace=workspace, name=name, connector=connector, role=role,
                                  settings_encrypted=encrypt_json(clean_settings))
 
@@ -56,11 +56,12 @@ def connection_source_settings(connection: Connection) -> dict:
     return pinned(connection.settings, refused="the connection's settings are no longer allowed: ")
 
 
-def test_settings(connector: str, settings, *, saved: Connection | None = None) -> dict:
+def test_settings(connector: str, settings, *, saved: Connection | None = None) -> tuple[dict, list[str]]:
     """Validates settings (422 InvalidSettings) and opens a connection with them (503 when it fails).
     A host, address or port outside the allowed ones, or one of the product's own databases, is
     invalid, and nothing connects to it. New settings of a `saved` connection may leave the password
-    empty to mean the stored one (settings_with_stored_password)."""
+    empty to mean the stored one (settings_with_stored_password). Returns the clean settings and the
+    warnings about the login (a superuser, a user that can write tables)."""
     implementation = get_connector(connector)
     if saved is not None and isinstance(settings, dict):
         settings = settings_with_stored_password(saved, settings)
@@ -69,10 +70,22 @@ def test_settings(connector: str, settings, *, saved: Connection | None = None) 
     except InvalidSettings as exc:
         raise Unprocessable("InvalidSettings", str(exc)) from None
     try:
-        implementation.test_connection(pinned(clean))
+        warnings = implementation.test_connection(pinned(clean))
     except ConnectorUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
-    return clean
+    return clean, warnings
+
+
+def connection_test(*, connector: str, settings) -> list[str]:
+    """Tests settings without saving anything (POST /v1/connections/test): the warnings about the
+    login, with the errors of connection_create for the connector and its settings."""
+    if connector == "":
+        raise BadRequest("connector code is empty")
+    if get_connector(connector) is None:
+        raise Unprocessable("ConnectorNotExist", f'connector "{connector}" does not exist')
+    if settings is None:
+        raise BadRequest(f"settings must be provided because connector {connector} has source settings")
+    return test_settings(connector, settings)[1]
 
 
 # The settings a stored password was saved for: it is sent nowhere else.
@@ -122,7 +135,7 @@ def connection_update_settings(*, connection: Connection, settings) -> None:
                 return
         except InvalidSettings:
             pass  # test_settings says why
-    connection.settings = test_settings(connection.connector, settings)
+    connection.settings, _warnings = test_settings(connection.connector, settings)
     connection.save(update_fields=["settings_encrypted"])
 
 

@@ -1,7 +1,8 @@
 """Creating and changing pipelines, with every rule of the seed and reference §7.8, in order.
 
 The checks run in the reference's order and the first failure wins; then our early checks
-(spec README §1.3): placeholders in the query, and outSchema aligned with the profile schema.
+(spec README §1.3): placeholders in the query, and outSchema aligned with the profile schema;
+and last, that the connector would send the query (one read-only statement, connectors/querycheck.py).
 """
 import json
 import secrets
@@ -12,12 +13,14 @@ from django.db import transaction
 
 
 from ..alignment import alignment_difference
+from ..connectors import get_connector
+from ..connectors.querycheck import QueryNotAllowed
 from ..errors import BadRequest, NotFound, Unprocessable
 from ..ids import create_with_random_id
 from .identities import delete_identities
 from ..mapping import MappingError, compile_mapping
 from ..models import Connection, Pipeline, Workspace
-from ..placeholders import PlaceholderError, check_placeholders
+from ..placeholders import PlaceholderError, check_placeholders, replace_placeholders
 from ..timeformats import check_updated_at_format
 from ..transformers import FunctionCompileError, Limits, check_function
 from ..transformers.python import python_sandbox_status
@@ -397,6 +400,16 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
     return ValidPipeline(in_schema=in_schema, out_schema=out_schema, mapping=mapping, function=function)
 
 
+def check_source_query(connection: Connection, query: str) -> None:
+    """A query its connector would refuse to send (a 400 with the connector's message): refused when
+    saved rather than at every run. Runs and previews check again the text they send."""
+    try:
+        get_connector(connection.connector).check_query(
+            replace_placeholders(query, {"updated_at": "NULL", "limit": "0"}))
+    except QueryNotAllowed as exc:
+        raise BadRequest(str(exc)) from None
+
+
 def _apply(pipeline: Pipeline, data: PipelineInput, valid: ValidPipeline) -> None:
     pipeline.name = data.name
     pipeline.enabled = data.enabled
@@ -448,6 +461,7 @@ def pipeline_create(*, workspace: Workspace, connection_id, target, event_type: 
     if event_type:
         raise BadRequest("pipelines with target 'User' on source database connections cannot specify an event type")
     valid = validate_pipeline(data, workspace)
+    check_source_query(connection, data.query)
     sibling = connection.pipelines.order_by("created_at").first()
     schedule_start = sibling.schedule_start if sibling else secrets.randbelow(1440)
     pipeline = Pipeline(workspace=workspace, connection=connection, target=target, schedule_start=schedule_start)
@@ -461,6 +475,7 @@ def pipeline_create(*, workspace: Workspace, connection_id, target, event_type: 
 def pipeline_update(*, pipeline: Pipeline, data: PipelineInput) -> None:
     """A full replacement: omitted fields take their zero value (an omitted `enabled` disables)."""
     valid = validate_pipeline(data, pipeline.workspace)
+    check_source_query(pipeline.connection, data.query)
     locked = Pipeline.objects.select_for_update().get(id=pipeline.id)
     before, old_out_paths = _definition(locked), _out_paths(locked)
     _apply(locked, data, valid)

@@ -56,8 +56,15 @@
       fetch(box.dataset.url, {method: "POST", body: data, credentials: "same-origin"})
         .then(function (response) { return response.json(); })
         .then(function (answer) {
-          result.className = "kr-result " + (answer.ok ? "kr-ok" : "kr-error");
+          var warnings = answer.warnings || [];
+          result.className = "kr-result " + (!answer.ok ? "kr-error" : warnings.length ? "kr-warn" : "kr-ok");
           result.textContent = answer.ok ? "✔ " + answer.message : "✘ " + (answer.message || answer.error);
+          warnings.forEach(function (warning) {  // the login can do more than read
+            var line = document.createElement("div");
+            line.className = "kr-warning";
+            line.textContent = "⚠ " + warning;
+            result.appendChild(line);
+          });
         })
         .catch(function (error) {
           result.className = "kr-result kr-error";

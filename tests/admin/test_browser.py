@@ -46,6 +46,9 @@ def create_connection(page, shop, source, shots=None) -> None:
     page.fill("#id_schema", "public")
     page.click("#kr-test-connection")
     expect(page.locator("#kr-test-connection-result")).to_contain_text("Connection succeeded")
+    # the tests' PostgreSQL user is a superuser: the result says so, as a warning
+    expect(page.locator("#kr-test-connection-result .kr-warning")).to_contain_text(
+        f'user "{source.settings["username"]}" is a superuser')
     if shots:
         shots(page, "connection")
     page.click("input[name=_save]")

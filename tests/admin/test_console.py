@@ -127,8 +127,11 @@ def test_connection_form_tests_settings_and_never_shows_the_password(admin_clien
 
     test_url = reverse("admin:pipelines_connection_test")
     assert admin_client.post(test_url, post).json()["ok"] is False
-    assert admin_client.post(test_url, dict(post, port="5432")).json() == {"ok": True,
-                                                                          "message": "Connection succeeded."}
+    # The tests' PostgreSQL user is a superuser: the test succeeds, with a warning.
+    assert admin_client.post(test_url, dict(post, port="5432")).json() == {
+        "ok": True, "message": "Connection succeeded.",
+        "warnings": [f'user "{settings["username"]}" is a superuser: a user that can only read the source tables is '
+                     'safer']}
     bad = admin_client.post(test_url, dict(post, port="5432", username="")).json()
     assert bad["ok"] is False and bad["message"].startswith("username length")
 
@@ -295,6 +298,14 @@ def test_saving_uses_the_service_and_puts_errors_next_to_their_field(admin_clien
 
     resp = admin_client.post(url, editor_post(connection, name=""))
     assert "name is empty" in row_of(resp.content.decode(), "name")
+
+    # A query the connector would refuse to send (issue 16): refused when saved, next to the query.
+    for query, message in [(QUERY + "; DELETE FROM customers", "cannot insert multiple commands"),
+                           ("SELECT id, email, firstname, updated_ts FROM customers WHERE "
+                            "dblink_exec('dbname=x', 'DELETE FROM customers') IS NULL",
+                            "function dblink_exec is not allowed in the query")]:
+        resp = admin_client.post(url, editor_post(connection, query=query))
+        assert message in row_of(resp.content.decode(), "query") and not Pipeline.objects.exists()
 
     resp = admin_client.post(url, editor_post(connection, schedule_period="1h"))
     assert resp.status_code == 302

@@ -38,6 +38,8 @@ PATH_IDS = {"connection_id": "connection", "pipeline_id": "pipeline", "run_id": 
 # whole pipeline, a query that runs, settings of a database that exists).
 VALID_BODY = {
     "POST /v1/connections": lambda target: {"body": target["connection_create"]},
+    "POST /v1/connections/test": lambda target: {"body": {key: target["connection_create"][key]
+                                                          for key in ("connector", "settings")}},
     "POST /v1/pipelines": lambda target: {"body": target["pipeline_create"]},
     "PUT /v1/profiles/schema": lambda target: {"body": {"schema": RICH_PROFILE_SCHEMA}},
     "PUT /v1/profiles/schema/preview": lambda target: {"body": {"schema": RICH_PROFILE_SCHEMA}},

@@ -1,6 +1,8 @@
-"""Source safety: the pipeline query runs in a read-only transaction (a query that tries to write fails
-with a clear error and writes nothing), under a statement timeout; connection settings outside the
-allowed hosts and ports are refused before anything connects."""
+"""Source safety: the pipeline query is one read-only statement, checked before it is sent (a query
+that could write, lock or reach outside the database is refused with a clear error and writes
+nothing), and runs in a read-only transaction under a statement timeout; Test connection warns
+about a login that can do more than read; connection settings outside the allowed hosts and ports
+are refused before anything connects."""
 import secrets
 import time
 
@@ -9,7 +11,7 @@ import pytest
 from pipelines.models import Pipeline
 from tests import support
 from tests.pipelines.services import create_connection, create_pipeline, create_workspace, identities, run_now
-from tests.reliability import USERS_MAPPING
+from tests.reliability import USERS_MAPPING, USERS_QUERY
 
 PG_READ_ONLY = "in a read-only transaction (SQLSTATE 25006)"
 MYSQL_READ_ONLY = "Error 1792: Cannot execute statement in a READ ONLY transaction"
@@ -62,19 +64,20 @@ PG_WRITES = [
     ("SELECT 1 AS id; DELETE FROM customers", "cannot insert multiple commands into a prepared statement"),
     ("COMMIT; DELETE FROM customers", "cannot insert multiple commands into a prepared statement"),
 ]
+NOT_A_SELECT = "the query must be a SELECT, not {}"
 MYSQL_WRITES = [
-    ("INSERT INTO customers (id) VALUES (999)", MYSQL_READ_ONLY),
-    ("UPDATE customers SET firstname = 'x'", MYSQL_READ_ONLY),
-    ("DELETE FROM customers", MYSQL_READ_ONLY),
-    ("REPLACE INTO customers (id) VALUES (1)", MYSQL_READ_ONLY),
-    ("SELECT id FROM customers FOR UPDATE", MYSQL_READ_ONLY),
-    ("CREATE TABLE stolen AS SELECT * FROM customers", MYSQL_READ_ONLY),
-    ("DROP TABLE customers", MYSQL_READ_ONLY),
-    ("TRUNCATE TABLE customers", MYSQL_READ_ONLY),
-    ("ALTER TABLE customers ADD COLUMN z INT", MYSQL_READ_ONLY),
-    ("CREATE TEMPORARY TABLE scratch (a INT)", MYSQL_READ_ONLY),
-    ("LOCK TABLES customers WRITE", MYSQL_READ_ONLY),
-    ("SELECT 1 AS id; DELETE FROM customers", "You have an error in your SQL syntax"),
+    ("INSERT INTO customers (id) VALUES (999)", NOT_A_SELECT.format("INSERT")),
+    ("UPDATE customers SET firstname = 'x'", NOT_A_SELECT.format("UPDATE")),
+    ("DELETE FROM customers", NOT_A_SELECT.format("DELETE")),
+    ("REPLACE INTO customers (id) VALUES (1)", NOT_A_SELECT.format("REPLACE")),
+    ("SELECT id FROM customers FOR UPDATE", "FOR UPDATE is not allowed: the query may not lock rows"),
+    ("CREATE TABLE stolen AS SELECT * FROM customers", NOT_A_SELECT.format("CREATE")),
+    ("DROP TABLE customers", NOT_A_SELECT.format("DROP")),
+    ("TRUNCATE TABLE customers", NOT_A_SELECT.format("TRUNCATE")),
+    ("ALTER TABLE customers ADD COLUMN z INT", NOT_A_SELECT.format("ALTER")),
+    ("CREATE TEMPORARY TABLE scratch (a INT)", NOT_A_SELECT.format("CREATE")),
+    ("LOCK TABLES customers WRITE", NOT_A_SELECT.format("LOCK")),
+    ("SELECT 1 AS id; DELETE FROM customers", "the query must be a single statement"),
 ]
 
 
@@ -103,6 +106,101 @@ def test_queries_that_write_fail_clearly_and_write_nothing(api, warehouse_db, ki
     assert message in run.error and run.passed[6] == 0, run.error
     assert table_state(source) == before
     assert len(identities(ws, pipeline_id)) == 10  # a failed run purges nothing
+
+
+FUNCTION = ("function {} is not allowed in the query: it can reach the server's files, other servers or sessions, "
+            "or write")
+
+
+@pytest.fixture
+def mariadb_procedure(mysql_writer_source):
+    """The writer MariaDB source with a procedure that commits the read-only transaction and writes."""
+    mysql_writer_source.execute("CREATE PROCEDURE wipe() BEGIN SET SESSION TRANSACTION READ WRITE; COMMIT; "
+                                "DELETE FROM customers; COMMIT; END")
+    return mysql_writer_source
+
+
+@pytest.fixture
+def pg_dblink_source(pg_source):
+    """The PostgreSQL source with dblink installed (postgresql-contrib ships it with Debian's PostgreSQL):
+    a function that opens its own connection, outside the read-only transaction."""
+    pg_source.execute("CREATE EXTENSION dblink")
+    pg_source.extra["dsn"] = f"dbname={pg_source.dbname} host=127.0.0.1 port=5432 user=postgres"
+    return pg_source
+
+
+def attacks_of(kind: str, source) -> list[tuple[str, str]]:
+    if kind == "mysql":
+        return [
+            ("BEGIN NOT ATOMIC SET SESSION TRANSACTION READ WRITE; COMMIT; DELETE FROM customers; COMMIT; END",
+             NOT_A_SELECT.format("BEGIN")),
+            ("BEGIN NOT ATOMIC SET SESSION TRANSACTION READ WRITE; COMMIT; CREATE TABLE stolen (a INT); END",
+             NOT_A_SELECT.format("BEGIN")),
+            ("CALL wipe()", NOT_A_SELECT.format("CALL")),
+            ("SELECT id, firstname, updated_ts FROM customers /*!, 1 AS more */",
+             "executable comments (/*! ... */) are not allowed in the query"),
+        ]
+    dsn = source.extra["dsn"]
+    return [
+        (f"SELECT dblink_exec('{dsn}', 'DELETE FROM customers') AS id", FUNCTION.format("dblink_exec")),
+        (f"SELECT id, firstname, updated_ts FROM customers WHERE dblink_exec('{dsn}', 'DELETE FROM customers') "
+         "IS NOT NULL", FUNCTION.format("dblink_exec")),
+        ("SELECT pg_read_file('PG_VERSION') AS id", FUNCTION.format("pg_read_file")),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql"])
+def test_previews_runs_and_saves_refuse_queries_that_could_write_the_source(api, warehouse_db, kind, request):
+    """The issue's attacks (a MariaDB compound statement, a procedure, dblink_exec) deleted rows through
+    the preview; each is refused with its message before anything is sent, and the rows stay."""
+    source = request.getfixturevalue("mariadb_procedure" if kind == "mysql" else "pg_dblink_source")
+    ws = create_workspace(api, warehouse_db)
+    connection_id = create_connection(ws, source)
+    before = table_state(source)
+    assert len(before[0]) == 10
+    attacks = attacks_of(kind, source)
+    for query, message in attacks:
+        resp = ws.api.post(f"/v1/connections/{connection_id}/query", {"query": query, "limit": 5})
+        assert support.error_of(resp) == (503, "ServiceUnavailable", message), query
+        assert table_state(source) == before, query
+    # Saved: refused at once, with the same message.
+    pipeline_id = create_pipeline(ws, connection_id, query=USERS_QUERY, mapping=USERS_MAPPING)
+    body = ws.api.get(f"/v1/pipelines/{pipeline_id}").json()
+    for query, message in attacks:
+        changed = {key: body[key] for key in ("name", "enabled", "userIDColumn", "updatedAtColumn", "updatedAtFormat",
+                                              "incremental", "transformation", "inSchema", "outSchema")}
+        resp = ws.api.put(f"/v1/pipelines/{pipeline_id}", {**changed, "query": query})
+        assert support.error_of(resp) == (400, "BadRequest", message), query
+    assert Pipeline.objects.get(id=pipeline_id).query == USERS_QUERY
+    # Run: a query stored before this check existed fails the run with the message, the rows stay, and
+    # the identities of the last good run too.
+    assert run_now(pipeline_id).error == "" and len(identities(ws, pipeline_id)) == 10
+    for query, message in attacks:
+        Pipeline.objects.filter(id=pipeline_id).update(query=query)
+        run = run_now(pipeline_id)
+        assert run.error == message and run.passed[0] == 0, query
+        assert table_state(source) == before, query
+    assert len(identities(ws, pipeline_id)) == 10
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql"])
+def test_queries_with_the_forbidden_words_in_strings_and_comments_preview_and_run(api, warehouse_db, kind, request):
+    source = request.getfixturevalue("mysql_source" if kind == "mysql" else "pg_source")
+    ws = create_workspace(api, warehouse_db)
+    connection_id = create_connection(ws, source)
+    quoted = "`firstname`" if kind == "mysql" else '"firstname"'
+    query = ("WITH recent AS (SELECT id, " + quoted + ", updated_ts, 'CALL wipe(); INTO OUTFILE' AS note, "
+             "ROW_NUMBER() OVER (ORDER BY id) AS n FROM customers /* BEGIN NOT ATOMIC DELETE FROM customers; END */ "
+             "WHERE (${updated_at} IS NULL OR updated_ts >= ${updated_at})) -- dblink_exec('x', 'DELETE')\n"
+             "SELECT id, firstname, updated_ts FROM recent WHERE note LIKE 'CALL%' AND n <= ${limit} "
+             "UNION ALL SELECT id, firstname, updated_ts FROM customers WHERE id > 100;")
+    resp = ws.api.post(f"/v1/connections/{connection_id}/query", {"query": query, "limit": 3})
+    assert resp.status_code == 200, resp.content
+    assert [row["id"] for row in resp.json()["rows"]] == ["1", "2", "3"]
+    pipeline_id = create_pipeline(ws, connection_id, query=query.replace("${limit}", "1000"), mapping=USERS_MAPPING,
+                                  updated_at="updated_ts", incremental=True)
+    assert run_now(pipeline_id).error == "" and len(identities(ws, pipeline_id)) == 10
+    assert run_now(pipeline_id, incremental=True).error == ""  # ${updated_at} is a literal now
 
 
 @pytest.mark.parametrize("kind,slow", [

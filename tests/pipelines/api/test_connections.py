@@ -162,3 +162,46 @@ def test_connection_of_another_workspace_is_not_found(api, workspace, pg_source)
         assert Connection.objects.filter(id=cid).exists()
     finally:
         support.drop_pg_database(other_db)
+
+
+# --------------------------------------------------------------------------- POST /v1/connections/test
+
+ADVICE = "a user that can only read the source tables is safer"
+
+
+def test_connection_test_warns_about_a_login_that_can_do_more_than_read(workspace, pg_source, mysql_source):
+    """Beyond the reference: Test connection says when the login is a superuser or can write the
+    source (a read-only user is the real defence); create still answers exactly {"id": N}."""
+    for source in (pg_source, mysql_source):
+        body = {"connector": source.kind, "settings": dict(source.settings)}
+        resp = workspace.api.post("/v1/connections/test", body)
+        assert resp.status_code == 200, resp.content
+        if source.kind == "postgresql":  # the tests' PostgreSQL user is a superuser
+            assert resp.json() == {"warnings": [f'user "postgres" is a superuser: {ADVICE}']}
+        else:  # the MariaDB source's user may only SELECT its database
+            assert resp.json() == {"warnings": []}
+        assert source.settings["password"].encode() not in resp.content
+        created = workspace.api.post("/v1/connections", support.connection_body(source, f"Test {source.kind}"))
+        assert set(created.json()) == {"id"}
+    user = mysql_source.settings["username"]
+    mysql_source.execute(f"GRANT INSERT, DELETE ON `{mysql_source.dbname}`.* TO '{user}'@'%'")
+    resp = workspace.api.post("/v1/connections/test", {"connector": "mysql", "settings": mysql_source.settings})
+    assert resp.json() == {"warnings": [f'user "{user}" can write database "{mysql_source.dbname}" (INSERT, DELETE): '
+                                        f'{ADVICE}']}
+    assert Connection.objects.count() == 2  # testing saves nothing
+
+
+@pytest.mark.parametrize("body,status,code,message", [
+    ({"connector": "", "settings": {}}, 400, "BadRequest", "connector code is empty"),
+    ({"connector": "oracle", "settings": {}}, 422, "ConnectorNotExist", 'connector "oracle" does not exist'),
+    ({"connector": "postgresql"}, 400, "BadRequest",
+     "settings must be provided because connector postgresql has source settings"),
+    ({"connector": "postgresql", "settings": dict(_body()["settings"], port=0)}, 422, "InvalidSettings",
+     "port must be in range [1,65535]"),
+    ({"connector": "postgresql", "settings": dict(_body()["settings"], port=1)}, 503, "ServiceUnavailable", None),
+    ({"connector": 7, "settings": {}}, 400, "BadRequest", '"connector" must be a string'),
+])
+def test_connection_test_errors_are_those_of_create(workspace, body, status, code, message):
+    error = error_of(workspace.api.post("/v1/connections/test", body))
+    assert error[:2] == (status, code) and (message is None or error[2] == message), error
+    assert not Connection.objects.exists()

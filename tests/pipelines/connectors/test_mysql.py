@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import secrets
 import time
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 
 from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings
 from pipelines.connectors.base import INVALID_NAME_ISSUE
+from pipelines.connectors.mysql import grant_warnings, session_sql_mode
 from pipelines.types import Type
 
 from .conftest import column_types, mysql_connect, read_all
@@ -63,6 +65,52 @@ def test_invalid_settings(key, value, message):
 
 def test_test_connection(my):
     MY.test_connection(my.settings())
+
+
+ADVICE = "a user that can only read the source tables is safer"
+
+
+@pytest.fixture()
+def reader(my):
+    """A user of this test that may only read the test database, dropped after it."""
+    user, password = f"kr_{secrets.token_hex(4)}", "pw-" + secrets.token_hex(6)
+    my.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+    my.execute(f"GRANT SELECT ON `{my.name}`.* TO %s@'%%'", (user,))
+    my.execute("CREATE TABLE IF NOT EXISTS notes (id INT)")
+    yield my.settings(username=user, password=password)
+    my.execute("DROP USER %s@'%%'", (user,))
+
+
+def test_test_connection_warns_about_a_login_that_can_do_more_than_read(my, reader):
+    assert MY.test_connection(my.settings()) == [f'user "{my.user}" can write database "{my.name}" (ALL PRIVILEGES): '
+                                                 f'{ADVICE}']
+    assert MY.test_connection(reader) == []
+    user = reader["username"]
+    my.execute("GRANT INSERT ON mysql.* TO %s@'%%'", (user,))  # another database
+    assert MY.test_connection(reader) == []
+    my.execute(f"GRANT UPDATE (id), DELETE ON `{my.name}`.notes TO %s@'%%'", (user,))
+    assert MY.test_connection(reader) == [f'user "{user}" can write database "{my.name}" (UPDATE, DELETE): {ADVICE}']
+    my.execute("GRANT FILE, SUPER ON *.* TO %s@'%%'", (user,))
+    assert MY.test_connection(reader) == [f'user "{user}" has the SUPER and FILE privileges: {ADVICE}',
+                                          f'user "{user}" can write database "{my.name}" (UPDATE, DELETE): {ADVICE}']
+
+
+@pytest.mark.parametrize("grants,warnings", [
+    (["GRANT USAGE ON *.* TO `u`@`%` IDENTIFIED BY PASSWORD '*0123'", "GRANT SELECT ON `shop`.* TO `u`@`%`"], []),
+    (["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+      "GRANT PROXY ON ''@'%' TO 'root'@'localhost' WITH GRANT OPTION"],
+     [f'user "u" has ALL PRIVILEGES on every database: {ADVICE}']),
+    (["GRANT SELECT, INSERT ON *.* TO `u`@`%`"], [f'user "u" can write database "shop" (INSERT): {ADVICE}']),
+    (["GRANT ALL ON `sh_p`.* TO `u`@`%`"], [f'user "u" can write database "shop" (ALL PRIVILEGES): {ADVICE}']),
+    (["GRANT ALL ON `sh\\_p`.* TO `u`@`%`"], []),  # an escaped _ is not a wildcard
+    (["GRANT ALL ON `s%`.* TO `u`@`%`"], [f'user "u" can write database "shop" (ALL PRIVILEGES): {ADVICE}']),
+    (["GRANT EXECUTE ON PROCEDURE `shop`.`p` TO `u`@`%`", "GRANT `reporting` TO `u`@`%`"], []),
+    (["GRANT SELECT (`a`, `b`), UPDATE (`c`) ON `shop`.`t` TO `u`@`%`"],
+     [f'user "u" can write database "shop" (UPDATE): {ADVICE}']),
+    (["GRANT CREATE, DROP ON `my shop`.* TO `u`@`%`"], []),
+])
+def test_grant_warnings_read_show_grants(grants, warnings):
+    assert grant_warnings("u", "shop", grants) == warnings
 
 
 @pytest.mark.parametrize("changes,expected", [
@@ -290,9 +338,10 @@ def test_max_rows(my):
     assert rows == [] and [c.name for c in schema.columns] == ["n"]
 
 
-def test_statement_without_result_set(my):
-    schema, rows = read_all(MY, my.settings(), "DO 1")
-    assert schema.columns == [] and schema.issues == [] and rows == []
+def test_statement_without_result_set_is_not_sent(my):
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "DO 1")
+    assert str(info.value) == "the query must be a SELECT, not DO"
 
 
 # --------------------------------------------------------------------------- read-only, timeout
@@ -326,7 +375,15 @@ def test_writes_are_rejected(my, victim, sql):
 def test_read_only_message(my, victim):
     with pytest.raises(ConnectorUnavailable) as info:
         read_all(MY, my.settings(), "DELETE FROM victim")
+    assert str(info.value) == "the query must be a SELECT, not DELETE"
+    # What the query check cannot see, the read-only transaction stops: a function that writes.
+    my.execute("DROP FUNCTION IF EXISTS shrink")
+    my.execute("CREATE FUNCTION shrink() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM victim; RETURN 1; END")
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "SELECT shrink() AS n")
     assert str(info.value) == "Error 1792: Cannot execute statement in a READ ONLY transaction"
+    assert my.execute("SELECT id FROM victim ORDER BY id") == [(1,), (2,)]
+    my.execute("DROP FUNCTION shrink")
 
 
 def test_statement_timeout(my):
@@ -349,6 +406,8 @@ def test_sql_errors(my):
         read_all(MY, my.settings(), "SELECT id FROM no_such_table")
     assert str(info.value) == f"Error 1146: Table '{my.name}.no_such_table' doesn't exist"
     with pytest.raises(ConnectorUnavailable, match="^Error 1064: You have an error in your SQL syntax"):
+        read_all(MY, my.settings(), "SELECT id FROM FROM customers")
+    with pytest.raises(ConnectorUnavailable, match="^the query must be a SELECT, not SELEC$"):
         read_all(MY, my.settings(), "SELEC id FROM customers")
 
 
@@ -370,8 +429,102 @@ def test_updated_at_literal_round_trip(my):
 
 
 def test_session_allows_backslash_escapes(my):
-    # sql_literal escapes with backslashes: the session must not have NO_BACKSLASH_ESCAPES.
+    # sql_literal escapes with backslashes, and the query check reads "..." as a string: the session
+    # must have neither NO_BACKSLASH_ESCAPES nor ANSI_QUOTES.
     _, rows = read_all(MY, my.settings(), "SELECT @@SESSION.sql_mode AS mode, @@SESSION.time_zone AS tz, "
                                           "@@SESSION.tx_read_only AS ro")
     mode, tz, ro = rows[0]
-    assert "NO_BACKSLASH_ESCAPES" not in mode and tz == "+00:00" and ro == 1
+    assert "NO_BACKSLASH_ESCAPES" not in mode and "ANSI_QUOTES" not in mode and tz == "+00:00" and ro == 1
+    server = my.execute("SELECT @@SESSION.sql_mode")[0][0]
+    assert set(mode.split(",")) == set(server.split(",")) - {"NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", ""}
+
+
+@pytest.mark.parametrize("server,session", [
+    ("STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES", "STRICT_TRANS_TABLES"),
+    ("REAL_AS_FLOAT,PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ONLY_FULL_GROUP_BY,ANSI",
+     "REAL_AS_FLOAT,PIPES_AS_CONCAT,IGNORE_SPACE,ONLY_FULL_GROUP_BY"),
+    ("PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ORACLE,NO_KEY_OPTIONS", "PIPES_AS_CONCAT,IGNORE_SPACE,NO_KEY_OPTIONS"),
+    ("", ""),
+])
+def test_session_sql_mode_drops_the_modes_that_change_strings(server, session):
+    # ANSI and ORACLE would set ANSI_QUOTES again: "..." would be an identifier for the server but a
+    # string for the query check. (A pure test: the shared server's global sql_mode is not changed.)
+    assert session_sql_mode(server) == session
+
+
+# --------------------------------------------------------------------------- one read-only query (issue 16)
+
+
+@pytest.fixture()
+def canary(my):
+    """A table to protect, a procedure that writes it whatever the transaction, and the user's
+    privileges: ALL on the database (only the connector stands between a query and the data)."""
+    my.execute("DROP TABLE IF EXISTS canary")
+    my.execute("CREATE TABLE canary (id INT PRIMARY KEY, note VARCHAR(40), `update` INT)")
+    my.execute("INSERT INTO canary VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30)")
+    my.execute("DROP PROCEDURE IF EXISTS wipe")
+    my.execute("CREATE PROCEDURE wipe() BEGIN SET SESSION TRANSACTION READ WRITE; COMMIT; DELETE FROM canary; "
+               "COMMIT; END")
+    yield
+    my.execute("DROP PROCEDURE IF EXISTS wipe")
+    my.execute("DROP TABLE IF EXISTS canary")
+    my.execute("DROP TABLE IF EXISTS stolen")
+
+
+def canary_state(my):
+    return my.execute("SELECT id, note FROM canary ORDER BY id"), my.execute("SHOW TABLES LIKE 'stolen'")
+
+
+MYSQL_ATTACKS = [
+    # The issue's preview query: a compound statement commits the read-only transaction and writes.
+    ("BEGIN NOT ATOMIC SET SESSION TRANSACTION READ WRITE; COMMIT; DELETE FROM canary; COMMIT; END",
+     "the query must be a SELECT, not BEGIN"),
+    ("BEGIN NOT ATOMIC SET SESSION TRANSACTION READ WRITE; COMMIT; CREATE TABLE stolen AS SELECT * FROM canary; "
+     "END", "the query must be a SELECT, not BEGIN"),
+    ("CALL wipe()", "the query must be a SELECT, not CALL"),
+    ("  /* a comment first */ call wipe();", "the query must be a SELECT, not CALL"),
+    ("SET SESSION TRANSACTION READ WRITE", "the query must be a SELECT, not SET"),
+    ("SELECT id FROM canary /*!, (SELECT note FROM canary LIMIT 1) AS leaked */",
+     "executable comments (/*! ... */) are not allowed in the query"),
+    ("SELECT id FROM canary /*M!100000 , 2 AS two */",
+     "executable comments (/*M! ... */) are not allowed in the query"),
+    ("SELECT id FROM canary LOCK IN SHARE MODE", "LOCK IN SHARE MODE is not allowed: the query may not lock rows"),
+    ("SELECT id FROM canary WHERE id = 1 INTO @stolen", "SELECT ... INTO is not allowed: the query may only read"),
+    ("SELECT LOAD_FILE('/etc/hostname') AS f", "function LOAD_FILE is not allowed in the query: it can reach the "
+                                               "server's files, other servers or sessions, or write"),
+]
+
+
+@pytest.mark.parametrize("sql,message", MYSQL_ATTACKS)
+def test_queries_that_could_write_or_run_more_are_refused_before_connecting(my, canary, sql, message):
+    before = canary_state(my)
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(port=1), sql)  # nothing listens there: a refusal came before connecting
+    assert str(info.value) == message
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), sql)
+    assert str(info.value) == message
+    assert canary_state(my) == before == ([(1, "a"), (2, "b"), (3, "c")], [])
+
+
+@pytest.mark.parametrize("sql,rows", [
+    ("WITH c AS (SELECT id, note FROM canary WHERE id > 1) SELECT id FROM c ORDER BY id", [(2,), (3,)]),
+    ("WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT i FROM n ORDER BY i",
+     [(1,), (2,), (3,)]),
+    ("(SELECT id FROM canary WHERE id = 1) UNION (SELECT id FROM canary WHERE id = 3) ORDER BY id", [(1,), (3,)]),
+    ("SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS rn FROM canary ORDER BY id", [(1, 3), (2, 2), (3, 1)]),
+    ("SELECT id FROM canary WHERE id IN (SELECT id FROM canary WHERE note <> 'b') ORDER BY id;", [(1,), (3,)]),
+    ("SELECT 'INTO OUTFILE; DELETE FROM canary' AS s, \"CALL wipe()\" AS t /* BEGIN NOT ATOMIC DELETE FROM canary; "
+     "END */ -- ; DELETE FROM canary\n # LOCK IN SHARE MODE", [("INTO OUTFILE; DELETE FROM canary", "CALL wipe()")]),
+    ("SELECT 'it''s' AS a, 'a\\'; DELETE FROM canary; --' AS s", [("it's", "a'; DELETE FROM canary; --")]),
+    ("SELECT `id` AS `into`, c.update, `note` AS `lock` FROM `canary` AS c WHERE id = 2", [(2, 20, "b")]),
+    ("SELECT seq FROM seq_1_to_3 WHERE seq <> 2", [(1,), (3,)]),
+    ("VALUES ('x', 'y'), ('z', 'w')", [("x", "y"), ("z", "w")]),
+    ("SELECT GROUP_CONCAT(note ORDER BY id SEPARATOR ';') AS notes FROM canary WHERE note RLIKE '^[ab]'",
+     [("a;b",)]),
+    ("SELECT JSON_VALUE('{\"plan\": \"pro\"}', '$.plan') AS plan, 1--1 AS two, REPLACE(note, 'a', 'z') AS r "
+     "FROM canary WHERE id = 1", [("pro", 2, "z")]),
+    ("SELECT id FROM canary ORDER BY id LIMIT 1 OFFSET 1", [(2,)]),
+])
+def test_read_only_queries_still_run(my, canary, sql, rows):
+    assert read_all(MY, my.settings(), sql)[1] == rows

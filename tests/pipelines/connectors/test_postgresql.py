@@ -1,6 +1,7 @@
 """PostgreSQL connector against the real server on 127.0.0.1:5432."""
 
 import datetime as dt
+import secrets
 import threading
 import time
 from decimal import Decimal
@@ -9,7 +10,8 @@ import pytest
 
 from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings
 from pipelines.connectors.base import INVALID_NAME_ISSUE
-from pipelines.connectors.postgresql import MULTIPLE_COMMANDS, canonical_ip, check_single_statement
+from pipelines.connectors.postgresql import canonical_ip
+from pipelines.connectors.querycheck import MULTIPLE_COMMANDS
 from pipelines.types import RawJSON, Type
 
 from .conftest import column_types, read_all
@@ -386,38 +388,109 @@ def test_several_statements_are_rejected(pg):
     assert str(info.value) == MULTIPLE_COMMANDS
 
 
-@pytest.mark.parametrize("sql,expected", [
-    ("SELECT 1", "SELECT 1"),
-    ("SELECT 1;", "SELECT 1"),
-    ("SELECT 1 ;  -- done\n", "SELECT 1 "),
-    ("SELECT ';' AS s", "SELECT ';' AS s"),
-    ("SELECT 'it''s;' AS s", "SELECT 'it''s;' AS s"),
-    ("SELECT E'\\';' AS s", "SELECT E'\\';' AS s"),
-    ("SELECT \"a;b\" FROM t", "SELECT \"a;b\" FROM t"),
-    ("SELECT $$;$$ AS s, $x$ ; $$ ; $x$ AS t", "SELECT $$;$$ AS s, $x$ ; $$ ; $x$ AS t"),
-    ("SELECT 1 -- ; no\n", "SELECT 1 -- ; no\n"),
-    ("SELECT /* ; /* nested ; */ ; */ 1", "SELECT /* ; /* nested ; */ ; */ 1"),
-    ("SELECT a$b FROM t WHERE x = $1", "SELECT a$b FROM t WHERE x = $1"),
-    ("SELECT 1;;", "SELECT 1"),
-    ("SELECT 1; /* trailing */", "SELECT 1"),
-])
-def test_check_single_statement(sql, expected):
-    assert check_single_statement(sql) == expected
+# --------------------------------------------------------------------------- side channels (issue 16)
+
+FUNCTION = ("function {} is not allowed in the query: it can reach the server's files, other servers or sessions, "
+            "or write")
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT 1; SELECT 2",
-    "SELECT 'x'; DROP TABLE t",
-    "SELECT E'\\''; DROP TABLE t",
-    "SELECT 'a\\'; DROP TABLE t --'",  # standard_conforming_strings: the backslash is a plain character
-    "SELECT $$x$$; DROP TABLE t",
-    "SELECT e'x'; DROP TABLE t",
-    "SELECT 1 /* c */; DROP TABLE t",
-    "SELECT 1;\nCOMMIT",
+@pytest.fixture()
+def canary(pg):
+    """A canary table, and dblink: a function that opens its own connection, outside the read-only
+    transaction (postgresql-contrib ships it with Debian's PostgreSQL)."""
+    pg.execute("CREATE EXTENSION IF NOT EXISTS dblink")
+    pg.execute("DROP TABLE IF EXISTS canary; CREATE TABLE canary (id int, note text); "
+               "INSERT INTO canary VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    yield f"dbname={pg.name} host=127.0.0.1 port=5432 user=postgres"
+    pg.execute("DROP TABLE IF EXISTS canary; DROP EXTENSION IF EXISTS dblink")
+
+
+def test_dblink_cannot_write_through_its_own_connection(pg, canary):
+    """The issue's attack: dblink_exec deleted a row in spite of the read-only transaction."""
+    attacks = [
+        (f"SELECT dblink_exec('{canary}', 'DELETE FROM canary WHERE id = 1') AS r", "dblink_exec"),
+        (f"SELECT public.DBLINK_EXEC('{canary}', 'DELETE FROM canary') AS r", "dblink_exec"),
+        (f'SELECT "public"."dblink_exec" /* c */ (\'{canary}\', \'DELETE FROM canary\') AS r', "dblink_exec"),
+        (f"SELECT r FROM dblink('{canary}', 'DELETE FROM canary RETURNING 1') AS t(r int)", "dblink"),
+        (f"SELECT 1 AS x -- a comment ends at a carriage return\r, dblink_exec('{canary}', 'DELETE FROM canary')",
+         "dblink_exec"),
+        (f"SELECT query_to_xml('SELECT dblink_exec(''{canary}'', ''DELETE FROM canary'')', true, true, '') AS x",
+         "query_to_xml"),
+    ]
+    for sql, name in attacks:
+        with pytest.raises(ConnectorUnavailable) as info:
+            read_all(PG, pg.settings(), sql)
+        assert str(info.value) == FUNCTION.format(name), sql
+        assert pg.execute("SELECT id FROM canary ORDER BY id") == [(1,), (2,), (3,)], sql
+    # The functions themselves work here (a superuser, dblink installed): only the check stops them.
+    assert pg.execute(f"SELECT n FROM dblink('{canary}', 'SELECT count(*) FROM canary') AS t(n bigint)") == [(3,)]
+
+
+@pytest.mark.parametrize("sql,name", [
+    ("SELECT pg_read_file('PG_VERSION') AS v", "pg_read_file"),
+    ("SELECT pg_catalog.pg_read_binary_file('PG_VERSION') AS v", "pg_read_binary_file"),
+    ("SELECT f AS name FROM pg_ls_dir('.') AS f", "pg_ls_dir"),
+    ("SELECT (pg_stat_file('PG_VERSION')).size AS s", "pg_stat_file"),
+    ("SELECT lo_import('/etc/hostname') AS oid", "lo_import"),
+    ("SELECT pg_reload_conf() AS ok", "pg_reload_conf"),
+    ("SELECT pg_terminate_backend(pg_backend_pid()) AS ok", "pg_terminate_backend"),
+    ("SELECT set_config('statement_timeout', '0', false) AS t", "set_config"),
+    ("SELECT pg_notify('krenalis', 'x') AS n", "pg_notify"),
+    ("SELECT pg_stat_reset() AS n", "pg_stat_reset"),
 ])
-def test_check_single_statement_rejects(sql):
-    with pytest.raises(ConnectorUnavailable):
-        check_single_statement(sql)
+def test_functions_that_reach_outside_the_transaction_are_refused(pg, sql, name):
+    # Each of them runs in the read-only transaction today (or fails only for lack of privilege).
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(PG, pg.settings(), sql)
+    assert str(info.value) == FUNCTION.format(name)
+
+
+@pytest.mark.parametrize("sql,rows", [
+    ("WITH c AS (SELECT id FROM canary WHERE id > 1) SELECT id FROM c ORDER BY id", [(2,), (3,)]),
+    ("SELECT id, sum(id) OVER (ORDER BY id) AS total FROM canary ORDER BY id", [(1, 1), (2, 3), (3, 6)]),
+    ("SELECT id FROM canary WHERE id = 1 UNION ALL SELECT id FROM canary WHERE id = 3 ORDER BY id", [(1,), (3,)]),
+    ("SELECT id FROM canary WHERE id IN (SELECT id FROM canary WHERE note <> 'b') ORDER BY id;", [(1,), (3,)]),
+    ("SELECT 'dblink_exec(''x'', ''DELETE'')' AS s, $q$ pg_read_file('x') $q$ AS t, E'\\' set_config(' AS u "
+     "/* lo_export(1, 'x') */ -- pg_terminate_backend(1)\n", [("dblink_exec('x', 'DELETE')", " pg_read_file('x') ",
+                                                               "' set_config(")]),
+    ("SELECT note AS dblink_exec, pg_sleep(0) IS NULL AS slept FROM canary WHERE id = 2", [("b", False)]),
+    ('SELECT "id" AS "set_config" FROM public."canary" WHERE id = 1', [(1,)]),
+    ("VALUES (1), (2)", [(1,), (2,)]),
+])
+def test_read_only_queries_still_run(pg, canary, sql, rows):
+    assert read_all(PG, pg.settings(), sql)[1] == rows
+
+
+# --------------------------------------------------------------------------- Test connection's warnings
+
+
+@pytest.fixture()
+def role(pg):
+    """A login role of this test, dropped after it."""
+    name = f"kt_{secrets.token_hex(4)}"
+    pg.execute(f"CREATE ROLE {name} LOGIN")
+    pg.execute("DROP TABLE IF EXISTS customers, orders, audit; CREATE TABLE customers (id int); "
+               "CREATE TABLE orders (id int); CREATE TABLE audit (id int); CREATE SCHEMA IF NOT EXISTS other; "
+               "CREATE TABLE IF NOT EXISTS other.elsewhere (id int)")
+    pg.execute(f"GRANT USAGE ON SCHEMA other TO {name}")
+    yield name
+    pg.execute("DROP TABLE IF EXISTS customers, orders, audit; DROP SCHEMA other CASCADE")
+    pg.execute(f"DROP OWNED BY {name}; DROP ROLE {name}")
+
+
+def test_test_connection_warns_about_a_login_that_can_do_more_than_read(pg, role):
+    assert PG.test_connection(pg.settings()) == [
+        'user "postgres" is a superuser: a user that can only read the source tables is safer']
+    pg.execute(f"GRANT SELECT ON customers, orders, audit TO {role}")
+    assert PG.test_connection(pg.settings(username=role)) == []
+    pg.execute(f"GRANT INSERT ON other.elsewhere TO {role}")  # not the connection's schema
+    assert PG.test_connection(pg.settings(username=role)) == []
+    pg.execute(f"GRANT UPDATE (id) ON orders TO {role}")
+    pg.execute(f"GRANT TRUNCATE ON customers TO {role}")
+    assert PG.test_connection(pg.settings(username=role)) == [
+        f'user "{role}" can write 2 tables (customers, orders): a user that can only read the source tables is safer']
+    assert PG.test_connection(pg.settings(username=role, schema="other")) == [
+        f'user "{role}" can write 1 table (elsewhere): a user that can only read the source tables is safer']
 
 
 def test_query_with_semicolon_inside_strings_runs(pg):
