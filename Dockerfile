@@ -26,4 +26,4 @@ RUN DJANGO_SECRET_KEY=collectstatic KRENALIS_ENCRYPTION_KEY=collectstatic \
 RUN mkdir -p var && chown krenalis var
 USER krenalis
 EXPOSE 8000
-CMD ["gunicorn", "krenalis.wsgi", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "krenalis.wsgi", "--config", "gunicorn.conf.py"]

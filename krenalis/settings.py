@@ -12,6 +12,8 @@ KRENALIS_DATABASE_ALLOWED_PORTS  their ports, e.g. "5432,3306" or "1024-65535" (
 KRENALIS_STATIC_ROOT where `collectstatic` puts the static files WhiteNoise serves (default staticfiles/)
 KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD_RUNS_SECONDS
                     how a run whose worker died is found and ended (defaults 5, 60, 30)
+KRENALIS_PREVIEW_*  limits of query previews: TIMEOUT (30 s), MAX_VALUE_BYTES (65536), MAX_BYTES
+                    (4194304), CONCURRENCY (4 per web process), CONCURRENCY_PER_WORKSPACE (2)
 """
 import os
 from pathlib import Path
@@ -213,6 +215,15 @@ KRENALIS = {
     "FUNCTION_MEMORY_MB": int(os.environ.get("KRENALIS_FUNCTION_MEMORY_MB", "256")),
     # connections a run writes a PostgreSQL warehouse with, in parallel (rows split by user ID)
     "WAREHOUSE_WRITE_CONNECTIONS": int(os.environ.get("KRENALIS_WAREHOUSE_WRITE_CONNECTIONS", "2")),
+    # Query previews run while their client waits, on the web server: seconds one may take (the
+    # source's statement timeout, and then the query is interrupted), bytes of one value and of all
+    # the rows (values beyond are cut, rows beyond are left out), and how many run at once in one web
+    # process and, in one process, for one workspace (a preview beyond is refused: 503 / 429).
+    "PREVIEW_TIMEOUT": int(os.environ.get("KRENALIS_PREVIEW_TIMEOUT", "30")),
+    "PREVIEW_MAX_VALUE_BYTES": int(os.environ.get("KRENALIS_PREVIEW_MAX_VALUE_BYTES", str(64 * 1024))),
+    "PREVIEW_MAX_BYTES": int(os.environ.get("KRENALIS_PREVIEW_MAX_BYTES", str(4 * 1024 * 1024))),
+    "PREVIEW_CONCURRENCY": int(os.environ.get("KRENALIS_PREVIEW_CONCURRENCY", "4")),
+    "PREVIEW_CONCURRENCY_PER_WORKSPACE": int(os.environ.get("KRENALIS_PREVIEW_CONCURRENCY_PER_WORKSPACE", "2")),
     # where embedded (SQLite) warehouses keep their files
     "SQLITE_WAREHOUSE_DIR": str(VAR_DIR / "warehouses"),
     # the only directory SQLite source connections may read files from

@@ -5,7 +5,6 @@ import datetime as dt
 import html
 import json
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -15,14 +14,13 @@ from django.urls import reverse
 
 from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, ConnectionForm, PipelineForm,
                           error_text, out_schema_for, profile_rows, test_connection_settings)
-from .connectors import ConnectorUnavailable, get_connector
+from .api.platform import client_gone
 from .engine import FINALIZE, RECEIVE, STEP_NAMES
-from .errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
+from .errors import BadRequest, KrenalisError, Unprocessable
 from .models import Connection, Pipeline, Run, Workspace
 from .placeholders import PlaceholderError, replace_placeholders
-from .services.connections import connection_source_settings
 from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits
-from .services.preview import preview_query
+from .services.preview import preview_query, preview_source, sample_rows
 from .services.runs import CANCELLED, run_cancel, run_start
 from .types import NormalizeError, SchemaError, dumps_json, encode_value, make_normalizer, parse_type
 
@@ -126,7 +124,8 @@ def preview(model_admin, request):
         raise PermissionDenied
     try:
         connection = _connection_for(request)
-        result = preview_query(connection=connection, query=request.POST.get("query", ""), limit=PREVIEW_ROWS)
+        result = preview_query(connection=connection, query=request.POST.get("query", ""), limit=PREVIEW_ROWS,
+                               client_gone=client_gone(request))
     except KrenalisError as exc:
         return error_response(error_text(exc), exc.status)
     columns = [p["name"] for p in (result["schema"] or {}).get("properties", [])]
@@ -173,19 +172,9 @@ def sample_records(connection: Connection, query: str, in_schema, user_id_column
         sql = replace_placeholders(query, {"updated_at": "NULL", "limit": str(limit)})
     except PlaceholderError as exc:
         raise Unprocessable("InvalidPlaceholder", str(exc)) from None
-    source_settings = connection_source_settings(connection)
-    connector = get_connector(connection.connector)
-    rows = []
-    try:
-        with connector.query(source_settings, sql, timeout_seconds=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
-                             batch_size=limit, max_rows=limit) as result:
-            index = {c.name: i for i, c in enumerate(result.schema.columns)}
-            for batch in result:
-                rows.extend(batch)
-                if len(rows) >= limit:
-                    break
-    except ConnectorUnavailable as exc:
-        raise ServiceUnavailable(str(exc)) from None
+    with preview_source(connection, sql, max_rows=limit) as result:
+        index = {c.name: i for i, c in enumerate(result.schema.columns)}
+        rows = sample_rows(result, limit)
     missing = [p.name for p in in_schema.properties if p.name not in index]
     if missing:
         raise BadRequest(f'the query has no column "{missing[0]}" of the input schema: preview it and use its '

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from .alignment import alignment_difference
-from .connectors import ConnectorUnavailable
+from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted
 from .errors import KrenalisError
 from .placeholders import PlaceholderError, replace_placeholders
 from .transformers import FatalTransformError
@@ -447,12 +447,16 @@ class _CollectorTuning:
 _collector_tuning = _CollectorTuning()
 
 
-def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None) -> RunResult:
+def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None,
+                control: QueryControl | None = None) -> RunResult:
+    """Executes the run. `control` is the source query's: another thread interrupts it through it
+    (a cancel, a passed deadline), and the run then ends with the reason given, at Receive."""
     with _collector_tuning:
-        return _execute_run(plan, monitor, now=now)
+        return _execute_run(plan, monitor, now=now, control=control)
 
 
-def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None) -> RunResult:
+def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None,
+                 control: QueryControl | None = None) -> RunResult:
     now = now or dt.datetime.now(dt.timezone.utc)
     passed, failed = [0] * 7, [0] * 7
     result = RunResult(passed, failed)
@@ -484,7 +488,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's
     try:
         with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
-                             batch_size=plan.batch_size) as rows:
+                             batch_size=plan.batch_size, control=control) as rows:
             streaming = True
             index = _check_query_schema(plan, rows.schema.columns)
             transformer = plan.make_transformer()
@@ -620,6 +624,8 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 background = None
     except RunStopped as stop:
         result.error, result.error_step = stop.message, stop.step
+    except QueryInterrupted as exc:
+        result.error, result.error_step = str(exc), RECEIVE
     except ConnectorUnavailable as exc:
         result.error, result.error_step = str(exc), RECEIVE if streaming else INPUT
     except FatalTransformError as exc:

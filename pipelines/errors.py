@@ -10,10 +10,11 @@ class KrenalisError(Exception):
     status = 500
     code = "InternalError"
 
-    def __init__(self, message: str, *, cause: str | None = None):
+    def __init__(self, message: str, *, cause: str | None = None, retry_after: int = 0):
         super().__init__(message)
         self.message = message
         self.cause = cause
+        self.retry_after = retry_after  # seconds; the Retry-After header when > 0
 
 
 class BadRequest(KrenalisError):
@@ -44,6 +45,12 @@ class Unprocessable(KrenalisError):
     def __init__(self, code: str, message: str, *, cause: str | None = None):
         super().__init__(message, cause=cause)
         self.code = code
+
+
+class TooManyRequests(KrenalisError):
+    """Too many requests of a kind at once (429)."""
+
+    status, code = 429, "TooManyRequests"
 
 
 class ServiceUnavailable(KrenalisError):

@@ -168,6 +168,9 @@ class Run(models.Model):
     end_time = models.DateTimeField(null=True, blank=True)
     heartbeat_time = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # The source's id of the session running the run's query (connector-specific, e.g. a PostgreSQL
+    # backend pid), while it runs: the dead-worker sweep ends that session from another process.
+    source_session = models.JSONField(null=True, blank=True)
     passed = models.JSONField(default=list)
     failed = models.JSONField(default=list)
     error = models.TextField(blank=True, default="")

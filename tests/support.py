@@ -149,6 +149,18 @@ class Source:
             conn.close()
 
 
+def busy_sessions(source: Source) -> int:
+    """Sessions of the source's database (other than this one) executing a statement, as the source
+    itself reports them (a PostgreSQL query read through a cursor shows as its FETCH)."""
+    if source.kind == "postgresql":
+        sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+               "AND pid <> pg_backend_pid()")
+    else:
+        sql = ("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() "
+               "AND COMMAND = 'Query'")
+    return source.execute(sql)[0][0]
+
+
 def _mysql(dbname: str | None = None):
     kw = dict(MYSQL, charset="utf8mb4", autocommit=True)
     if dbname:

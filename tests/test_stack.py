@@ -72,6 +72,8 @@ def test_compose_topology(compose):
     assert services["redis"]["image"].startswith("redis:")
     assert services["mysql"]["image"].startswith("mysql:")
     assert services["web"]["command"][0] == "gunicorn" and services["web"]["command"][1] == "krenalis.wsgi"
+    # threads, so that slow previews hold threads and not the server (tests/reliability/test_slow_previews.py)
+    assert services["web"]["command"][-2:] == ["--config", "gunicorn.conf.py"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "krenalis", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "krenalis", "beat"]
     assert services["web"]["ports"] == ["8000:8000"]
@@ -123,6 +125,7 @@ def test_dockerfile_builds_what_compose_runs():
     assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["python:3.11-slim-bookworm"] * 2
     # the static files gunicorn's WhiteNoise serves are collected into the image, not into the var volume
     assert "python manage.py collectstatic --noinput" in dockerfile
+    assert 'CMD ["gunicorn", "krenalis.wsgi", "--config", "gunicorn.conf.py"]' in dockerfile
     assert dockerfile.index("COPY . .") < dockerfile.index("collectstatic") < dockerfile.index("USER krenalis")
     from django.conf import settings
 

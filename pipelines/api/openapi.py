@@ -29,6 +29,7 @@ ERROR_DESCRIPTIONS = {
     403: "Forbidden: the endpoint needs a workspace (Krenalis-Workspace header or a restricted key)",
     404: "NotFound: the workspace, or the object, does not exist in the selected workspace",
     422: "A valid request that conflicts with the current state; `code` tells which (reference §1.5)",
+    429: "TooManyRequests: too many requests of this kind run at once; retry after Retry-After seconds",
     503: "ServiceUnavailable: a source database or the warehouse cannot be reached or failed",
 }
 
@@ -187,7 +188,10 @@ SCHEMAS = {
         "rows": _array(ANY_OBJECT),
         "schema": _nullable(ref("Type")),
         "issues": _nullable(_array(STRING)),
-    }, ["rows", "schema", "issues"]),
+    }, ["rows", "schema", "issues"], description=(
+        "A value longer than KRENALIS_PREVIEW_MAX_VALUE_BYTES (64 KiB) is cut and ends with \"…[truncated]\" "
+        "(a json value becomes a string then); rows stop before they hold more than KRENALIS_PREVIEW_MAX_BYTES "
+        "(4 MiB). An issue says so in either case.")),
     "Identity": _object({"userId": STRING, "connection": _id("connection"), "pipeline": _id("pipeline"),
                          "updatedAt": DATE_TIME}, ["userId", "connection", "pipeline", "updatedAt"]),
     "Identities": _object({"identities": _array(ref("Identity")), "total": {"type": "integer", "minimum": 0}},

@@ -5,6 +5,7 @@ then path identifiers, then the endpoint's own validation. Views subclass `ApiVi
 their workspace scope, and raise `pipelines.errors` exceptions; nothing here knows a resource.
 """
 import secrets
+import socket
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import views
@@ -160,6 +161,27 @@ def path_id(text: str, message: str) -> int:
     if value is None:
         raise errors.BadRequest(message.format(value=text))
     return value
+
+
+def client_gone(request):
+    """A function that says whether the client of `request` has closed its connection (to stop
+    work it no longer waits for), or None when the server does not tell: gunicorn hands its socket
+    over, and a peek that reads the end of the stream (without consuming anything) means gone."""
+    sock = request.META.get("gunicorn.socket")
+    if sock is None:
+        return None
+
+    def gone() -> bool:
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False  # nothing to read: still connected
+        except ValueError:
+            return False  # a TLS socket cannot be peeked at: cannot tell
+        except OSError:
+            return True  # reset by the peer
+
+    return gone
 
 
 def ok(data=None) -> Response:

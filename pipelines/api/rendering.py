@@ -40,6 +40,8 @@ def error_response(exc: errors.KrenalisError) -> HttpResponse:
     response = HttpResponse(body.encode("utf-8"), status=exc.status,
                             content_type="application/json; charset=utf-8")
     response["X-Content-Type-Options"] = "nosniff"
+    if exc.retry_after > 0:
+        response["Retry-After"] = str(int(exc.retry_after))
     return response
 
 

@@ -7,7 +7,7 @@ from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
 from . import fields
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, path_id as doc_id
-from .platform import OPTIONAL, ORGANIZATION, ApiView, ok, path_id
+from .platform import OPTIONAL, ORGANIZATION, ApiView, client_gone, ok, path_id
 from .serializers import connection_json, connectors_json, workspace_json
 
 
@@ -148,10 +148,10 @@ class ConnectionView(ConnectionMixin, ApiView):
 
 class ConnectionQueryView(ConnectionMixin, ApiView):
     @operation("previewQuery", "Run a query on the source: rows, schema and issues", tag="Connections",
-               request="QueryRequest", ok="QueryResult", errors=[422, 503],
+               request="QueryRequest", ok="QueryResult", errors=[422, 429, 503],
                parameters=[doc_id("connection_id", "connection")])
     def post(self, request, connection_id):
         connection = self.get_connection(connection_id)
         body = self.body()
         return ok(preview_query(connection=connection, query=fields.string(body, "query"),
-                                limit=fields.integer(body, "limit", 0)))
+                                limit=fields.integer(body, "limit", 0), client_gone=client_gone(request)))

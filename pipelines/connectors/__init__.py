@@ -10,18 +10,23 @@
         for batch in result:                         # lists of tuples, in schema.columns order
             ...
     connector.sql_literal(cursor_value, column_type) # for ${updated_at}
+
+    control = QueryControl()                         # another thread: control.interrupt("why")
+    with connector.query(settings, sql, timeout_seconds=30, control=control) as result: ...
 """
 
 from __future__ import annotations
 
-from .base import Column, Connector, ConnectorUnavailable, InvalidSettings, QueryResult, QuerySchema
+from .base import (Column, Connector, ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted,
+                   QueryResult, QuerySchema)
 from .mysql import MySQLConnector
 from .postgresql import PostgreSQLConnector
 from .sqlite import SQLiteConnector
 
 __all__ = [
     "REGISTRY", "get_connector", "Connector", "Column", "QuerySchema", "QueryResult", "InvalidSettings",
-    "ConnectorUnavailable", "PostgreSQLConnector", "MySQLConnector", "SQLiteConnector",
+    "ConnectorUnavailable", "QueryControl", "QueryInterrupted", "PostgreSQLConnector", "MySQLConnector",
+    "SQLiteConnector",
 ]
 
 REGISTRY: dict[str, Connector] = {

@@ -8,13 +8,16 @@ Pure Python (no Django). A connector has three verbs:
   login (it can do more than read). Raises ConnectorUnavailable (→ 503).
 - ``check_query(sql) -> str``: refuses a query that may do more than read (QueryNotAllowed, a
   ConnectorUnavailable), before anything connects; ``query`` calls it (see querycheck.py).
-- ``query(settings, sql, *, timeout_seconds, batch_size, max_rows)``: a context manager that runs
-  one SQL statement read-only, with a statement timeout, and yields a QueryResult: its ``schema``
+- ``query(settings, sql, *, timeout_seconds, batch_size, max_rows, control)``: a context manager that
+  runs one SQL statement read-only, with a statement timeout, and yields a QueryResult: its ``schema``
   (the supported columns typed as Krenalis types, plus "issues" for the columns left out) and,
   when iterated, **batches** (lists of tuples) of values already in the Krenalis value model,
-  read in constant memory. Raises ConnectorUnavailable on any database failure.
+  read in constant memory. Raises ConnectorUnavailable on any database failure. ``control``, a
+  QueryControl, lets another thread interrupt the query in the source at any moment (QueryInterrupted).
 
-Plus ``sql_literal(value, type)`` to render the ``${updated_at}`` placeholder.
+Plus ``sql_literal(value, type)`` to render the ``${updated_at}`` placeholder, and
+``end_session(settings, session)`` to end, from another process, the source session a QueryControl
+recorded (a run whose worker died).
 
 The network connectors connect only to the address their settings are pinned to
 (``network.pin_settings``: the host resolved once and checked against the address policy); settings
@@ -35,6 +38,8 @@ import os
 import re
 import struct
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,9 +49,9 @@ from urllib.parse import quote
 from pipelines.types import Property, RawJSON, Type, is_valid_property_name, object_type
 
 __all__ = [
-    "InvalidSettings", "ConnectorUnavailable", "Column", "QuerySchema", "QueryResult", "Connector",
-    "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets", "ADDRESS", "connect_address",
-    "check_certificates", "certificate_file", "NO_FILE",
+    "InvalidSettings", "ConnectorUnavailable", "QueryInterrupted", "QueryControl", "Column", "QuerySchema",
+    "QueryResult", "Connector", "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets",
+    "ADDRESS", "connect_address", "check_certificates", "certificate_file", "NO_FILE",
 ]
 
 UTC = _dt.timezone.utc
@@ -85,6 +90,95 @@ class ConnectorUnavailable(Exception):
 
     The message is the driver's text; it never contains the connection password.
     """
+
+
+class QueryInterrupted(ConnectorUnavailable):
+    """The query was interrupted on purpose (QueryControl.interrupt); str() is the reason given."""
+
+
+class QueryControl:
+    """A handle on one source query for other threads: ``interrupt(reason)`` stops it in the source
+    (PostgreSQL's cancel request, MySQL's KILL QUERY on a second connection, SQLite's interrupt) at
+    any moment: before it is sent, while the driver blocks, between two batches. The query then
+    raises QueryInterrupted(reason). ``busy_for()`` tells how long the driver call in progress has
+    been blocking (a watcher ends calls that outlive the statement timeout), and ``on_session``
+    receives the source's id of the query's session (None once the query is over), so that another
+    process can end it with Connector.end_session.
+
+    A cancel can reach the server just before the statement it should stop; a watcher calls
+    ``interrupt`` again while ``busy_for()`` is not None, which catches that statement too.
+    """
+
+    def __init__(self, on_session: Callable[[Any], None] | None = None):
+        self._lock = threading.Lock()
+        self._interrupt: Callable[[], None] | None = None
+        self._since: float | None = None  # when the driver call in progress started
+        self._on_session = on_session
+        self.reason: str | None = None
+
+    @property
+    def wants_session(self) -> bool:
+        return self._on_session is not None
+
+    def attach(self, interrupt: Callable[[], None], session: Any = None) -> None:
+        """Called by the connector once connected, with its way to stop the query; an interrupt that
+        came before stops the query here."""
+        with self._lock:
+            self._interrupt = interrupt
+        if session is not None and self._on_session is not None:
+            self._on_session(session)
+        self.check()
+
+    def detach(self, *, had_session: bool = False) -> None:
+        """Called by the connector before it closes the connection."""
+        with self._lock:
+            self._interrupt = None
+        if had_session and self._on_session is not None:
+            self._on_session(None)
+
+    def check(self) -> None:
+        """Raises QueryInterrupted once the query was interrupted."""
+        if self.reason is not None:
+            raise QueryInterrupted(self.reason)
+
+    def call(self, function: Callable, *args):
+        """A blocking driver call, timed for busy_for() and refused once interrupted."""
+        with self._lock:
+            self.check()
+            self._since = time.monotonic()
+        try:
+            return function(*args)
+        finally:
+            with self._lock:
+                self._since = None
+
+    def busy_for(self) -> float | None:
+        """Seconds the driver call in progress has been blocking; None between calls."""
+        since = self._since
+        return None if since is None else time.monotonic() - since
+
+    def interrupt(self, reason: str) -> None:
+        """Stops the query with `reason` (the first one given stays). From any thread, any number of
+        times; it reaches the source only while a driver call is in progress (a later call is
+        refused before it starts)."""
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            interrupt = self._interrupt if self._since is not None else None
+        if interrupt is not None:
+            try:
+                interrupt()
+            except Exception:  # the query ended meanwhile, or the source is gone: nothing to stop
+                pass
+
+    def wrap_error(self, wrap: Callable[[BaseException], Exception]) -> Callable[[BaseException], Exception]:
+        """`wrap` (driver error → ConnectorUnavailable), except that the error of an interrupted query
+        is QueryInterrupted with the reason, not the driver's "canceling statement due to user request"."""
+        def wrapped(error: BaseException) -> Exception:
+            if self.reason is not None and not isinstance(error, QueryInterrupted):
+                return QueryInterrupted(self.reason)
+            return wrap(error)
+        return wrapped
 
 
 # --------------------------------------------------------------------------- schema
@@ -186,19 +280,22 @@ class QueryResult:
     """The result of Connector.query: ``schema`` plus iteration over batches of rows.
 
     Each batch is a list of tuples, one value per column of ``schema.columns``. At most
-    ``max_rows`` rows are produced in total when it is given. Iterate only once. When no column
-    is supported, there are no rows.
+    ``max_rows`` rows are produced in total when it is given. Iterate only once (or take batches
+    of the sizes you choose with ``next_batch``). When no column is supported, there are no rows.
+    Every fetch goes through ``control`` (QueryControl): an interrupted query fetches no more.
     """
 
     def __init__(self, schema: QuerySchema, fetch: Callable[[int], Sequence], transform: Callable[[list], list],
                  *, batch_size: int, max_rows: int | None, wrap_error: Callable[[BaseException], Exception],
-                 first_batch: Sequence | None = None, first_size: int | None = None):
+                 first_batch: Sequence | None = None, first_size: int | None = None,
+                 control: QueryControl | None = None):
         self.schema = schema
+        self.control = control or QueryControl()
         self._fetch = fetch
         self._transform = transform
         self._batch_size = batch_size
         self._remaining = max_rows
-        self._wrap_error = wrap_error
+        self._wrap_error = self.control.wrap_error(wrap_error)
         self._first = first_batch
         self._first_size = first_size
         self.exhausted = False  # True once the driver reported the end of the rows
@@ -217,9 +314,24 @@ class QueryResult:
             self._remaining -= len(rows)
         return self._transform(rows)
 
-    def _next_batch(self, size: int) -> list | None:
+    def next_batch(self, size: int | None = None) -> list | None:
+        """The next batch, of at most `size` rows (default: the query's batch size), or None after
+        the last. The first batch of a connector that reads it ahead has the size it was read with."""
+        if not self.schema.columns:  # nothing supported: no rows (the preview's "rows": [])
+            return None
         try:
-            rows = self._fetch(size)
+            if self._first is not None:
+                first, self._first = self._first, None
+                if first:
+                    return self._take(first, self._first_size)
+                if self._first_size:
+                    self.exhausted = True
+            if self.exhausted or (self._remaining is not None and self._remaining <= 0):
+                return None
+            size = size or self._batch_size
+            if self._remaining is not None:
+                size = min(size, self._remaining)
+            rows = self.control.call(self._fetch, size)
             if not rows:
                 self.exhausted = True
                 return None
@@ -230,21 +342,8 @@ class QueryResult:
             raise self._wrap_error(error) from error
 
     def __iter__(self) -> Iterator[list[tuple]]:
-        if not self.schema.columns:  # nothing supported: no rows (the preview's "rows": [])
-            return
-        if self._first is not None:
-            first, self._first = self._first, None
-            if first:
-                try:
-                    batch = self._take(first, self._first_size)
-                except Exception as error:
-                    raise self._wrap_error(error) from error
-                yield batch
-            elif self._first_size:
-                self.exhausted = True
-        while not self.exhausted and (self._remaining is None or self._remaining > 0):
-            size = self._batch_size if self._remaining is None else min(self._batch_size, self._remaining)
-            batch = self._next_batch(size)
+        while True:
+            batch = self.next_batch()
             if batch is None:
                 return
             yield batch
@@ -477,9 +576,16 @@ class Connector:
         return sql
 
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
-              max_rows: int | None = None, connect_timeout: int | None = None):  # pragma: no cover - abstract
+              max_rows: int | None = None, connect_timeout: int | None = None,
+              control: QueryControl | None = None):  # pragma: no cover - abstract
         """Context manager yielding a QueryResult; see the module docstring."""
         raise NotImplementedError
+
+    def end_session(self, settings: dict, session: Any, *, connect_timeout: int | None = None) -> bool:
+        """Ends the source session a QueryControl recorded (its query stops, its transaction is rolled
+        back), from any process: for a run whose worker died or hangs. True when one was ended; False
+        when it is gone already or the connector has no sessions to end (SQLite: in-process)."""
+        return False
 
     # -- ${updated_at} ------------------------------------------------------------------
 

@@ -22,6 +22,8 @@
   starts with SELECT, WITH, VALUES, TABLE or ``(``, with no INTO, no locking read, no executable
   comment and no LOAD_FILE. Compound statements (``BEGIN NOT ATOMIC ... END``) and procedures
   (``CALL``) could commit and write, read-only transaction or not.
+- A QueryControl interrupts the statement with ``KILL QUERY`` on a second connection (the only way
+  from outside; a user may kill its own sessions); end_session sends ``KILL CONNECTION``.
 - The session uses ``time_zone = '+00:00'`` (DATETIME and TIMESTAMP values are read as UTC, and
   ``${updated_at}`` literals are compared in UTC), the utf8mb4 character set, and an sql_mode
   without NO_BACKSLASH_ESCAPES (so that sql_literal's backslash escapes are right) nor ANSI_QUOTES
@@ -54,8 +56,8 @@ from MySQLdb.times import DateTime_or_None
 from pipelines.types import Type
 
 from .base import (READ_ONLY_ADVICE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, InvalidSettings,
-                   QueryResult, build_schema, bytes_to_str, certificate_file, check_bytes, check_certificates,
-                   check_port, check_runes, connect_address, float32_value, get_int, get_string,
+                   QueryControl, QueryResult, build_schema, bytes_to_str, certificate_file, check_bytes,
+                   check_certificates, check_port, check_runes, connect_address, float32_value, get_int, get_string,
                    make_batch_transform, one_line, require_object, scrub_secrets, to_raw_json)
 from .querycheck import check_mysql_query
 
@@ -353,25 +355,31 @@ class MySQLConnector(Connector):
 
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
-              max_rows: int | None = None, connect_timeout: int | None = None):
+              max_rows: int | None = None, connect_timeout: int | None = None,
+              control: QueryControl | None = None):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         sql = self.check_query(sql)
-        conn = self._connect(settings, timeout_seconds=timeout_seconds, connect_timeout=self._timeout(connect_timeout))
+        control = control or QueryControl()
+        connect_timeout = self._timeout(connect_timeout)
+        conn = self._connect(settings, timeout_seconds=timeout_seconds, connect_timeout=connect_timeout)
+        thread_id = conn.thread_id()
         result = None
         cur = None
         try:
             try:
+                control.attach(lambda: self._kill(settings, thread_id, "QUERY", connect_timeout),
+                               {"id": thread_id} if control.wants_session else None)
                 conn.query("START TRANSACTION READ ONLY")
                 cur = conn.cursor()  # SSCursor: rows stay on the server until fetched
-                cur.execute(sql)
+                control.call(cur.execute, sql)
                 description = cur.description or ()
                 flags = cur.description_flags or ()
                 typed = [self._type_column(d, f) for d, f in zip(description, flags)]
             except ConnectorUnavailable:
                 raise
             except Exception as error:
-                raise self._error(error, settings) from None
+                raise control.wrap_error(lambda e: self._error(e, settings))(error) from None
             schema, positions, converters = build_schema(typed)
             if description:
                 fetch = cur.fetchmany
@@ -380,9 +388,10 @@ class MySQLConnector(Connector):
                     return ()
             result = QueryResult(schema, fetch, make_batch_transform(len(typed), positions, converters),
                                  batch_size=batch_size, max_rows=max_rows,
-                                 wrap_error=lambda error: self._error(error, settings))
+                                 wrap_error=lambda error: self._error(error, settings), control=control)
             yield result
         finally:
+            control.detach(had_session=control.wants_session)
             # Closing an SSCursor reads every remaining row; when the result was not read to the
             # end, close the connection instead: the server stops and the transaction is rolled back.
             if cur is not None and (not cur.description or (result is not None and result.exhausted)):
@@ -391,6 +400,34 @@ class MySQLConnector(Connector):
                 except Exception:
                     pass
             conn.close()
+
+    def _kill(self, settings: dict, thread_id: int, what: str, connect_timeout: int) -> bool:
+        """KILL QUERY (the statement) or KILL CONNECTION (the session) `thread_id`, on a connection of
+        its own: the only way to stop a MySQL statement from outside, and a user may kill its own
+        sessions without any privilege. Only a session of the same user is killed."""
+        conn = self._connect(settings, timeout_seconds=connect_timeout, connect_timeout=connect_timeout)
+        try:
+            cur = conn.cursor(MySQLdb.cursors.Cursor)
+            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE ID = %s AND USER = %s",
+                        (int(thread_id), settings.get("username")))
+            if not cur.fetchall():
+                return False
+            cur.execute(f"KILL {what} {int(thread_id)}")
+            return True
+        except MySQLdb.OperationalError as error:
+            if error.args and error.args[0] == 1094:  # Unknown thread id: it ended meanwhile
+                return False
+            raise self._error(error, settings) from None
+        except Exception as error:
+            raise self._error(error, settings) from None
+        finally:
+            conn.close()
+
+    def end_session(self, settings: dict, session, *, connect_timeout: int | None = None) -> bool:
+        """KILL CONNECTION on the recorded connection id, if it is still a session of this user."""
+        if not isinstance(session, dict) or not isinstance(session.get("id"), int):
+            return False
+        return self._kill(settings, session["id"], "CONNECTION", self._timeout(connect_timeout))
 
     # -- column typing ----------------------------------------------------------------------
 

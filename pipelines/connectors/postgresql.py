@@ -9,6 +9,8 @@
   certificate goes to a 0600 temporary file removed once connected.
 - Queries run in a READ ONLY transaction (also ``default_transaction_read_only=on``), with
   ``statement_timeout`` (it applies to each FETCH), in a named server-side cursor read in batches.
+- A QueryControl interrupts the query with libpq's cancel request (from any thread); end_session
+  ends a recorded session with pg_terminate_backend (same role, or pg_signal_backend).
 - The query must be one statement: a second statement after a ``;`` fails with PostgreSQL's own
   message for that case, so that nothing like ``SELECT 1; COMMIT; DROP ...`` can run. It is read
   through a cursor, which PostgreSQL declares only over a query; and it may not call the functions
@@ -39,9 +41,9 @@ import psycopg2.extensions as _ext
 from pipelines.types import RawJSON, Type
 
 from .base import (NO_FILE, PRECISION_ISSUE, READ_ONLY_ADVICE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, WRITABLE_SHOWN,
-                   ConnectorUnavailable, Connector, InvalidSettings, QueryResult, build_schema, certificate_file,
-                   check_bytes, check_certificates, check_port, check_runes, connect_address, get_int, get_string,
-                   make_batch_transform, one_line, require_object, scrub_secrets, writable_tables)
+                   ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryResult, build_schema,
+                   certificate_file, check_bytes, check_certificates, check_port, check_runes, connect_address,
+                   get_int, get_string, make_batch_transform, one_line, require_object, scrub_secrets, writable_tables)
 from .querycheck import check_postgresql_query
 
 __all__ = ["PostgreSQLConnector", "canonical_ip", "SSL_MODES"]
@@ -309,30 +311,65 @@ class PostgreSQLConnector(Connector):
 
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
-              max_rows: int | None = None, connect_timeout: int | None = None):
+              max_rows: int | None = None, connect_timeout: int | None = None,
+              control: QueryControl | None = None):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         sql = self.check_query(sql)
+        control = control or QueryControl()
         conn = self._connect(settings, statement_timeout_ms=max(int(timeout_seconds * 1000), 1),
                              connect_timeout=self._timeout(connect_timeout))
+        session = None
         try:
+            wrap_error = control.wrap_error(lambda error: self._error(error, settings, sql))
             try:
+                if control.wants_session:
+                    session = self._session(conn)
+                # libpq's cancel request, safe from any thread: the FETCH in progress ends at once
+                control.attach(conn.cancel, session)
                 cur = conn.cursor(name="krenalis_query")
-                cur.execute(sql)  # DECLARE ... CURSOR FOR <sql>
+                control.call(cur.execute, sql)  # DECLARE ... CURSOR FOR <sql>
                 first_size = batch_size if max_rows is None else min(batch_size, max_rows)
-                first = cur.fetchmany(first_size)  # the description is known only after a FETCH
+                first = control.call(cur.fetchmany, first_size)  # the description is known only after a FETCH
                 typed = self._type_columns(conn, cur.description or ())
             except ConnectorUnavailable:
                 raise
             except Exception as error:
-                raise self._error(error, settings, sql) from None
+                raise wrap_error(error) from None
             schema, positions, converters = build_schema(typed)
             result = QueryResult(schema, cur.fetchmany, make_batch_transform(len(typed), positions, converters),
                                  batch_size=batch_size, max_rows=max_rows, first_batch=first, first_size=first_size,
-                                 wrap_error=lambda error: self._error(error, settings))
+                                 wrap_error=lambda error: self._error(error, settings), control=control)
             yield result
         finally:
+            control.detach(had_session=session is not None)
             conn.close()  # the transaction is rolled back; nothing was written
+
+    @staticmethod
+    def _session(conn) -> dict:
+        """The session's id for end_session: the backend's pid and start time (a pid is reused)."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            pid, start = cur.fetchone()
+        return {"pid": pid, "backendStart": start}
+
+    def end_session(self, settings: dict, session, *, connect_timeout: int | None = None) -> bool:
+        """pg_terminate_backend on the recorded backend, if it is still the same session."""
+        if not isinstance(session, dict) or not isinstance(session.get("pid"), int):
+            return False
+        timeout = self._timeout(connect_timeout)
+        conn = self._connect(settings, statement_timeout_ms=timeout * 1000, connect_timeout=timeout)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE pid = %s AND backend_start = %s::timestamptz",
+                            (session["pid"], str(session.get("backendStart"))))
+                row = cur.fetchone()
+            return bool(row and row[0])
+        except Exception as error:
+            raise self._error(error, settings) from None
+        finally:
+            conn.close()
 
     # -- column typing ----------------------------------------------------------------------
 

@@ -7,7 +7,8 @@
 - The file is opened with ``mode=ro``; the user statement runs under an authorizer that only
   allows reading (no ATTACH, no writes, no pragma assignments) and ``PRAGMA query_only``.
   Only one statement is accepted. The statement timeout is enforced with a progress handler and
-  applies to each batch read (as PostgreSQL's statement_timeout applies to each FETCH).
+  applies to each batch read (as PostgreSQL's statement_timeout applies to each FETCH). A
+  QueryControl interrupts it with sqlite3's interrupt() (and the same progress handler).
 - Column types come from the declared types of the result columns (through a temporary view and
   ``PRAGMA table_info``): INTEGER-like → int(64), REAL/FLOAT/DOUBLE → float(64), NUMERIC/DECIMAL(p,s)
   → decimal(p,s) (decimal(76,37) without precision), BOOLEAN → boolean, DATETIME/TIMESTAMP →
@@ -30,8 +31,8 @@ from urllib.parse import quote
 
 from pipelines.types import Type
 
-from .base import (ConnectorUnavailable, Connector, InvalidSettings, QueryResult, build_schema, bytes_to_str,
-                   get_string, make_batch_transform, one_line, require_object, to_raw_json)
+from .base import (ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryResult, build_schema,
+                   bytes_to_str, get_string, make_batch_transform, one_line, require_object, to_raw_json)
 
 __all__ = ["SQLiteConnector"]
 
@@ -221,14 +222,18 @@ class SQLiteConnector(Connector):
 
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
-              max_rows: int | None = None, connect_timeout: int | None = None):
+              max_rows: int | None = None, connect_timeout: int | None = None,
+              control: QueryControl | None = None):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
+        control = control or QueryControl()
         conn = self._connect(settings, self._timeout(connect_timeout))
         deadline = [0.0]
         timed_out = [False]
 
         def progress():
+            if control.reason is not None:  # interrupted: no statement starts after the reason is set
+                return 1
             if time.monotonic() > deadline[0]:
                 timed_out[0] = True
                 return 1
@@ -238,20 +243,24 @@ class SQLiteConnector(Connector):
             deadline[0] = time.monotonic() + timeout_seconds
             timed_out[0] = False
 
-        def error(exc: BaseException) -> ConnectorUnavailable:
+        def plain_error(exc: BaseException) -> ConnectorUnavailable:
             if timed_out[0]:
                 return ConnectorUnavailable(f"canceling statement due to statement timeout ({timeout_seconds} s)")
             return self._error(exc)
 
+        error = control.wrap_error(plain_error)
         try:
             conn.set_progress_handler(progress, 1000)
             try:
+                control.attach(conn.interrupt)  # sqlite3's interrupt is safe from any thread
                 restart_clock()
-                declared = self._declared_types(conn, sql)
+                declared = control.call(self._declared_types, conn, sql)
                 conn.execute("PRAGMA query_only = ON")
                 conn.set_authorizer(_authorizer)
                 restart_clock()
-                cur = conn.execute(sql)
+                cur = control.call(conn.execute, sql)
+            except ConnectorUnavailable:
+                raise
             except Exception as exc:
                 raise error(exc) from None
             description = cur.description or ()
@@ -268,8 +277,9 @@ class SQLiteConnector(Connector):
 
             yield QueryResult(schema, fetch if description else (lambda size: ()),
                               make_batch_transform(len(typed), positions, converters),
-                              batch_size=batch_size, max_rows=max_rows, wrap_error=error)
+                              batch_size=batch_size, max_rows=max_rows, wrap_error=plain_error, control=control)
         finally:
+            control.detach()
             conn.close()
 
     @staticmethod

@@ -1,5 +1,6 @@
 """A heartbeat: a thread that marks long work as alive in the metadata database, even while the
-work itself blocks (a source query, one long warehouse statement)."""
+work itself blocks (a source query, one long warehouse statement). The same thread, with another
+function, watches for what must interrupt a blocked source query (a cancelled run, a passed timeout)."""
 import threading
 from typing import Callable
 

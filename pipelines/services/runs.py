@@ -3,18 +3,22 @@
 One live run per pipeline is enforced by the database (a partial unique index), so the rule holds
 across any number of workers. A live run's worker beats every few seconds; a run whose heartbeat
 stops is ended as failed and the pipeline can run again.
+
+A cancel, a dead-worker sweep and the statement timeout stop the query in the source, not just the
+run: a watcher thread of the worker interrupts it (QueryControl) within a second of a cancel, and
+the sweep ends the source session the run recorded, from whichever process sweeps.
 """
 import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from warehouse.backends import backend_for
 
-from ..connectors import get_connector
+from ..connectors import ConnectorUnavailable, QueryControl, get_connector
 from ..engine import STEP_NAMES, MappingTransformer, RunPlan, execute_run
 from ..errors import BadRequest, KrenalisError, Unprocessable
 from ..ids import random_id
@@ -35,6 +39,13 @@ DEAD_AFTER = dt.timedelta(seconds=settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS"
 CANCELLED = "run was cancelled"
 DIED = "pipeline has been terminated because its worker stopped responding; it can be run again"
 INTERNAL = "an internal error has occurred"
+STATEMENT_TIMEOUT = ("the source query ran longer than the statement timeout of {} s "
+                     "(KRENALIS_SOURCE_STATEMENT_TIMEOUT) and was interrupted")
+# How often a worker looks for a cancel of its run (the run must end within 10 s of it).
+WATCH_SECONDS = 1.0
+# The source enforces the statement timeout itself; the worker interrupts a query this much later,
+# should the source not (a PostgreSQL query can switch its own statement_timeout off).
+STATEMENT_TIMEOUT_GRACE = 5.0
 
 
 def running_pipeline_ids(pipeline_ids) -> set[int]:
@@ -119,7 +130,26 @@ def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
                 RunError.objects.create(run_id=run_id, seq=(kept["seq"] or 0) + 1, step=0, message=DIED)
         ended += 1
         log.warning("run %s ended: its worker stopped responding", run_id)
+        end_source_session(run_id)
     return ended
+
+
+def end_source_session(run_id: int) -> None:
+    """Ends the source session of a run's query, when the run recorded one: a worker that died may
+    leave its query running in the source (nothing reads the socket), one that hangs keeps it."""
+    run = Run.objects.select_related("pipeline__connection").filter(id=run_id).first()
+    if run is None or not run.source_session:
+        return
+    connection = run.pipeline.connection
+    connector = get_connector(connection.connector)
+    try:
+        if connector is not None:
+            if connector.end_session(connection_source_settings(connection), run.source_session,
+                                     connect_timeout=settings.KRENALIS["CONNECT_TIMEOUT"]):
+                log.warning("run %s: its source session was ended", run_id)
+    except (ConnectorUnavailable, KrenalisError) as exc:  # unreachable, or no longer allowed
+        log.warning("run %s: cannot end its source session: %s", run_id, exc)
+    Run.objects.filter(id=run_id).update(source_session=None)
 
 
 def requeue_waiting_runs() -> int:
@@ -148,11 +178,16 @@ class DatabaseMonitor:
         state = Run.objects.filter(id=self.run_id).values("cancel_requested", "end_time").first()
         if state is None:
             self.stopped_by = "pipeline was deleted"
-        elif state["cancel_requested"]:
-            self.stopped_by = CANCELLED
-        elif state["end_time"] is not None:
-            self.stopped_by = DIED
+        else:
+            self.stopped_by = _stop_reason(state) or self.stopped_by
         return self.stopped_by
+
+    def cancel_or_sweep(self) -> str | None:
+        """Why the run must stop, as another thread sees it (the watcher's question): a cancel or the
+        sweep. A run it cannot see is left to the run's own thread, which may see what is not
+        committed yet (a deleted pipeline stops the run at its next batch)."""
+        state = Run.objects.filter(id=self.run_id).values("cancel_requested", "end_time").first()
+        return None if state is None else _stop_reason(state)
 
     def progress(self, passed, failed) -> None:
         Run.objects.filter(id=self.run_id, end_time__isnull=True).update(
@@ -172,6 +207,14 @@ class DatabaseMonitor:
             RunError.objects.bulk_create(self.kept, ignore_conflicts=True)
             self.flushed += len(self.kept)
             self.kept = []
+
+
+def _stop_reason(state: dict) -> str | None:
+    if state["cancel_requested"]:
+        return CANCELLED
+    if state["end_time"] is not None:
+        return DIED
+    return None
 
 
 def build_plan(run: Run) -> RunPlan:
@@ -243,10 +286,25 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
     run = Run.objects.select_related("pipeline__workspace", "pipeline__connection").get(id=run_id)
     revision = run.pipeline.revision  # the definition this run reads
     monitor = DatabaseMonitor(run, on_progress)
+    # The query's source session is recorded on the run for as long as it runs (see end_source_session).
+    control = QueryControl(on_session=lambda session: Run.objects.filter(id=run_id).update(source_session=session))
     try:
+        plan = build_plan(run)
         beat = Run.objects.filter(id=run_id, end_time__isnull=True)
-        with Heartbeat(lambda: beat.update(heartbeat_time=timezone.now()), heartbeat_seconds, f"heartbeat-{run_id}"):
-            result = execute_run(build_plan(run), monitor)
+
+        def watch():
+            """A cancel or a sweep (read from the database), or a source call past the statement timeout,
+            interrupts the query; once interrupted, again while a call blocks (see QueryControl)."""
+            reason = control.reason or monitor.cancel_or_sweep()
+            busy = control.busy_for()
+            if reason is None and busy is not None and busy > plan.statement_timeout + STATEMENT_TIMEOUT_GRACE:
+                reason = STATEMENT_TIMEOUT.format(plan.statement_timeout)
+            if reason is not None:
+                control.interrupt(reason)
+
+        with Heartbeat(lambda: beat.update(heartbeat_time=timezone.now()), heartbeat_seconds, f"heartbeat-{run_id}"), \
+                Heartbeat(watch, lambda: WATCH_SECONDS, f"watch-{run_id}"):
+            result = execute_run(plan, monitor, control=control)
         error, cursor = result.error, result.cursor
     except Exception:
         log.exception("run %s failed unexpectedly", run_id)

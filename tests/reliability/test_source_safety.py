@@ -210,7 +210,8 @@ def test_queries_with_the_forbidden_words_in_strings_and_comments_preview_and_ru
 def test_the_statement_timeout_stops_a_slow_query_and_the_run_purges_nothing(api, warehouse_db, settings, kind,
                                                                              slow, request):
     source = request.getfixturevalue("pg_source" if kind == "postgresql" else "mysql_source")
-    settings.KRENALIS = {**settings.KRENALIS, "SOURCE_STATEMENT_TIMEOUT": 1}
+    # a run's statement timeout; a preview has its own (KRENALIS_PREVIEW_TIMEOUT)
+    settings.KRENALIS = {**settings.KRENALIS, "SOURCE_STATEMENT_TIMEOUT": 1, "PREVIEW_TIMEOUT": 1}
     ws = create_workspace(api, warehouse_db)
     connection_id = create_connection(ws, source)
     pipeline_id = create_pipeline(ws, connection_id, query="SELECT id, firstname, updated_ts FROM customers",
@@ -220,7 +221,9 @@ def test_the_statement_timeout_stops_a_slow_query_and_the_run_purges_nothing(api
                 else "Error 1969: Query execution was interrupted (max_statement_time exceeded)")
     started = time.monotonic()
     resp = ws.api.post(f"/v1/connections/{connection_id}/query", {"query": slow, "limit": 10})
-    assert support.error_of(resp) == (503, "ServiceUnavailable", expected)
+    assert support.error_of(resp) == (503, "ServiceUnavailable", "the query took longer than the preview's limit "
+                                                                 "of 1 s (KRENALIS_PREVIEW_TIMEOUT) and was cancelled")
+    assert support.busy_sessions(source) == 0
     assert time.monotonic() - started < 4
     Pipeline.objects.filter(id=pipeline_id).update(query=slow)
     started = time.monotonic()

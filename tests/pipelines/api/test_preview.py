@@ -1,6 +1,9 @@
-"""Query preview: POST /v1/connections/{id}/query (reference §6)."""
+"""Query preview: POST /v1/connections/{id}/query (reference §6), and its limits."""
+import json
+
 import pytest
 
+from pipelines.services.preview import TRUNCATED
 from tests import support
 from tests.support import error_of
 
@@ -90,3 +93,60 @@ def test_json_values_are_embedded(workspace, pg_source):
     cid = workspace.api.post("/v1/connections", support.connection_body(pg_source)).json()["id"]
     body = preview(workspace.api, cid, "SELECT attrs FROM customers WHERE id = 4").json()
     assert body["rows"] == [{"attrs": {"plan": "free"}}]
+
+
+# --------------------------------------------------------------------------- limits of a preview
+
+BIG_ROWS = {  # 100 rows of a 1 MB value each (500,000 two-byte characters): 100 MB in all
+    "postgresql": "SELECT i AS id, repeat('é', 500000) AS big FROM generate_series(1, 100) AS i",
+    "mysql": "SELECT seq AS id, REPEAT('é', 500000) AS big FROM seq_1_to_100",
+}
+
+
+def json_bytes(value) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def test_a_preview_of_big_values_is_capped_per_value_and_in_all(source_connection):
+    """Values are cut to 64 KiB and end with the marker; rows stop before 4 MiB; issues say both."""
+    api, cid, source = source_connection
+    resp = preview(api, cid, BIG_ROWS[source.kind], limit=100)
+    assert resp.status_code == 200, resp.content[:300]
+    assert len(resp.content) < 4 * 1024 * 1024 + 4096
+    body = resp.json()
+    rows = body["rows"]
+    assert 0 < len(rows) < 100
+    for row in rows:
+        assert row["big"].endswith(TRUNCATED) and set(row["big"][:-len(TRUNCATED)]) == {"é"}
+        assert 65536 - 16 < len(row["big"].encode()) <= 65536
+    in_all = sum(map(json_bytes, rows))
+    assert in_all <= 4194304 < in_all + json_bytes(rows[-1])  # the next row would not have fitted
+    assert body["issues"] == [
+        f"Only the first {len(rows)} rows are shown: the preview's rows hold at most 4194304 bytes in all "
+        "(KRENALIS_PREVIEW_MAX_BYTES).",
+        f'Column "big": {len(rows)} values are longer than the preview\'s limit of 65536 bytes per value '
+        f'(KRENALIS_PREVIEW_MAX_VALUE_BYTES) and cut; they end with "{TRUNCATED}".']
+    assert body["schema"]["properties"][1]["name"] == "big"
+
+
+def test_a_json_value_too_long_for_a_preview_becomes_its_cut_text(workspace, pg_source, settings):
+    settings.KRENALIS = {**settings.KRENALIS, "PREVIEW_MAX_VALUE_BYTES": 100}
+    cid = workspace.api.post("/v1/connections", support.connection_body(pg_source)).json()["id"]
+    body = preview(workspace.api, cid, "SELECT jsonb_build_object('a', repeat('y', 500)) AS doc, "
+                                       "'{\"short\": 1}'::json AS small").json()
+    doc = '{"a": "' + "y" * (100 - 7 - len(TRUNCATED.encode())) + TRUNCATED
+    assert body["rows"] == [{"doc": doc, "small": {"short": 1}}]
+    assert body["issues"] == [f'Column "doc": 1 value is longer than the preview\'s limit of 100 bytes per value '
+                              f'(KRENALIS_PREVIEW_MAX_VALUE_BYTES) and cut; it ends with "{TRUNCATED}".']
+
+
+SLEEPS = {"postgresql": "SELECT pg_sleep(30) IS NULL AS slept", "mysql": "SELECT SLEEP(30) AS slept"}
+
+
+def test_a_preview_ends_at_its_timeout_and_so_does_its_source_query(source_connection, settings):
+    settings.KRENALIS = {**settings.KRENALIS, "PREVIEW_TIMEOUT": 2}
+    api, cid, source = source_connection
+    resp = preview(api, cid, SLEEPS[source.kind])
+    assert error_of(resp) == (503, "ServiceUnavailable", "the query took longer than the preview's limit of 2 s "
+                                                         "(KRENALIS_PREVIEW_TIMEOUT) and was cancelled")
+    assert support.busy_sessions(source) == 0

@@ -132,3 +132,20 @@ def read_all(connector, settings, sql, **kwargs):
 
 def column_types(schema) -> dict:
     return {c.name: c.type for c in schema.columns}
+
+
+def interrupt_when(control, condition, reason: str, timeout: float = 30):
+    """A thread that interrupts the query of `control` with `reason` once condition() is true (as a
+    watcher does while the query's own thread blocks in the driver)."""
+    import threading
+    import time
+
+    def watch():
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        control.interrupt(reason)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread

@@ -1,11 +1,13 @@
 """The connector registry and the shared helpers (no database needed)."""
 
 import datetime as dt
+import threading
+
 import pytest
 
 from pipelines.connectors import (REGISTRY, Column, Connector, ConnectorUnavailable, InvalidSettings,
-                                  MySQLConnector, PostgreSQLConnector, QueryResult, QuerySchema, SQLiteConnector,
-                                  get_connector)
+                                  MySQLConnector, PostgreSQLConnector, QueryControl, QueryInterrupted, QueryResult,
+                                  QuerySchema, SQLiteConnector, get_connector)
 from pipelines.connectors.base import (INVALID_NAME_ISSUE, build_schema, check_duplicate_names, float32_value,
                                        make_batch_transform, ordinal, scrub_secrets)
 from pipelines.types import Property, RawJSON, Type, object_type
@@ -206,3 +208,59 @@ def test_values_conversion_helpers():
     utc = dt.timezone.utc
     assert naive_as_utc(dt.datetime(2020, 1, 1)) == dt.datetime(2020, 1, 1, tzinfo=utc)
     assert naive_as_utc(dt.datetime(2020, 1, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=2)))).tzinfo == utc
+
+
+# --------------------------------------------------------------------------- QueryControl
+
+
+def test_a_control_interrupts_a_blocked_call_and_refuses_the_next():
+    released = threading.Event()
+    control = QueryControl()
+    control.attach(released.set)  # the connector's way to stop the source
+    control.interrupt("not yet")  # no call in progress: nothing to stop in the source
+    assert not released.is_set() and control.reason == "not yet"
+    with pytest.raises(QueryInterrupted, match="^not yet$"):
+        control.call(lambda: "a call that must not start")
+    fresh = QueryControl()
+    fresh.attach(released.set)
+    outcome = []
+    caller = threading.Thread(target=lambda: outcome.append(fresh.call(released.wait, 30)))
+    caller.start()
+    while fresh.busy_for() is None:
+        pass
+    fresh.interrupt("stop")
+    fresh.interrupt("another reason")  # again while the call may still block; the first reason stays
+    caller.join(10)
+    assert outcome == [True] and fresh.reason == "stop" and fresh.busy_for() is None
+
+
+def test_a_control_interrupted_before_the_connector_attaches_stops_the_query_there():
+    sessions = []
+    control = QueryControl(on_session=sessions.append)
+    control.interrupt("cancelled")
+    with pytest.raises(QueryInterrupted, match="^cancelled$"):
+        control.attach(lambda: None, {"pid": 1})
+    control.detach(had_session=True)
+    assert sessions == [{"pid": 1}, None]
+
+
+def test_the_error_of_an_interrupted_query_is_its_reason():
+    control = QueryControl()
+    wrap = control.wrap_error(lambda error: ConnectorUnavailable(f"driver: {error}"))
+    assert str(wrap(RuntimeError("boom"))) == "driver: boom"
+    control.interrupt("run was cancelled")
+    error = wrap(RuntimeError("canceling statement due to user request"))
+    assert isinstance(error, QueryInterrupted) and str(error) == "run was cancelled"
+
+
+def test_a_query_result_fetches_nothing_once_interrupted():
+    control = QueryControl()
+    fetch = _Fetcher(25)
+    result = QueryResult(QuerySchema([Column("n", INT64, True)], []), fetch, list, batch_size=10, max_rows=None,
+                         wrap_error=lambda e: ConnectorUnavailable(str(e)), control=control)
+    assert len(result.next_batch()) == 10
+    assert len(result.next_batch(3)) == 3  # a batch of the size asked
+    control.interrupt("enough")
+    with pytest.raises(QueryInterrupted, match="^enough$"):
+        list(result)
+    assert fetch.calls == [10, 3]

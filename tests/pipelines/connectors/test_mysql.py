@@ -3,17 +3,18 @@
 import datetime as dt
 import re
 import secrets
+import threading
 import time
 from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings
+from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.connectors.mysql import grant_warnings, session_sql_mode
 from pipelines.types import Type
 
-from .conftest import column_types, mysql_connect, read_all
+from .conftest import column_types, interrupt_when, mysql_connect, read_all
 
 MY = REGISTRY["mysql"]
 UTC = dt.timezone.utc
@@ -528,3 +529,65 @@ def test_queries_that_could_write_or_run_more_are_refused_before_connecting(my, 
 ])
 def test_read_only_queries_still_run(my, canary, sql, rows):
     assert read_all(MY, my.settings(), sql)[1] == rows
+
+
+# --------------------------------------------------------------------------- interrupting a query
+
+
+def sleeping(my) -> int:
+    """Sessions of the database blocked in SLEEP()."""
+    return my.execute("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+                      "AND ID <> CONNECTION_ID() AND STATE = 'User sleep'")[0][0]
+
+
+SLEEP_60 = "SELECT seq FROM seq_1_to_10 WHERE SLEEP(6) = 0"
+
+
+def test_a_control_stops_a_blocked_query_with_kill_query(my):
+    """KILL QUERY on a second connection, as the same user (who has no PROCESS privilege)."""
+    control = QueryControl()
+    stopper = interrupt_when(control, lambda: sleeping(my), "stopped by the test")
+    with pytest.raises(QueryInterrupted) as info:
+        read_all(MY, my.settings(), SLEEP_60, timeout_seconds=120, control=control)
+    stopper.join()
+    assert str(info.value) == "stopped by the test"
+    assert sleeping(my) == 0
+
+
+def test_a_control_stops_a_query_between_batches_and_before_it_starts(my):
+    control = QueryControl()
+    with MY.query(my.settings(), "SELECT seq FROM seq_1_to_10", timeout_seconds=10, batch_size=2,
+                  control=control) as result:
+        assert result.next_batch() == [(1,), (2,)]
+        control.interrupt("enough")
+        with pytest.raises(QueryInterrupted, match="^enough$"):
+            result.next_batch()
+    with pytest.raises(QueryInterrupted, match="^enough$"):
+        read_all(MY, my.settings(), SLEEP_60, control=control)
+    assert sleeping(my) == 0
+
+
+def test_end_session_kills_the_recorded_connection_of_the_same_user_only(my):
+    sessions, failure = [], []
+    control = QueryControl(on_session=sessions.append)
+
+    def read():
+        try:
+            read_all(MY, my.settings(), SLEEP_60, timeout_seconds=120, control=control)
+        except ConnectorUnavailable as exc:
+            failure.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 30
+    while not sleeping(my) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (session,) = sessions
+    # Another user's connection (the fixture's, as root) is never killed.
+    assert MY.end_session(my.settings(), {"id": my.conn.thread_id()}) is False
+    my.conn.ping()
+    assert MY.end_session(my.settings(), session) is True
+    reader.join(10)
+    assert not reader.is_alive() and failure
+    assert sleeping(my) == 0 and sessions == [session, None]
+    assert MY.end_session(my.settings(), session) is False

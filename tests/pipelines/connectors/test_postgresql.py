@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings
+from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.connectors.postgresql import canonical_ip
 from pipelines.connectors.querycheck import MULTIPLE_COMMANDS
 from pipelines.types import RawJSON, Type
 
-from .conftest import column_types, read_all
+from .conftest import column_types, interrupt_when, read_all
 
 PG = REGISTRY["postgresql"]
 UTC = dt.timezone.utc
@@ -577,3 +577,65 @@ def test_queries_can_run_concurrently(pg):
     for t in threads:
         t.join()
     assert errors == []
+
+
+# --------------------------------------------------------------------------- interrupting a query
+
+
+def sleeping(pg) -> int:
+    """Sessions of the database (other than the fixture's) blocked in pg_sleep."""
+    return pg.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+                      "AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()")[0][0]
+
+
+SLEEP_60 = "SELECT pg_sleep(60) IS NULL AS slept"
+
+
+def test_a_control_stops_a_blocked_query_in_the_source(pg):
+    control = QueryControl()
+    stopper = interrupt_when(control, lambda: sleeping(pg), "stopped by the test")
+    with pytest.raises(QueryInterrupted) as info:
+        read_all(PG, pg.settings(), SLEEP_60, timeout_seconds=120, control=control)
+    stopper.join()
+    assert str(info.value) == "stopped by the test"
+    assert sleeping(pg) == 0
+
+
+def test_a_control_stops_a_query_between_batches_and_before_it_starts(pg):
+    control = QueryControl()
+    with PG.query(pg.settings(), "SELECT g AS n FROM generate_series(1, 10) g", timeout_seconds=10, batch_size=2,
+                  control=control) as result:
+        assert result.next_batch() == [(1,), (2,)]
+        control.interrupt("enough")
+        with pytest.raises(QueryInterrupted, match="^enough$"):
+            result.next_batch()
+    with pytest.raises(QueryInterrupted, match="^enough$"):
+        read_all(PG, pg.settings(), SLEEP_60, control=control)
+    assert sleeping(pg) == 0
+
+
+def test_end_session_ends_the_recorded_session_and_no_other(pg):
+    sessions, failure = [], []
+    control = QueryControl(on_session=sessions.append)
+
+    def read():
+        try:
+            read_all(PG, pg.settings(), SLEEP_60, timeout_seconds=120, control=control)
+        except ConnectorUnavailable as exc:
+            failure.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 30
+    while not sleeping(pg) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (session,) = sessions
+    # A pid that another session uses now (pids are reused) is not that session: nothing ended.
+    assert PG.end_session(pg.settings(), {**session, "backendStart": "2000-01-01 00:00:00+00"}) is False
+    assert sleeping(pg) == 1
+    assert PG.end_session(pg.settings(), session) is True
+    reader.join(10)
+    assert not reader.is_alive()
+    assert failure  # the session is gone: the read fails (the driver says how)
+    assert sleeping(pg) == 0 and sessions == [session, None]
+    assert PG.end_session(pg.settings(), session) is False

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import ConnectorUnavailable, InvalidSettings, SQLiteConnector
+from pipelines.connectors import ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted, SQLiteConnector
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.types import RawJSON, Type
 
-from .conftest import column_types, read_all
+from .conftest import column_types, interrupt_when, read_all
 
 LITE = SQLiteConnector(allowed_root="")
 UTC = dt.timezone.utc
@@ -166,6 +166,19 @@ def test_statement_timeout(db):
         read_all(LITE, settings(db), sql, timeout_seconds=1)
     assert time.monotonic() - started < 3
     assert str(info.value) == "canceling statement due to statement timeout (1 s)"
+
+
+def test_a_control_stops_a_running_query(db):
+    sql = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) AS c FROM r"
+    control = QueryControl()
+    stopper = interrupt_when(control, lambda: (control.busy_for() or 0) > 0.5, "stopped by the test")
+    with pytest.raises(QueryInterrupted) as info:
+        read_all(LITE, settings(db), sql, timeout_seconds=60, control=control)
+    stopper.join()
+    assert str(info.value) == "stopped by the test"
+    with pytest.raises(QueryInterrupted):  # and nothing runs after
+        read_all(LITE, settings(db), "SELECT 1 AS one", control=control)
+    assert LITE.end_session(settings(db), None) is False  # in-process: nothing to end from elsewhere
 
 
 def test_sql_error(db):

@@ -3,6 +3,7 @@ succeed, properties to unset, and the `runpipeline` command."""
 import datetime as dt
 import io
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -16,11 +17,11 @@ from django.utils import timezone
 
 from pipelines.errors import Unprocessable
 from pipelines.models import Pipeline, Run
-from pipelines.services.runs import (CANCELLED, DEAD_AFTER, DIED, run_cancel, run_execute, run_start,
-                                     sweep_dead_runs)
+from pipelines.services.runs import (CANCELLED, DEAD_AFTER, DIED, STATEMENT_TIMEOUT, run_cancel, run_execute,
+                                     run_start, sweep_dead_runs)
 from tests import support
 from tests.pipelines.services import (counts, create_connection, create_pipeline, create_workspace, cursor_of,
-                                      errors_of, identities, pipeline_body, run_now)
+                                      errors_of, identities, pipeline_body, query_schema, run_now)
 
 UTC = dt.timezone.utc
 ALL_PASSED_10 = ([10, 10, 0, 0, 10, 10, 10], [0] * 7)
@@ -205,6 +206,112 @@ def test_cancelled_and_failed_runs_keep_the_cursor(ws, pg_source):
     run = run_now(pid)
     assert run.error == "" and counts(run) == ([2, 2, 0, 0, 2, 2, 2], [1, 0, 0, 0, 0, 0, 0])
     assert cursor_of(pid) == dt.datetime(2024, 5, 1, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- stopping the source query
+
+# 10 customers, 120 s to read them: the source is busy with the query for the whole run.
+SLOW = {"postgresql": "SELECT id, firstname, updated_ts FROM customers, pg_sleep(120)",
+        "mysql": "SELECT id, firstname, updated_ts FROM customers WHERE SLEEP(12) = 0"}
+NAMES = {"customer_id": "id", "first_name": "firstname"}
+
+
+def imported_then_slow(ws, source) -> int:
+    """A pipeline that has imported the 10 customers, and whose query is now the slow one (saved
+    through the API, which does not run it)."""
+    cid = create_connection(ws, source)
+    fast = "SELECT id, firstname, updated_ts FROM customers"
+    pid = create_pipeline(ws, cid, query=fast, mapping=NAMES)
+    assert run_now(pid).error == ""
+    body = pipeline_body(ws, cid, query=SLOW[source.kind], mapping=NAMES, in_schema=query_schema(ws, cid, fast))
+    del body["connection"], body["target"]
+    resp = ws.api.put(f"/v1/pipelines/{pid}", body)
+    assert resp.status_code == 200, resp.content
+    return pid
+
+
+def ended_run(ws, run_id: int) -> dict | None:
+    run = ws.api.get(f"/v1/pipelines/runs/{run_id}").json()
+    return run if run["endTime"] else None
+
+
+def test_cancel_stops_the_source_query_and_the_run_ends_within_10_s(ws, any_source, celery_worker):
+    """Cancelled 1 s into a query that would run 120 s: the worker interrupts it in the source
+    (PostgreSQL's cancel, MariaDB's KILL QUERY), and the run ends as cancelled without moving the
+    cursor or purging the identities it did not see."""
+    pid = imported_then_slow(ws, any_source)
+    cursor = cursor_of(pid)
+    resp = ws.api.post(f"/v1/pipelines/{pid}/runs", {})
+    assert resp.status_code == 200, resp.content
+    run_id = resp.json()["id"]
+    assert support.wait_for(lambda: support.busy_sessions(any_source), timeout=30), \
+        f"the query never ran\n{celery_worker.output()[-3000:]}"
+    time.sleep(1)
+    assert ws.api.post(f"/v1/pipelines/runs/{run_id}/cancel").status_code == 200
+    run = support.wait_for(lambda: ended_run(ws, run_id), timeout=10)
+    assert run is not None, f"the run did not end within 10 s of the cancel\n{celery_worker.output()[-3000:]}"
+    assert run["error"] == CANCELLED
+    assert support.busy_sessions(any_source) == 0
+    assert ws.api.get(f"/v1/pipelines/runs/{run_id}/errors").json()["errors"][-1] == {
+        "step": "Receive", "userId": None, "message": CANCELLED}
+    assert cursor_of(pid) == cursor
+    assert len(identities(ws, pid)) == 10  # nothing purged
+    assert Run.objects.get(id=run_id).source_session is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_ends_the_source_query_of_a_hung_worker(ws, any_source, tmp_path):
+    """A worker that hangs (stopped by SIGSTOP; one that died is the same to the source) neither
+    beats nor reads: the sweep, in another process, ends the run and the source session the run
+    recorded, so the query does not run on in the source."""
+    pid = imported_then_slow(ws, any_source)
+    queue = support.TaskQueue(settings.CELERY_BROKER_URL)
+    worker = support.start_worker(tmp_path / "worker.log", queue.name, settings.CELERY_BROKER_URL)
+    stopped = False
+    try:
+        from pipelines.tasks import execute_run_task
+
+        run = start(pid)
+        execute_run_task.apply_async((run.id,), queue=queue.name)
+        assert support.wait_for(lambda: support.busy_sessions(any_source), timeout=30), \
+            f"the query never ran\n{worker.output()[-3000:]}"
+        os.killpg(worker.pid, signal.SIGSTOP)
+        stopped = True
+        Run.objects.filter(id=run.id).update(heartbeat_time=timezone.now() - DEAD_AFTER - dt.timedelta(seconds=1))
+        assert sweep_dead_runs() == 1
+        assert support.wait_for(lambda: support.busy_sessions(any_source) == 0, timeout=10)
+        run.refresh_from_db()
+        assert run.error == DIED and run.source_session is None
+        assert len(identities(ws, pid)) == 10
+    finally:
+        if stopped:
+            os.killpg(worker.pid, signal.SIGCONT)
+        worker.stop()
+        queue.forget()
+    run.refresh_from_db()
+    assert run.error == DIED  # the worker, resumed, found its run ended
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_query_that_turns_its_statement_timeout_off_is_interrupted_by_the_worker(ws, pg_source, settings):
+    """PostgreSQL's statement_timeout applies to each FETCH, and a query can switch it off for the
+    next ones (set_config is a function): the worker interrupts a call that outlives the statement
+    timeout, and the run ends with an error that names the setting; the rows read are written."""
+    query = ("SELECT i AS id, 'First' || i AS firstname, timestamp '2024-01-01' + i * interval '1 second' AS updated_ts "
+             "FROM generate_series(1, 5001) AS i WHERE set_config('statement_timeout', '0', false) = '0' "
+             "AND (i <= 5000 OR pg_sleep(120) IS NOT NULL)")
+    pid = create_pipeline(ws, create_connection(ws, pg_source), query=query, mapping=NAMES)
+    settings.KRENALIS = {**settings.KRENALIS, "SOURCE_STATEMENT_TIMEOUT": 1}
+    run = start(pid)
+    worker = execute_in_thread(run.id)
+    assert support.wait_for(lambda: support.busy_sessions(pg_source), timeout=30)
+    worker.join(30)
+    assert not worker.is_alive(), "the run did not end"
+    run.refresh_from_db()
+    assert run.error == STATEMENT_TIMEOUT.format(1)
+    assert errors_of(run)[-1] == ("Receive", None, STATEMENT_TIMEOUT.format(1))
+    assert support.busy_sessions(pg_source) == 0
+    assert len(identities(ws, pid)) == 5000 and cursor_of(pid) is None
 
 
 # --------------------------------------------------------------------------- runpipeline
