@@ -114,13 +114,20 @@ def _as_utc(value):
     return value
 
 
+def _beyond_python(text: str) -> bool:
+    """PostgreSQL dates and timestamps no Python date stands for: ±infinity (psycopg2 would read them
+    as 9999-12-31 and 0001-01-01), BC dates and years beyond 9999 (psycopg2 fails the whole query)."""
+    return text.endswith(("infinity", " BC")) or len(text.partition("-")[0]) > 4
+
+
 def _timestamp_caster(oid: int, name: str, zone: str):
     """A typecaster of timestamps into aware UTC datetimes; `zone` completes the text ("+00:00" for
     timestamps without time zone, which are UTC).
 
     The session's ISO text is parsed by datetime.fromisoformat, one C call ten times cheaper than the
-    default typecaster followed by replace(); the texts it rejects (infinity, BC, years beyond 9999)
-    take the default typecaster's path.
+    default typecaster followed by replace(); the texts it rejects take the default typecaster's path,
+    except those of no Python datetime (infinity, BC, years beyond 9999): they stay text, which the
+    run rejects for that row alone and the preview reports.
     """
     base, parse = _ext.string_types[oid], _dt.datetime.fromisoformat
 
@@ -130,14 +137,63 @@ def _timestamp_caster(oid: int, name: str, zone: str):
         try:
             moment = parse(value + zone)
         except ValueError:
-            return _as_utc(base(value, cursor))
+            if _beyond_python(value):
+                return value
+            try:
+                return _as_utc(base(value, cursor))
+            except (ValueError, OverflowError):
+                return value
         return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
     return _ext.new_type((oid,), name, cast)
 
 
+def _date_caster():
+    """Dates as datetime.date; those of no Python date (infinity, BC, years beyond 9999) stay text."""
+    parse = _dt.date.fromisoformat
+
+    def cast(value, cursor):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError:
+            return value
+
+    return _ext.new_type((DATE,), "KRENALIS_DATE", cast)
+
+
+def _time_caster():
+    """Times of day as datetime.time; PostgreSQL's 24:00:00 stays text (psycopg2 reads it as
+    00:00:00, another time), which the run rejects for that row."""
+    parse = _dt.time.fromisoformat
+
+    def cast(value, cursor):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError:
+            return value
+
+    return _ext.new_type((TIME,), "KRENALIS_TIME", cast)
+
+
+def _timetz_caster():
+    """Times with a zone as UTC times of day; 24:00:00+zz stays text (psycopg2 reads 00:00:00+zz)."""
+    base = _ext.string_types[TIMETZ]
+
+    def cast(value, cursor):
+        if value is None:
+            return None
+        if value.startswith("24:"):
+            return value
+        return _timetz_utc(base(value, cursor))
+
+    return _ext.new_type((TIMETZ,), "KRENALIS_TIMETZ", cast)
+
+
 def _typecasters():
-    default = _ext.string_types
     return [
         _caster(JSON, "KRENALIS_JSON", None, RawJSON),
         _caster(JSONB, "KRENALIS_JSONB", None, RawJSON),
@@ -146,7 +202,9 @@ def _typecasters():
         _caster(BYTEA, "KRENALIS_BYTEA", psycopg2.BINARY, _bytea_text),
         _timestamp_caster(TIMESTAMP, "KRENALIS_TIMESTAMP", "+00:00"),
         _timestamp_caster(TIMESTAMPTZ, "KRENALIS_TIMESTAMPTZ", ""),
-        _caster(TIMETZ, "KRENALIS_TIMETZ", default[TIMETZ], _timetz_utc),
+        _timetz_caster(),
+        _date_caster(),
+        _time_caster(),
     ]
 
 

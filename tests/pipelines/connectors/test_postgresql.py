@@ -266,6 +266,21 @@ def test_values_are_converted(pg, typed_table):
     assert rows[1][21] is None
 
 
+def test_values_no_python_value_stands_for_stay_text(pg):
+    """psycopg2 reads 24:00:00 as 00:00:00 and infinity as 9999-12-31 (another value, silently), and
+    fails the whole query on a BC date or a year beyond 9999: the connector hands these over as
+    PostgreSQL writes them, so that the run fails that row alone and says why."""
+    _, rows = read_all(PG, pg.settings(), """
+        SELECT '24:00:00'::time AS t, '24:00:00+00'::timetz AS tz, '24:00:00+02'::timetz AS tz2,
+               '23:59:59.999999'::time AS last, 'infinity'::date AS d, '-infinity'::date AS d2,
+               '0044-03-15 BC'::date AS bc, '10000-01-01'::date AS far, 'infinity'::timestamptz AS ts,
+               '-infinity'::timestamp AS ts2, '0044-03-15 12:00 BC'::timestamp AS ts_bc,
+               '10000-01-01 00:00:00'::timestamptz AS ts_far, '2024-02-29'::date AS leap""")
+    assert rows == [("24:00:00", "24:00:00+00", "24:00:00+02", dt.time(23, 59, 59, 999999), "infinity", "-infinity",
+                     "0044-03-15 BC", "10000-01-01", "infinity", "-infinity", "0044-03-15 12:00:00 BC",
+                     "10000-01-01 00:00:00+00", dt.date(2024, 2, 29))]
+
+
 def test_float4_values_are_in_the_float32_value_model(pg):
     _, rows = read_all(PG, pg.settings(), "SELECT 3.1415927::real AS pi, 0.3::real AS a, 1e38::real AS big, "
                                           "'NaN'::real AS nan")
