@@ -405,7 +405,7 @@ def _check_query_schema(plan: RunPlan, columns) -> dict[str, int]:
         raise RunStopped(f'in the input schema, there is no update time column "{plan.updated_at_column}"{REVIEW}',
                          INPUT)
     query_schema = object_type(*(Property(name=c.name, type=c.type, nullable=c.nullable) for c in columns))
-    difference = alignment_difference(plan.in_schema, query_schema)
+    difference = alignment_difference(plan.in_schema, query_schema, widening=True)
     if difference:
         raise RunStopped(f"in the input schema, {difference}{REVIEW}", INPUT)
     return index

@@ -16,7 +16,9 @@ CHAR/VARCHAR: MySQL reports the length in bytes of the utf8mb4 result (4 per cha
 type is ``string`` with ``maxLength = length // 4``; when the column has the BINARY flag
 (VARBINARY/BINARY, but also any ``*_bin`` collation — the protocol flag cannot tell them apart)
 the type is a plain ``string``. MariaDB's JSON is an alias of LONGTEXT and is reported as a
-string (the driver cannot see it is JSON); MySQL's native JSON is ``json``.
+string (the driver cannot see it is JSON); MySQL's native JSON is ``json``. DATE, DATETIME and
+TIMESTAMP columns are nullable whatever their NOT NULL: they may hold the zero date 0000-00-00,
+which is read as NULL. A TIME outside one day (838:59:59) stays a duration, which the run rejects.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from MySQLdb.times import DateTime_or_None
 
 from pipelines.types import Type
 
-from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult, build_schema, bytes_to_str,
-                   check_bytes, check_port, check_runes, float32_value, get_int, get_string, make_batch_transform,
-                   one_line, require_object, scrub_secrets, to_raw_json)
+from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult, build_schema,
+                   bytes_to_str, check_bytes, check_port, check_runes, float32_value, get_int, get_string,
+                   make_batch_transform, one_line, require_object, scrub_secrets, to_raw_json)
 
 __all__ = ["MySQLConnector"]
 
@@ -50,26 +52,42 @@ _NAMES = {FT.BIT: "BIT", FT.GEOMETRY: "GEOMETRY", FT.NULL: "NULL", FT.SET: "SET"
 # --------------------------------------------------------------------------- value conversion
 
 
-def _datetime(value):
-    if type(value) is _dt.datetime:
-        return value.replace(tzinfo=UTC)
-    return value  # e.g. a zero date the driver could not parse: the row fails validation
-
-
 _FROM_ISO = _dt.datetime.fromisoformat
+_DATE_FROM_ISO = _dt.date.fromisoformat
+
+
+def _is_zero_date(text: str) -> bool:
+    """MySQL's zero date (0000-00-00, 0000-00-00 00:00:00[.000000]), its "no date": read as NULL,
+    as the driver reads it; the schema says such columns are nullable (_type_column)."""
+    return not text.strip("0-: .")
 
 
 def _utc_datetime(text: str):
     """The driver's converter of DATETIME and TIMESTAMP text (UTC: the session's time zone): the
     usual 'YYYY-MM-DD HH:MM:SS[.ffffff]' in one C call, about 15x faster than the driver's own
-    parsing; anything else (a zero date...) as the driver's own converter reads it."""
+    parsing; the zero date is NULL; anything else as the driver's own converter reads it, and what
+    it cannot read (2024-02-30, allowed by some sql_modes) stays text: that row alone fails."""
     try:
         return _FROM_ISO(text + "+00:00")
     except ValueError:
-        return _datetime(DateTime_or_None(text))
+        if _is_zero_date(text):
+            return None
+        value = DateTime_or_None(text)
+        if type(value) is _dt.datetime:
+            return value.replace(tzinfo=UTC)
+        return text
 
 
-_CONVERSIONS = {**MySQLdb.converters.conversions, FT.DATETIME: _utc_datetime, FT.TIMESTAMP: _utc_datetime}
+def _date(text: str):
+    """DATE text: a date, NULL for the zero date, and the text for a date no calendar has."""
+    try:
+        return _DATE_FROM_ISO(text)
+    except ValueError:
+        return None if _is_zero_date(text) else text
+
+
+_CONVERSIONS = {**MySQLdb.converters.conversions, FT.DATETIME: _utc_datetime, FT.TIMESTAMP: _utc_datetime,
+                FT.DATE: _date}
 
 
 def _time(value):
@@ -209,9 +227,9 @@ class MySQLConnector(Connector):
             precision = min(max(precision, scale, 1), 76)
             type_ = Type(kind="decimal", precision=precision, scale=min(scale, 37))
         elif code in (FT.DATE, 14):  # 14 is NEWDATE
-            type_ = Type(kind="date")
+            type_, nullable = Type(kind="date"), True  # NOT NULL columns hold the zero date, read as NULL
         elif code in (FT.DATETIME, FT.TIMESTAMP):
-            type_ = Type(kind="datetime")  # made aware by _utc_datetime
+            type_, nullable = Type(kind="datetime"), True  # made aware by _utc_datetime; zero dates as DATE
         elif code == FT.TIME:
             type_, converter = Type(kind="time"), _time
         elif code == FT.YEAR:

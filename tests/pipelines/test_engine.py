@@ -419,6 +419,63 @@ def test_the_garbage_collector_is_tuned_during_a_run_and_restored_after(rich_wor
     assert counts(run_now(pid)) == all_passed(10)
 
 
+# --------------------------------------------------------------------------- values real databases hold
+
+REVIEW = ". Please review and update the pipeline before attempting to import the users."
+DATED_PROFILE_SCHEMA = {"kind": "object", "properties": [
+    *RICH_PROFILE_SCHEMA["properties"], {"name": "birth_date", "type": {"kind": "date"}, "readOptional": True}]}
+
+
+def with_nullable(schema: dict, name: str, nullable: bool) -> dict:
+    properties = [dict(p, nullable=nullable) if p["name"] == name else p for p in schema["properties"]]
+    return {**schema, "properties": properties}
+
+
+def test_mysql_zero_dates_import_as_null(api, warehouse_db, mysql_source):
+    """A DATE NOT NULL holding 0000-00-00 reads as NULL, and the schema derived for it says so
+    (nullable): the pipeline built from the preview imports NULL for that row. Before, the schema said
+    NOT NULL and the run failed the row, whatever the input schema declared."""
+    src = mysql_source
+    src.execute("ALTER TABLE customers ADD COLUMN born DATE NOT NULL DEFAULT '2000-01-01'")
+    src.execute("SET STATEMENT sql_mode = '' FOR UPDATE customers SET born = '0000-00-00' WHERE id = 3")
+    ws = create_workspace(api, warehouse_db, DATED_PROFILE_SCHEMA)
+    cid = create_connection(ws, src)
+    query = "SELECT id, email, born, updated_ts FROM customers"
+    preview = ws.api.post(f"/v1/connections/{cid}/query", {"query": query + " WHERE id = 3", "limit": 1}).json()
+    assert (preview["rows"], preview["issues"]) == ([{"id": "3", "email": "user3@example.com", "born": None,
+                                                      "updated_ts": "2024-01-01T00:03:00Z"}], None)
+    born = next(p for p in preview["schema"]["properties"] if p["name"] == "born")
+    assert born == {"name": "born", "type": {"kind": "date"}, "nullable": True}
+    pid = create_pipeline(ws, cid, query=query, mapping={"email": "email", "birth_date": "born"})
+    run = run_now(pid)
+    assert (run.error, counts(run), errors_of(run)) == ("", all_passed(10), [])
+    assert identities(ws, pid, "birth_date") == {str(i): None if i == 3 else dt.date(2000, 1, 1)
+                                                 for i in range(1, 11)}
+
+
+def test_a_nullable_input_property_over_a_not_null_column_is_accepted(rich_workspace, mysql_source):
+    """Declaring nullable what the source says NOT NULL widens the column, and loses nothing: the run
+    reads it (it was refused as misaligned). The other way, NOT NULL over a nullable column, is still
+    refused: a NULL could come."""
+    ws, src = rich_workspace, mysql_source
+    src.execute("ALTER TABLE customers MODIFY firstname VARCHAR(60) NOT NULL")
+    cid = create_connection(ws, src)
+    query = "SELECT id, firstname, lastname, updated_ts FROM customers"
+    derived = ws.api.post(f"/v1/connections/{cid}/query", {"query": query, "limit": 0}).json()["schema"]
+    assert [(p["name"], p.get("nullable", False)) for p in derived["properties"]] == [
+        ("id", False), ("firstname", False), ("lastname", True), ("updated_ts", True)]
+    mapping = {"first_name": "firstname", "last_name": "lastname"}
+    widened = create_pipeline(ws, cid, query=query, mapping=mapping,
+                              in_schema=with_nullable(derived, "firstname", True))
+    run = run_now(widened)
+    assert (run.error, counts(run)) == ("", all_passed(10))
+    assert identities(ws, widened) == {str(i): f"First{i}" for i in range(1, 11)}
+    narrowed = create_pipeline(ws, cid, query=query, mapping=mapping,
+                               in_schema=with_nullable(derived, "lastname", False))
+    assert run_now(narrowed).error == (
+        'in the input schema, "lastname" property was previously non-nullable but is now nullable' + REVIEW)
+
+
 # --------------------------------------------------------------------------- the warehouse writers' queues
 
 
