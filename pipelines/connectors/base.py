@@ -73,10 +73,12 @@ class Column:
 
 @dataclass
 class QuerySchema:
-    """The supported result columns, in query order, and the issues about the others."""
+    """The supported result columns, in query order, and the issues about the others
+    (`left_out`: the issue of each column left out, by name)."""
 
     columns: list[Column] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def properties(self) -> list[Property]:
         return [Property(name=c.name, type=c.type, nullable=c.nullable) for c in self.columns]
@@ -124,6 +126,7 @@ def build_schema(typed: Sequence[TypedColumn]) -> tuple[QuerySchema, list[int], 
             continue
         if type_ is None:
             schema.issues.append(issue or UNSUPPORTED_TYPE_ISSUE.format(name, "unknown"))
+            schema.left_out[name] = schema.issues[-1]
             continue
         schema.columns.append(Column(name=name, type=type_, nullable=nullable))
         positions.append(position)

@@ -13,8 +13,11 @@
 Column typing follows krenalis-types-transform.md §5.1: by type OID; every column is nullable;
 ``numeric(p,s)`` → decimal(p,s) (negative scales and scales above the precision are widened to
 an equivalent decimal); unconstrained ``numeric`` → decimal(76,37) (our spec README §1.8);
-``timetz`` values are converted to UTC; unsupported types are reported by their upper-cased
-``pg_catalog`` name, ``array`` for arrays, and the OID for user-defined types.
+``timetz`` values are converted to UTC; enum types are strings (their labels; the reference
+leaves them out); unsupported types are reported by their upper-cased ``pg_catalog`` name,
+``array`` for arrays, and the OID for other user-defined types. Dates, timestamps and times no
+Python value stands for (±infinity, BC, years beyond 9999, 24:00:00) stay text: the run rejects
+that row with a message that says why, instead of reading another value or failing the query.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ _SIMPLE_TYPES = {
     BYTEA: Type(kind="string"),
 }
 _UNCONSTRAINED_NUMERIC = Type(kind="decimal", precision=76, scale=37)
+_ENUM = object()  # _type_names' mark of an enum type
 
 
 # --------------------------------------------------------------------------- value conversion
@@ -434,6 +438,8 @@ class PostgreSQLConnector(Connector):
             type_, issue = None, None
             if oid in _SIMPLE_TYPES:
                 type_ = _SIMPLE_TYPES[oid]
+            elif names.get(oid) is _ENUM:
+                type_ = Type(kind="string")  # its labels, as text (MySQL's ENUM is a string too)
             elif oid in (BPCHAR, VARCHAR):
                 size = d.internal_size
                 type_ = Type(kind="string", max_length=size) if size and size > 0 else Type(kind="string")
@@ -445,15 +451,18 @@ class PostgreSQLConnector(Connector):
         return typed
 
     @staticmethod
-    def _type_names(conn, oids: list[int]) -> dict[int, str]:
-        """The names of unsupported types: "array", the upper-cased pg_catalog name, or the OID."""
+    def _type_names(conn, oids: list[int]) -> dict[int, object]:
+        """The names of unsupported types: "array", the upper-cased pg_catalog name, or the OID;
+        _ENUM for enum types, which are supported."""
         with conn.cursor() as cur:
             cur.execute("SELECT t.oid, t.typname, t.typcategory, n.nspname FROM pg_type t "
                         "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ANY(%s)", (oids,))
             rows = cur.fetchall()
         names = {}
         for oid, typname, category, namespace in rows:
-            if category == "A":
+            if category == "E":
+                names[oid] = _ENUM
+            elif category == "A":
                 names[oid] = "array"
             elif namespace == "pg_catalog":
                 names[oid] = typname.upper()

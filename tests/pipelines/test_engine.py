@@ -476,6 +476,45 @@ def test_a_nullable_input_property_over_a_not_null_column_is_accepted(rich_works
         'in the input schema, "lastname" property was previously non-nullable but is now nullable' + REVIEW)
 
 
+def test_a_column_left_out_for_its_type_is_named_with_the_reason(rich_workspace, pg_source):
+    """A user ID (or any input) column the query returns with an unsupported type is not "missing": the
+    run says the type is why (it said only that there is no such column)."""
+    ws = rich_workspace
+    pg_source.execute("ALTER TABLE customers ADD COLUMN tags text[]")
+    cid = create_connection(ws, pg_source)
+    in_schema = {"kind": "object", "properties": [
+        {"name": "tags", "type": {"kind": "string"}, "nullable": True},
+        {"name": "firstname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
+        {"name": "updated_ts", "type": {"kind": "datetime"}, "nullable": True}]}
+    pid = create_pipeline(ws, cid, query="SELECT tags, firstname, updated_ts FROM customers", user_id="tags",
+                          in_schema=in_schema, mapping={"first_name": "firstname"})
+    assert run_now(pid).error == ('in the input schema, there is no user ID column "tags" '
+                                  '(column "tags" has an unsupported type "array")' + REVIEW)
+    pid = create_pipeline(ws, cid, query="SELECT id, tags, firstname, updated_ts FROM customers",
+                          in_schema={**in_schema, "properties": [
+                              {"name": "id", "type": {"kind": "int", "bitSize": 64}, "nullable": True},
+                              *in_schema["properties"]]},
+                          mapping={"first_name": "firstname", "last_name": "tags"})
+    assert run_now(pid).error == ('in the input schema, "tags" property no longer exists '
+                                  '(column "tags" has an unsupported type "array")' + REVIEW)
+
+
+def test_a_postgresql_enum_can_be_the_user_id(rich_workspace, pg_source):
+    """Pagila's film.rating is an enum: the query path read it as an unsupported type, so a pipeline
+    whose user ID it was failed with "there is no user ID column". Enums are strings now."""
+    ws = rich_workspace
+    pg_source.execute("CREATE TYPE plan AS ENUM ('free', 'pro')")
+    pg_source.execute("ALTER TABLE customers ADD COLUMN plan plan")
+    pg_source.execute("UPDATE customers SET plan = (attrs->>'plan')::plan")
+    cid = create_connection(ws, pg_source)
+    pid = create_pipeline(ws, cid, query="SELECT plan, max(firstname) AS firstname, max(updated_ts) AS updated_ts "
+                                         "FROM customers GROUP BY plan", user_id="plan",
+                          mapping={"first_name": "firstname"})
+    run = run_now(pid)
+    assert (run.error, counts(run)) == ("", all_passed(2))
+    assert identities(ws, pid) == {"free": "First8", "pro": "First9"}
+
+
 # --------------------------------------------------------------------------- the warehouse writers' queues
 
 

@@ -127,6 +127,7 @@ def test_schema_sets_the_search_path(pg):
 def typed_table(pg):
     pg.execute("""
         CREATE TYPE mood AS ENUM ('sad', 'happy');
+        CREATE TYPE pair AS (a integer, b integer);
         CREATE TABLE typed (
             c_bool boolean, c_int2 smallint, c_int4 integer, c_serial serial, c_int8 bigint, c_bigserial bigserial,
             c_float4 real, c_float8 double precision, c_num numeric(10,2), c_num_free numeric, c_num_neg numeric(5,-2),
@@ -134,7 +135,7 @@ def typed_table(pg):
             c_time time, c_timetz timetz, c_uuid uuid, c_json json, c_jsonb jsonb, c_inet inet, c_char char(7),
             c_bpchar bpchar, c_varchar varchar(120), c_varchar_free varchar, c_text text, c_bytea bytea,
             c_money money, c_interval interval, c_cidr cidr, c_point point, c_arr int[], c_tags text[], c_mood mood,
-            c_oid oid NOT NULL DEFAULT 1
+            c_oid oid NOT NULL DEFAULT 1, c_pair pair
         )""")
     return "typed"
 
@@ -171,9 +172,10 @@ def test_every_postgresql_type(pg, typed_table):
         "c_varchar_free": T("string"),
         "c_text": T("string"),
         "c_bytea": T("string"),
+        "c_mood": T("string"),  # an enum: its labels (the reference leaves enums out)
     }
     assert all(c.nullable for c in schema.columns)  # every PostgreSQL column is nullable, even NOT NULL ones
-    mood_oid = pg.execute("SELECT 'mood'::regtype::oid")[0][0]
+    pair_oid = pg.execute("SELECT 'pair'::regtype::oid")[0][0]
     assert schema.issues == [
         'Column "c_money" has an unsupported type "MONEY".',
         'Column "c_interval" has an unsupported type "INTERVAL".',
@@ -181,8 +183,8 @@ def test_every_postgresql_type(pg, typed_table):
         'Column "c_point" has an unsupported type "POINT".',
         'Column "c_arr" has an unsupported type "array".',
         'Column "c_tags" has an unsupported type "array".',
-        f'Column "c_mood" has an unsupported type "{mood_oid}".',
         'Column "c_oid" has an unsupported type "OID".',
+        f'Column "c_pair" has an unsupported type "{pair_oid}".',
     ]
 
 
@@ -279,6 +281,14 @@ def test_values_no_python_value_stands_for_stay_text(pg):
     assert rows == [("24:00:00", "24:00:00+00", "24:00:00+02", dt.time(23, 59, 59, 999999), "infinity", "-infinity",
                      "0044-03-15 BC", "10000-01-01", "infinity", "-infinity", "0044-03-15 12:00:00 BC",
                      "10000-01-01 00:00:00+00", dt.date(2024, 2, 29))]
+
+
+def test_enum_values_are_their_labels(pg):
+    pg.execute("CREATE TYPE rating AS ENUM ('G', 'PG', 'PG-13'); "
+               "CREATE TABLE films (id int, rating rating); INSERT INTO films VALUES (1, 'PG-13'), (2, NULL)")
+    schema, rows = read_all(PG, pg.settings(), "SELECT id, rating FROM films ORDER BY id")
+    assert column_types(schema)["rating"] == T("string") and schema.issues == []
+    assert rows == [(1, "PG-13"), (2, None)]
 
 
 def test_float4_values_are_in_the_float32_value_model(pg):
