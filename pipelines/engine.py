@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 from .alignment import alignment_difference
 from .connectors import ConnectorUnavailable
 from .errors import KrenalisError
-from .placeholders import PlaceholderError, replace_placeholders
+from .placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
 from .transformers import FatalTransformError
 from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
 from .types import (
@@ -632,7 +632,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     except RunStopped as stop:
         result.error, result.error_step = stop.message, stop.step
     except ConnectorUnavailable as exc:
-        result.error, result.error_step = str(exc), RECEIVE if streaming else INPUT
+        result.error, result.error_step = with_updated_at_hint(plan.query, exc), RECEIVE if streaming else INPUT
     except FatalTransformError as exc:
         result.error, result.error_step = str(exc), TRANSFORMATION
     except (WriteFailed, KrenalisError) as exc:

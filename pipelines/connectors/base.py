@@ -31,7 +31,7 @@ from urllib.parse import quote
 from pipelines.types import Property, RawJSON, Type, is_valid_property_name, object_type
 
 __all__ = [
-    "InvalidSettings", "ConnectorUnavailable", "Column", "QuerySchema", "QueryResult", "Connector",
+    "InvalidSettings", "ConnectorUnavailable", "QueryFailed", "Column", "QuerySchema", "QueryResult", "Connector",
     "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets",
 ]
 
@@ -57,6 +57,19 @@ class ConnectorUnavailable(Exception):
 
     The message is the driver's text; it never contains the connection password.
     """
+
+
+class QueryFailed(ConnectorUnavailable):
+    """The database refused or failed the query itself (a syntax error, an unknown table, a write in
+    the read-only transaction, a division by zero...): still 503 as in the reference, but the message
+    starts with "query failed: " so that nobody takes it for an outage. `sqlstate` is PostgreSQL's
+    code of the error, when there is one."""
+
+    PREFIX = "query failed: "
+
+    def __init__(self, message: str, *, sqlstate: str | None = None):
+        super().__init__(self.PREFIX + message)
+        self.sqlstate = sqlstate
 
 
 # --------------------------------------------------------------------------- schema

@@ -35,7 +35,7 @@ from MySQLdb.times import DateTime_or_None
 
 from pipelines.types import Type
 
-from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult, build_schema,
+from .base import (UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryFailed, QueryResult, build_schema,
                    bytes_to_str, check_bytes, check_port, check_runes, float32_value, get_int, get_string,
                    make_batch_transform, one_line, require_object, scrub_secrets, to_raw_json)
 
@@ -47,6 +47,12 @@ _INT_BITS = {FT.TINY: 8, FT.SHORT: 16, FT.INT24: 24, FT.LONG: 32, FT.LONGLONG: 6
 _BLOBS = (FT.TINY_BLOB, FT.MEDIUM_BLOB, FT.LONG_BLOB, FT.BLOB)
 _STRINGS = (FT.VARCHAR, FT.VAR_STRING, FT.STRING)
 _NAMES = {FT.BIT: "BIT", FT.GEOMETRY: "GEOMETRY", FT.NULL: "NULL", FT.SET: "SET", FT.ENUM: "ENUM"}
+
+# Server errors that are not the query's fault: out of memory or disk, too many connections, the
+# server shutting down, aborted connections and packets, lock waits and deadlocks, an interrupted
+# query, a killed connection, the statement timeout (MariaDB 1969, MySQL 3024).
+_NOT_THE_QUERY = frozenset({1021, 1037, 1038, 1040, 1041, 1053, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159,
+                            1160, 1161, 1184, 1203, 1205, 1213, 1317, 1927, 1969, 3024})
 
 
 # --------------------------------------------------------------------------- value conversion
@@ -119,15 +125,23 @@ class MySQLConnector(Connector):
 
     # -- connections ------------------------------------------------------------------------
 
-    def _error(self, error: BaseException, settings: dict) -> ConnectorUnavailable:
+    def _error(self, error: BaseException, settings: dict, *, statement: bool = False) -> ConnectorUnavailable:
+        """The error as ConnectorUnavailable; QueryFailed when the server refused the user's statement
+        (`statement`): a server error (codes below 2000 and from 3000; the client's are 2000-2999)
+        other than those about the connection, the server or the statement timeout."""
         if isinstance(error, ConnectorUnavailable):
             return error
         args = getattr(error, "args", ())
+        code = None
         if isinstance(error, MySQLdb.Error) and len(args) == 2 and isinstance(args[0], int):
-            message = f"Error {args[0]}: {args[1]}"
+            code = args[0]
+            message = f"Error {code}: {args[1]}"
         else:
             message = str(error) or error.__class__.__name__
-        return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
+        message = scrub_secrets(one_line(message), [settings.get("password")])
+        if statement and code is not None and not 2000 <= code < 3000 and code not in _NOT_THE_QUERY:
+            return QueryFailed(message)
+        return ConnectorUnavailable(message)
 
     def _connect(self, settings: dict, *, timeout_seconds: float, connect_timeout: int):
         try:
@@ -185,7 +199,7 @@ class MySQLConnector(Connector):
             except ConnectorUnavailable:
                 raise
             except Exception as error:
-                raise self._error(error, settings) from None
+                raise self._error(error, settings, statement=True) from None
             schema, positions, converters = build_schema(typed)
             if description:
                 fetch = cur.fetchmany
@@ -194,7 +208,7 @@ class MySQLConnector(Connector):
                     return ()
             result = QueryResult(schema, fetch, make_batch_transform(len(typed), positions, converters),
                                  batch_size=batch_size, max_rows=max_rows,
-                                 wrap_error=lambda error: self._error(error, settings))
+                                 wrap_error=lambda error: self._error(error, settings, statement=True))
             yield result
         finally:
             # Closing an SSCursor reads every remaining row; when the result was not read to the

@@ -32,9 +32,9 @@ import psycopg2.extensions as _ext
 
 from pipelines.types import RawJSON, Type
 
-from .base import (PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryResult,
-                   build_schema, check_bytes, check_port, check_runes, get_int, get_string, make_batch_transform,
-                   one_line, require_object, scrub_secrets)
+from .base import (PRECISION_ISSUE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, QueryFailed,
+                   QueryResult, build_schema, check_bytes, check_port, check_runes, get_int, get_string,
+                   make_batch_transform, one_line, require_object, scrub_secrets)
 
 __all__ = ["PostgreSQLConnector", "check_single_statement", "canonical_ip"]
 
@@ -240,6 +240,11 @@ _IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]")
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
 MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
 
+# SQLSTATE classes of errors that are not the query's fault: connection, transaction rollback
+# (deadlock, serialization), insufficient resources, object in use, operator intervention (statement
+# timeout, cancel, shutdown), system and internal errors.
+_NOT_THE_QUERY = frozenset({"08", "40", "53", "55", "57", "58", "F0", "XX"})
+
 
 def check_single_statement(sql: str) -> str:
     """Returns `sql` without its trailing ``;``; raises ConnectorUnavailable if it has two statements.
@@ -252,7 +257,7 @@ def check_single_statement(sql: str) -> str:
     while i < n:
         ch = sql[i]
         if end is not None and not ch.isspace() and ch != ";" and not sql.startswith(("--", "/*"), i):
-            raise ConnectorUnavailable(MULTIPLE_COMMANDS)
+            raise QueryFailed(MULTIPLE_COMMANDS)
         if ch == "'":
             i = _skip_quoted(sql, i + 1, "'", backslash=False)
         elif ch == '"':
@@ -343,7 +348,10 @@ class PostgreSQLConnector(Connector):
 
     # -- connections ------------------------------------------------------------------------
 
-    def _error(self, error: BaseException, settings: dict, sql: str | None = None) -> ConnectorUnavailable:
+    def _error(self, error: BaseException, settings: dict, sql: str | None = None, *,
+               statement: bool = False) -> ConnectorUnavailable:
+        """The error as ConnectorUnavailable; QueryFailed when the user's statement (`statement`) is
+        what PostgreSQL refused, by the class of its SQLSTATE."""
         if isinstance(error, ConnectorUnavailable):
             return error
         diag = getattr(error, "diag", None)
@@ -353,13 +361,16 @@ class PostgreSQLConnector(Connector):
         if command:
             # The query is read through a cursor, which PostgreSQL declares only for queries: an
             # INSERT, a DDL statement... is a syntax error there. Say what really stops it.
-            return ConnectorUnavailable(f"cannot execute {command} in a read-only transaction; "
-                                        "the query must be a SELECT")
+            return QueryFailed(f"cannot execute {command} in a read-only transaction; the query must be a SELECT",
+                               sqlstate=code)
         if primary:
             message = f"{primary} (SQLSTATE {code})" if code else primary
         else:
             message = str(error) or error.__class__.__name__
-        return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
+        message = scrub_secrets(one_line(message), [settings.get("password")])
+        if statement and code and code[:2] not in _NOT_THE_QUERY:
+            return QueryFailed(message, sqlstate=code)
+        return ConnectorUnavailable(message)
 
     def _connect(self, settings: dict, *, statement_timeout_ms: int, connect_timeout: int):
         options = (f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC -c DateStyle=ISO "
@@ -417,11 +428,11 @@ class PostgreSQLConnector(Connector):
             except ConnectorUnavailable:
                 raise
             except Exception as error:
-                raise self._error(error, settings, sql) from None
+                raise self._error(error, settings, sql, statement=True) from None
             schema, positions, converters = build_schema(typed)
             result = QueryResult(schema, cur.fetchmany, make_batch_transform(len(typed), positions, converters),
                                  batch_size=batch_size, max_rows=max_rows, first_batch=first, first_size=first_size,
-                                 wrap_error=lambda error: self._error(error, settings))
+                                 wrap_error=lambda error: self._error(error, settings, statement=True))
             yield result
         finally:
             conn.close()  # the transaction is rolled back; nothing was written

@@ -9,7 +9,7 @@ from django.conf import settings
 from ..connectors import ConnectorUnavailable, get_connector
 from ..errors import BadRequest, ServiceUnavailable, Unprocessable
 from ..models import Connection
-from ..placeholders import PlaceholderError, replace_placeholders
+from ..placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
 from ..types import NormalizeError, Property, dumps_json, encode_value, make_normalizer, object_type, type_to_json
 from ..validation import check_text
 from .connections import connection_refusal
@@ -47,7 +47,7 @@ def preview_query(*, connection: Connection, query: str, limit: int) -> dict:
                         break
             issues = list(result.schema.issues) + value_issues
     except ConnectorUnavailable as exc:
-        raise ServiceUnavailable(str(exc)) from None
+        raise ServiceUnavailable(with_updated_at_hint(query, exc)) from None
     schema = None
     if columns:
         schema = type_to_json(object_type(*properties))

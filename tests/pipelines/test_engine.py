@@ -114,6 +114,13 @@ UPDATE_TIME_KINDS = {
     "json-string": ({"postgresql": "SELECT email, firstname, to_jsonb(updated_at) AS updated_json FROM customers "
                                    "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}"},
                     "updated_json", "ISO8601"),
+    # The COALESCE forms the README documents: ${updated_at} is untyped, so on PostgreSQL the other
+    # argument carries the type (COALESCE(${updated_at}, '-infinity') would compare with text).
+    "datetime-coalesce": ({
+        "postgresql": "SELECT email, firstname, updated_ts FROM customers "
+                      "WHERE updated_ts >= COALESCE(${updated_at}, '-infinity'::timestamptz)",
+        "mysql": "SELECT email, firstname, updated_ts FROM customers "
+                 "WHERE updated_ts >= COALESCE(${updated_at}, '1000-01-01')"}, "updated_ts", ""),
 }
 KIND_CASES = [pytest.param(kind, source, id=f"{kind}-{source}")
               for kind, (queries, _, _) in UPDATE_TIME_KINDS.items() for source in queries]
@@ -263,7 +270,7 @@ def test_failed_run_writes_nothing_more_and_keeps_the_cursor(rich_workspace, pg_
     pg_source.execute("UPDATE customers SET updated_ts = '2024-06-01' WHERE id = 2")
     pg_source.execute("ALTER TABLE customers RENAME COLUMN firstname TO first")
     run = run_now(pid)
-    assert run.error == 'column "firstname" does not exist (SQLSTATE 42703)'
+    assert run.error == 'query failed: column "firstname" does not exist (SQLSTATE 42703)'
     assert counts(run) == ([0] * 7, [0] * 7)
     assert errors_of(run) == [("InputValidation", None, run.error)]
     assert cursor_of(pid) == cursor
@@ -513,6 +520,27 @@ def test_a_postgresql_enum_can_be_the_user_id(rich_workspace, pg_source):
     run = run_now(pid)
     assert (run.error, counts(run)) == ("", all_passed(2))
     assert identities(ws, pid) == {"free": "First8", "pro": "First9"}
+
+
+def test_an_untyped_updated_at_comparison_says_what_to_write(rich_workspace, pg_source):
+    """COALESCE(${updated_at}, '-infinity') is text on PostgreSQL (both arguments are untyped): the
+    preview and the run say the query failed, and how to write it."""
+    ws = rich_workspace
+    cid = create_connection(ws, pg_source)
+    query = ("SELECT email, firstname, updated_ts FROM customers "
+             "WHERE updated_ts >= COALESCE(${updated_at}, '-infinity')")
+    expected = ("query failed: operator does not exist: timestamp without time zone >= text (SQLSTATE 42883). "
+                "${updated_at} is an untyped SQL literal (NULL, or the cursor as text), so next to another literal "
+                "it is text: give the other side a type, as in "
+                "updated_at >= COALESCE(${updated_at}, '-infinity'::timestamptz), or write "
+                "${updated_at} IS NULL OR updated_at >= ${updated_at}")
+    resp = ws.api.post(f"/v1/connections/{cid}/query", {"query": query, "limit": 5})
+    assert support.error_of(resp) == (503, "ServiceUnavailable", expected)
+    in_schema = ws.api.post(f"/v1/connections/{cid}/query", {
+        "query": "SELECT email, firstname, updated_ts FROM customers", "limit": 0}).json()["schema"]
+    pid = create_pipeline(ws, cid, query=query, user_id="email", in_schema=in_schema, incremental=True,
+                          mapping={"email": "email", "first_name": "firstname"})
+    assert run_now(pid).error == expected
 
 
 # --------------------------------------------------------------------------- the warehouse writers' queues

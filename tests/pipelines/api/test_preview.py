@@ -68,10 +68,13 @@ def test_placeholders(source_connection):
                                                               'placeholder "since" does not exist')
 
 
-def test_sql_errors_are_503(source_connection):
+def test_sql_errors_are_503_and_say_the_query_failed(source_connection):
+    """503 as in the reference, with a message that puts the fault on the query, not on the service."""
     api, cid, source = source_connection
     resp = preview(api, cid, "SELECT id FROM no_such_table")
-    assert error_of(resp)[:2] == (503, "ServiceUnavailable")
+    expected = ('query failed: relation "no_such_table" does not exist (SQLSTATE 42P01)' if source.kind == "postgresql"
+                else f"query failed: Error 1146: Table '{source.dbname}.no_such_table' doesn't exist")
+    assert error_of(resp) == (503, "ServiceUnavailable", expected)
     assert source.settings["password"].encode() not in resp.content
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings
+from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings, QueryFailed
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.types import Type
 
@@ -337,7 +337,8 @@ def test_writes_are_rejected(my, victim, sql):
 def test_read_only_message(my, victim):
     with pytest.raises(ConnectorUnavailable) as info:
         read_all(MY, my.settings(), "DELETE FROM victim")
-    assert str(info.value) == "Error 1792: Cannot execute statement in a READ ONLY transaction"
+    assert str(info.value) == "query failed: Error 1792: Cannot execute statement in a READ ONLY transaction"
+    assert isinstance(info.value, QueryFailed)
 
 
 def test_statement_timeout(my):
@@ -355,12 +356,22 @@ def test_statement_timeout_on_heavy_query(my):
     assert str(info.value) == "Error 1969: Query execution was interrupted (max_statement_time exceeded)"
 
 
-def test_sql_errors(my):
-    with pytest.raises(ConnectorUnavailable) as info:
+def test_sql_errors_say_the_query_failed(my):
+    """The statement's own errors are QueryFailed ("query failed: ..."), still 503 for the API; the
+    statement timeout and connection failures are not the query's fault and keep the server's text."""
+    with pytest.raises(QueryFailed) as info:
         read_all(MY, my.settings(), "SELECT id FROM no_such_table")
-    assert str(info.value) == f"Error 1146: Table '{my.name}.no_such_table' doesn't exist"
-    with pytest.raises(ConnectorUnavailable, match="^Error 1064: You have an error in your SQL syntax"):
+    assert str(info.value) == f"query failed: Error 1146: Table '{my.name}.no_such_table' doesn't exist"
+    with pytest.raises(QueryFailed, match="^query failed: Error 1064: You have an error in your SQL syntax"):
         read_all(MY, my.settings(), "SELEC id FROM customers")
+    with pytest.raises(QueryFailed, match="^query failed: Error 1054: Unknown column 'nope'"):
+        read_all(MY, my.settings(), "SELECT nope FROM seq_1_to_2")
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "SELECT SLEEP(3) AS s", timeout_seconds=1)
+    assert not isinstance(info.value, QueryFailed) and not str(info.value).startswith("query failed")
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(database="krenalis_no_such_database"), "SELECT 1 AS one")
+    assert not isinstance(info.value, QueryFailed) and str(info.value).startswith("Error 1044: ")
 
 
 def test_updated_at_literal_round_trip(my):

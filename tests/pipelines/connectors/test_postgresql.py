@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings
+from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings, QueryFailed
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.connectors.postgresql import MULTIPLE_COMMANDS, canonical_ip, check_single_statement
 from pipelines.types import RawJSON, Type
@@ -406,9 +406,9 @@ def test_read_only_transaction_error_message(pg, victim):
 
 
 def test_several_statements_are_rejected(pg):
-    with pytest.raises(ConnectorUnavailable) as info:
+    with pytest.raises(QueryFailed) as info:
         read_all(PG, pg.settings(), "SELECT 1 AS a; SELECT 2 AS b")
-    assert str(info.value) == MULTIPLE_COMMANDS
+    assert str(info.value) == "query failed: " + MULTIPLE_COMMANDS
 
 
 @pytest.mark.parametrize("sql,expected", [
@@ -469,12 +469,25 @@ def test_statement_timeout_applies_to_each_batch(pg):
     assert seen == [(1,), (2,), (3,), (4,)]
 
 
-def test_sql_errors(pg):
-    with pytest.raises(ConnectorUnavailable) as info:
+def test_sql_errors_say_the_query_failed(pg):
+    """The statement's own errors (by SQLSTATE class) are QueryFailed, "query failed: ...", with their
+    SQLSTATE; the statement timeout and a database that does not exist are not the query's fault."""
+    with pytest.raises(QueryFailed) as info:
         read_all(PG, pg.settings(), "SELEC id FROM customers")
-    assert str(info.value) == 'syntax error at or near "SELEC" (SQLSTATE 42601)'
-    with pytest.raises(ConnectorUnavailable, match=r"division by zero \(SQLSTATE 22012\)"):
+    assert str(info.value) == 'query failed: syntax error at or near "SELEC" (SQLSTATE 42601)'
+    assert info.value.sqlstate == "42601"
+    with pytest.raises(QueryFailed, match=r"^query failed: division by zero \(SQLSTATE 22012\)$"):
         read_all(PG, pg.settings(), "SELECT 1 / (g - 3) AS x FROM generate_series(1, 5) g", batch_size=1)
+    with pytest.raises(QueryFailed) as info:
+        read_all(PG, pg.settings(), "SELECT now() >= COALESCE(NULL, '-infinity') AS later")
+    assert (str(info.value), info.value.sqlstate) == (
+        "query failed: operator does not exist: timestamp with time zone >= text (SQLSTATE 42883)", "42883")
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(PG, pg.settings(), "SELECT pg_sleep(3) IS NULL AS slept", timeout_seconds=1)
+    assert not isinstance(info.value, QueryFailed)
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(PG, pg.settings(database="krenalis_no_such_database"), "SELECT 1 AS one")
+    assert not isinstance(info.value, QueryFailed) and not str(info.value).startswith("query failed")
 
 
 def test_error_inside_the_with_block_is_not_wrapped(pg):
