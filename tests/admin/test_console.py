@@ -185,6 +185,11 @@ def test_saving_uses_the_service_and_puts_errors_next_to_their_field(admin_clien
     page = resp.content.decode()
     assert "invalid mapping" in page and '"rowErrors": {"first_name":' in page
 
+    resp = admin_client.post(url, editor_post(connection, updated_at_format="ISO8601"))
+    assert html.unescape(row_of(resp.content.decode(), "updated_at_format")).count(
+        'pipeline cannot specify an update time format (the update time column "updated_ts" is a datetime, which '
+        'is read as a time already; a format is only for string and json columns)') == 1
+
     resp = admin_client.post(url, editor_post(connection, updated_at_column="", incremental="on"))
     assert "incremental requires an update time column" in row_of(resp.content.decode(), "incremental")
 
