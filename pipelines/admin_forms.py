@@ -370,7 +370,10 @@ class PipelineForm(ServiceFormMixin, forms.Form):
     query = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 8, "class": "kr-code",
                                                                                        "data-mode": "text/x-sql"}),
                             help_text="A SELECT. ${updated_at} is the cursor of incremental runs (NULL on full "
-                                      "runs), ${limit} the number of rows wanted.")
+                                      "runs and in the preview), ${limit} the number of rows wanted. For "
+                                      "incremental runs, on any database: WHERE ${updated_at} IS NULL OR "
+                                      "updated_at >= ${updated_at}. On PostgreSQL, COALESCE needs a typed "
+                                      "argument: updated_at >= COALESCE(${updated_at}, '-infinity'::timestamptz).")
     in_schema = JSONTextField(required=False, label="Input schema", rows=8,
                               help_text="The columns the pipeline reads. Fill it from a preview.")
     user_id_column = forms.CharField(required=False, label="User ID column",

@@ -3,6 +3,11 @@
 Used for a pipeline's outSchema against the workspace profile schema (at create/update and when a
 run starts) and for its inSchema against the query's columns (when a run starts). The messages
 say how `reference` differs from what the pipeline declared, in the reference's wording.
+
+One difference is allowed for the inSchema only (`widening=True`): a nullable property over a
+non-nullable column. Reading a column that has no NULL into a property that accepts NULL loses
+nothing, and it lets a pipeline read NULL where a driver makes one of a NOT NULL column (MySQL's
+zero date) without rewriting its query.
 Pure Python.
 """
 from .types import Property, Type
@@ -58,11 +63,11 @@ def _realness(t: Type) -> str:
     return f"real {t}" if t.real else f"non-real {t}"
 
 
-def _property_difference(path: str, declared: Property, actual: Property) -> str | None:
+def _property_difference(path: str, declared: Property, actual: Property, widening: bool) -> str | None:
     difference = _type_difference(path, declared.type, actual.type)
     if difference:
         return difference
-    if declared.nullable != actual.nullable:
+    if declared.nullable != actual.nullable and not (widening and declared.nullable):
         if actual.nullable:
             return f'"{path}" property was previously non-nullable but is now nullable'
         return f'"{path}" property was previously nullable but is now non-nullable'
@@ -73,19 +78,21 @@ def _property_difference(path: str, declared: Property, actual: Property) -> str
     return None
 
 
-def _properties_difference(declared_properties, actual_properties, prefix: str = "") -> str | None:
+def _properties_difference(declared_properties, actual_properties, prefix: str = "",
+                           widening: bool = False) -> str | None:
     actual_by_name = {p.name: p for p in actual_properties}
     for declared in declared_properties:
         path = prefix + declared.name
         actual = actual_by_name.get(declared.name)
         if actual is None:
             return f'"{path}" property no longer exists'
-        difference = _property_difference(path, declared, actual)
+        difference = _property_difference(path, declared, actual, widening)
         if difference:
             return difference
     return None
 
 
-def alignment_difference(schema: Type, reference: Type) -> str | None:
-    """None when every property of `schema` exists in `reference` with the same type and flags."""
-    return _properties_difference(schema.properties, reference.properties)
+def alignment_difference(schema: Type, reference: Type, *, widening: bool = False) -> str | None:
+    """None when every property of `schema` exists in `reference` with the same type and flags;
+    with `widening`, a property of `schema` may also be nullable where `reference`'s is not."""
+    return _properties_difference(schema.properties, reference.properties, widening=widening)

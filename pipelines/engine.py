@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 from .alignment import alignment_difference
 from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted
 from .errors import KrenalisError
-from .placeholders import PlaceholderError, replace_placeholders
+from .placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
 from .transformers import FatalTransformError
 from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
 from .types import (
@@ -396,17 +396,28 @@ class _TransformAhead:
             self._thread.shutdown(wait=True)
 
 
-def _check_query_schema(plan: RunPlan, columns) -> dict[str, int]:
-    """Index of each inSchema property among the result columns, or RunStopped naming the column."""
+def _check_query_schema(plan: RunPlan, schema) -> dict[str, int]:
+    """Index of each inSchema property among the result columns, or RunStopped naming the column
+    (and, when the query returns it with a type that is not supported, saying so)."""
+    columns = schema.columns
     index = {c.name: i for i, c in enumerate(columns)}
+
+    def why(name: str) -> str:
+        issue = schema.left_out.get(name)
+        return f" ({issue[0].lower()}{issue[1:].rstrip('.')})" if issue else ""
+
     if plan.user_id_column not in index:
-        raise RunStopped(f'in the input schema, there is no user ID column "{plan.user_id_column}"{REVIEW}', INPUT)
+        raise RunStopped(f'in the input schema, there is no user ID column "{plan.user_id_column}"'
+                         f'{why(plan.user_id_column)}{REVIEW}', INPUT)
     if plan.updated_at_column and plan.updated_at_column not in index:
-        raise RunStopped(f'in the input schema, there is no update time column "{plan.updated_at_column}"{REVIEW}',
-                         INPUT)
+        raise RunStopped(f'in the input schema, there is no update time column "{plan.updated_at_column}"'
+                         f'{why(plan.updated_at_column)}{REVIEW}', INPUT)
     query_schema = object_type(*(Property(name=c.name, type=c.type, nullable=c.nullable) for c in columns))
-    difference = alignment_difference(plan.in_schema, query_schema)
+    difference = alignment_difference(plan.in_schema, query_schema, widening=True)
     if difference:
+        missing = next((p.name for p in plan.in_schema.properties if p.name not in index), None)
+        if missing is not None and difference == f'"{missing}" property no longer exists':
+            difference += why(missing)
         raise RunStopped(f"in the input schema, {difference}{REVIEW}", INPUT)
     return index
 
@@ -490,7 +501,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
         with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
                              batch_size=plan.batch_size, control=control) as rows:
             streaming = True
-            index = _check_query_schema(plan, rows.schema.columns)
+            index = _check_query_schema(plan, rows.schema)
             transformer = plan.make_transformer()
             ahead = _TransformAhead(transformer)
             writer = plan.make_writer(out_columns)
@@ -627,7 +638,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     except QueryInterrupted as exc:
         result.error, result.error_step = str(exc), RECEIVE
     except ConnectorUnavailable as exc:
-        result.error, result.error_step = str(exc), RECEIVE if streaming else INPUT
+        result.error, result.error_step = with_updated_at_hint(plan.query, exc), RECEIVE if streaming else INPUT
     except FatalTransformError as exc:
         result.error, result.error_step = str(exc), TRANSFORMATION
     except (WriteFailed, KrenalisError) as exc:

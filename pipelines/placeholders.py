@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-__all__ = ["PlaceholderError", "replace_placeholders", "check_placeholders", "QUERY_PLACEHOLDERS"]
+__all__ = ["PlaceholderError", "replace_placeholders", "check_placeholders", "with_updated_at_hint", "QUERY_PLACEHOLDERS"]
 
 # The only placeholders a database query may use.
 QUERY_PLACEHOLDERS = ("updated_at", "limit")
@@ -81,3 +81,26 @@ def check_placeholders(query: str, names: Iterable[str] = QUERY_PLACEHOLDERS) ->
             raise PlaceholderError(f'placeholder "{name}" does not exist')
         used.add(name)
     return used
+
+
+# PostgreSQL's SQLSTATEs for "no operator/function for these types" and "datatype mismatch".
+_TYPE_ERRORS = frozenset({"42883", "42804"})
+
+UPDATED_AT_HINT = ("${updated_at} is an untyped SQL literal (NULL, or the cursor as text), so next to another "
+                   "literal it is text: give the other side a type, as in "
+                   "updated_at >= COALESCE(${updated_at}, '-infinity'::timestamptz), or write "
+                   "${updated_at} IS NULL OR updated_at >= ${updated_at}")
+
+
+def with_updated_at_hint(query: str, error: Exception) -> str:
+    """The message of a failed query, with what to write instead when PostgreSQL refused it (its
+    `sqlstate`) for comparing a column with text and `query` uses ``${updated_at}``:
+    COALESCE(${updated_at}, '-infinity') is text there, since both arguments are untyped literals."""
+    message = str(error)
+    if getattr(error, "sqlstate", None) not in _TYPE_ERRORS:
+        return message
+    try:
+        used = check_placeholders(query)
+    except PlaceholderError:
+        return message
+    return f"{message}. {UPDATED_AT_HINT}" if "updated_at" in used else message

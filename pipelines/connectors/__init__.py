@@ -5,6 +5,7 @@
     connector = get_connector("postgresql")          # None for an unknown code
     settings = connector.validate_settings(body)     # InvalidSettings → 422 InvalidSettings
     warnings = connector.test_connection(settings)   # ConnectorUnavailable → 503; warnings about the login
+                                                     # (QueryFailed, its subclass: the query is at fault)
     with connector.query(settings, sql, timeout_seconds=30, max_rows=20) as result:
         result.schema.columns, result.schema.issues  # Column(name, type, nullable), [str]
         for batch in result:                         # lists of tuples, in schema.columns order
@@ -17,16 +18,16 @@
 
 from __future__ import annotations
 
-from .base import (Column, Connector, ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted,
-                   QueryResult, QuerySchema)
+from .base import (Column, Connector, ConnectorUnavailable, InvalidSettings, QueryControl, QueryFailed,
+                   QueryInterrupted, QueryResult, QuerySchema)
 from .mysql import MySQLConnector
 from .postgresql import PostgreSQLConnector
 from .sqlite import SQLiteConnector
 
 __all__ = [
     "REGISTRY", "get_connector", "Connector", "Column", "QuerySchema", "QueryResult", "InvalidSettings",
-    "ConnectorUnavailable", "QueryControl", "QueryInterrupted", "PostgreSQLConnector", "MySQLConnector",
-    "SQLiteConnector",
+    "ConnectorUnavailable", "QueryControl", "QueryFailed", "QueryInterrupted", "PostgreSQLConnector",
+    "MySQLConnector", "SQLiteConnector",
 ]
 
 REGISTRY: dict[str, Connector] = {

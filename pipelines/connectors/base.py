@@ -49,9 +49,9 @@ from urllib.parse import quote
 from pipelines.types import Property, RawJSON, Type, is_valid_property_name, object_type
 
 __all__ = [
-    "InvalidSettings", "ConnectorUnavailable", "QueryInterrupted", "QueryControl", "Column", "QuerySchema",
-    "QueryResult", "Connector", "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal", "scrub_secrets",
-    "ADDRESS", "connect_address", "check_certificates", "certificate_file", "NO_FILE",
+    "InvalidSettings", "ConnectorUnavailable", "QueryFailed", "QueryInterrupted", "QueryControl", "Column",
+    "QuerySchema", "QueryResult", "Connector", "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal",
+    "scrub_secrets", "ADDRESS", "connect_address", "check_certificates", "certificate_file", "NO_FILE",
 ]
 
 UTC = _dt.timezone.utc
@@ -181,6 +181,19 @@ class QueryControl:
         return wrapped
 
 
+class QueryFailed(ConnectorUnavailable):
+    """The database refused or failed the query itself (a syntax error, an unknown table, a write in
+    the read-only transaction, a division by zero...): still 503 as in the reference, but the message
+    starts with "query failed: " so that nobody takes it for an outage. `sqlstate` is PostgreSQL's
+    code of the error, when there is one."""
+
+    PREFIX = "query failed: "
+
+    def __init__(self, message: str, *, sqlstate: str | None = None):
+        super().__init__(self.PREFIX + message)
+        self.sqlstate = sqlstate
+
+
 # --------------------------------------------------------------------------- schema
 
 
@@ -195,10 +208,12 @@ class Column:
 
 @dataclass
 class QuerySchema:
-    """The supported result columns, in query order, and the issues about the others."""
+    """The supported result columns, in query order, and the issues about the others
+    (`left_out`: the issue of each column left out, by name)."""
 
     columns: list[Column] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def properties(self) -> list[Property]:
         return [Property(name=c.name, type=c.type, nullable=c.nullable) for c in self.columns]
@@ -246,6 +261,7 @@ def build_schema(typed: Sequence[TypedColumn]) -> tuple[QuerySchema, list[int], 
             continue
         if type_ is None:
             schema.issues.append(issue or UNSUPPORTED_TYPE_ISSUE.format(name, "unknown"))
+            schema.left_out[name] = schema.issues[-1]
             continue
         schema.columns.append(Column(name=name, type=type_, nullable=nullable))
         positions.append(position)

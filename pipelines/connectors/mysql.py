@@ -35,7 +35,9 @@ CHAR/VARCHAR: MySQL reports the length in bytes of the utf8mb4 result (4 per cha
 type is ``string`` with ``maxLength = length // 4``; when the column has the BINARY flag
 (VARBINARY/BINARY, but also any ``*_bin`` collation — the protocol flag cannot tell them apart)
 the type is a plain ``string``. MariaDB's JSON is an alias of LONGTEXT and is reported as a
-string (the driver cannot see it is JSON); MySQL's native JSON is ``json``.
+string (the driver cannot see it is JSON); MySQL's native JSON is ``json``. DATE, DATETIME and
+TIMESTAMP columns are nullable whatever their NOT NULL: they may hold the zero date 0000-00-00,
+which is read as NULL. A TIME outside one day (838:59:59) stays a duration, which the run rejects.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from MySQLdb.times import DateTime_or_None
 from pipelines.types import Type
 
 from .base import (READ_ONLY_ADVICE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, InvalidSettings,
-                   QueryControl, QueryResult, build_schema, bytes_to_str, certificate_file, check_bytes,
+                   QueryControl, QueryFailed, QueryResult, build_schema, bytes_to_str, certificate_file, check_bytes,
                    check_certificates, check_port, check_runes, connect_address, float32_value, get_int, get_string,
                    make_batch_transform, one_line, require_object, scrub_secrets, to_raw_json)
 from .querycheck import check_mysql_query
@@ -79,30 +81,52 @@ _BLOBS = (FT.TINY_BLOB, FT.MEDIUM_BLOB, FT.LONG_BLOB, FT.BLOB)
 _STRINGS = (FT.VARCHAR, FT.VAR_STRING, FT.STRING)
 _NAMES = {FT.BIT: "BIT", FT.GEOMETRY: "GEOMETRY", FT.NULL: "NULL", FT.SET: "SET", FT.ENUM: "ENUM"}
 
+# Server errors that are not the query's fault: out of memory or disk, too many connections, the
+# server shutting down, aborted connections and packets, lock waits and deadlocks, an interrupted
+# query, a killed connection, the statement timeout (MariaDB 1969, MySQL 3024).
+_NOT_THE_QUERY = frozenset({1021, 1037, 1038, 1040, 1041, 1053, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159,
+                            1160, 1161, 1184, 1203, 1205, 1213, 1317, 1927, 1969, 3024})
+
 
 # --------------------------------------------------------------------------- value conversion
 
 
-def _datetime(value):
-    if type(value) is _dt.datetime:
-        return value.replace(tzinfo=UTC)
-    return value  # e.g. a zero date the driver could not parse: the row fails validation
-
-
 _FROM_ISO = _dt.datetime.fromisoformat
+_DATE_FROM_ISO = _dt.date.fromisoformat
+
+
+def _is_zero_date(text: str) -> bool:
+    """MySQL's zero date (0000-00-00, 0000-00-00 00:00:00[.000000]), its "no date": read as NULL,
+    as the driver reads it; the schema says such columns are nullable (_type_column)."""
+    return not text.strip("0-: .")
 
 
 def _utc_datetime(text: str):
     """The driver's converter of DATETIME and TIMESTAMP text (UTC: the session's time zone): the
     usual 'YYYY-MM-DD HH:MM:SS[.ffffff]' in one C call, about 15x faster than the driver's own
-    parsing; anything else (a zero date...) as the driver's own converter reads it."""
+    parsing; the zero date is NULL; anything else as the driver's own converter reads it, and what
+    it cannot read (2024-02-30, allowed by some sql_modes) stays text: that row alone fails."""
     try:
         return _FROM_ISO(text + "+00:00")
     except ValueError:
-        return _datetime(DateTime_or_None(text))
+        if _is_zero_date(text):
+            return None
+        value = DateTime_or_None(text)
+        if type(value) is _dt.datetime:
+            return value.replace(tzinfo=UTC)
+        return text
 
 
-_CONVERSIONS = {**MySQLdb.converters.conversions, FT.DATETIME: _utc_datetime, FT.TIMESTAMP: _utc_datetime}
+def _date(text: str):
+    """DATE text: a date, NULL for the zero date, and the text for a date no calendar has."""
+    try:
+        return _DATE_FROM_ISO(text)
+    except ValueError:
+        return None if _is_zero_date(text) else text
+
+
+_CONVERSIONS = {**MySQLdb.converters.conversions, FT.DATETIME: _utc_datetime, FT.TIMESTAMP: _utc_datetime,
+                FT.DATE: _date}
 
 
 def _is_ip(host: str) -> bool:
@@ -275,15 +299,23 @@ class MySQLConnector(Connector):
 
     # -- connections ------------------------------------------------------------------------
 
-    def _error(self, error: BaseException, settings: dict) -> ConnectorUnavailable:
+    def _error(self, error: BaseException, settings: dict, *, statement: bool = False) -> ConnectorUnavailable:
+        """The error as ConnectorUnavailable; QueryFailed when the server refused the user's statement
+        (`statement`): a server error (codes below 2000 and from 3000; the client's are 2000-2999)
+        other than those about the connection, the server or the statement timeout."""
         if isinstance(error, ConnectorUnavailable):
             return error
         args = getattr(error, "args", ())
+        code = None
         if isinstance(error, MySQLdb.Error) and len(args) == 2 and isinstance(args[0], int):
-            message = f"Error {args[0]}: {args[1]}"
+            code = args[0]
+            message = f"Error {code}: {args[1]}"
         else:
             message = str(error) or error.__class__.__name__
-        return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
+        message = scrub_secrets(one_line(message), [settings.get("password")])
+        if statement and code is not None and not 2000 <= code < 3000 and code not in _NOT_THE_QUERY:
+            return QueryFailed(message)
+        return ConnectorUnavailable(message)
 
     def _connect(self, settings: dict, *, timeout_seconds: float, connect_timeout: int):
         address, port = connect_address(settings), settings.get("port")
@@ -379,7 +411,7 @@ class MySQLConnector(Connector):
             except ConnectorUnavailable:
                 raise
             except Exception as error:
-                raise control.wrap_error(lambda e: self._error(e, settings))(error) from None
+                raise control.wrap_error(lambda e: self._error(e, settings, statement=True))(error) from None
             schema, positions, converters = build_schema(typed)
             if description:
                 fetch = cur.fetchmany
@@ -388,7 +420,8 @@ class MySQLConnector(Connector):
                     return ()
             result = QueryResult(schema, fetch, make_batch_transform(len(typed), positions, converters),
                                  batch_size=batch_size, max_rows=max_rows,
-                                 wrap_error=lambda error: self._error(error, settings), control=control)
+                                 wrap_error=lambda error: self._error(error, settings, statement=True),
+                                 control=control)
             yield result
         finally:
             control.detach(had_session=control.wants_session)
@@ -450,9 +483,9 @@ class MySQLConnector(Connector):
             precision = min(max(precision, scale, 1), 76)
             type_ = Type(kind="decimal", precision=precision, scale=min(scale, 37))
         elif code in (FT.DATE, 14):  # 14 is NEWDATE
-            type_ = Type(kind="date")
+            type_, nullable = Type(kind="date"), True  # NOT NULL columns hold the zero date, read as NULL
         elif code in (FT.DATETIME, FT.TIMESTAMP):
-            type_ = Type(kind="datetime")  # made aware by _utc_datetime
+            type_, nullable = Type(kind="datetime"), True  # made aware by _utc_datetime; zero dates as DATE
         elif code == FT.TIME:
             type_, converter = Type(kind="time"), _time
         elif code == FT.YEAR:

@@ -24,8 +24,11 @@
 Column typing follows krenalis-types-transform.md §5.1: by type OID; every column is nullable;
 ``numeric(p,s)`` → decimal(p,s) (negative scales and scales above the precision are widened to
 an equivalent decimal); unconstrained ``numeric`` → decimal(76,37) (our spec README §1.8);
-``timetz`` values are converted to UTC; unsupported types are reported by their upper-cased
-``pg_catalog`` name, ``array`` for arrays, and the OID for user-defined types.
+``timetz`` values are converted to UTC; enum types are strings (their labels; the reference
+leaves them out); unsupported types are reported by their upper-cased ``pg_catalog`` name,
+``array`` for arrays, and the OID for other user-defined types. Dates, timestamps and times no
+Python value stands for (±infinity, BC, years beyond 9999, 24:00:00) stay text: the run rejects
+that row with a message that says why, instead of reading another value or failing the query.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ import psycopg2.extensions as _ext
 from pipelines.types import RawJSON, Type
 
 from .base import (NO_FILE, PRECISION_ISSUE, READ_ONLY_ADVICE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, WRITABLE_SHOWN,
-                   ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryResult, build_schema,
-                   certificate_file, check_bytes, check_certificates, check_port, check_runes, connect_address,
-                   get_int, get_string, make_batch_transform, one_line, require_object, scrub_secrets, writable_tables)
+                   ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryFailed, QueryResult,
+                   build_schema, certificate_file, check_bytes, check_certificates, check_port, check_runes,
+                   connect_address, get_int, get_string, make_batch_transform, one_line, require_object,
+                   scrub_secrets, writable_tables)
 from .querycheck import check_postgresql_query
 
 __all__ = ["PostgreSQLConnector", "canonical_ip", "SSL_MODES"]
@@ -78,6 +82,7 @@ _SIMPLE_TYPES = {
     BYTEA: Type(kind="string"),
 }
 _UNCONSTRAINED_NUMERIC = Type(kind="decimal", precision=76, scale=37)
+_ENUM = object()  # _type_names' mark of an enum type
 
 
 # --------------------------------------------------------------------------- value conversion
@@ -130,13 +135,20 @@ def _as_utc(value):
     return value
 
 
+def _beyond_python(text: str) -> bool:
+    """PostgreSQL dates and timestamps no Python date stands for: ±infinity (psycopg2 would read them
+    as 9999-12-31 and 0001-01-01), BC dates and years beyond 9999 (psycopg2 fails the whole query)."""
+    return text.endswith(("infinity", " BC")) or len(text.partition("-")[0]) > 4
+
+
 def _timestamp_caster(oid: int, name: str, zone: str):
     """A typecaster of timestamps into aware UTC datetimes; `zone` completes the text ("+00:00" for
     timestamps without time zone, which are UTC).
 
     The session's ISO text is parsed by datetime.fromisoformat, one C call ten times cheaper than the
-    default typecaster followed by replace(); the texts it rejects (infinity, BC, years beyond 9999)
-    take the default typecaster's path.
+    default typecaster followed by replace(); the texts it rejects take the default typecaster's path,
+    except those of no Python datetime (infinity, BC, years beyond 9999): they stay text, which the
+    run rejects for that row alone and the preview reports.
     """
     base, parse = _ext.string_types[oid], _dt.datetime.fromisoformat
 
@@ -146,14 +158,63 @@ def _timestamp_caster(oid: int, name: str, zone: str):
         try:
             moment = parse(value + zone)
         except ValueError:
-            return _as_utc(base(value, cursor))
+            if _beyond_python(value):
+                return value
+            try:
+                return _as_utc(base(value, cursor))
+            except (ValueError, OverflowError):
+                return value
         return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
     return _ext.new_type((oid,), name, cast)
 
 
+def _date_caster():
+    """Dates as datetime.date; those of no Python date (infinity, BC, years beyond 9999) stay text."""
+    parse = _dt.date.fromisoformat
+
+    def cast(value, cursor):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError:
+            return value
+
+    return _ext.new_type((DATE,), "KRENALIS_DATE", cast)
+
+
+def _time_caster():
+    """Times of day as datetime.time; PostgreSQL's 24:00:00 stays text (psycopg2 reads it as
+    00:00:00, another time), which the run rejects for that row."""
+    parse = _dt.time.fromisoformat
+
+    def cast(value, cursor):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError:
+            return value
+
+    return _ext.new_type((TIME,), "KRENALIS_TIME", cast)
+
+
+def _timetz_caster():
+    """Times with a zone as UTC times of day; 24:00:00+zz stays text (psycopg2 reads 00:00:00+zz)."""
+    base = _ext.string_types[TIMETZ]
+
+    def cast(value, cursor):
+        if value is None:
+            return None
+        if value.startswith("24:"):
+            return value
+        return _timetz_utc(base(value, cursor))
+
+    return _ext.new_type((TIMETZ,), "KRENALIS_TIMETZ", cast)
+
+
 def _typecasters():
-    default = _ext.string_types
     return [
         _caster(JSON, "KRENALIS_JSON", None, RawJSON),
         _caster(JSONB, "KRENALIS_JSONB", None, RawJSON),
@@ -162,7 +223,9 @@ def _typecasters():
         _caster(BYTEA, "KRENALIS_BYTEA", psycopg2.BINARY, _bytea_text),
         _timestamp_caster(TIMESTAMP, "KRENALIS_TIMESTAMP", "+00:00"),
         _timestamp_caster(TIMESTAMPTZ, "KRENALIS_TIMESTAMPTZ", ""),
-        _caster(TIMETZ, "KRENALIS_TIMETZ", default[TIMETZ], _timetz_utc),
+        _timetz_caster(),
+        _date_caster(),
+        _time_caster(),
     ]
 
 
@@ -188,6 +251,12 @@ def _non_query_command(sql: str, message: str | None) -> str | None:
     if (message or "").lower() != f'syntax error at or near "{match.group(1).lower()}"':
         return None
     return match.group(1).upper()
+
+
+# SQLSTATE classes of errors that are not the query's fault: connection, transaction rollback
+# (deadlock, serialization), insufficient resources, object in use, operator intervention (statement
+# timeout, cancel, shutdown), system and internal errors.
+_NOT_THE_QUERY = frozenset({"08", "40", "53", "55", "57", "58", "F0", "XX"})
 
 
 # --------------------------------------------------------------------------- connector
@@ -228,7 +297,10 @@ class PostgreSQLConnector(Connector):
 
     # -- connections ------------------------------------------------------------------------
 
-    def _error(self, error: BaseException, settings: dict, sql: str | None = None) -> ConnectorUnavailable:
+    def _error(self, error: BaseException, settings: dict, sql: str | None = None, *,
+               statement: bool = False) -> ConnectorUnavailable:
+        """The error as ConnectorUnavailable; QueryFailed when the user's statement (`statement`) is
+        what PostgreSQL refused, by the class of its SQLSTATE."""
         if isinstance(error, ConnectorUnavailable):
             return error
         diag = getattr(error, "diag", None)
@@ -238,13 +310,16 @@ class PostgreSQLConnector(Connector):
         if command:
             # The query is read through a cursor, which PostgreSQL declares only for queries: an
             # INSERT, a DDL statement... is a syntax error there. Say what really stops it.
-            return ConnectorUnavailable(f"cannot execute {command} in a read-only transaction; "
-                                        "the query must be a SELECT")
+            return QueryFailed(f"cannot execute {command} in a read-only transaction; the query must be a SELECT",
+                               sqlstate=code)
         if primary:
             message = f"{primary} (SQLSTATE {code})" if code else primary
         else:
             message = str(error) or error.__class__.__name__
-        return ConnectorUnavailable(scrub_secrets(one_line(message), [settings.get("password")]))
+        message = scrub_secrets(one_line(message), [settings.get("password")])
+        if statement and code and code[:2] not in _NOT_THE_QUERY:
+            return QueryFailed(message, sqlstate=code)
+        return ConnectorUnavailable(message)
 
     def _connect(self, settings: dict, *, statement_timeout_ms: int, connect_timeout: int):
         options = (f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC -c DateStyle=ISO "
@@ -321,7 +396,7 @@ class PostgreSQLConnector(Connector):
                              connect_timeout=self._timeout(connect_timeout))
         session = None
         try:
-            wrap_error = control.wrap_error(lambda error: self._error(error, settings, sql))
+            wrap_error = control.wrap_error(lambda error: self._error(error, settings, sql, statement=True))
             try:
                 if control.wants_session:
                     session = self._session(conn)
@@ -339,7 +414,8 @@ class PostgreSQLConnector(Connector):
             schema, positions, converters = build_schema(typed)
             result = QueryResult(schema, cur.fetchmany, make_batch_transform(len(typed), positions, converters),
                                  batch_size=batch_size, max_rows=max_rows, first_batch=first, first_size=first_size,
-                                 wrap_error=lambda error: self._error(error, settings), control=control)
+                                 wrap_error=lambda error: self._error(error, settings, statement=True),
+                                 control=control)
             yield result
         finally:
             control.detach(had_session=session is not None)
@@ -383,6 +459,8 @@ class PostgreSQLConnector(Connector):
             type_, issue = None, None
             if oid in _SIMPLE_TYPES:
                 type_ = _SIMPLE_TYPES[oid]
+            elif names.get(oid) is _ENUM:
+                type_ = Type(kind="string")  # its labels, as text (MySQL's ENUM is a string too)
             elif oid in (BPCHAR, VARCHAR):
                 size = d.internal_size
                 type_ = Type(kind="string", max_length=size) if size and size > 0 else Type(kind="string")
@@ -394,15 +472,18 @@ class PostgreSQLConnector(Connector):
         return typed
 
     @staticmethod
-    def _type_names(conn, oids: list[int]) -> dict[int, str]:
-        """The names of unsupported types: "array", the upper-cased pg_catalog name, or the OID."""
+    def _type_names(conn, oids: list[int]) -> dict[int, object]:
+        """The names of unsupported types: "array", the upper-cased pg_catalog name, or the OID;
+        _ENUM for enum types, which are supported."""
         with conn.cursor() as cur:
             cur.execute("SELECT t.oid, t.typname, t.typcategory, n.nspname FROM pg_type t "
                         "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ANY(%s)", (oids,))
             rows = cur.fetchall()
         names = {}
         for oid, typname, category, namespace in rows:
-            if category == "A":
+            if category == "E":
+                names[oid] = _ENUM
+            elif category == "A":
                 names[oid] = "array"
             elif namespace == "pg_catalog":
                 names[oid] = typname.upper()

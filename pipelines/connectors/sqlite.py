@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from pipelines.types import Type
 
-from .base import (ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryResult, build_schema,
+from .base import (ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryFailed, QueryResult, build_schema,
                    bytes_to_str, get_string, make_batch_transform, one_line, require_object, to_raw_json)
 
 __all__ = ["SQLiteConnector"]
@@ -40,6 +40,18 @@ UTC = _dt.timezone.utc
 
 _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
                     getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+
+
+# SQLite's primary result codes of errors the statement itself causes: SQL error (syntax, unknown
+# table...), write to a read-only database, too big, constraint, type mismatch, not authorized, range.
+_QUERY_ERROR_CODES = frozenset({1, 8, 18, 19, 20, 23, 25})
+
+
+def _query_at_fault(error: BaseException) -> bool:
+    if isinstance(error, (sqlite3.ProgrammingError, sqlite3.Warning)):  # e.g. two statements
+        return True
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in _QUERY_ERROR_CODES
 
 
 def _authorizer(action, arg1, arg2, database, trigger):
@@ -246,7 +258,10 @@ class SQLiteConnector(Connector):
         def plain_error(exc: BaseException) -> ConnectorUnavailable:
             if timed_out[0]:
                 return ConnectorUnavailable(f"canceling statement due to statement timeout ({timeout_seconds} s)")
-            return self._error(exc)
+            failure = self._error(exc)
+            if _query_at_fault(exc):
+                return QueryFailed(str(failure))
+            return failure
 
         error = control.wrap_error(plain_error)
         try:

@@ -347,7 +347,7 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
     if user_id_property.type.kind not in USER_ID_KINDS:
         raise BadRequest(f'user ID column "{user_id_column}" has kind {user_id_property.type.kind} '
                          f'instead of int, uuid, json, or string')
-    format_needed = False
+    format_needed, kind = False, None
     if updated_at_column:
         updated_at_property = _top_level(in_schema, updated_at_column)
         if updated_at_property is None:
@@ -358,7 +358,11 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
                              f'instead of datetime, date, json, or string')
         format_needed = kind in ("string", "json")
     if updated_at_format and not format_needed:
-        raise BadRequest("pipeline cannot specify an update time format")
+        # The reference's message, which the conformance suite checks word for word; the cause says why.
+        raise BadRequest("pipeline cannot specify an update time format", cause=(
+            f'the update time column "{updated_at_column}" is a {kind}, which is read as a time already; '
+            f"a format is only for string and json columns" if updated_at_column else
+            "there is no update time column; a format is only for a string or json update time column"))
     if format_needed and not updated_at_format:
         raise BadRequest("update time format is required")
     if updated_at_format == "Excel":

@@ -9,6 +9,11 @@ A preview runs on the web server while its client waits, so it is bounded (setti
   time, as many as that many bytes hold, so that a preview of huge values never holds many at once;
 - in number: PREVIEW_CONCURRENCY previews at once per web process, PREVIEW_CONCURRENCY_PER_WORKSPACE
   of one workspace; one more is refused (503 / 429) rather than wait on a thread others need.
+
+Each value is checked as a run checks it (the column's derived type, through the same normalizer)
+before it is encoded: a value a run would reject (bytes that are not UTF-8, a TIME of 30 hours, a
+date of no calendar...) is left out of its row, and an issue says which row and why. No value of
+any type a driver returns makes the preview fail.
 """
 import collections
 import threading
@@ -21,8 +26,9 @@ from django.conf import settings
 from ..connectors import ConnectorUnavailable, QueryControl, get_connector
 from ..errors import BadRequest, ServiceUnavailable, TooManyRequests, Unprocessable
 from ..models import Connection
-from ..placeholders import PlaceholderError, replace_placeholders
-from ..types import Property, RawJSON, Type, dumps_json, encode_value, object_type, type_to_json
+from ..placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
+from ..types import (NormalizeError, Property, RawJSON, Type, dumps_json, encode_value, make_normalizer, object_type,
+                     type_to_json)
 from ..validation import check_text
 from .connections import connection_source_settings
 from .heartbeat import Heartbeat
@@ -50,7 +56,7 @@ def preview_query(*, connection: Connection, query: str, limit: int,
         sql = replace_placeholders(query, {"updated_at": "NULL", "limit": str(limit)})
     except PlaceholderError as exc:
         raise Unprocessable("InvalidPlaceholder", str(exc)) from None
-    with preview_source(connection, sql, max_rows=limit or None, client_gone=client_gone) as result:
+    with preview_source(connection, sql, max_rows=limit or None, client_gone=client_gone, query=query) as result:
         columns = result.schema.columns
         issues = list(result.schema.issues)
         rows = _read_rows(result, limit, issues) if limit else []
@@ -65,10 +71,11 @@ def preview_query(*, connection: Connection, query: str, limit: int,
 
 @contextmanager
 def preview_source(connection: Connection, sql: str, *, max_rows: int | None,
-                   client_gone: Callable[[], bool] | None = None):
+                   client_gone: Callable[[], bool] | None = None, query: str | None = None):
     """Runs a preview's query on the connection's source, within a preview's limits of time and
     number: a context manager yielding the connector's QueryResult, to be read with next_batch
-    (its first batch is one row). A source failure is 503."""
+    (its first batch is one row). A source failure is 503, with a hint when `query` (the user's
+    text, placeholders not replaced) compares a column with an untyped ``${updated_at}``."""
     source_settings = connection_source_settings(connection)
     limits = settings.KRENALIS
     timeout = limits["PREVIEW_TIMEOUT"]
@@ -94,7 +101,7 @@ def preview_source(connection: Connection, sql: str, *, max_rows: int | None,
                                  control=control) as result:
                 yield result
         except ConnectorUnavailable as exc:
-            raise ServiceUnavailable(str(exc)) from None
+            raise ServiceUnavailable(with_updated_at_hint(query or sql, exc)) from None
 
 
 class _RunningPreviews:
@@ -147,19 +154,30 @@ def _batches(result, limit: int):
 
 def _read_rows(result, limit: int, issues: list[str]) -> list[dict]:
     """Up to `limit` rows in their API form, within the preview's byte limits (issues say where
-    they cut)."""
+    they cut, and which values a run would reject)."""
     max_value, max_total = settings.KRENALIS["PREVIEW_MAX_VALUE_BYTES"], settings.KRENALIS["PREVIEW_MAX_BYTES"]
     columns = result.schema.columns
+    normalizers = [make_normalizer(Property(name=c.name, type=c.type, nullable=c.nullable), c.name) for c in columns]
     rows: list[dict] = []
     cut: collections.Counter = collections.Counter()
     total = 0
-    for values in (row for batch in _batches(result, limit) for row in batch):
-        row, row_cut = {}, []
-        for column, value in zip(columns, values):
-            row[column.name], was_cut = preview_value(value, column.type, max_value)
+    for number, values in enumerate((row for batch in _batches(result, limit) for row in batch), 1):
+        row, row_cut, row_bytes = {}, [], 2
+        for column, normalize, value in zip(columns, normalizers, values):
+            try:
+                encoded, was_cut = preview_value(normalize(value), column.type, max_value)
+                row_bytes += len(dumps_json(encoded).encode("utf-8", "surrogatepass")) + len(column.name) + 4
+            except NormalizeError as exc:
+                issues.append(f"Row {number}: {exc}, so the value is not shown; a run that reads this column "
+                              f"fails the row.")
+                continue
+            except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+                issues.append(f'Row {number}: the value of column "{column.name}" cannot be shown '
+                              f"({exc.__class__.__name__}).")
+                continue
+            row[column.name] = encoded
             if was_cut:
                 row_cut.append(column.name)
-        row_bytes = len(dumps_json(row).encode("utf-8", "surrogatepass"))
         if total + row_bytes > max_total:
             issues.append(CUT_ROWS.format(len(rows), max_total))
             break

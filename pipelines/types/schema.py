@@ -241,7 +241,9 @@ def _dump(obj, emit) -> None:
     elif isinstance(obj, Decimal):
         if not obj.is_finite():
             raise ValueError(f"{obj} is not representable in JSON")
-        emit(decimal_text(obj))
+        # Positional digits, except for the numbers of JSON values whose exponent would write
+        # thousands of zeros (1e999999999 is a billion): those keep an exponent, valid JSON too.
+        emit(decimal_text(obj) if -1000 < obj.adjusted() < 1000 else str(obj))
     elif isinstance(obj, dict):
         emit("{")
         first = True

@@ -338,13 +338,17 @@ def _integer_of(value, t: Type, path: str) -> int:
             return int(value)
         raise _cannot_represent(value, t, path)
     if kind is Decimal or isinstance(value, Decimal):
-        if value.is_finite() and value == value.to_integral_value(context=DECIMAL_CONTEXT):
+        # (no int type holds 40 digits: 1e999999 is refused without building its million digits)
+        if value.is_finite() and value.adjusted() < 40 and value == value.to_integral_value(context=DECIMAL_CONTEXT):
             return int(value)
         raise _cannot_represent(value, t, path)
     if isinstance(value, (str, bytes, bytearray, memoryview)):
         text = _text_of(value)
         if text is not None and _INTEGER_TEXT.fullmatch(text):
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:  # more digits than Python converts (4,300): no int type holds it anyway
+                pass
         raise _cannot_represent(value, t, path)
     if isinstance(value, int) and kind is not bool:
         return int(value)
@@ -416,6 +420,8 @@ def _float_converter(t: Type, nullable: bool) -> Converter:
                 raise _cannot_represent(value, t, path)
             number = float(value)
         elif isinstance(value, Decimal):
+            if value.is_snan():
+                raise _cannot_represent(value, t, path)
             number = float(value)
             if math.isinf(number) and value.is_finite():
                 raise _cannot_represent(value, t, path)
@@ -527,6 +533,11 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# What PostgreSQL writes for dates and timestamps that no date of years 1 to 9999 stands for; its
+# connector hands them over as text rather than as the nearest date (infinity is not 9999-12-31).
+_OUT_OF_RANGE_TEXT = re.compile(r"-?infinity|\d{5,}-.*|.* BC")
+
+
 def _datetime_of(value, t: Type, path: str) -> datetime:
     if isinstance(value, datetime):
         try:
@@ -542,6 +553,9 @@ def _datetime_of(value, t: Type, path: str) -> datetime:
                 raise ValueError
             return parse_iso8601(text)
         except (ValueError, OverflowError):
+            if text is not None and _OUT_OF_RANGE_TEXT.fullmatch(text):
+                raise NormalizeError(f"property '{path}' has value {text}, which is outside the range of {t} "
+                                     f"values (years 1 to 9999)") from None
             raise _cannot_represent(value, t, path) from None
     raise _not_allowed(value, t, path)
 
@@ -564,6 +578,25 @@ def _date_converter(t: Type, nullable: bool) -> Converter:
     return convert
 
 
+_CLOCK_TEXT = re.compile(r"-?\d{2,}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[+-]\d{2}(?::?\d{2}){0,2})?")
+_DAY = timedelta(days=1)
+
+
+def _duration_text(value: timedelta) -> str:
+    """A duration as MySQL writes a TIME: [-]H:MM:SS[.ffffff], hours past 24 included (838:59:59)."""
+    sign, value = ("-", -value) if value < timedelta(0) else ("", value)
+    seconds = value.days * 86400 + value.seconds
+    fraction = f".{value.microseconds:06d}" if value.microseconds else ""
+    return f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}{fraction}"
+
+
+def _not_a_time_of_day(text: str, path: str) -> NormalizeError:
+    """A TIME outside one day (MySQL's 24:00:00, 838:59:59 or -01:00:00, PostgreSQL's 24:00:00) is a
+    duration, not a time of day: the row fails rather than the value wrapping to another time."""
+    return NormalizeError(f"property '{path}' has value {text}, which is not a time of day "
+                          f"(a time value is from 00:00:00 to 23:59:59.999999)")
+
+
 def _time_converter(t: Type, nullable: bool) -> Converter:
     def convert(value, path):
         if type(value) is time:
@@ -574,9 +607,9 @@ def _time_converter(t: Type, nullable: bool) -> Converter:
             moment = datetime.combine(date(2000, 1, 1), value).astimezone(UTC)
             return moment.time()
         if isinstance(value, timedelta):
-            if timedelta(0) <= value < timedelta(days=1):
+            if timedelta(0) <= value < _DAY:
                 return (datetime.min + value).time()
-            raise _cannot_represent(value, t, path)
+            raise _not_a_time_of_day(_duration_text(value), path)
         if isinstance(value, datetime):
             try:
                 return _as_utc(value).time()
@@ -593,6 +626,8 @@ def _time_converter(t: Type, nullable: bool) -> Converter:
                     return parse_iso8601(text).time()
                 except (ValueError, OverflowError):
                     pass
+                if _CLOCK_TEXT.fullmatch(text):
+                    raise _not_a_time_of_day(text, path)
             raise _cannot_represent(value, t, path)
         raise _not_allowed(value, t, path)
 
@@ -677,7 +712,15 @@ def _reject_constant(name):
 
 
 _JSON_CHECKER = json.JSONDecoder(parse_constant=_reject_constant)
-_EXACT_JSON_DECODER = json.JSONDecoder(parse_float=Decimal)
+def _exact_int(text: str):
+    """A JSON integer as int, or as Decimal beyond the 4,300 digits int() converts (jsonb holds more)."""
+    try:
+        return int(text)
+    except ValueError:
+        return Decimal(text)
+
+
+_EXACT_JSON_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_exact_int)
 
 
 def _json_converter(t: Type, nullable: bool) -> Converter:

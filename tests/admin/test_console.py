@@ -1,6 +1,7 @@
 """The admin console through Django's test client: every page renders, forms use the services'
 validation with errors next to their field, secrets are never shown back, and the JSON endpoints
 behind the buttons (Test connection, Preview, mapping check, Test on preview rows, run progress)."""
+import html
 import json
 import re
 
@@ -75,6 +76,10 @@ def test_every_list_and_add_page_renders(admin_client, connection):
         assert admin_client.get(reverse(f"admin:pipelines_{name}_changelist")).status_code == 200, name
     for name in ("workspace", "apikey", "connection", "pipeline"):
         assert admin_client.get(reverse(f"admin:pipelines_{name}_add")).status_code == 200, name
+    editor = html.unescape(admin_client.get(reverse("admin:pipelines_pipeline_add")).content.decode())
+    # The query's help says how to write an incremental query that works on each database.
+    assert "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}" in editor
+    assert "updated_at >= COALESCE(${updated_at}, '-infinity'::timestamptz)" in editor
     page = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
     assert "Run now" in page and "No runs yet" in page and "vendor/codemirror/lib/codemirror.js" in page
 
@@ -292,6 +297,11 @@ def test_saving_uses_the_service_and_puts_errors_next_to_their_field(admin_clien
                                                                               "first_name": "nope"})))
     page = resp.content.decode()
     assert "invalid mapping" in page and '"rowErrors": {"first_name":' in page
+
+    resp = admin_client.post(url, editor_post(connection, updated_at_format="ISO8601"))
+    assert html.unescape(row_of(resp.content.decode(), "updated_at_format")).count(
+        'pipeline cannot specify an update time format (the update time column "updated_ts" is a datetime, which '
+        'is read as a time already; a format is only for string and json columns)') == 1
 
     resp = admin_client.post(url, editor_post(connection, updated_at_column="", incremental="on"))
     assert "incremental requires an update time column" in row_of(resp.content.decode(), "incremental")

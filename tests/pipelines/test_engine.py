@@ -114,6 +114,13 @@ UPDATE_TIME_KINDS = {
     "json-string": ({"postgresql": "SELECT email, firstname, to_jsonb(updated_at) AS updated_json FROM customers "
                                    "WHERE ${updated_at} IS NULL OR updated_at >= ${updated_at}"},
                     "updated_json", "ISO8601"),
+    # The COALESCE forms the README documents: ${updated_at} is untyped, so on PostgreSQL the other
+    # argument carries the type (COALESCE(${updated_at}, '-infinity') would compare with text).
+    "datetime-coalesce": ({
+        "postgresql": "SELECT email, firstname, updated_ts FROM customers "
+                      "WHERE updated_ts >= COALESCE(${updated_at}, '-infinity'::timestamptz)",
+        "mysql": "SELECT email, firstname, updated_ts FROM customers "
+                 "WHERE updated_ts >= COALESCE(${updated_at}, '1000-01-01')"}, "updated_ts", ""),
 }
 KIND_CASES = [pytest.param(kind, source, id=f"{kind}-{source}")
               for kind, (queries, _, _) in UPDATE_TIME_KINDS.items() for source in queries]
@@ -263,7 +270,7 @@ def test_failed_run_writes_nothing_more_and_keeps_the_cursor(rich_workspace, pg_
     pg_source.execute("UPDATE customers SET updated_ts = '2024-06-01' WHERE id = 2")
     pg_source.execute("ALTER TABLE customers RENAME COLUMN firstname TO first")
     run = run_now(pid)
-    assert run.error == 'column "firstname" does not exist (SQLSTATE 42703)'
+    assert run.error == 'query failed: column "firstname" does not exist (SQLSTATE 42703)'
     assert counts(run) == ([0] * 7, [0] * 7)
     assert errors_of(run) == [("InputValidation", None, run.error)]
     assert cursor_of(pid) == cursor
@@ -417,6 +424,123 @@ def test_the_garbage_collector_is_tuned_during_a_run_and_restored_after(rich_wor
     assert seen and all(threshold == (100_000, 50, 100) and frozen > 0 for threshold, frozen in seen)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     assert counts(run_now(pid)) == all_passed(10)
+
+
+# --------------------------------------------------------------------------- values real databases hold
+
+REVIEW = ". Please review and update the pipeline before attempting to import the users."
+DATED_PROFILE_SCHEMA = {"kind": "object", "properties": [
+    *RICH_PROFILE_SCHEMA["properties"], {"name": "birth_date", "type": {"kind": "date"}, "readOptional": True}]}
+
+
+def with_nullable(schema: dict, name: str, nullable: bool) -> dict:
+    properties = [dict(p, nullable=nullable) if p["name"] == name else p for p in schema["properties"]]
+    return {**schema, "properties": properties}
+
+
+def test_mysql_zero_dates_import_as_null(api, warehouse_db, mysql_source):
+    """A DATE NOT NULL holding 0000-00-00 reads as NULL, and the schema derived for it says so
+    (nullable): the pipeline built from the preview imports NULL for that row. Before, the schema said
+    NOT NULL and the run failed the row, whatever the input schema declared."""
+    src = mysql_source
+    src.execute("ALTER TABLE customers ADD COLUMN born DATE NOT NULL DEFAULT '2000-01-01'")
+    src.execute("SET STATEMENT sql_mode = '' FOR UPDATE customers SET born = '0000-00-00' WHERE id = 3")
+    ws = create_workspace(api, warehouse_db, DATED_PROFILE_SCHEMA)
+    cid = create_connection(ws, src)
+    query = "SELECT id, email, born, updated_ts FROM customers"
+    preview = ws.api.post(f"/v1/connections/{cid}/query", {"query": query + " WHERE id = 3", "limit": 1}).json()
+    assert (preview["rows"], preview["issues"]) == ([{"id": "3", "email": "user3@example.com", "born": None,
+                                                      "updated_ts": "2024-01-01T00:03:00Z"}], None)
+    born = next(p for p in preview["schema"]["properties"] if p["name"] == "born")
+    assert born == {"name": "born", "type": {"kind": "date"}, "nullable": True}
+    pid = create_pipeline(ws, cid, query=query, mapping={"email": "email", "birth_date": "born"})
+    run = run_now(pid)
+    assert (run.error, counts(run), errors_of(run)) == ("", all_passed(10), [])
+    assert identities(ws, pid, "birth_date") == {str(i): None if i == 3 else dt.date(2000, 1, 1)
+                                                 for i in range(1, 11)}
+
+
+def test_a_nullable_input_property_over_a_not_null_column_is_accepted(rich_workspace, mysql_source):
+    """Declaring nullable what the source says NOT NULL widens the column, and loses nothing: the run
+    reads it (it was refused as misaligned). The other way, NOT NULL over a nullable column, is still
+    refused: a NULL could come."""
+    ws, src = rich_workspace, mysql_source
+    src.execute("ALTER TABLE customers MODIFY firstname VARCHAR(60) NOT NULL")
+    cid = create_connection(ws, src)
+    query = "SELECT id, firstname, lastname, updated_ts FROM customers"
+    derived = ws.api.post(f"/v1/connections/{cid}/query", {"query": query, "limit": 0}).json()["schema"]
+    assert [(p["name"], p.get("nullable", False)) for p in derived["properties"]] == [
+        ("id", False), ("firstname", False), ("lastname", True), ("updated_ts", True)]
+    mapping = {"first_name": "firstname", "last_name": "lastname"}
+    widened = create_pipeline(ws, cid, query=query, mapping=mapping,
+                              in_schema=with_nullable(derived, "firstname", True))
+    run = run_now(widened)
+    assert (run.error, counts(run)) == ("", all_passed(10))
+    assert identities(ws, widened) == {str(i): f"First{i}" for i in range(1, 11)}
+    narrowed = create_pipeline(ws, cid, query=query, mapping=mapping,
+                               in_schema=with_nullable(derived, "lastname", False))
+    assert run_now(narrowed).error == (
+        'in the input schema, "lastname" property was previously non-nullable but is now nullable' + REVIEW)
+
+
+def test_a_column_left_out_for_its_type_is_named_with_the_reason(rich_workspace, pg_source):
+    """A user ID (or any input) column the query returns with an unsupported type is not "missing": the
+    run says the type is why (it said only that there is no such column)."""
+    ws = rich_workspace
+    pg_source.execute("ALTER TABLE customers ADD COLUMN tags text[]")
+    cid = create_connection(ws, pg_source)
+    in_schema = {"kind": "object", "properties": [
+        {"name": "tags", "type": {"kind": "string"}, "nullable": True},
+        {"name": "firstname", "type": {"kind": "string", "maxLength": 60}, "nullable": True},
+        {"name": "updated_ts", "type": {"kind": "datetime"}, "nullable": True}]}
+    pid = create_pipeline(ws, cid, query="SELECT tags, firstname, updated_ts FROM customers", user_id="tags",
+                          in_schema=in_schema, mapping={"first_name": "firstname"})
+    assert run_now(pid).error == ('in the input schema, there is no user ID column "tags" '
+                                  '(column "tags" has an unsupported type "array")' + REVIEW)
+    pid = create_pipeline(ws, cid, query="SELECT id, tags, firstname, updated_ts FROM customers",
+                          in_schema={**in_schema, "properties": [
+                              {"name": "id", "type": {"kind": "int", "bitSize": 64}, "nullable": True},
+                              *in_schema["properties"]]},
+                          mapping={"first_name": "firstname", "last_name": "tags"})
+    assert run_now(pid).error == ('in the input schema, "tags" property no longer exists '
+                                  '(column "tags" has an unsupported type "array")' + REVIEW)
+
+
+def test_a_postgresql_enum_can_be_the_user_id(rich_workspace, pg_source):
+    """Pagila's film.rating is an enum: the query path read it as an unsupported type, so a pipeline
+    whose user ID it was failed with "there is no user ID column". Enums are strings now."""
+    ws = rich_workspace
+    pg_source.execute("CREATE TYPE plan AS ENUM ('free', 'pro')")
+    pg_source.execute("ALTER TABLE customers ADD COLUMN plan plan")
+    pg_source.execute("UPDATE customers SET plan = (attrs->>'plan')::plan")
+    cid = create_connection(ws, pg_source)
+    pid = create_pipeline(ws, cid, query="SELECT plan, max(firstname) AS firstname, max(updated_ts) AS updated_ts "
+                                         "FROM customers GROUP BY plan", user_id="plan",
+                          mapping={"first_name": "firstname"})
+    run = run_now(pid)
+    assert (run.error, counts(run)) == ("", all_passed(2))
+    assert identities(ws, pid) == {"free": "First8", "pro": "First9"}
+
+
+def test_an_untyped_updated_at_comparison_says_what_to_write(rich_workspace, pg_source):
+    """COALESCE(${updated_at}, '-infinity') is text on PostgreSQL (both arguments are untyped): the
+    preview and the run say the query failed, and how to write it."""
+    ws = rich_workspace
+    cid = create_connection(ws, pg_source)
+    query = ("SELECT email, firstname, updated_ts FROM customers "
+             "WHERE updated_ts >= COALESCE(${updated_at}, '-infinity')")
+    expected = ("query failed: operator does not exist: timestamp without time zone >= text (SQLSTATE 42883). "
+                "${updated_at} is an untyped SQL literal (NULL, or the cursor as text), so next to another literal "
+                "it is text: give the other side a type, as in "
+                "updated_at >= COALESCE(${updated_at}, '-infinity'::timestamptz), or write "
+                "${updated_at} IS NULL OR updated_at >= ${updated_at}")
+    resp = ws.api.post(f"/v1/connections/{cid}/query", {"query": query, "limit": 5})
+    assert support.error_of(resp) == (503, "ServiceUnavailable", expected)
+    in_schema = ws.api.post(f"/v1/connections/{cid}/query", {
+        "query": "SELECT email, firstname, updated_ts FROM customers", "limit": 0}).json()["schema"]
+    pid = create_pipeline(ws, cid, query=query, user_id="email", in_schema=in_schema, incremental=True,
+                          mapping={"email": "email", "first_name": "firstname"})
+    assert run_now(pid).error == expected
 
 
 # --------------------------------------------------------------------------- the warehouse writers' queues

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipelines.placeholders import PlaceholderError, QUERY_PLACEHOLDERS, check_placeholders, replace_placeholders
+from pipelines.placeholders import (UPDATED_AT_HINT, PlaceholderError, QUERY_PLACEHOLDERS, check_placeholders,
+                                    replace_placeholders, with_updated_at_hint)
 
 VALUES = {"updated_at": "NULL", "limit": "20"}
 
@@ -100,3 +101,23 @@ def test_check_does_not_substitute():
     query = "SELECT ${limit}"
     assert check_placeholders(query) == {"limit"}
     assert query == "SELECT ${limit}"
+
+
+class _Failure(Exception):
+    def __init__(self, message, sqlstate=None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("query,sqlstate,hinted", [
+    ("SELECT a FROM t WHERE a >= COALESCE(${updated_at}, '-infinity')", "42883", True),
+    ("SELECT a FROM t WHERE a >= COALESCE(${ updated_at }, '-infinity')", "42804", True),
+    ("SELECT a FROM t WHERE a >= COALESCE(NULL, '-infinity')", "42883", False),  # no placeholder
+    ("SELECT a FROM t WHERE a >= ${updated_at}", "42P01", False),                 # another error
+    ("SELECT a FROM t WHERE a >= ${updated_at}", None, False),                    # MySQL: no SQLSTATE
+    ("SELECT a FROM t WHERE a >= ${updated_at", "42883", False),                  # not a placeholder
+])
+def test_an_untyped_updated_at_comparison_gets_a_hint(query, sqlstate, hinted):
+    message = "query failed: operator does not exist: timestamp with time zone >= text (SQLSTATE 42883)"
+    expected = f"{message}. {UPDATED_AT_HINT}" if hinted else message
+    assert with_updated_at_hint(query, _Failure(message, sqlstate)) == expected

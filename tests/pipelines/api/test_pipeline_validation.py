@@ -512,6 +512,26 @@ def test_the_first_rule_in_order_wins(workspace, connection_id, changes, message
     assert listed(workspace.api) == []
 
 
+@pytest.mark.parametrize("changes,cause", [
+    ({"updatedAtColumn": "updated_ts", "inSchema": in_schema("email", "firstname", "lastname", "updated_ts")},
+     'the update time column "updated_ts" is a datetime, which is read as a time already; a format is only for '
+     'string and json columns'),
+    ({"updatedAtColumn": "birthday", "inSchema": in_schema("email", "firstname", "lastname", "birthday")},
+     'the update time column "birthday" is a date, which is read as a time already; a format is only for '
+     'string and json columns'),
+    ({"updatedAtColumn": ..., "inSchema": in_schema("email", "firstname", "lastname")},
+     "there is no update time column; a format is only for a string or json update time column"),
+], ids=["datetime", "date", "no-column"])
+def test_a_format_that_is_not_needed_says_why(workspace, connection_id, changes, cause):
+    """The message stays the reference's (the conformance suite checks it word for word); the error's
+    cause says why the format is refused."""
+    resp = send(workspace.api, "POST", "/v1/pipelines", body(connection_id, **changes))
+    assert resp.status_code == 400
+    assert json.loads(resp.content) == {"error": {"code": "BadRequest", "cause": cause,
+                                                  "message": "pipeline cannot specify an update time format"}}
+    assert listed(workspace.api) == []
+
+
 def test_path_id_is_checked_before_the_body(workspace, pipeline_id):
     missing = pipeline_id % (2**31 - 1) + 1
     resp = workspace.api.put(f"/v1/pipelines/{missing}", update_body(name=""))

@@ -1,5 +1,6 @@
 """Query preview: POST /v1/connections/{id}/query (reference §6), and its limits."""
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -68,10 +69,13 @@ def test_placeholders(source_connection):
                                                               'placeholder "since" does not exist')
 
 
-def test_sql_errors_are_503(source_connection):
+def test_sql_errors_are_503_and_say_the_query_failed(source_connection):
+    """503 as in the reference, with a message that puts the fault on the query, not on the service."""
     api, cid, source = source_connection
     resp = preview(api, cid, "SELECT id FROM no_such_table")
-    assert error_of(resp)[:2] == (503, "ServiceUnavailable")
+    expected = ('query failed: relation "no_such_table" does not exist (SQLSTATE 42P01)' if source.kind == "postgresql"
+                else f"query failed: Error 1146: Table '{source.dbname}.no_such_table' doesn't exist")
+    assert error_of(resp) == (503, "ServiceUnavailable", expected)
     assert source.settings["password"].encode() not in resp.content
 
 
@@ -150,3 +154,77 @@ def test_a_preview_ends_at_its_timeout_and_so_does_its_source_query(source_conne
     assert error_of(resp) == (503, "ServiceUnavailable", "the query took longer than the preview's limit of 2 s "
                                                          "(KRENALIS_PREVIEW_TIMEOUT) and was cancelled")
     assert support.busy_sessions(source) == 0
+
+
+NOT_SHOWN = ", so the value is not shown; a run that reads this column fails the row."
+NOT_A_TIME_OF_DAY = "property 'v' has value {}, which is not a time of day (a time value is from 00:00:00 to " \
+                    "23:59:59.999999)"
+OUT_OF_RANGE = "property 'v' has value {}, which is outside the range of {} values (years 1 to 9999)"
+NOT_UTF8 = "property 'v' does not contain valid UTF-8 characters"
+
+# (SQL expression, the value shown, or None with the issue that says why it is not)
+PG_VALUES = [
+    (r"'\xff00'::bytea", None, NOT_UTF8),
+    (r"'\x89504e470d0a1a0a'::bytea", None, NOT_UTF8),  # a PNG's signature
+    (r"'\x41'::bytea", "A", None),
+    ("'24:00:00'::time", None, NOT_A_TIME_OF_DAY.format("24:00:00")),  # imported as 00:00:00 before
+    ("'24:00:00+00'::timetz", None, NOT_A_TIME_OF_DAY.format("24:00:00+00")),
+    ("'23:59:59.5'::time", "23:59:59.500", None),
+    ("'NaN'::numeric", None, "property 'v' has a \"NaN\" value that cannot represent a decimal(76,37) value"),
+    ("'Infinity'::numeric", None, "property 'v' has a \"Infinity\" value that cannot represent a decimal(76,37) value"),
+    ("'NaN'::float8", "NaN", None),
+    ("'-Infinity'::float8", "-Infinity", None),
+    ("'infinity'::date", None, OUT_OF_RANGE.format("infinity", "date")),  # 9999-12-31 before
+    ("'-infinity'::timestamptz", None, OUT_OF_RANGE.format("-infinity", "datetime")),  # 0001-01-01 before
+    ("'0044-03-15 BC'::date", None, OUT_OF_RANGE.format("0044-03-15 BC", "date")),  # a 503 before
+    ("'10000-01-01'::timestamp", None, OUT_OF_RANGE.format("10000-01-01 00:00:00", "datetime")),
+    ("'10000-01-01'::timestamptz", None, OUT_OF_RANGE.format("10000-01-01 00:00:00+00", "datetime")),
+    ("('[' || repeat('9', 5000) || ']')::jsonb", [Decimal("9" * 5000)], None),  # more digits than int() reads
+]
+MYSQL_VALUES = [
+    ("x'ff00'", None, NOT_UTF8),
+    ("CAST(x'89504e470d0a1a0a' AS BINARY(8))", None, NOT_UTF8),
+    ("x'41'", "A", None),
+    ("CAST('24:00:00' AS TIME)", None, NOT_A_TIME_OF_DAY.format("24:00:00")),
+    ("CAST('838:59:59' AS TIME)", None, NOT_A_TIME_OF_DAY.format("838:59:59")),
+    ("CAST('-01:00:00' AS TIME)", None, NOT_A_TIME_OF_DAY.format("-01:00:00")),
+    ("CAST('23:59:59' AS TIME)", "23:59:59", None),
+    ("CAST('0000-00-00' AS DATE)", None, None),  # MySQL's zero date reads as NULL
+]
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_every_value_a_driver_returns_previews(workspace, request, kind):
+    """No value makes the preview fail (it answered 500 on bytes, a MySQL TIME beyond a day, a numeric
+    NaN...): a value a run would reject is left out of its row and an issue says why, with the
+    message the run gives; the others are shown in their API form."""
+    source = request.getfixturevalue("pg_source" if kind == "postgresql" else "mysql_source")
+    cid = workspace.api.post("/v1/connections", support.connection_body(source)).json()["id"]
+    for expression, shown, issue in PG_VALUES if kind == "postgresql" else MYSQL_VALUES:
+        resp = preview(workspace.api, cid, f"SELECT 1 AS id, {expression} AS v")
+        assert resp.status_code == 200, (expression, resp.content)
+        body = json.loads(resp.content, parse_int=Decimal)
+        if issue is None:
+            assert body["rows"] == [{"id": 1, "v": shown}], expression
+            assert body["issues"] is None, expression
+        else:
+            assert body["rows"] == [{"id": 1}], expression
+            assert body["issues"] == [f"Row 1: {issue}{NOT_SHOWN}"], expression
+
+
+def test_a_run_rejects_the_values_the_preview_leaves_out(workspace, pg_source):
+    """The preview's issues are the run's per-row errors: the same value fails the same way in a run."""
+    from tests.pipelines.services import create_pipeline, errors_of, run_now
+
+    pg_source.execute("ALTER TABLE customers ADD COLUMN opens time")
+    pg_source.execute("UPDATE customers SET opens = '24:00:00' WHERE id = 2")
+    pg_source.execute("UPDATE customers SET opens = '09:30:00' WHERE id <> 2")
+    cid = workspace.api.post("/v1/connections", support.connection_body(pg_source)).json()["id"]
+    query = "SELECT id, firstname, opens, updated_ts FROM customers ORDER BY id"
+    body = preview(workspace.api, cid, query, limit=3).json()
+    assert [row.get("opens") for row in body["rows"]] == ["09:30:00", None, "09:30:00"]
+    assert body["issues"] == [f"Row 2: {NOT_A_TIME_OF_DAY.format('24:00:00').replace('v', 'opens', 1)}{NOT_SHOWN}"]
+    pid = create_pipeline(workspace, cid, query=query, mapping={"first_name": "firstname", "last_name": "opens"})
+    run = run_now(pid)
+    assert (run.passed[:2], run.failed[:2]) == ([10, 9], [0, 1])
+    assert errors_of(run) == [("InputValidation", "2", NOT_A_TIME_OF_DAY.format("24:00:00").replace("v", "opens", 1))]

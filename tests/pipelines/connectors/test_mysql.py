@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted
+from pipelines.connectors import (REGISTRY, ConnectorUnavailable, InvalidSettings, QueryControl, QueryFailed,
+                                  QueryInterrupted)
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.connectors.mysql import grant_warnings, session_sql_mode
 from pipelines.types import Type
@@ -284,18 +285,33 @@ def test_timestamp_is_read_in_utc_whatever_the_server_time_zone(my):
 
 
 def test_datetimes_keep_their_fraction_and_zero_dates_read_as_null(my):
-    """As the driver reads them: a zero date (or one with a zero month) is NULL."""
+    """As the driver reads them, a zero date is NULL, so date columns are nullable even when NOT NULL
+    (the schema allows what the rows hold); a date with a zero month is no date and no NULL either: it
+    stays text, which fails its row rather than changing silently."""
     conn = mysql_connect(my.name, init_command="SET SESSION sql_mode = ''")
     cur = conn.cursor()
-    cur.execute("CREATE TABLE moments (n INT, d DATETIME(3) NULL, t TIMESTAMP(6) NULL)")
-    cur.execute("INSERT INTO moments VALUES (1, '2024-01-02 03:04:05.12', '2024-01-02 03:04:05.000001'), "
-                "(2, '0000-00-00 00:00:00', '0000-00-00 00:00:00'), (3, '2024-00-10 10:00:00', NULL)")
+    cur.execute("CREATE TABLE moments (n INT NOT NULL, d DATETIME(3) NOT NULL, t TIMESTAMP(6) NULL, "
+                "day DATE NOT NULL)")
+    cur.execute("INSERT INTO moments VALUES (1, '2024-01-02 03:04:05.12', '2024-01-02 03:04:05.000001', "
+                "'2024-01-02'), (2, '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00'), "
+                "(3, '2024-00-10 10:00:00', NULL, '2024-00-10')")
     conn.commit()
     conn.close()
-    _, rows = read_all(MY, my.settings(), "SELECT n, d, t FROM moments ORDER BY n")
+    schema, rows = read_all(MY, my.settings(), "SELECT n, d, t, day FROM moments ORDER BY n")
+    assert [(c.name, c.nullable) for c in schema.columns] == [("n", False), ("d", True), ("t", True), ("day", True)]
     assert rows == [(1, dt.datetime(2024, 1, 2, 3, 4, 5, 120000, tzinfo=UTC),
-                     dt.datetime(2024, 1, 2, 3, 4, 5, 1, tzinfo=UTC)),
-                    (2, None, None), (3, None, None)]
+                     dt.datetime(2024, 1, 2, 3, 4, 5, 1, tzinfo=UTC), dt.date(2024, 1, 2)),
+                    (2, None, None, None), (3, "2024-00-10 10:00:00.000", None, "2024-00-10")]
+
+
+def test_times_beyond_one_day_stay_durations(my):
+    """A TIME holds -838:59:59 to 838:59:59: what is not a time of day stays a timedelta, which the
+    run rejects for its row (no wrapping into another time)."""
+    my.execute("CREATE TABLE clocks (n INT, t TIME)")
+    my.execute("INSERT INTO clocks VALUES (1, '23:59:59'), (2, '24:00:00'), (3, '838:59:59'), (4, '-01:00:00')")
+    _, rows = read_all(MY, my.settings(), "SELECT n, t FROM clocks ORDER BY n")
+    assert rows == [(1, dt.time(23, 59, 59)), (2, dt.timedelta(hours=24)),
+                    (3, dt.timedelta(hours=838, minutes=59, seconds=59)), (4, dt.timedelta(hours=-1))]
 
 
 def test_float_values_are_in_the_float32_value_model(my):
@@ -380,9 +396,9 @@ def test_read_only_message(my, victim):
     # What the query check cannot see, the read-only transaction stops: a function that writes.
     my.execute("DROP FUNCTION IF EXISTS shrink")
     my.execute("CREATE FUNCTION shrink() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM victim; RETURN 1; END")
-    with pytest.raises(ConnectorUnavailable) as info:
+    with pytest.raises(QueryFailed) as info:
         read_all(MY, my.settings(), "SELECT shrink() AS n")
-    assert str(info.value) == "Error 1792: Cannot execute statement in a READ ONLY transaction"
+    assert str(info.value) == "query failed: Error 1792: Cannot execute statement in a READ ONLY transaction"
     assert my.execute("SELECT id FROM victim ORDER BY id") == [(1,), (2,)]
     my.execute("DROP FUNCTION shrink")
 
@@ -402,14 +418,24 @@ def test_statement_timeout_on_heavy_query(my):
     assert str(info.value) == "Error 1969: Query execution was interrupted (max_statement_time exceeded)"
 
 
-def test_sql_errors(my):
-    with pytest.raises(ConnectorUnavailable) as info:
+def test_sql_errors_say_the_query_failed(my):
+    """The statement's own errors are QueryFailed ("query failed: ..."), still 503 for the API; the
+    statement timeout and connection failures are not the query's fault and keep the server's text."""
+    with pytest.raises(QueryFailed) as info:
         read_all(MY, my.settings(), "SELECT id FROM no_such_table")
-    assert str(info.value) == f"Error 1146: Table '{my.name}.no_such_table' doesn't exist"
-    with pytest.raises(ConnectorUnavailable, match="^Error 1064: You have an error in your SQL syntax"):
+    assert str(info.value) == f"query failed: Error 1146: Table '{my.name}.no_such_table' doesn't exist"
+    with pytest.raises(QueryFailed, match="^query failed: Error 1064: You have an error in your SQL syntax"):
         read_all(MY, my.settings(), "SELECT id FROM FROM customers")
     with pytest.raises(ConnectorUnavailable, match="^the query must be a SELECT, not SELEC$"):
         read_all(MY, my.settings(), "SELEC id FROM customers")
+    with pytest.raises(QueryFailed, match="^query failed: Error 1054: Unknown column 'nope'"):
+        read_all(MY, my.settings(), "SELECT nope FROM seq_1_to_2")
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(), "SELECT SLEEP(3) AS s", timeout_seconds=1)
+    assert not isinstance(info.value, QueryFailed) and not str(info.value).startswith("query failed")
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(MY, my.settings(database="krenalis_no_such_database"), "SELECT 1 AS one")
+    assert not isinstance(info.value, QueryFailed) and str(info.value).startswith("Error 1044: ")
 
 
 def test_updated_at_literal_round_trip(my):

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import REGISTRY, ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted
+from pipelines.connectors import (REGISTRY, ConnectorUnavailable, InvalidSettings, QueryControl, QueryFailed,
+                                  QueryInterrupted)
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.connectors.postgresql import canonical_ip
 from pipelines.connectors.querycheck import MULTIPLE_COMMANDS
@@ -129,6 +130,7 @@ def test_schema_sets_the_search_path(pg):
 def typed_table(pg):
     pg.execute("""
         CREATE TYPE mood AS ENUM ('sad', 'happy');
+        CREATE TYPE pair AS (a integer, b integer);
         CREATE TABLE typed (
             c_bool boolean, c_int2 smallint, c_int4 integer, c_serial serial, c_int8 bigint, c_bigserial bigserial,
             c_float4 real, c_float8 double precision, c_num numeric(10,2), c_num_free numeric, c_num_neg numeric(5,-2),
@@ -136,7 +138,7 @@ def typed_table(pg):
             c_time time, c_timetz timetz, c_uuid uuid, c_json json, c_jsonb jsonb, c_inet inet, c_char char(7),
             c_bpchar bpchar, c_varchar varchar(120), c_varchar_free varchar, c_text text, c_bytea bytea,
             c_money money, c_interval interval, c_cidr cidr, c_point point, c_arr int[], c_tags text[], c_mood mood,
-            c_oid oid NOT NULL DEFAULT 1
+            c_oid oid NOT NULL DEFAULT 1, c_pair pair
         )""")
     return "typed"
 
@@ -173,9 +175,10 @@ def test_every_postgresql_type(pg, typed_table):
         "c_varchar_free": T("string"),
         "c_text": T("string"),
         "c_bytea": T("string"),
+        "c_mood": T("string"),  # an enum: its labels (the reference leaves enums out)
     }
     assert all(c.nullable for c in schema.columns)  # every PostgreSQL column is nullable, even NOT NULL ones
-    mood_oid = pg.execute("SELECT 'mood'::regtype::oid")[0][0]
+    pair_oid = pg.execute("SELECT 'pair'::regtype::oid")[0][0]
     assert schema.issues == [
         'Column "c_money" has an unsupported type "MONEY".',
         'Column "c_interval" has an unsupported type "INTERVAL".',
@@ -183,8 +186,8 @@ def test_every_postgresql_type(pg, typed_table):
         'Column "c_point" has an unsupported type "POINT".',
         'Column "c_arr" has an unsupported type "array".',
         'Column "c_tags" has an unsupported type "array".',
-        f'Column "c_mood" has an unsupported type "{mood_oid}".',
         'Column "c_oid" has an unsupported type "OID".',
+        f'Column "c_pair" has an unsupported type "{pair_oid}".',
     ]
 
 
@@ -266,6 +269,29 @@ def test_values_are_converted(pg, typed_table):
     assert [r[17] for r in rows[:3]] == ["::ffff:1.2.3.4", "2001:db8::1", "127.0.0.1"]
     assert rows[0][21] == b"\xff"  # not UTF-8: passed through so that the row fails validation
     assert rows[1][21] is None
+
+
+def test_values_no_python_value_stands_for_stay_text(pg):
+    """psycopg2 reads 24:00:00 as 00:00:00 and infinity as 9999-12-31 (another value, silently), and
+    fails the whole query on a BC date or a year beyond 9999: the connector hands these over as
+    PostgreSQL writes them, so that the run fails that row alone and says why."""
+    _, rows = read_all(PG, pg.settings(), """
+        SELECT '24:00:00'::time AS t, '24:00:00+00'::timetz AS tz, '24:00:00+02'::timetz AS tz2,
+               '23:59:59.999999'::time AS last, 'infinity'::date AS d, '-infinity'::date AS d2,
+               '0044-03-15 BC'::date AS bc, '10000-01-01'::date AS far, 'infinity'::timestamptz AS ts,
+               '-infinity'::timestamp AS ts2, '0044-03-15 12:00 BC'::timestamp AS ts_bc,
+               '10000-01-01 00:00:00'::timestamptz AS ts_far, '2024-02-29'::date AS leap""")
+    assert rows == [("24:00:00", "24:00:00+00", "24:00:00+02", dt.time(23, 59, 59, 999999), "infinity", "-infinity",
+                     "0044-03-15 BC", "10000-01-01", "infinity", "-infinity", "0044-03-15 12:00:00 BC",
+                     "10000-01-01 00:00:00+00", dt.date(2024, 2, 29))]
+
+
+def test_enum_values_are_their_labels(pg):
+    pg.execute("CREATE TYPE rating AS ENUM ('G', 'PG', 'PG-13'); "
+               "CREATE TABLE films (id int, rating rating); INSERT INTO films VALUES (1, 'PG-13'), (2, NULL)")
+    schema, rows = read_all(PG, pg.settings(), "SELECT id, rating FROM films ORDER BY id")
+    assert column_types(schema)["rating"] == T("string") and schema.issues == []
+    assert rows == [(1, "PG-13"), (2, None)]
 
 
 def test_float4_values_are_in_the_float32_value_model(pg):
@@ -383,9 +409,9 @@ def test_read_only_transaction_error_message(pg, victim):
 
 
 def test_several_statements_are_rejected(pg):
-    with pytest.raises(ConnectorUnavailable) as info:
+    with pytest.raises(QueryFailed) as info:
         read_all(PG, pg.settings(), "SELECT 1 AS a; SELECT 2 AS b")
-    assert str(info.value) == MULTIPLE_COMMANDS
+    assert str(info.value) == "query failed: " + MULTIPLE_COMMANDS
 
 
 # --------------------------------------------------------------------------- side channels (issue 16)
@@ -517,12 +543,25 @@ def test_statement_timeout_applies_to_each_batch(pg):
     assert seen == [(1,), (2,), (3,), (4,)]
 
 
-def test_sql_errors(pg):
-    with pytest.raises(ConnectorUnavailable) as info:
+def test_sql_errors_say_the_query_failed(pg):
+    """The statement's own errors (by SQLSTATE class) are QueryFailed, "query failed: ...", with their
+    SQLSTATE; the statement timeout and a database that does not exist are not the query's fault."""
+    with pytest.raises(QueryFailed) as info:
         read_all(PG, pg.settings(), "SELEC id FROM customers")
-    assert str(info.value) == 'syntax error at or near "SELEC" (SQLSTATE 42601)'
-    with pytest.raises(ConnectorUnavailable, match=r"division by zero \(SQLSTATE 22012\)"):
+    assert str(info.value) == 'query failed: syntax error at or near "SELEC" (SQLSTATE 42601)'
+    assert info.value.sqlstate == "42601"
+    with pytest.raises(QueryFailed, match=r"^query failed: division by zero \(SQLSTATE 22012\)$"):
         read_all(PG, pg.settings(), "SELECT 1 / (g - 3) AS x FROM generate_series(1, 5) g", batch_size=1)
+    with pytest.raises(QueryFailed) as info:
+        read_all(PG, pg.settings(), "SELECT now() >= COALESCE(NULL, '-infinity') AS later")
+    assert (str(info.value), info.value.sqlstate) == (
+        "query failed: operator does not exist: timestamp with time zone >= text (SQLSTATE 42883)", "42883")
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(PG, pg.settings(), "SELECT pg_sleep(3) IS NULL AS slept", timeout_seconds=1)
+    assert not isinstance(info.value, QueryFailed)
+    with pytest.raises(ConnectorUnavailable) as info:
+        read_all(PG, pg.settings(database="krenalis_no_such_database"), "SELECT 1 AS one")
+    assert not isinstance(info.value, QueryFailed) and not str(info.value).startswith("query failed")
 
 
 def test_error_inside_the_with_block_is_not_wrapped(pg):

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.connectors import ConnectorUnavailable, InvalidSettings, QueryControl, QueryInterrupted, SQLiteConnector
+from pipelines.connectors import (ConnectorUnavailable, InvalidSettings, QueryControl, QueryFailed, QueryInterrupted,
+                                  SQLiteConnector)
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.types import RawJSON, Type
 
@@ -181,11 +182,15 @@ def test_a_control_stops_a_running_query(db):
     assert LITE.end_session(settings(db), None) is False  # in-process: nothing to end from elsewhere
 
 
-def test_sql_error(db):
-    with pytest.raises(ConnectorUnavailable, match="no such table: no_such_table"):
+def test_sql_errors_say_the_query_failed(db):
+    with pytest.raises(QueryFailed, match="^query failed: no such table: no_such_table$"):
         read_all(LITE, settings(db), "SELECT id FROM no_such_table")
-    with pytest.raises(ConnectorUnavailable, match='near "SELEC": syntax error'):
+    with pytest.raises(QueryFailed, match='^query failed: near "SELEC": syntax error$'):
         read_all(LITE, settings(db), "SELEC id FROM users")
+    with pytest.raises(QueryFailed, match="^query failed: "):
+        read_all(LITE, settings(db), "SELECT 1 AS a; SELECT 2 AS b")
+    with pytest.raises(QueryFailed, match="^query failed: not authorized$"):
+        read_all(LITE, settings(db), "DELETE FROM users")
 
 
 def test_updated_at_literal(db):

@@ -350,7 +350,7 @@ def test_runpipeline_fails_with_the_run_error(ws, pg_source, pipeline_id):
     with pytest.raises(CommandError) as failed:
         call_command("runpipeline", str(pipeline_id), stdout=out, stderr=io.StringIO())
     assert failed.value.returncode == 1
-    message = 'relation "customers" does not exist (SQLSTATE 42P01)'
+    message = 'query failed: relation "customers" does not exist (SQLSTATE 42P01)'
     assert str(failed.value).endswith(message)
     assert out.getvalue().rstrip().endswith(f"Finalize 0/0. Error: {message}")
     run = Run.objects.get(pipeline_id=pipeline_id)
