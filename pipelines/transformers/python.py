@@ -45,6 +45,14 @@ def _interpreter() -> str:
     return os.path.realpath(executable)
 
 
+def _landlock_abi_cap() -> str:
+    """The highest Landlock ABI the worker may use ("0": the kernel's). Only tests set
+    KRENALIS_TEST_LANDLOCK_ABI, to run the sandbox as an older kernel would (Landlock scopes
+    signals from ABI 6 on; the seccomp filter must hold without it)."""
+    value = os.environ.get("KRENALIS_TEST_LANDLOCK_ABI", "")
+    return value if value.isdigit() and int(value) >= 1 else "0"
+
+
 class _WorkerCrashed(Exception):
     """The worker process went away; str() describes how."""
 
@@ -62,7 +70,7 @@ class _Worker:
         self._stderr = open(stderr_path, "w+b")
         args = [_interpreter(), "-I", "-S", "-B", "-X", "utf8", "-X", "faulthandler", "-c", _WORKER_SOURCE,
                 str(int(limits.memory_bytes)), str(int(limits.cpu_seconds)),
-                "1" if limits.require_sandbox else "0"]
+                "1" if limits.require_sandbox else "0", _landlock_abi_cap()]
         self.process = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env={}, cwd=workdir, close_fds=True, start_new_session=True)
