@@ -13,7 +13,9 @@ The worker (python_worker.py, passed with -c) is never the Django process:
 One message over the pipe per batch. The parent enforces the per-batch time
 limit (wall clock) by killing the worker; memory exhaustion (MemoryError under
 RLIMIT_AS) is reported by the worker; a crash restarts the worker and retries
-the batch once, then ends the run.
+the batch once, then ends the run. User code shares the worker's process, so it
+can write to the pipe: no reply is read past what the worker can legitimately
+send (a batch's, its memory limit; the load's, 64 KiB).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from . import INVALID_RESPONSE, FatalTransformError, FunctionCompileError, Limit
 _WORKER_SOURCE = (Path(__file__).with_name("python_worker.py")).read_text(encoding="utf-8")
 _STARTUP_TIMEOUT = 15.0
 _STDERR_TAIL = 32 * 1024
-_MAX_FRAME = 2**31
+# The replies before any batch (ready, load) are small (the worker cuts a load error's message).
+_LOAD_REPLY_BYTES = 64 * 1024
 
 
 def _interpreter() -> str:
@@ -109,32 +112,37 @@ class _Worker:
                 raise _WorkerCrashed(self._exit_description()) from None
             view = view[written:]
 
-    def _read(self, size: int, deadline: float) -> bytes:
-        chunks, missing = [], size
-        while missing:
+    def _read(self, size: int, deadline: float) -> bytearray:
+        """`size` bytes, read in place (one buffer: a frame never exists twice here)."""
+        data = bytearray(size)
+        view, done = memoryview(data), 0
+        while done < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Timeout
             if not self._wait(self._in, select.POLLIN, remaining):
                 continue
             try:
-                chunk = os.read(self._in, min(missing, 1 << 22))
+                count = os.readv(self._in, [view[done:done + (1 << 22)]])
             except BlockingIOError:
                 continue
-            if not chunk:
+            if not count:
                 raise _WorkerCrashed(self._exit_description())
-            chunks.append(chunk)
-            missing -= len(chunk)
-        return b"".join(chunks)
+            done += count
+        return data
 
-    def exchange(self, payload: bytes | None, timeout: float):
-        """Send a frame (if any) and read the reply frame, within `timeout` seconds."""
+    def exchange(self, payload: bytes | None, timeout: float, max_reply: int, bound: str):
+        """Send a frame (if any) and read the reply frame, within `timeout` seconds. User code
+        shares the worker's process and may write to the pipe: a reply announced larger than
+        `max_reply` (what the worker can legitimately send, described by `bound`) ends the exchange
+        before any of it is read."""
         deadline = time.monotonic() + timeout
         if payload is not None:
             self._write(struct.pack(">I", len(payload)) + payload, deadline)
         (size,) = struct.unpack(">I", self._read(4, deadline))
-        if size >= _MAX_FRAME:
-            raise FatalTransformError("transformer has unexpectedly returned an invalid JSON response")
+        if size > max_reply:
+            raise FatalTransformError(f"transformer has unexpectedly announced a response of {_size(size)}, "
+                                      f"more than {bound}")
         body = self._read(size, deadline)
         try:
             # Lone surrogates in returned strings travel as is; the output decoder rejects them per record.
@@ -204,6 +212,10 @@ class _Worker:
             pass
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**20:g} MiB" if count >= 2**20 else f"{count / 2**10:g} KiB"
+
+
 def _compile_error(error: dict, limits: Limits) -> Exception:
     """The load error reported by the worker as FunctionCompileError (or Fatal for limits)."""
     kind = error.get("type")
@@ -235,6 +247,9 @@ class PythonRunner:
         self._workdir = os.path.join(self._dir, "work")
         os.mkdir(self._workdir, 0o700)
         self._worker: _Worker | None = None
+        # A batch's reply is built whole in the worker, under its memory limit (RLIMIT_AS).
+        self._reply_bound = (f"the memory limit of {_size(limits.memory_bytes)} (KRENALIS_FUNCTION_MEMORY_MB) "
+                             f"lets it send")
         self._lock = threading.Lock()
         self.calls = 0
         self.starts = 0
@@ -255,14 +270,15 @@ class PythonRunner:
             raise FatalTransformError(f"cannot start the Python interpreter ({_interpreter()}): {exc}") from None
         self.starts += 1
         try:
-            hello = worker.exchange(None, _STARTUP_TIMEOUT)
+            load_bound = f"the {_size(_LOAD_REPLY_BYTES)} it may send when it loads the function"
+            hello = worker.exchange(None, _STARTUP_TIMEOUT, _LOAD_REPLY_BYTES, load_bound)
             if not hello.get("ready"):
                 raise FatalTransformError(f"cannot start the Python worker: {hello.get('error')}")
             worker.sandbox = hello.get("sandbox")
             load = json.dumps({"op": "load", "source": self._source, "keys": self._keys,
                                "descriptor": self._descriptor, "names": self._names},
                               ensure_ascii=False).encode("utf-8", "surrogatepass")
-            reply = worker.exchange(load, self._limits.batch_timeout_seconds)
+            reply = worker.exchange(load, self._limits.batch_timeout_seconds, _LOAD_REPLY_BYTES, load_bound)
         except _Timeout:
             worker.kill()
             worker.close()
@@ -313,7 +329,8 @@ class PythonRunner:
                 self.start()
                 self.calls += 1
                 try:
-                    reply = self._worker.exchange(payload, self._limits.batch_timeout_seconds)
+                    reply = self._worker.exchange(payload, self._limits.batch_timeout_seconds,
+                                                  self._limits.memory_bytes, self._reply_bound)
                 except _Timeout:
                     self._worker.kill()
                     self._stop_worker()

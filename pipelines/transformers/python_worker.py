@@ -381,6 +381,13 @@ def _describe(exc):
     return f"Python: {name}: {text}" if text else f"Python: {name}"
 
 
+LOAD_MESSAGE_CHARACTERS = 4000  # a load reply stays small: the parent refuses one over 64 KiB
+
+
+def _shortened(text):
+    return text if len(text) <= LOAD_MESSAGE_CHARACTERS else text[:LOAD_MESSAGE_CHARACTERS - 1] + "\u2026"
+
+
 MAX_SHAPES = 64  # key orders kept per batch; a row of another order comes back alone
 _dumps = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode
 
@@ -402,9 +409,9 @@ class Worker:
         try:
             code = compile(source, SOURCE_NAME, "exec")
         except SyntaxError as exc:
-            return {"error": {"type": "syntax", "message": exc.msg, "line": exc.lineno}}
+            return {"error": {"type": "syntax", "message": _shortened(str(exc.msg)), "line": exc.lineno}}
         except (ValueError, OverflowError, RecursionError) as exc:  # e.g. NUL bytes, too deep nesting
-            return {"error": {"type": "syntax", "message": str(exc), "line": None}}
+            return {"error": {"type": "syntax", "message": _shortened(str(exc)), "line": None}}
         namespace = {"__name__": "__transformation__", "__builtins__": __builtins__}
         try:
             exec(code, namespace)
@@ -417,7 +424,8 @@ class Worker:
                     line = frame.lineno
             if isinstance(exc, SyntaxError) and exc.filename == SOURCE_NAME:
                 line = exc.lineno
-            return {"error": {"type": "exception", "message": _describe(exc)[len("Python: "):], "line": line}}
+            return {"error": {"type": "exception", "message": _shortened(_describe(exc)[len("Python: "):]),
+                              "line": line}}
         transform = namespace.get("transform")
         if transform is None:
             return {"error": {"type": "missing"}}
