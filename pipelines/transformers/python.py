@@ -33,7 +33,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import INVALID_RESPONSE, FatalTransformError, FunctionCompileError, Limits, memory_message, timeout_message
+from . import (INVALID_RESPONSE, CallCost, FatalTransformError, FunctionCompileError, LimitExceeded, Limits,
+               memory_message, timeout_message)
 
 _WORKER_SOURCE = (Path(__file__).with_name("python_worker.py")).read_text(encoding="utf-8")
 _STARTUP_TIMEOUT = 15.0
@@ -82,6 +83,7 @@ class _Worker:
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)
         self.sandbox = None
+        self.reply_bytes = 0  # of the last reply
 
     @property
     def pid(self) -> int:
@@ -144,6 +146,7 @@ class _Worker:
             raise FatalTransformError(f"transformer has unexpectedly announced a response of {_size(size)}, "
                                       f"more than {bound}")
         body = self._read(size, deadline)
+        self.reply_bytes = size
         try:
             # Lone surrogates in returned strings travel as is; the output decoder rejects them per record.
             return json.loads(body.decode("utf-8", "surrogatepass"))
@@ -306,35 +309,37 @@ class PythonRunner:
             self._worker.close()
             self._worker = None
 
-    def run(self, records: list) -> list:
+    def run(self, records: list) -> tuple[list, CallCost]:
         """records: arrays of the inPaths values, or objects. Each result is an object (the
-        value) or a string (the record's error)."""
-        reply = self._exchange({"op": "run", "records": records})
-        return reply["results"]
+        value) or a string (the record's error); with what the call cost."""
+        reply, cost = self._exchange({"op": "run", "records": records})
+        return reply["results"], cost
 
-    def run_columns(self, count: int, columns: list[list]) -> tuple:
+    def run_columns(self, count: int, columns: list[list]) -> tuple[tuple, CallCost]:
         """As JavaScriptRunner.run_columns."""
-        reply = self._exchange({"op": "run_columns", "count": count, "columns": columns})
+        reply, cost = self._exchange({"op": "run_columns", "count": count, "columns": columns})
         try:
-            return reply["columns"], reply["shapes"], reply["shape_of"], reply["indices"], reply["items"]
+            return (reply["columns"], reply["shapes"], reply["shape_of"], reply["indices"], reply["items"]), cost
         except KeyError:
             raise FatalTransformError(INVALID_RESPONSE) from None
 
-    def _exchange(self, message: dict) -> dict:
-        """The worker's reply to one batch (with "results" or "columns")."""
+    def _exchange(self, message: dict) -> tuple[dict, CallCost]:
+        """The worker's reply to one batch (with "results" or "columns"), and what it cost; a
+        limit exceeded is LimitExceeded (the worker is gone: the next call starts another)."""
         payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
                              allow_nan=True).encode("utf-8", "surrogatepass")
         with self._lock:
             for attempt in (1, 2):
                 self.start()
                 self.calls += 1
+                started = time.monotonic()
                 try:
                     reply = self._worker.exchange(payload, self._limits.batch_timeout_seconds,
                                                   self._limits.memory_bytes, self._reply_bound)
                 except _Timeout:
                     self._worker.kill()
                     self._stop_worker()
-                    raise FatalTransformError(timeout_message(self._limits)) from None
+                    raise LimitExceeded("time", self._limits) from None
                 except _WorkerCrashed as exc:
                     self._stop_worker()
                     if attempt == 2:
@@ -345,11 +350,15 @@ class PythonRunner:
                     self._stop_worker()
                     raise
                 break
+            if type(reply) is not dict:
+                self._worker.kill()
+                self._stop_worker()
+                raise FatalTransformError(INVALID_RESPONSE)
             if "results" in reply or "columns" in reply:
-                return reply
+                return reply, CallCost(time.monotonic() - started, len(payload) + self._worker.reply_bytes)
             self._stop_worker()
         if reply.get("fatal") == "memory":
-            raise FatalTransformError(memory_message(self._limits))
+            raise LimitExceeded("memory", self._limits)
         raise FatalTransformError(f"transformation function failed: {reply.get('message', reply)}")
 
     def close(self) -> None:
