@@ -521,9 +521,15 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 if outputs is not None:
                     try:
                         outputs = outputs.result()
-                    except FatalTransformError as exc:  # the records it failed before are counted
+                    except FatalTransformError as exc:
+                        # The records it failed before are counted, and those of a batch behind it
+                        # that failed the transformer while this one was in flight.
                         for index, error in exc.record_errors:
                             output_failed(identified[index][0], error)
+                        for later, in_flight, _, _ in pending:
+                            failure = in_flight.exception() if in_flight is not None else None
+                            for index, error in getattr(failure, "record_errors", ()):
+                                output_failed(later[index][0], error)
                         raise
                     if set(map(type, outputs)) == {tuple}:
                         passed[TRANSFORMATION] += len(outputs)

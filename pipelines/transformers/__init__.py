@@ -56,7 +56,7 @@ class RecordError(Exception):
 class FatalTransformError(Exception):
     """Ends the run: syntax error, missing transform, timeout, memory exhausted, persistent crash.
     `record_errors`: (index in the batch, RecordError) of the batch's records that failed before
-    (those that exceeded a limit alone, when too many did in a row)."""
+    it (e.g. those that exceeded a limit alone, when too many did in a row)."""
 
     def __init__(self, message: str, record_errors: list | None = None):
         super().__init__(message)
@@ -280,18 +280,23 @@ class FunctionTransformer:
         one record per call: a record that exceeds it alone gets the limit's RecordError."""
         results: list = []
         start = 0
-        while start < count:
-            stop = min(count, start + self._pacer.rows())
-            try:
-                part, cost = self._run(lambda: call(start, stop))
-            except LimitExceeded as exceeded:
-                self._pacer.exceeded()
-                for index in range(start, stop):
-                    results.append(self._alone(index, call, exceeded if stop - start == 1 else None, results))
-            else:
-                self._pacer.done(stop - start, cost)
-                results.extend(part)
-            start = stop
+        try:
+            while start < count:
+                stop = min(count, start + self._pacer.rows())
+                try:
+                    part, cost = self._run(lambda: call(start, stop))
+                except LimitExceeded as exceeded:
+                    self._pacer.exceeded()
+                    for index in range(start, stop):
+                        results.append(self._alone(index, call, exceeded if stop - start == 1 else None, results))
+                else:
+                    self._pacer.done(stop - start, cost)
+                    results.extend(part)
+                start = stop
+        except FatalTransformError as error:  # the batch's records that failed before still count
+            if not error.record_errors:
+                error.record_errors = [(i, r) for i, r in enumerate(results) if type(r) is RecordError]
+            raise
         return results
 
     def _alone(self, index: int, call, exceeded: LimitExceeded | None, results: list):
