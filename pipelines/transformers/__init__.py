@@ -7,7 +7,7 @@ a function's source with check_function at create/update.
     transformer = FunctionTransformer(language="JavaScript", source=..., in_schema=..., out_schema=...,
                                       in_paths=[...], out_paths=[...], preserve_json=False)
     try:
-        results = transformer.transform_rows(rows)   # one runtime call per batch
+        results = transformer.transform_rows(rows)   # runtime calls of as many rows as fit the limits
     finally:
         transformer.close()
 

@@ -3,7 +3,9 @@
 One quickjs Context per transformer, with a memory limit (the runtime's malloc
 limit) and a time limit per call (quickjs interrupts code once the call used
 that much CPU time, measured with the C clock(), i.e. process CPU time). The
-user source is loaded once; each batch is ONE call into the runtime: a JS
+user source is loaded once; the records the transformer sends at once (a whole
+batch for a fast function) are ONE call into the runtime, and a limit exceeded
+there is LimitExceeded (the context is dropped; the next call makes another): a JS
 wrapper parses the batch (one JSON.parse), converts the few kinds JSON cannot
 carry (int64 -> BigInt, NaN/±Infinity), calls `transform` on every record
 catching exceptions per record, normalizes each result (§4.4) and returns one

@@ -10,10 +10,11 @@ The worker (python_worker.py, passed with -c) is never the Django process:
   Landlock (read-only stdlib and shared libraries, the temporary directory
   writable, nothing else: not the project, not /proc, not the virtualenv).
 
-One message over the pipe per batch. The parent enforces the per-batch time
-limit (wall clock) by killing the worker; memory exhaustion (MemoryError under
-RLIMIT_AS) is reported by the worker; a crash restarts the worker and retries
-the batch once, then ends the run. User code shares the worker's process, so it
+One message over the pipe per call (the records the transformer sends at once).
+The parent enforces the time limit of a call (wall clock) by killing the worker;
+memory exhaustion (MemoryError under RLIMIT_AS) is reported by the worker; both
+are LimitExceeded, and the next call starts a new worker. A crash restarts the
+worker and retries the call once, then ends the run. User code shares the worker's process, so it
 can write to the pipe: no reply is read past what the worker can legitimately
 send (a batch's, its memory limit; the load's, 64 KiB).
 """
