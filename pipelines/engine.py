@@ -5,12 +5,12 @@ The Celery task, the `runpipeline` command and the admin all reach it through
 that records progress. Nothing here imports Django.
 
 Per row (reference engine §4.1): Receive (user ID, update time), InputValidation (each inSchema
-property against its type), Transformation and OutputValidation (mapping or function, one call
-per batch), Finalize (written to the warehouse). A bad row is a counted failure, never the end of
-the run. Reading and transforming overlap with warehouse writes: writer threads take batches
-from short queues (upserting together those that wait), so Python's work hides behind the
-warehouse's. A transformation function takes two batches at once while the run reads the next
-one (its runtime works outside the GIL).
+property against its type), Transformation and OutputValidation (a mapping; or a function, in
+runtime calls sized from the batch by the transformer), Finalize (written to the warehouse). A bad
+row is a counted failure, never the end of the run. Reading and transforming overlap with
+warehouse writes: writer threads take batches from short queues (upserting together those that
+wait), so Python's work hides behind the warehouse's. A transformation function takes two batches
+at once while the run reads the next one (its runtime works outside the GIL).
 """
 from __future__ import annotations
 
@@ -521,12 +521,31 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             record_error = monitor.record_error
             last_report = 0.0
 
+            def output_failed(user_id, failure):
+                """Counts and records a record that failed at Transformation or OutputValidation."""
+                step = _step_of(failure)
+                failed[step] += 1
+                if step == OUTPUT:
+                    passed[TRANSFORMATION] += 1
+                record_error(step, user_id, str(failure))
+
             def settle(identified, outputs, out_rows, kept):
                 """Counts a batch's transformation results, records its failures, hands its rows to
                 the writers and reports progress about once a second."""
                 nonlocal last_report
                 if outputs is not None:
-                    outputs = outputs.result()
+                    try:
+                        outputs = outputs.result()
+                    except FatalTransformError as exc:
+                        # The records it failed before are counted, and those of a batch behind it
+                        # that failed the transformer while this one was in flight.
+                        for index, error in exc.record_errors:
+                            output_failed(identified[index][0], error)
+                        for later, in_flight, _, _ in pending:
+                            failure = in_flight.exception() if in_flight is not None else None
+                            for index, error in getattr(failure, "record_errors", ()):
+                                output_failed(later[index][0], error)
+                        raise
                     if set(map(type, outputs)) == {tuple}:
                         passed[TRANSFORMATION] += len(outputs)
                         passed[OUTPUT] += len(outputs)
@@ -539,11 +558,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                             passed[OUTPUT] += 1
                             out_rows.append((user_id, updated_at, output))
                             continue
-                        step = _step_of(output)
-                        failed[step] += 1
-                        if step == OUTPUT:
-                            passed[TRANSFORMATION] += 1
-                        record_error(step, user_id, str(output))
+                        output_failed(user_id, output)
                         kept.append(user_id)
                 if out_rows:
                     background.submit("write", out_rows)

@@ -7,21 +7,27 @@ a function's source with check_function at create/update.
     transformer = FunctionTransformer(language="JavaScript", source=..., in_schema=..., out_schema=...,
                                       in_paths=[...], out_paths=[...], preserve_json=False)
     try:
-        results = transformer.transform_rows(rows)   # one runtime call per batch
+        results = transformer.transform_rows(rows)   # runtime calls of as many rows as fit the limits
     finally:
         transformer.close()
 
 The run engine hands over rows (tuples in the input schema's order) and gets
 rows of warehouse columns back; transform_batch takes and gives dicts (the
 admin's "Test on preview rows"). Each result is the transformed record or a
-RecordError (step "Transformation" when user code threw for that record,
-"OutputValidation" when its result does not fit the output schema). Errors that
-end the run (syntax error, missing transform, timeout, memory exhausted, a crash
-that persists) raise FatalTransformError.
+RecordError (step "Transformation" when user code threw for that record, or when
+the record alone exceeds the time or memory limit; "OutputValidation" when its
+result does not fit the output schema). Errors that end the run (syntax error,
+missing transform, a limit exceeded by the top-level code or by several records
+in a row, a crash that persists) raise FatalTransformError.
+
+The limits hold per runtime call, and a call takes as many rows as fit well
+within them (see _Pacer): a slow function, or large rows, make smaller calls, so
+that the limits mean "per record" in effect.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import threading
 from dataclasses import dataclass
@@ -48,7 +54,25 @@ class RecordError(Exception):
 
 
 class FatalTransformError(Exception):
-    """Ends the run: syntax error, missing transform, timeout, memory exhausted, persistent crash."""
+    """Ends the run: syntax error, missing transform, timeout, memory exhausted, persistent crash.
+    `record_errors`: (index in the batch, RecordError) of the batch's records that failed before
+    it (e.g. those that exceeded a limit alone, when too many did in a row)."""
+
+    def __init__(self, message: str, record_errors: list | None = None):
+        super().__init__(message)
+        self.record_errors = record_errors or []
+
+
+class LimitExceeded(FatalTransformError):
+    """A runtime call exceeded the time or memory limit (the runtime is discarded and restarted by
+    the next call). `.limit` is "time" or "memory"; str() is the message that ends a run."""
+
+    def __init__(self, limit: str, limits: "Limits"):
+        self.limit, self.limits = limit, limits
+        super().__init__(self.message())
+
+    def message(self, where: str = "") -> str:
+        return (timeout_message if self.limit == "time" else memory_message)(self.limits, where)
 
 
 class FunctionCompileError(ValueError):
@@ -57,7 +81,7 @@ class FunctionCompileError(ValueError):
 
 @dataclass
 class Limits:
-    batch_timeout_seconds: float = 10.0   # per batch (JS: CPU time of the process; Python: wall clock)
+    batch_timeout_seconds: float = 10.0   # per runtime call (JS: CPU time of the process; Python: wall clock)
     memory_bytes: int = 256 * 2**20       # JS: quickjs runtime; Python: RLIMIT_AS of the worker
     cpu_seconds: int = 60                 # Python: RLIMIT_CPU of the worker (a backstop; it is restarted)
     require_sandbox: bool = True          # Python: refuse to run user code without the Landlock sandbox
@@ -70,15 +94,71 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:g}"
 
 
-def timeout_message(limits: Limits) -> str:
-    return f"transformation function timed out after {format_seconds(limits.batch_timeout_seconds)} s"
+def timeout_message(limits: Limits, where: str = "") -> str:
+    return (f"transformation function timed out after {format_seconds(limits.batch_timeout_seconds)} s{where}; "
+            f"KRENALIS_FUNCTION_BATCH_TIMEOUT raises the limit")
 
 
 INVALID_RESPONSE = "transformer has unexpectedly returned an invalid JSON response"
 
 
-def memory_message(limits: Limits) -> str:
-    return f"transformation function exceeded the memory limit of {limits.memory_bytes / 2**20:g} MiB"
+def memory_message(limits: Limits, where: str = "") -> str:
+    return (f"transformation function exceeded the memory limit of {limits.memory_bytes / 2**20:g} MiB{where}; "
+            f"KRENALIS_FUNCTION_MEMORY_MB raises the limit")
+
+
+@dataclass
+class CallCost:
+    """What one runtime call of `rows` records used: seconds as its time limit counts them
+    (JavaScript: the process's CPU time; Python: the wall clock), and the bytes of its JSON in
+    and out (what the runtime's memory holds, several times over, while it works)."""
+    seconds: float
+    bytes: int
+
+
+class _Pacer:
+    """How many records the next runtime call takes, from the cost of the calls before: enough to
+    take about a quarter of the time limit and a sixteenth of the memory limit (the batch's JSON
+    lives in the runtime several times over: text, values, results, their JSON), and at most
+    twice as many as before a call that did well. The first call takes one record, so a function
+    that fails on every record costs one limit per record, and a fast function reaches whole
+    batches within a dozen calls. A call that exceeds a limit takes the next calls down to one
+    record; RECORDS_IN_A_ROW records in a row failing alone on a limit end the run (the function
+    is taken to fail on every record, each costing the whole limit: a never-ending function stops
+    after twice the limit, within the web server's 30 s for the admin's test on preview rows)."""
+
+    TIME_SHARE, MEMORY_SHARE = 4, 16
+    RECORDS_IN_A_ROW = 2
+
+    def __init__(self, limits: Limits):
+        self._seconds = limits.batch_timeout_seconds / self.TIME_SHARE
+        self._bytes = limits.memory_bytes / self.MEMORY_SHARE
+        self._rows = 1
+        self._failed_in_a_row = 0
+        self._lock = threading.Lock()
+
+    def rows(self) -> int:
+        return self._rows
+
+    def done(self, rows: int, cost: CallCost) -> None:
+        with self._lock:
+            self._failed_in_a_row = 0
+            fit = 2 * max(self._rows, rows)
+            if cost.seconds > 0:
+                fit = min(fit, self._seconds * rows / cost.seconds)
+            if cost.bytes > 0:
+                fit = min(fit, self._bytes * rows / cost.bytes)
+            self._rows = max(1, math.floor(fit))
+
+    def exceeded(self) -> None:
+        with self._lock:
+            self._rows = 1
+
+    def failed_alone(self) -> bool:
+        """Counts a record that exceeded a limit alone; True when the run must end."""
+        with self._lock:
+            self._failed_in_a_row += 1
+            return self._failed_in_a_row >= self.RECORDS_IN_A_ROW
 
 
 # Imported after the names above, which the runners import from this package.
@@ -106,6 +186,11 @@ class FunctionTransformer:
     checked as a whole, results come back as columns too, so no dict is built per record: only
     the records whose value holds anything else (an error, a nested value, a property outside
     outPaths...) come back as objects, decoded one by one.
+
+    A batch goes to the runtime in calls of the rows the pacer allows (the whole batch for a fast
+    function over small rows). A call that exceeds the time or memory limit is taken again one
+    record per call, so only the records that exceed it alone fail, each with the limit and the
+    setting that raises it.
     """
 
     def __init__(self, *, language: str, source: str, in_schema: Type, out_schema: Type,
@@ -128,6 +213,7 @@ class FunctionTransformer:
         self._row_of = leaf_values(out_schema)
         descriptor = codec.input_descriptor(in_subset, language, preserve_json)
         self._runner = runner_class(source, keys, descriptor, self._set_names, limits)
+        self._pacer = _Pacer(limits)
         self._lock = threading.Lock()
         self._failure: FatalTransformError | None = None
         self._closed = False
@@ -144,20 +230,26 @@ class FunctionTransformer:
         if not rows:
             return []
         if self._out_columns:  # every column the function sets can be checked as a whole
-            count, columns = len(rows), self._input_columns(rows)
-            reply = self._run(lambda: self._runner.run_columns(count, columns))
-            if not _is_reply(*reply, count, self._set_names):
-                self._fail(FatalTransformError(INVALID_RESPONSE))
-            return self._rows_of_columns(count, *reply)
+            columns = self._input_columns(rows)
+
+            def call(start: int, stop: int) -> tuple[list, CallCost]:
+                count = stop - start
+                part = columns if count == len(rows) else [column[start:stop] for column in columns]
+                reply, cost = self._runner.run_columns(count, part)
+                if not _is_reply(*reply, count, self._set_names):
+                    raise FatalTransformError(INVALID_RESPONSE)
+                return self._rows_of_columns(count, *reply), cost
+
+            return self._paced(len(rows), call)
         arrays = list(zip(*self._input_columns(rows))) if self._positions else [()] * len(rows)
-        return list(map(self._row, self._items(arrays)))
+        return self._paced(len(arrays), self._items(arrays, self._row))
 
     def transform_batch(self, records: list[dict]) -> list[dict | RecordError]:
         """records: value-model dicts (a property may be absent). Each result is the transformed
         record (nested dicts of model values) or a RecordError."""
         if not records:
             return []
-        return list(map(self._result, self._items([self._encode(record) for record in records])))
+        return self._paced(len(records), self._items([self._encode(record) for record in records], self._result))
 
     def _input_columns(self, rows: list[tuple]) -> list[list]:
         """The inPaths values of the rows, encoded for the runtime, column by column."""
@@ -169,29 +261,84 @@ class FunctionTransformer:
             columns.append(column)
         return columns
 
-    def _items(self, batch: list) -> list:
-        items = self._run(lambda: self._runner.run(batch))
-        if len(items) != len(batch):
-            self._fail(FatalTransformError(
-                f"transformation function returned {len(items)} results for {len(batch)} records"))
-        return items
+    def _items(self, batch: list, result):
+        """call(start, stop) for _paced over records sent one by one (arrays or objects), each
+        runtime result made a result by `result`."""
+        def call(start: int, stop: int) -> tuple[list, CallCost]:
+            part = batch if stop - start == len(batch) else batch[start:stop]
+            items, cost = self._runner.run(part)
+            if len(items) != len(part):
+                raise FatalTransformError(
+                    f"transformation function returned {len(items)} results for {len(part)} records")
+            return list(map(result, items)), cost
+
+        return call
+
+    def _paced(self, count: int, call) -> list:
+        """The results of records 0..count, from runtime calls of the records the pacer allows
+        (call(start, stop) -> (their results, CallCost)). A call that exceeds a limit is taken again
+        one record per call: a record that exceeds it alone gets the limit's RecordError."""
+        results: list = []
+        start = 0
+        try:
+            while start < count:
+                stop = min(count, start + self._pacer.rows())
+                try:
+                    part, cost = self._run(lambda: call(start, stop))
+                except LimitExceeded as exceeded:
+                    self._pacer.exceeded()
+                    for index in range(start, stop):
+                        results.append(self._alone(index, call, exceeded if stop - start == 1 else None, results))
+                else:
+                    self._pacer.done(stop - start, cost)
+                    results.extend(part)
+                start = stop
+        except FatalTransformError as error:  # the batch's records that failed before still count
+            if not error.record_errors:
+                error.record_errors = [(i, r) for i, r in enumerate(results) if type(r) is RecordError]
+            raise
+        return results
+
+    def _alone(self, index: int, call, exceeded: LimitExceeded | None, results: list):
+        """Record `index`'s result from a call of its own (`exceeded`: the limit it already
+        exceeded alone); RECORDS_IN_A_ROW records in a row failing on a limit end the run, with the
+        batch's record errors so far (`results`: the results of the records before it)."""
+        if exceeded is None:
+            try:
+                [result], cost = self._run(lambda: call(index, index + 1))
+            except LimitExceeded as error:
+                exceeded = error
+            else:
+                self._pacer.done(1, cost)
+                return result
+        error = RecordError("Transformation", exceeded.message(" on this record"))
+        if self._pacer.failed_alone():
+            failures = [(i, r) for i, r in enumerate([*results, error]) if type(r) is RecordError]
+            self._fail(FatalTransformError(exceeded.message(f" on {_Pacer.RECORDS_IN_A_ROW} records in a row"),
+                                           failures))
+        return error
 
     def _run(self, call):
-        """call() (a runtime call) unless the transformer is closed or failed; a fatal error fails it for good."""
+        """call() (a runtime call) unless the transformer is closed or failed; a fatal error fails
+        it for good (a limit exceeded is the caller's to handle: the next call restarts the runtime)."""
         with self._lock:
             if self._closed:
                 raise FatalTransformError("the transformer is closed")
             if self._failure is not None:
-                raise self._failure
+                raise FatalTransformError(str(self._failure))
         try:
             return call()
+        except LimitExceeded:
+            raise
         except FatalTransformError as error:
             self._fail(error)
 
     def _fail(self, error: FatalTransformError):
         with self._lock:
-            self._failure = self._failure or error
-            raise self._failure
+            if self._failure is None:
+                self._failure = error
+                raise error
+        raise FatalTransformError(str(self._failure))
 
     def _rows_of_columns(self, count: int, columns: list[list], shapes: list[list[str]], shape_of: list,
                          indices: list[int], items: list) -> list:
@@ -293,5 +440,5 @@ def check_function(language: str, source: str, limits: Limits = DEFAULT_LIMITS) 
 
 __all__ = [
     "DEFAULT_LIMITS", "FatalTransformError", "FunctionCompileError", "FunctionTransformer", "JAVASCRIPT",
-    "LANGUAGES", "Limits", "PYTHON", "RecordError", "check_function", "python_sandbox_status",
+    "LANGUAGES", "LimitExceeded", "Limits", "PYTHON", "RecordError", "check_function", "python_sandbox_status",
 ]

@@ -3,7 +3,9 @@
 One quickjs Context per transformer, with a memory limit (the runtime's malloc
 limit) and a time limit per call (quickjs interrupts code once the call used
 that much CPU time, measured with the C clock(), i.e. process CPU time). The
-user source is loaded once; each batch is ONE call into the runtime: a JS
+user source is loaded once; the records the transformer sends at once (a whole
+batch for a fast function) are ONE call into the runtime, and a limit exceeded
+there is LimitExceeded (the context is dropped; the next call makes another): a JS
 wrapper parses the batch (one JSON.parse), converts the few kinds JSON cannot
 carry (int64 -> BigInt, NaN/±Infinity), calls `transform` on every record
 catching exceptions per record, normalizes each result (§4.4) and returns one
@@ -26,11 +28,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import quickjs
 
-from . import INVALID_RESPONSE, FatalTransformError, FunctionCompileError, Limits, memory_message, timeout_message
+from . import (INVALID_RESPONSE, CallCost, FatalTransformError, FunctionCompileError, LimitExceeded, Limits,
+               memory_message, timeout_message)
 
 # The runtime: a factory returning the batch function, built before the user code is
 # loaded so the built-ins it uses cannot be tampered with by that code.
@@ -260,11 +264,17 @@ def _is_out_of_memory(message: str) -> bool:
     return first in ("null", "InternalError: out of memory")
 
 
-def _fatal_for(exc: Exception, limits: Limits) -> FatalTransformError:
+def _fatal_for(exc: Exception, limits: Limits, call: bool = False) -> FatalTransformError:
+    """The error that ends the run; for a batch's `call`, a limit exceeded is LimitExceeded (the
+    records may be taken again in smaller calls)."""
     message = str(exc)
-    if isinstance(exc, MemoryError) or _is_out_of_memory(message):
+    limit = ("memory" if isinstance(exc, MemoryError) or _is_out_of_memory(message)
+             else "time" if _is_timeout(message) else None)
+    if limit is not None and call:
+        return LimitExceeded(limit, limits)
+    if limit == "memory":
         return FatalTransformError(memory_message(limits))
-    if _is_timeout(message):
+    if limit == "time":
         return FatalTransformError(timeout_message(limits))
     return FatalTransformError(f"JavaScript: {_first_line(message)}")
 
@@ -359,22 +369,23 @@ class JavaScriptRunner:
             raise _fatal_for(exc, self._limits) from None
         self._context = context
 
-    def _call(self, way: str, text: str) -> str:
+    def _call(self, way: str, text: str) -> tuple[str, CallCost]:
         if self._context is None:
             self._start()
         self.calls += 1
+        started = time.process_time()  # the clock of quickjs's time limit: the process's CPU time
         try:
             result = self._ways[way](text)
         except (quickjs.JSException, MemoryError) as exc:
             self._discard()
-            raise _fatal_for(exc, self._limits) from None
+            raise _fatal_for(exc, self._limits, call=True) from None
         except quickjs.StackOverflow:
             self._discard()
             raise FatalTransformError("JavaScript: stack overflow") from None
         if not isinstance(result, str):
             self._discard()
             raise FatalTransformError(INVALID_RESPONSE)
-        return result
+        return result, CallCost(time.process_time() - started, len(text) + len(result))
 
     def _discard(self) -> None:
         self._ways = {}
@@ -382,29 +393,31 @@ class JavaScriptRunner:
 
     # ---- from any thread
 
-    def _exchange(self, way: str, payload) -> object:
+    def _exchange(self, way: str, payload) -> tuple[object, CallCost]:
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        result = self._thread.submit(self._call, way, text).result()
+        result, cost = self._thread.submit(self._call, way, text).result()
         try:
-            return json.loads(result)
+            return json.loads(result), cost
         except ValueError:
             raise FatalTransformError(INVALID_RESPONSE) from None
 
-    def run(self, records: list) -> list:
+    def run(self, records: list) -> tuple[list, CallCost]:
         """records: arrays of the inPaths values, or objects. Each result is an object (the
-        value), a string (the record's error) or a one-element array (a non-object value)."""
+        value), a string (the record's error) or a one-element array (a non-object value); with
+        what the call cost."""
         return self._exchange("records", records)
 
-    def run_columns(self, count: int, columns: list[list]) -> tuple:
+    def run_columns(self, count: int, columns: list[list]) -> tuple[tuple, CallCost]:
         """columns: the inPaths values of `count` records, one list per key. Returns the output
         columns (one list per name), the orders of keys seen (shapes) and each row's (empty when
         there is one), and the indices and results (as run gives them) of the records whose value
-        is not just those columns' values."""
+        is not just those columns' values; with what the call cost."""
+        reply, cost = self._exchange("columns", [count, columns])
         try:
-            out, shapes, shape_of, indices, items = self._exchange("columns", [count, columns])
+            out, shapes, shape_of, indices, items = reply
         except (TypeError, ValueError):
             raise FatalTransformError(INVALID_RESPONSE) from None
-        return out, shapes, shape_of, indices, items
+        return (out, shapes, shape_of, indices, items), cost
 
     def close(self) -> None:
         try:

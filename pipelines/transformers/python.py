@@ -10,10 +10,13 @@ The worker (python_worker.py, passed with -c) is never the Django process:
   Landlock (read-only stdlib and shared libraries, the temporary directory
   writable, nothing else: not the project, not /proc, not the virtualenv).
 
-One message over the pipe per batch. The parent enforces the per-batch time
-limit (wall clock) by killing the worker; memory exhaustion (MemoryError under
-RLIMIT_AS) is reported by the worker; a crash restarts the worker and retries
-the batch once, then ends the run.
+One message over the pipe per call (the records the transformer sends at once).
+The parent enforces the time limit of a call (wall clock) by killing the worker;
+memory exhaustion (MemoryError under RLIMIT_AS) is reported by the worker; both
+are LimitExceeded, and the next call starts a new worker. A crash restarts the
+worker and retries the call once, then ends the run. User code shares the worker's process, so it
+can write to the pipe: no reply is read past what the worker can legitimately
+send (a batch's, its memory limit; the load's, 64 KiB).
 """
 
 from __future__ import annotations
@@ -31,18 +34,28 @@ import threading
 import time
 from pathlib import Path
 
-from . import INVALID_RESPONSE, FatalTransformError, FunctionCompileError, Limits, memory_message, timeout_message
+from . import (INVALID_RESPONSE, CallCost, FatalTransformError, FunctionCompileError, LimitExceeded, Limits,
+               memory_message, timeout_message)
 
 _WORKER_SOURCE = (Path(__file__).with_name("python_worker.py")).read_text(encoding="utf-8")
 _STARTUP_TIMEOUT = 15.0
 _STDERR_TAIL = 32 * 1024
-_MAX_FRAME = 2**31
+# The replies before any batch (ready, load) are small (the worker cuts a load error's message).
+_LOAD_REPLY_BYTES = 64 * 1024
 
 
 def _interpreter() -> str:
     """The base interpreter: a virtualenv's python would read its pyvenv.cfg from the project."""
     executable = getattr(sys, "_base_executable", None) or sys.executable
     return os.path.realpath(executable)
+
+
+def _landlock_abi_cap() -> str:
+    """The highest Landlock ABI the worker may use ("0": the kernel's). Only tests set
+    KRENALIS_TEST_LANDLOCK_ABI, to run the sandbox as an older kernel would (Landlock scopes
+    signals from ABI 6 on; the seccomp filter must hold without it)."""
+    value = os.environ.get("KRENALIS_TEST_LANDLOCK_ABI", "")
+    return value if value.isdigit() and int(value) >= 1 else "0"
 
 
 class _WorkerCrashed(Exception):
@@ -62,7 +75,7 @@ class _Worker:
         self._stderr = open(stderr_path, "w+b")
         args = [_interpreter(), "-I", "-S", "-B", "-X", "utf8", "-X", "faulthandler", "-c", _WORKER_SOURCE,
                 str(int(limits.memory_bytes)), str(int(limits.cpu_seconds)),
-                "1" if limits.require_sandbox else "0"]
+                "1" if limits.require_sandbox else "0", _landlock_abi_cap()]
         self.process = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env={}, cwd=workdir, close_fds=True, start_new_session=True)
@@ -71,6 +84,7 @@ class _Worker:
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)
         self.sandbox = None
+        self.reply_bytes = 0  # of the last reply
 
     @property
     def pid(self) -> int:
@@ -101,33 +115,39 @@ class _Worker:
                 raise _WorkerCrashed(self._exit_description()) from None
             view = view[written:]
 
-    def _read(self, size: int, deadline: float) -> bytes:
-        chunks, missing = [], size
-        while missing:
+    def _read(self, size: int, deadline: float) -> bytearray:
+        """`size` bytes, read in place (one buffer: a frame never exists twice here)."""
+        data = bytearray(size)
+        view, done = memoryview(data), 0
+        while done < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Timeout
             if not self._wait(self._in, select.POLLIN, remaining):
                 continue
             try:
-                chunk = os.read(self._in, min(missing, 1 << 22))
+                count = os.readv(self._in, [view[done:done + (1 << 22)]])
             except BlockingIOError:
                 continue
-            if not chunk:
+            if not count:
                 raise _WorkerCrashed(self._exit_description())
-            chunks.append(chunk)
-            missing -= len(chunk)
-        return b"".join(chunks)
+            done += count
+        return data
 
-    def exchange(self, payload: bytes | None, timeout: float):
-        """Send a frame (if any) and read the reply frame, within `timeout` seconds."""
+    def exchange(self, payload: bytes | None, timeout: float, max_reply: int, bound: str):
+        """Send a frame (if any) and read the reply frame, within `timeout` seconds. User code
+        shares the worker's process and may write to the pipe: a reply announced larger than
+        `max_reply` (what the worker can legitimately send, described by `bound`) ends the exchange
+        before any of it is read."""
         deadline = time.monotonic() + timeout
         if payload is not None:
             self._write(struct.pack(">I", len(payload)) + payload, deadline)
         (size,) = struct.unpack(">I", self._read(4, deadline))
-        if size >= _MAX_FRAME:
-            raise FatalTransformError("transformer has unexpectedly returned an invalid JSON response")
+        if size > max_reply:
+            raise FatalTransformError(f"transformer has unexpectedly announced a response of {_size(size)}, "
+                                      f"more than {bound}")
         body = self._read(size, deadline)
+        self.reply_bytes = size
         try:
             # Lone surrogates in returned strings travel as is; the output decoder rejects them per record.
             return json.loads(body.decode("utf-8", "surrogatepass"))
@@ -196,6 +216,10 @@ class _Worker:
             pass
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**20:g} MiB" if count >= 2**20 else f"{count / 2**10:g} KiB"
+
+
 def _compile_error(error: dict, limits: Limits) -> Exception:
     """The load error reported by the worker as FunctionCompileError (or Fatal for limits)."""
     kind = error.get("type")
@@ -227,6 +251,9 @@ class PythonRunner:
         self._workdir = os.path.join(self._dir, "work")
         os.mkdir(self._workdir, 0o700)
         self._worker: _Worker | None = None
+        # A batch's reply is built whole in the worker, under its memory limit (RLIMIT_AS).
+        self._reply_bound = (f"the memory limit of {_size(limits.memory_bytes)} (KRENALIS_FUNCTION_MEMORY_MB) "
+                             f"lets it send")
         self._lock = threading.Lock()
         self.calls = 0
         self.starts = 0
@@ -247,14 +274,15 @@ class PythonRunner:
             raise FatalTransformError(f"cannot start the Python interpreter ({_interpreter()}): {exc}") from None
         self.starts += 1
         try:
-            hello = worker.exchange(None, _STARTUP_TIMEOUT)
+            load_bound = f"the {_size(_LOAD_REPLY_BYTES)} it may send when it loads the function"
+            hello = worker.exchange(None, _STARTUP_TIMEOUT, _LOAD_REPLY_BYTES, load_bound)
             if not hello.get("ready"):
                 raise FatalTransformError(f"cannot start the Python worker: {hello.get('error')}")
             worker.sandbox = hello.get("sandbox")
             load = json.dumps({"op": "load", "source": self._source, "keys": self._keys,
                                "descriptor": self._descriptor, "names": self._names},
                               ensure_ascii=False).encode("utf-8", "surrogatepass")
-            reply = worker.exchange(load, self._limits.batch_timeout_seconds)
+            reply = worker.exchange(load, self._limits.batch_timeout_seconds, _LOAD_REPLY_BYTES, load_bound)
         except _Timeout:
             worker.kill()
             worker.close()
@@ -282,34 +310,37 @@ class PythonRunner:
             self._worker.close()
             self._worker = None
 
-    def run(self, records: list) -> list:
+    def run(self, records: list) -> tuple[list, CallCost]:
         """records: arrays of the inPaths values, or objects. Each result is an object (the
-        value) or a string (the record's error)."""
-        reply = self._exchange({"op": "run", "records": records})
-        return reply["results"]
+        value) or a string (the record's error); with what the call cost."""
+        reply, cost = self._exchange({"op": "run", "records": records})
+        return reply["results"], cost
 
-    def run_columns(self, count: int, columns: list[list]) -> tuple:
+    def run_columns(self, count: int, columns: list[list]) -> tuple[tuple, CallCost]:
         """As JavaScriptRunner.run_columns."""
-        reply = self._exchange({"op": "run_columns", "count": count, "columns": columns})
+        reply, cost = self._exchange({"op": "run_columns", "count": count, "columns": columns})
         try:
-            return reply["columns"], reply["shapes"], reply["shape_of"], reply["indices"], reply["items"]
+            return (reply["columns"], reply["shapes"], reply["shape_of"], reply["indices"], reply["items"]), cost
         except KeyError:
             raise FatalTransformError(INVALID_RESPONSE) from None
 
-    def _exchange(self, message: dict) -> dict:
-        """The worker's reply to one batch (with "results" or "columns")."""
+    def _exchange(self, message: dict) -> tuple[dict, CallCost]:
+        """The worker's reply to one batch (with "results" or "columns"), and what it cost; a
+        limit exceeded is LimitExceeded (the worker is gone: the next call starts another)."""
         payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"),
                              allow_nan=True).encode("utf-8", "surrogatepass")
         with self._lock:
             for attempt in (1, 2):
                 self.start()
                 self.calls += 1
+                started = time.monotonic()
                 try:
-                    reply = self._worker.exchange(payload, self._limits.batch_timeout_seconds)
+                    reply = self._worker.exchange(payload, self._limits.batch_timeout_seconds,
+                                                  self._limits.memory_bytes, self._reply_bound)
                 except _Timeout:
                     self._worker.kill()
                     self._stop_worker()
-                    raise FatalTransformError(timeout_message(self._limits)) from None
+                    raise LimitExceeded("time", self._limits) from None
                 except _WorkerCrashed as exc:
                     self._stop_worker()
                     if attempt == 2:
@@ -320,11 +351,15 @@ class PythonRunner:
                     self._stop_worker()
                     raise
                 break
+            if type(reply) is not dict:
+                self._worker.kill()
+                self._stop_worker()
+                raise FatalTransformError(INVALID_RESPONSE)
             if "results" in reply or "columns" in reply:
-                return reply
+                return reply, CallCost(time.monotonic() - started, len(payload) + self._worker.reply_bytes)
             self._stop_worker()
         if reply.get("fatal") == "memory":
-            raise FatalTransformError(memory_message(self._limits))
+            raise LimitExceeded("memory", self._limits)
         raise FatalTransformError(f"transformation function failed: {reply.get('message', reply)}")
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 Started by pipelines/transformers/python.py as
     python -I -S -B -X utf8 -X faulthandler -c <this source> <memory_bytes> <cpu_seconds> <require_sandbox 0|1>
+        <highest Landlock ABI to use, 0 for the kernel's (tests run older kernels' sandbox with it)>
 with an empty environment, a private temporary directory as working directory
 and no inherited file descriptors besides stdin/stdout (the protocol) and
 stderr (a log file). Before reading any user code it confines itself:
@@ -10,11 +11,14 @@ stderr (a log file). Before reading any user code it confines itself:
   cap, no new processes (RLIMIT_NPROC, effective for non-root users);
 - when running as root: every capability dropped (bounding set included);
 - no_new_privs, then a seccomp filter denying socket() and io_uring (no network,
-  no Unix sockets such as PostgreSQL's) and new processes (fork/vfork/clone
-  without CLONE_THREAD);
+  no Unix sockets such as PostgreSQL's), new processes (fork/vfork/clone
+  without CLONE_THREAD) and signals to any other process (kill, tkill, tgkill
+  and the sigqueue calls only with this process's own pid; pidfd_send_signal,
+  and F_SETOWN/FIOSETOWN, which make the kernel send SIGIO, refused), on every
+  kernel: Landlock scopes signals only from ABI 6 (Linux 6.12);
 - Landlock: the file system is read-only and limited to the standard library and
   shared libraries, the working directory is the only writable place; TCP
-  bind/connect, abstract Unix sockets and signals outside the sandbox denied.
+  bind/connect, abstract Unix sockets and (ABI 6) signals outside the sandbox denied.
   So the project directory (settings, var/encryption_key), /proc (the parent's
   environment and memory) and the virtualenv (Django, psycopg2) are unreachable.
 
@@ -125,11 +129,18 @@ class _SockFprog(ctypes.Structure):
 # machine -> AUDIT_ARCH and syscall numbers (None: no such syscall on that machine)
 _SECCOMP_ARCHES = {
     "x86_64": {"arch": 0xC000003E, "socket": 41, "io_uring_setup": 425, "clone": 56, "clone3": 435,
-               "fork": 57, "vfork": 58},
+               "fork": 57, "vfork": 58, "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
+               "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424, "fcntl": 72, "ioctl": 16},
     "aarch64": {"arch": 0xC00000B7, "socket": 198, "io_uring_setup": 425, "clone": 220, "clone3": 435,
-                "fork": None, "vfork": None},
+                "fork": None, "vfork": None, "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138,
+                "rt_tgsigqueueinfo": 240, "pidfd_send_signal": 424, "fcntl": 25, "ioctl": 29},
 }
 _CLONE_THREAD = 0x00010000
+# Their first argument is a pid (tkill's, a thread id: this process's own is its main thread's);
+# tgkill's kernel check that the thread belongs to that pid covers the other threads.
+_SIGNAL_SYSCALLS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+_F_SETOWN, _F_SETOWN_EX = 8, 15          # fcntl: the owner the kernel sends SIGIO/SIGURG to
+_FIOSETOWN, _SIOCSPGRP = 0x8901, 0x8902  # ioctl: the same
 
 
 def _assemble(program):
@@ -149,12 +160,17 @@ def _assemble(program):
 
 
 def _install_seccomp():
-    """Deny sockets (no network, no Unix sockets), io_uring, and new processes (threads are allowed)."""
+    """Deny sockets (no network, no Unix sockets), io_uring, new processes (threads are allowed)
+    and signals to other processes (this one may still signal itself and its threads, as Python's
+    signal.raise_signal, pthread_kill and faulthandler do)."""
     numbers = _SECCOMP_ARCHES.get(os.uname().machine)
     if numbers is None:
         return False
     ld_abs, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    allow, eacces, enosys = 0x7FFF0000, 0x00050000 | 13, 0x00050000 | 38
+    allow, eacces, eperm, enosys = 0x7FFF0000, 0x00050000 | 13, 0x00050000 | 1, 0x00050000 | 38
+    # The kernel reads these int arguments from the low 32 bits of their registers (little-endian:
+    # the first 4 bytes of args[i], at 16 + 8 i in seccomp_data).
+    arg0, arg1 = 16, 24
     program = [
         (ld_abs, 0, 0, 4),                                   # arch
         (jeq, 0, "deny", numbers["arch"]),
@@ -163,16 +179,30 @@ def _install_seccomp():
         (jeq, "deny", 0, numbers["socket"]),
         (jeq, "deny", 0, numbers["io_uring_setup"]),
         (jeq, "nosys", 0, numbers["clone3"]),                # glibc falls back to clone
+        (jeq, "refuse", 0, numbers["pidfd_send_signal"]),
+        (jeq, "owner", 0, numbers["fcntl"]),
+        (jeq, "ioctl", 0, numbers["ioctl"]),
     ]
+    for name in _SIGNAL_SYSCALLS:
+        program.append((jeq, "self", 0, numbers[name]))
     for name in ("fork", "vfork"):
         if numbers[name] is not None:
             program.append((jeq, "deny", 0, numbers[name]))
     program += [
         (jeq, 0, "allow", numbers["clone"]),
-        (ld_abs, 0, 0, 16),                                  # clone flags (low 32 bits of args[0])
+        (ld_abs, 0, 0, arg0),                                # clone flags
         (jset, "allow", "deny", _CLONE_THREAD),
+        "self", (ld_abs, 0, 0, arg0),                        # the pid a signal goes to: this process only
+        (jeq, "allow", "refuse", os.getpid()),               # (threads share it; no fork can change it)
+        "owner", (ld_abs, 0, 0, arg1),                       # fcntl command
+        (jeq, "refuse", 0, _F_SETOWN),
+        (jeq, "refuse", "allow", _F_SETOWN_EX),
+        "ioctl", (ld_abs, 0, 0, arg1),                       # ioctl request
+        (jeq, "refuse", 0, _FIOSETOWN),
+        (jeq, "refuse", "allow", _SIOCSPGRP),
         "allow", (ret, 0, 0, allow),
         "deny", (ret, 0, 0, eacces),
+        "refuse", (ret, 0, 0, eperm),
         "nosys", (ret, 0, 0, enosys),
     ]
     filters = _assemble(program)
@@ -257,8 +287,9 @@ def _apply_landlock(workdir, abi):
         os.close(ruleset)
 
 
-def _sandbox(workdir, require):
-    """Confine this process; returns a description, raises if `require` and Landlock is missing."""
+def _sandbox(workdir, require, abi_cap=0):
+    """Confine this process; returns a description, raises if `require` and Landlock is missing.
+    `abi_cap`: use at most this Landlock ABI (0: whatever the kernel has)."""
     info = {"uid": os.geteuid(), "capabilities_dropped": False, "seccomp": False, "landlock": 0}
     if os.geteuid() == 0:
         _drop_capabilities()
@@ -266,6 +297,8 @@ def _sandbox(workdir, require):
     _check(_libc_().prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), 0, 0, 0), "no_new_privs")
     info["seccomp"] = _install_seccomp()
     abi = _landlock_abi()
+    if abi_cap:
+        abi = min(abi, abi_cap)
     if abi:
         _apply_landlock(workdir, abi)
         info["landlock"] = abi
@@ -348,6 +381,13 @@ def _describe(exc):
     return f"Python: {name}: {text}" if text else f"Python: {name}"
 
 
+LOAD_MESSAGE_CHARACTERS = 4000  # a load reply stays small: the parent refuses one over 64 KiB
+
+
+def _shortened(text):
+    return text if len(text) <= LOAD_MESSAGE_CHARACTERS else text[:LOAD_MESSAGE_CHARACTERS - 1] + "\u2026"
+
+
 MAX_SHAPES = 64  # key orders kept per batch; a row of another order comes back alone
 _dumps = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode
 
@@ -369,9 +409,9 @@ class Worker:
         try:
             code = compile(source, SOURCE_NAME, "exec")
         except SyntaxError as exc:
-            return {"error": {"type": "syntax", "message": exc.msg, "line": exc.lineno}}
+            return {"error": {"type": "syntax", "message": _shortened(str(exc.msg)), "line": exc.lineno}}
         except (ValueError, OverflowError, RecursionError) as exc:  # e.g. NUL bytes, too deep nesting
-            return {"error": {"type": "syntax", "message": str(exc), "line": None}}
+            return {"error": {"type": "syntax", "message": _shortened(str(exc)), "line": None}}
         namespace = {"__name__": "__transformation__", "__builtins__": __builtins__}
         try:
             exec(code, namespace)
@@ -384,7 +424,8 @@ class Worker:
                     line = frame.lineno
             if isinstance(exc, SyntaxError) and exc.filename == SOURCE_NAME:
                 line = exc.lineno
-            return {"error": {"type": "exception", "message": _describe(exc)[len("Python: "):], "line": line}}
+            return {"error": {"type": "exception", "message": _shortened(_describe(exc)[len("Python: "):]),
+                              "line": line}}
         transform = namespace.get("transform")
         if transform is None:
             return {"error": {"type": "missing"}}
@@ -498,6 +539,7 @@ class Worker:
 
 def main():
     memory_bytes, cpu_seconds, require = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+    abi_cap = int(sys.argv[4])
     # The protocol keeps the original pipes; fds 0 and 1 become /dev/null for user code.
     channel = _Channel(os.dup(0), os.dup(1))
     null = os.open(os.devnull, os.O_RDWR)
@@ -506,7 +548,7 @@ def main():
     os.close(null)
     try:
         _set_limits(memory_bytes, cpu_seconds)
-        info = _sandbox(os.getcwd(), require)
+        info = _sandbox(os.getcwd(), require, abi_cap)
     except Exception as exc:  # noqa: BLE001
         channel.send({"ready": False, "error": f"cannot set up the sandbox: {exc}"})
         return 2

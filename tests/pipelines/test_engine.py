@@ -320,14 +320,16 @@ FUNCTIONS = {
 }
 
 
-def function_pipeline(ws, source, language: str) -> int:
+def function_pipeline(ws, source, language: str, functions: dict = FUNCTIONS,
+                      query: str = INCREMENTAL_QUERY.replace("email, ", "id, "), column: str = "firstname") -> int:
     """An incremental pipeline over id, firstname and updated_ts whose function upper-cases the first
-    name (and never returns for the first name "Stuck")."""
+    name (and never returns for the first name "Stuck"); or another function and query, over id,
+    `column` and updated_ts, that sets customer_id and first_name."""
     connection_id = create_connection(ws, source)
-    body = pipeline_body(ws, connection_id, query=INCREMENTAL_QUERY.replace("email, ", "id, "),
-                         mapping={"customer_id": "id", "first_name": "firstname"}, incremental=True)
-    body["transformation"] = {"function": {"language": language, "source": FUNCTIONS[language],
-                                           "preserveJSON": False, "inPaths": ["id", "firstname"],
+    body = pipeline_body(ws, connection_id, query=query, mapping={"customer_id": "id", "first_name": column},
+                         incremental=True)
+    body["transformation"] = {"function": {"language": language, "source": functions[language],
+                                           "preserveJSON": False, "inPaths": ["id", column],
                                            "outPaths": ["customer_id", "first_name"]}}
     resp = ws.api.post("/v1/pipelines", body)
     assert resp.status_code == 200, resp.content
@@ -348,20 +350,101 @@ def test_a_function_over_many_batches_writes_every_row_once(rich_workspace, pg_s
     assert cursor_of(pid) == dt.datetime(2024, 1, 2, 6, 30, 56, tzinfo=UTC)
 
 
+TIMED_OUT = "transformation function timed out after 1 s{}; KRENALIS_FUNCTION_BATCH_TIMEOUT raises the limit"
+
+
 @pytest.mark.parametrize("language", ["JavaScript", "Python"])
-def test_a_function_stuck_in_a_later_batch_ends_the_run_and_keeps_the_cursor(rich_workspace, pg_source, settings,
-                                                                             language):
-    """The second of three batches times out while the third is already in the function: the run
-    ends with the timeout, the first batch is written, nothing after it, and the cursor stays."""
+def test_a_function_stuck_on_one_row_of_a_later_batch_fails_that_row_alone(rich_workspace, pg_source, settings,
+                                                                          language):
+    """Row 7000 of 12345 never returns, in the second of three batches (the third already in the
+    function): its call is taken again one row per call, that row fails at Transformation with
+    the limit and its setting, and every other row is written; the cursor moves."""
     settings.KRENALIS = {**settings.KRENALIS, "FUNCTION_BATCH_TIMEOUT": 1.0}
     add_customers(pg_source, 12345, firstname="CASE WHEN i = 7000 THEN 'Stuck' ELSE 'First' || i END")
     ws = rich_workspace
     pid = function_pipeline(ws, pg_source, language)
     run = run_now(pid)
-    assert run.error == "transformation function timed out after 1 s"
-    assert errors_of(run) == [("Transformation", None, run.error)]
-    assert run.passed[6] == 5000 and len(identities(ws, pid)) == 5000
+    assert run.error == ""
+    assert counts(run) == ([12345, 12345, 0, 0, 12344, 12344, 12344], [0, 0, 0, 0, 1, 0, 0])
+    assert errors_of(run) == [("Transformation", "7000", TIMED_OUT.format(" on this record"))]
+    rows = identities(ws, pid, "customer_id, first_name")
+    assert len(rows) == 12344 and "7000" not in rows and rows["7001"] == (7001, "FIRST7001")
+    assert cursor_of(pid) == dt.datetime(2024, 1, 2, 3, 25, 45, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("language", ["JavaScript", "Python"])
+def test_a_function_stuck_on_every_row_ends_the_run_with_those_rows_failed(rich_workspace, pg_source, settings,
+                                                                         language):
+    """Two rows in a row that exceed the limit alone end the run: they count as failed at
+    Transformation, each with its error, and nothing is written; the cursor stays. The two
+    batches in flight take turns in the function, so the two rows may be one of each."""
+    settings.KRENALIS = {**settings.KRENALIS, "FUNCTION_BATCH_TIMEOUT": 1.0}
+    add_customers(pg_source, 6000)
+    pg_source.execute("UPDATE customers SET firstname = 'Stuck'")
+    ws = rich_workspace
+    pid = function_pipeline(ws, pg_source, language)
+    run = run_now(pid)
+    assert run.error == TIMED_OUT.format(" on 2 records in a row")
+    assert run.failed == [0, 0, 0, 0, 2, 0, 0] and run.passed[4:] == [0, 0, 0]
+    errors = errors_of(run)
+    assert errors[-1] == ("Transformation", None, run.error)
+    assert [(step, message) for step, _, message in errors[:-1]] == [
+        ("Transformation", TIMED_OUT.format(" on this record"))] * 2
+    assert {user_id for _, user_id, _ in errors[:-1]} in ({"1", "2"}, {"1", "5001"}, {"5001", "5002"})
+    assert identities(ws, pid) == {}
     assert cursor_of(pid) is None
+
+
+SLOW_FUNCTIONS = {  # half a millisecond a row on average: a batch of 5,000 rows takes 2.5 s
+    "JavaScript": ("const transform = (user) => {\n"
+                   "  const end = Date.now() + 1; while (Date.now() < end) {}\n"
+                   "  return {customer_id: user.id, first_name: user.firstname};\n"
+                   "};"),
+    "Python": ("import time\n"
+               "def transform(user):\n"
+               "    end = time.perf_counter() + 0.0005\n"
+               "    while time.perf_counter() < end:\n"
+               "        pass\n"
+               "    return {'customer_id': user['id'], 'first_name': user['firstname']}\n"),
+}
+
+
+@pytest.mark.parametrize("language", ["JavaScript", "Python"])
+def test_a_function_slower_than_the_limit_per_batch_imports_every_row(rich_workspace, pg_source, settings,
+                                                                       language):
+    """With a 1 s limit, batches of 5,000 rows at half a millisecond each: the function gets calls
+    of a fraction of the limit, and all 6,000 rows come out."""
+    settings.KRENALIS = {**settings.KRENALIS, "FUNCTION_BATCH_TIMEOUT": 1.0}
+    add_customers(pg_source, 6000)
+    ws = rich_workspace
+    pid = function_pipeline(ws, pg_source, language, SLOW_FUNCTIONS)
+    run = run_now(pid)
+    assert (run.error, counts(run)) == ("", all_passed(6000))
+    assert len(identities(ws, pid)) == 6000
+
+
+LENGTH_FUNCTIONS = {
+    "JavaScript": "const transform = (user) => ({customer_id: user.id, first_name: String(user.body.length)});",
+    "Python": "def transform(user):\n    return {'customer_id': user['id'], 'first_name': str(len(user['body']))}\n",
+}
+
+
+@pytest.mark.parametrize("language", ["JavaScript", "Python"])
+def test_rows_of_1_mb_text_go_through_a_function_with_a_small_memory_limit(rich_workspace, pg_source, settings,
+                                                                          language):
+    """100 rows of 1 MiB text through a function with 64 MiB of memory: in one call they would
+    exceed it; in calls sized from the bytes a row takes, they all pass."""
+    settings.KRENALIS = {**settings.KRENALIS, "FUNCTION_MEMORY_MB": 64}
+    pg_source.execute("CREATE TABLE documents (id bigint PRIMARY KEY, body text, updated_ts timestamp)")
+    pg_source.execute("INSERT INTO documents SELECT i, repeat(chr(97 + i % 26), 1048576), "
+                      "timestamp '2024-01-02' + i * interval '1 second' FROM generate_series(1, 100) AS i")
+    ws = rich_workspace
+    query = ("SELECT id, body, updated_ts FROM documents "
+             "WHERE ${updated_at} IS NULL OR updated_ts >= ${updated_at}")
+    pid = function_pipeline(ws, pg_source, language, LENGTH_FUNCTIONS, query=query, column="body")
+    run = run_now(pid)
+    assert (run.error, counts(run)) == ("", all_passed(100))
+    assert set(identities(ws, pid).values()) == {"1048576"}
 
 
 def test_cancel_after_the_last_batch_prevents_the_purge(rich_workspace, pg_source):

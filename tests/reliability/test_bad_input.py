@@ -5,7 +5,7 @@
    cannot be reached or fails), and every response matches its documented status, content type
    and schema.
 2. Hostile bodies: over 500 KiB, chunked, invalid UTF-8, NUL bytes, deeply nested JSON,
-   50,000-character function sources.
+   50,000-character function sources, a Python function flooding its worker's pipe.
 """
 import json
 from collections import Counter
@@ -317,6 +317,24 @@ def test_function_sources_of_50000_characters(objects, language, source):
         body["transformation"]["function"]["source"] = text
         resp = ws.api.post("/v1/pipelines", body)
         assert resp.status_code in (400, 422), resp.content[:500]
+
+
+def test_a_python_function_flooding_its_pipe_at_save_is_400_and_the_server_memory_stays(objects):
+    """Top-level code that announces a 200 MiB reply on the worker's protocol pipe (and writes it):
+    the save is refused with the bound in the message, and the web process never reads the frame."""
+    from tests.pipelines.transformers.helpers import peak_rss_growth
+    from tests.pipelines.transformers.test_replies import FLOOD
+
+    ws, ids = objects
+    body = pipeline_body(ws, ids["connection"], mapping={"first_name": "firstname"},
+                         query="SELECT id, firstname, updated_ts FROM customers")
+    body["transformation"] = {"mapping": None, "function": {
+        "source": FLOOD + "flood(200 * 2**20)\ndef transform(user):\n    return {}\n", "language": "Python",
+        "preserveJSON": False, "inPaths": ["firstname"], "outPaths": ["first_name"]}}
+    resp, growth = peak_rss_growth(lambda: ws.api.post("/v1/pipelines", body))
+    assert_json_error(resp, 400, "transformer has unexpectedly announced a response of 200 MiB, more than the "
+                                 "64 KiB it may send when it loads the function")
+    assert growth < 32 * 2**20, growth
 
 
 def test_a_django_500_on_v1_is_a_json_error(objects, monkeypatch, client):

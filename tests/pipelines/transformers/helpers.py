@@ -42,3 +42,23 @@ def transformer(language: str, source: str, in_schema: Type, out_schema: Type, *
 def run(language: str, source: str, in_schema: Type, out_schema: Type, records: list[dict], **kwargs) -> list:
     with transformer(language, source, in_schema, out_schema, **kwargs) as t:
         return t.transform_batch(records)
+
+
+def peak_rss_growth(call) -> tuple[object, int]:
+    """(call(), how far this process's resident memory rose above where it was, at its peak, in
+    bytes). The kernel's peak (VmHWM) is reset to the current RSS first (/proc/self/clear_refs)."""
+    def status(field: str) -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        raise LookupError(field)
+
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = status("VmRSS")
+    try:
+        result = call()
+    except BaseException as error:  # noqa: BLE001 - the caller asserts on it
+        result = error
+    return result, status("VmHWM") - before

@@ -56,7 +56,8 @@ def test_usable_sources(language, source):
     ("Python", "while True:\n    pass\ndef transform(u):\n    return {}\n"),
 ])
 def test_top_level_that_never_ends(language, source):
-    with pytest.raises(FunctionCompileError, match=r"^transformation function timed out after 1 s$"):
+    with pytest.raises(FunctionCompileError, match=r"^transformation function timed out after 1 s; "
+                                                   r"KRENALIS_FUNCTION_BATCH_TIMEOUT raises the limit$"):
         check_function(language, source, Limits(batch_timeout_seconds=1))
 
 
