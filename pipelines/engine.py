@@ -10,7 +10,8 @@ per batch), Finalize (written to the warehouse). A bad row is a counted failure,
 the run. Reading and transforming overlap with warehouse writes: writer threads take batches
 from short queues (upserting together those that wait), so Python's work hides behind the
 warehouse's. A transformation function takes two batches at once while the run reads the next
-one (its runtime works outside the GIL).
+one (its runtime works outside the GIL). A run whose pipeline is deleted drops the rows it has
+not written yet (the writes under way end); the caller then removes what they wrote.
 """
 from __future__ import annotations
 
@@ -81,7 +82,12 @@ class IdentityWriter(Protocol):
 
 class RunMonitor(Protocol):
     def stop_reason(self) -> str | None:
-        """A message when the run must stop (it was cancelled), else None. Called once per batch."""
+        """A message when the run must stop (it was cancelled), else None. Called once per batch,
+        and about twice a second while the run waits for the warehouse."""
+
+    def drops_unwritten(self) -> bool:
+        """Asked when the run stops: whether the rows read but not yet written are dropped rather
+        than written (its pipeline was deleted, and nothing may reach the warehouse after that)."""
 
     def progress(self, passed: list[int], failed: list[int]) -> None:
         """Counters so far; also the run's heartbeat."""
@@ -280,6 +286,7 @@ class _Lane:
         self.jobs: queue.Queue = queue.Queue(maxsize=self.QUEUED_JOBS)
         self.written = 0
         self.error: BaseException | None = None
+        self.dropping = False  # the jobs still queued are dropped, not done
         self._pending: list = []  # a job taken out of turn while coalescing, done next
         self.thread = threading.Thread(target=self._loop, name=f"krenalis-writer-{number}", daemon=True)
         self.thread.start()
@@ -309,7 +316,7 @@ class _Lane:
                 return
             kind, payload = job
             parts = self._waiting_rows(payload) if kind == "write" else None
-            if self.error is not None:
+            if self.error is not None or self.dropping:
                 continue
             try:
                 if kind != "write":
@@ -328,10 +335,17 @@ class _BackgroundWriter:
     """Runs warehouse writes on threads, one per writer (each its own connection), so that reading
     and transforming continue meanwhile and the warehouse upserts on several cores. Rows are split
     by user ID: every row of an identity goes, in order, to the same writer, so the last one still
-    wins and no two transactions ever touch the same identity (no lock waits, no deadlocks)."""
+    wins and no two transactions ever touch the same identity (no lock waits, no deadlocks).
 
-    def __init__(self, writers: list[IdentityWriter]):
+    While the run's thread waits for the writers (a full queue, or the last writes), it asks
+    `must_drop()` every WAIT_CHECK_SECONDS: when it answers True (the pipeline was deleted), the
+    jobs not yet started are dropped, so that at most the writes under way then still end."""
+
+    WAIT_CHECK_SECONDS = 0.5
+
+    def __init__(self, writers: list[IdentityWriter], must_drop: Callable[[], bool] = lambda: False):
         self.lanes = [_Lane(writer, number) for number, writer in enumerate(writers)]
+        self.must_drop = must_drop
 
     @property
     def written(self) -> int:
@@ -347,7 +361,7 @@ class _BackgroundWriter:
         self._raise_error()
         lanes = self.lanes
         if len(lanes) == 1:
-            lanes[0].jobs.put((kind, payload))
+            self._put(lanes[0], (kind, payload))
             return
         parts = [[] for _ in lanes]
         if kind == "write":
@@ -358,13 +372,33 @@ class _BackgroundWriter:
                 parts[hash(user_id) % len(parts)].append(user_id)
         for lane, part in zip(lanes, parts):
             if part:
-                lane.jobs.put((kind, part))
+                self._put(lane, (kind, part))
+
+    def _put(self, lane: _Lane, job) -> None:
+        while True:
+            try:
+                lane.jobs.put(job, timeout=self.WAIT_CHECK_SECONDS)
+                return
+            except queue.Full:
+                self._check_drop()
+
+    def _check_drop(self) -> None:
+        if not self.lanes[0].dropping and self.must_drop():
+            self.drop()
+
+    def drop(self) -> None:
+        """The jobs not yet started are dropped (a write in progress still ends); finish() as usual."""
+        for lane in self.lanes:
+            lane.dropping = True
 
     def finish(self) -> int:
         for lane in self.lanes:
-            lane.jobs.put(None)
+            self._put(lane, None)
         for lane in self.lanes:
-            lane.thread.join()
+            while lane.thread.is_alive():
+                lane.thread.join(self.WAIT_CHECK_SECONDS)
+                if lane.thread.is_alive():
+                    self._check_drop()
         self._raise_error()
         return self.written
 
@@ -506,6 +540,9 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             record_error = monitor.record_error
             last_report = 0.0
 
+            def must_drop() -> bool:
+                return bool(monitor.stop_reason()) and monitor.drops_unwritten()
+
             def settle(identified, outputs, out_rows, kept):
                 """Counts a batch's transformation results, records its failures, hands its rows to
                 the writers and reports progress about once a second."""
@@ -544,6 +581,10 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             for batch in rows:
                 reason = monitor.stop_reason()
                 if reason:
+                    if monitor.drops_unwritten():
+                        if background is not None:
+                            background.drop()
+                        pending.clear()
                     while pending:
                         settle(*pending.popleft())
                     raise RunStopped(reason)
@@ -552,7 +593,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                     # (incremental) run does not pay for connections it would not use.
                     if len(batch) >= plan.batch_size:
                         writers.extend(plan.make_writer(out_columns) for _ in range(plan.writers - 1))
-                    background = _BackgroundWriter(writers)
+                    background = _BackgroundWriter(writers, must_drop)
                 kept, identified, records, out_rows = [], [], [], []
                 built = _build_batch(build, batch, check_updated)
                 if built is not None:

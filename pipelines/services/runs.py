@@ -23,6 +23,7 @@ from ..models import Pipeline, Run, RunError
 from ..types import column_name, parse_type
 from .connections import connection_refusal
 from .heartbeat import Heartbeat
+from .identities import forget_deleted_pipeline
 from .identity_resolution import resolution_after_import
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ DEAD_AFTER = dt.timedelta(seconds=settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS"
 CANCELLED = "run was cancelled"
 DIED = "pipeline has been terminated because its worker stopped responding; it can be run again"
 INTERNAL = "an internal error has occurred"
+DELETED = "pipeline was deleted"
 
 
 def running_pipeline_ids(pipeline_ids) -> set[int]:
@@ -146,13 +148,16 @@ class DatabaseMonitor:
 
     def stop_reason(self) -> str | None:
         state = Run.objects.filter(id=self.run_id).values("cancel_requested", "end_time").first()
-        if state is None:
-            self.stopped_by = "pipeline was deleted"
+        if state is None:  # deleted with its pipeline (or connection, or workspace)
+            self.stopped_by = DELETED
         elif state["cancel_requested"]:
             self.stopped_by = CANCELLED
         elif state["end_time"] is not None:
             self.stopped_by = DIED
         return self.stopped_by
+
+    def drops_unwritten(self) -> bool:
+        return self.stopped_by == DELETED
 
     def progress(self, passed, failed) -> None:
         Run.objects.filter(id=self.run_id, end_time__isnull=True).update(
@@ -248,6 +253,11 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
         log.exception("run %s failed unexpectedly", run_id)
         error, cursor, result = INTERNAL, None, None
         monitor.record_error(0, None, INTERNAL)
+    if not Pipeline.objects.filter(id=run.pipeline_id).exists():
+        # Deleted while the run wrote: what it wrote after the deletion removed the pipeline's
+        # identities goes now that it writes no more.
+        forget_deleted_pipeline(run.pipeline.workspace, run.pipeline_id)
+        return None
     monitor.flush_errors()
     with transaction.atomic():
         live = Run.objects.select_for_update().filter(id=run_id, end_time__isnull=True).first()
