@@ -57,9 +57,9 @@ class RunStopped(Exception):
 class RecordFailure(Exception):
     """One record failed at `step` (a per-record failure, never fatal)."""
 
-    def __init__(self, step: int, message: str):
+    def __init__(self, step: int, message: str, user_id: str | None = None):
         super().__init__(message)
-        self.step, self.message = step, message
+        self.step, self.message, self.user_id = step, message, user_id
 
 
 class Transformer(Protocol):
@@ -191,6 +191,44 @@ def _user_id(value) -> str:
     if value == "":
         raise RecordFailure(RECEIVE, "user ID value is empty")
     return value
+
+
+def _row_reader(plan: RunPlan, index: dict[str, int], now: dt.datetime, cursor: dt.datetime | None):
+    """read(row) -> (user ID, update time, record): a source row through Receive (its user ID and
+    update time) and InputValidation (each inSchema property against its type); None when it is
+    older than `cursor` (not part of the run). A step that refuses the row raises RecordFailure
+    with `.user_id` (None when the user ID itself is at fault). Runs and their dry run read rows
+    with it one by one."""
+    user_id_index = index[plan.user_id_column]
+    updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
+    updated_kind = (next(p.type.kind for p in plan.in_schema.properties if p.name == plan.updated_at_column)
+                    if updated_index is not None else None)
+    fmt = plan.updated_at_format or None
+    normalizers = [(index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
+
+    def read(row):
+        user_id = None
+        try:
+            user_id = _user_id(row[user_id_index])
+            if updated_index is not None:
+                try:
+                    updated_at = parse_updated_at(row[updated_index], updated_kind, fmt, now=now)
+                except TimeFormatError as exc:
+                    raise RecordFailure(RECEIVE, str(exc)) from None
+                if cursor is not None and updated_at < cursor:
+                    return None
+            else:
+                updated_at = now
+            try:
+                record = tuple([normalize(row[i]) for i, normalize in normalizers])
+            except NormalizeError as exc:
+                raise RecordFailure(INPUT, str(exc)) from None
+        except RecordFailure as failure:
+            failure.user_id = user_id
+            raise
+        return user_id, updated_at, record
+
+    return read
 
 
 def _batch_builder(plan: RunPlan, index: dict[str, int], transformer, now: dt.datetime):
@@ -528,15 +566,11 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             if plan.columns_to_unset:
                 writer.unset(plan.columns_to_unset)
             first_import = full_run and not writer.has_identities()
-            user_id_index = index[plan.user_id_column]
-            updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
-            updated_kind = (next(p.type.kind for p in plan.in_schema.properties
-                                 if p.name == plan.updated_at_column) if plan.updated_at_column else None)
-            normalizers = [(index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
-            cursor, fmt = plan.cursor if plan.incremental else None, plan.updated_at_format or None
+            cursor = plan.cursor if plan.incremental else None
+            read_row = _row_reader(plan, index, now, cursor)
             build, direct = _batch_builder(plan, index, transformer, now)
             check_updated = ((lambda moment: parse_updated_at(moment, "datetime", None, now=now))
-                             if updated_index is not None else None)
+                             if plan.updated_at_column else None)
             record_error = monitor.record_error
             last_report = 0.0
 
@@ -615,32 +649,21 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                         records = [record for _, _, record in built]
                 else:
                     for row in batch:
-                        user_id = None
                         try:
-                            user_id = _user_id(row[user_id_index])
-                            if updated_index is not None:
-                                try:
-                                    updated_at = parse_updated_at(row[updated_index], updated_kind, fmt, now=now)
-                                except TimeFormatError as exc:
-                                    raise RecordFailure(RECEIVE, str(exc)) from None
-                                if cursor is not None and updated_at < cursor:
-                                    continue  # older than the cursor: not part of this run
-                            else:
-                                updated_at = now
-                            try:
-                                record = tuple([normalize(row[i]) for i, normalize in normalizers])
-                            except NormalizeError as exc:
-                                raise RecordFailure(INPUT, str(exc)) from None
+                            read = read_row(row)
                         except RecordFailure as failure:
                             failed[failure.step] += 1
                             if failure.step > RECEIVE:
                                 passed[RECEIVE] += 1
-                            record_error(failure.step, user_id, failure.message)
-                            if user_id is None:
+                            record_error(failure.step, failure.user_id, failure.message)
+                            if failure.user_id is None:
                                 unidentified_failure = True
                             else:
-                                kept.append(user_id)
+                                kept.append(failure.user_id)
                             continue
+                        if read is None:
+                            continue  # older than the cursor: not part of this run
+                        user_id, updated_at, record = read
                         passed[RECEIVE] += 1
                         passed[INPUT] += 1
                         if greatest is None or updated_at > greatest:
@@ -703,6 +726,69 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     result.cursor = greatest
     monitor.progress(passed, failed)
     return result
+
+
+@dataclass
+class DryRunRow:
+    """A row of a dry run: its output or the step and message a run records for it."""
+    user_id: str | None
+    step: int | None = None           # the step that refused the row; None when it passed them all
+    message: str = ""
+    values: tuple | None = None       # warehouse column values (the output schema's leaf paths, in order)
+
+
+def dry_run(plan: RunPlan, limit: int, *, now: dt.datetime | None = None) -> list[DryRunRow]:
+    """What a full run would do with the first `limit` rows of the query, through the same checks
+    and per-row steps, writing nothing: the admin's "Test on preview rows".
+
+    Raises RunStopped with the message a run would end with (the schemas, the query's columns,
+    its placeholders, a fatal function error), and ConnectorUnavailable when the source fails.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    difference = alignment_difference(plan.out_schema, plan.profile_schema)
+    if difference:
+        raise RunStopped(f"in the output schema, {difference}{REVIEW}", OUTPUT)
+    if plan.source_refused:
+        raise RunStopped(plan.source_refused, INPUT)
+    connector = plan.connector
+    try:
+        sql = replace_placeholders(plan.query, {"updated_at": updated_at_placeholder(plan, connector),
+                                                "limit": str(limit)})
+    except PlaceholderError as exc:
+        raise RunStopped(str(exc), INPUT) from None
+    fetched: list = []
+    with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
+                         batch_size=limit, max_rows=limit) as rows:
+        index = _check_query_schema(plan, rows.schema.columns)
+        for batch in rows:
+            fetched.extend(batch)
+            if len(fetched) >= limit:
+                break
+    read_row = _row_reader(plan, index, now, None)
+    results, records, readable = [], [], []
+    for row in fetched[:limit]:
+        try:
+            user_id, _, record = read_row(row)
+        except RecordFailure as failure:
+            results.append(DryRunRow(failure.user_id, failure.step, failure.message))
+            continue
+        results.append(DryRunRow(user_id))
+        readable.append(results[-1])
+        records.append(record)
+    if records:
+        transformer = plan.make_transformer()
+        try:
+            outputs = transformer.transform_rows(records)
+        except FatalTransformError as exc:
+            raise RunStopped(str(exc), TRANSFORMATION) from None
+        finally:
+            transformer.close()
+        for result, output in zip(readable, outputs):
+            if type(output) is tuple:
+                result.values = output
+            else:
+                result.step, result.message = _step_of(output), str(output)
+    return results
 
 
 class WriteFailed(Exception):

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from warehouse.backends import backend_for
 
-from ..connectors import get_connector
-from ..engine import STEP_NAMES, MappingTransformer, RunPlan, execute_run
-from ..errors import BadRequest, Unprocessable
+from ..connectors import ConnectorUnavailable, get_connector
+from ..engine import STEP_NAMES, DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
+from ..errors import BadRequest, ServiceUnavailable, Unprocessable
 from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
@@ -180,7 +180,13 @@ class DatabaseMonitor:
 
 
 def build_plan(run: Run) -> RunPlan:
-    pipeline = run.pipeline
+    return pipeline_plan(run.pipeline, run_id=run.id, incremental=run.incremental, cursor=run.start_cursor)
+
+
+def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental: bool = False,
+                  cursor: dt.datetime | None = None) -> RunPlan:
+    """The plan of a run of `pipeline`; without `run_id`, of its dry run (the pipeline may be the
+    admin editor's, unsaved: nothing is written)."""
     workspace, connection = pipeline.workspace, pipeline.connection
     in_schema, out_schema = parse_type(pipeline.in_schema), parse_type(pipeline.out_schema)
     backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
@@ -200,7 +206,9 @@ def build_plan(run: Run) -> RunPlan:
         return MappingTransformer(compiled, TransformError, in_schema, out_schema)
 
     def make_writer(columns):
-        return backend.identity_writer(pipeline_id=pipeline.id, connection_id=connection.id, run_id=run.id,
+        if run_id is None:
+            raise RuntimeError("a dry run writes nothing")
+        return backend.identity_writer(pipeline_id=pipeline.id, connection_id=connection.id, run_id=run_id,
                                        columns=columns)
 
     return RunPlan(
@@ -208,8 +216,8 @@ def build_plan(run: Run) -> RunPlan:
         connector_settings=connection.settings,
         query=pipeline.query,
         statement_timeout=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
-        incremental=run.incremental,
-        cursor=run.start_cursor,
+        incremental=incremental,
+        cursor=cursor,
         user_id_column=pipeline.user_id_column,
         updated_at_column=pipeline.updated_at_column,
         updated_at_format=pipeline.updated_at_format,
@@ -223,6 +231,16 @@ def build_plan(run: Run) -> RunPlan:
         columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
                                 if name not in out_columns),
     )
+
+
+def dry_run_pipeline(pipeline: Pipeline, limit: int) -> list[DryRunRow]:
+    """A full run's checks and per-row steps over the first `limit` rows of `pipeline` (saved or
+    not), writing nothing: the admin's "Test on preview rows". RunStopped carries the message a
+    run would end with."""
+    try:
+        return dry_run(pipeline_plan(pipeline), limit)
+    except ConnectorUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from None
 
 
 def _out_paths(pipeline: Pipeline):
