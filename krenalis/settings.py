@@ -11,6 +11,10 @@ KRENALIS_DATABASE_ALLOWED_PORTS  their ports, e.g. "5432,3306" or "1024-65535" (
 KRENALIS_STATIC_ROOT where `collectstatic` puts the static files WhiteNoise serves (default staticfiles/)
 KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD_RUNS_SECONDS
                     how a run whose worker died is found and ended (defaults 5, 60, 30)
+KRENALIS_PROXIES    how many reverse proxies are in front (default 0); they set X-Forwarded-Proto and
+                    X-Forwarded-For, which are trusted only then
+KRENALIS_CACHE_URL  the cache every web process shares (login throttling): redis://... (default: the
+                    broker's Redis when the broker is Redis, else the process's own memory)
 """
 import os
 from pathlib import Path
@@ -52,6 +56,12 @@ SECRET_KEY = _persistent_secret("DJANGO_SECRET_KEY", "secret_key", _random_token
 KRENALIS_ENCRYPTION_KEY = _persistent_secret("KRENALIS_ENCRYPTION_KEY", "encryption_key", _fernet_key)
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+# The reverse proxies in front, whose X-Forwarded-Proto and X-Forwarded-For (see
+# pipelines/services/logins.py) are trusted only when KRENALIS_PROXIES says there are some.
+PROXIES = int(os.environ.get("KRENALIS_PROXIES", "0"))
+if PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -173,6 +183,15 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
     }
     for _folder in ("queue", "control"):
         (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
+# The cache every web process shares: failed admin logins are counted there (gunicorn's workers must
+# see the same counts). Redis in production; the embedded default's single web process keeps them
+# in its memory. Nothing clears this cache as a whole (RedisCache.clear() would empty the broker's
+# database too).
+CACHE_URL = os.environ.get("KRENALIS_CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                      "KEY_PREFIX": "krenalis"}
+          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # One queue per deployment; tests give each stack its own so that they never share a Redis queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("KRENALIS_CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
@@ -240,6 +259,11 @@ KRENALIS.update({
     ],
     # ports they may use: numbers and ranges, e.g. "5432,3306" or "1024-65535"
     "DATABASE_ALLOWED_PORTS": os.environ.get("KRENALIS_DATABASE_ALLOWED_PORTS", "1-65535"),
+    # admin logins: failed attempts allowed per username and per client address within
+    # LOGIN_LOCKOUT_SECONDS of the first; past them, logins are refused for LOGIN_LOCKOUT_SECONDS
+    "LOGIN_FAILURES_PER_USER": int(os.environ.get("KRENALIS_LOGIN_FAILURES_PER_USER", "5")),
+    "LOGIN_FAILURES_PER_ADDRESS": int(os.environ.get("KRENALIS_LOGIN_FAILURES_PER_ADDRESS", "20")),
+    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("KRENALIS_LOGIN_LOCKOUT_SECONDS", "900")),
 })
 CELERY_BEAT_SCHEDULE["krenalis.sweep-dead-runs"]["schedule"] = KRENALIS["SWEEP_DEAD_RUNS_SECONDS"]
 # The OpenAPI document: every /v1 operation is described by pipelines/api/openapi.py.

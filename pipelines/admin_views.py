@@ -89,6 +89,18 @@ def connection_test(model_admin, request):
 
 # --------------------------------------------------------------------------- pipeline editor
 
+def _may_run_code(model_admin, request) -> bool:
+    """Preview and "Test on preview rows" send the editor's SQL to the connection's database (with
+    its stored credentials) and run its function: they need the permission to change pipelines
+    (that pipeline's, when it is saved) or, on the page of a new pipeline, to add one. Viewing
+    pipelines is not enough: who may not save a query may not run it either."""
+    pipeline_id = request.POST.get("pipeline_id")
+    if pipeline_id:
+        pipeline = Pipeline.objects.filter(id=pipeline_id).first() if str(pipeline_id).isdigit() else None
+        return pipeline is not None and model_admin.has_change_permission(request, pipeline)
+    return model_admin.has_add_permission(request) or model_admin.has_change_permission(request)
+
+
 def _connection_for(request) -> Connection:
     pipeline_id = request.POST.get("pipeline_id")
     if pipeline_id:
@@ -118,7 +130,7 @@ def preview(model_admin, request):
     """The Preview button: up to 20 rows of the query, its derived schema and issues."""
     if request.method != "POST":
         return error_response("POST the query", 405)
-    if not model_admin.has_view_permission(request):
+    if not _may_run_code(model_admin, request):
         raise PermissionDenied
     try:
         connection = _connection_for(request)
@@ -198,7 +210,7 @@ def test_transformation(model_admin, request):
 
     if request.method != "POST":
         return error_response("POST the pipeline form", 405)
-    if not model_admin.has_view_permission(request):
+    if not _may_run_code(model_admin, request):
         raise PermissionDenied
     try:
         connection = _connection_for(request)
