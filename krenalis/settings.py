@@ -11,8 +11,10 @@ KRENALIS_DATABASE_ALLOWED_PORTS  their ports, e.g. "5432,3306" or "1024-65535" (
 KRENALIS_STATIC_ROOT where `collectstatic` puts the static files WhiteNoise serves (default staticfiles/)
 KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD_RUNS_SECONDS
                     how a run whose worker died is found and ended (defaults 5, 60, 30)
+KRENALIS_HTTPS      1 when the product is served over HTTPS: Secure cookies, HTTP redirected, HSTS
 KRENALIS_PROXIES    how many reverse proxies are in front (default 0); they set X-Forwarded-Proto and
                     X-Forwarded-For, which are trusted only then
+KRENALIS_HSTS_SECONDS  max-age of HSTS under KRENALIS_HTTPS (default a year; 0: no HSTS)
 KRENALIS_CACHE_URL  the cache every web process shares (login throttling): redis://... (default: the
                     broker's Redis when the broker is Redis, else the process's own memory)
 """
@@ -57,11 +59,24 @@ KRENALIS_ENCRYPTION_KEY = _persistent_secret("KRENALIS_ENCRYPTION_KEY", "encrypt
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
-# The reverse proxies in front, whose X-Forwarded-Proto and X-Forwarded-For (see
-# pipelines/services/logins.py) are trusted only when KRENALIS_PROXIES says there are some.
+# Served over HTTPS, here or at the proxies in front (docker-compose: Caddy): cookies travel only
+# over HTTPS, plain HTTP is redirected, and browsers are told to use only HTTPS (HSTS). The proxies'
+# X-Forwarded-Proto (and X-Forwarded-For, see pipelines/services/logins.py) are trusted only when
+# KRENALIS_PROXIES says there are proxies, which must then set them.
 PROXIES = int(os.environ.get("KRENALIS_PROXIES", "0"))
 if PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if os.environ.get("KRENALIS_HTTPS", "") == "1":
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("KRENALIS_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
+# Every page may run only the scripts and load only the files of this server: no inline script,
+# no other origin (the admin, its CodeMirror editor and the Swagger UI of /v1/docs need nothing
+# more; inline styles stay allowed for the Swagger UI's page). Sent over HTTP too.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                           "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -80,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "krenalis.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
