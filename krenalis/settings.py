@@ -24,21 +24,22 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from krenalis.private import private_directory, read_private, write_private
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KRENALIS_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+private_directory(VAR_DIR)  # 0700: it holds keys, credentials, and the embedded default's data
 
 
 def _persistent_secret(env_name: str, file_name: str, make) -> str:
-    """A secret from the environment, else one generated on first use and kept under var/."""
+    """A secret from the environment, else one generated on first use and kept under var/ (0600)."""
     value = os.environ.get(env_name)
     if value:
         return value
     path = VAR_DIR / file_name
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
-    return path.read_text().strip()
+        write_private(path, make())
+    return read_private(path).strip()
 
 
 def _random_token() -> str:

@@ -449,6 +449,11 @@ def test_the_first_command_imports_the_demo_users_and_stops_on_ctrl_c(tmp_path):
                             workspace["id"])
         assert status == 200 and body["total"] == DEMO_USERS, body
         assert (var_dir / "krenalis.sqlite3").exists() and (var_dir / "broker" / "queue").is_dir()
+        # The password and the key it printed are kept for its user only, in a directory only it reads.
+        assert var_dir.stat().st_mode & 0o777 == 0o700
+        for name in ("admin_password", "api_key", "secret_key", "encryption_key"):
+            assert (var_dir / name).stat().st_mode & 0o777 == 0o600, name
+        assert (var_dir / "api_key").read_text().strip() == key
         print(f"bin/run: {DEMO_USERS} users imported {elapsed:.0f} s after the command started")
     finally:
         if run.popen.poll() is None:
