@@ -14,6 +14,12 @@ KRENALIS_HEARTBEAT_SECONDS, KRENALIS_RUN_DEAD_AFTER_SECONDS, KRENALIS_SWEEP_DEAD
                     how a run whose worker died is found and ended (defaults 5, 60, 30)
 KRENALIS_PREVIEW_*  limits of query previews: TIMEOUT (30 s), MAX_VALUE_BYTES (65536), MAX_BYTES
                     (4194304), CONCURRENCY (4 per web process), CONCURRENCY_PER_WORKSPACE (2)
+KRENALIS_HTTPS      1 when the product is served over HTTPS: Secure cookies, HTTP redirected, HSTS
+KRENALIS_PROXIES    how many reverse proxies are in front (default 0); they set X-Forwarded-Proto and
+                    X-Forwarded-For, which are trusted only then
+KRENALIS_HSTS_SECONDS  max-age of HSTS under KRENALIS_HTTPS (default a year; 0: no HSTS)
+KRENALIS_CACHE_URL  the cache every web process shares (login throttling): redis://... (default: the
+                    broker's Redis when the broker is Redis, else the process's own memory)
 """
 import os
 from pathlib import Path
@@ -21,21 +27,22 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from krenalis.private import private_directory, read_private, write_private
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KRENALIS_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+private_directory(VAR_DIR)  # 0700: it holds keys, credentials, and the embedded default's data
 
 
 def _persistent_secret(env_name: str, file_name: str, make) -> str:
-    """A secret from the environment, else one generated on first use and kept under var/."""
+    """A secret from the environment, else one generated on first use and kept under var/ (0600)."""
     value = os.environ.get(env_name)
     if value:
         return value
     path = VAR_DIR / file_name
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
-    return path.read_text().strip()
+        write_private(path, make())
+    return read_private(path).strip()
 
 
 def _random_token() -> str:
@@ -56,6 +63,25 @@ KRENALIS_ENCRYPTION_KEY = _persistent_secret("KRENALIS_ENCRYPTION_KEY", "encrypt
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
+# Served over HTTPS, here or at the proxies in front (docker-compose: Caddy): cookies travel only
+# over HTTPS, plain HTTP is redirected, and browsers are told to use only HTTPS (HSTS). The proxies'
+# X-Forwarded-Proto (and X-Forwarded-For, see pipelines/services/logins.py) are trusted only when
+# KRENALIS_PROXIES says there are proxies, which must then set them.
+PROXIES = int(os.environ.get("KRENALIS_PROXIES", "0"))
+if PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if os.environ.get("KRENALIS_HTTPS", "") == "1":
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("KRENALIS_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
+# Every page may run only the scripts and load only the files of this server: no inline script,
+# no other origin (the admin, its CodeMirror editor and the Swagger UI of /v1/docs need nothing
+# more; inline styles stay allowed for the Swagger UI's page). Sent over HTTP too.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                           "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -73,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "krenalis.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -176,6 +203,15 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
     }
     for _folder in ("queue", "control"):
         (VAR_DIR / "broker" / _folder).mkdir(parents=True, exist_ok=True)
+# The cache every web process shares: failed admin logins are counted there (gunicorn's workers must
+# see the same counts). Redis in production; the embedded default's single web process keeps them
+# in its memory. Nothing clears this cache as a whole (RedisCache.clear() would empty the broker's
+# database too).
+CACHE_URL = os.environ.get("KRENALIS_CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                      "KEY_PREFIX": "krenalis"}
+          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # One queue per deployment; tests give each stack its own so that they never share a Redis queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("KRENALIS_CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
@@ -254,6 +290,11 @@ KRENALIS.update({
     ],
     # ports they may use: numbers and ranges, e.g. "5432,3306" or "1024-65535"
     "DATABASE_ALLOWED_PORTS": os.environ.get("KRENALIS_DATABASE_ALLOWED_PORTS", "1-65535"),
+    # admin logins: failed attempts allowed per username and per client address within
+    # LOGIN_LOCKOUT_SECONDS of the first; past them, logins are refused for LOGIN_LOCKOUT_SECONDS
+    "LOGIN_FAILURES_PER_USER": int(os.environ.get("KRENALIS_LOGIN_FAILURES_PER_USER", "5")),
+    "LOGIN_FAILURES_PER_ADDRESS": int(os.environ.get("KRENALIS_LOGIN_FAILURES_PER_ADDRESS", "20")),
+    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("KRENALIS_LOGIN_LOCKOUT_SECONDS", "900")),
 })
 CELERY_BEAT_SCHEDULE["krenalis.sweep-dead-runs"]["schedule"] = KRENALIS["SWEEP_DEAD_RUNS_SECONDS"]
 # The OpenAPI document: every /v1 operation is described by pipelines/api/openapi.py.

@@ -12,7 +12,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import admin_views
-from .admin_forms import PERIOD_NAMES, APIKeyForm, ConnectionForm, WorkspaceForm, stored_ca_certificate
+from .admin_forms import (PERIOD_NAMES, SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
+                          WorkspaceForm, stored_ca_certificate)
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
 from .services.connections import connection_delete
@@ -24,6 +25,7 @@ from .types import leaf_paths, parse_type
 admin.site.site_header = "Krenalis"
 admin.site.site_title = "Krenalis admin"
 admin.site.index_title = "Import users from your databases"
+admin.site.login_form = ThrottledLoginForm
 
 CONSOLE_CSS = {"all": ("admin_console/console.css",)}
 
@@ -161,12 +163,21 @@ class ConnectionAdmin(admin.ModelAdmin):
         if obj is None:
             return ((None, {"fields": ("workspace", "name")}),
                     ("Settings", {"fields": settings, "classes": ("kr-settings",)}))
+        if not self.has_change_permission(request, obj):  # who may only view sees the settings as text
+            settings = ("connector", "settings_table")
         return ((None, {"fields": ("name", "id", "workspace_name", "created_at")}),
                 ("Settings", {"fields": settings, "classes": ("kr-settings",)}),
                 ("Pipelines", {"fields": ("pipelines_list",)}))
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else ("id", "workspace_name", "created_at", "pipelines_list")
+
+    @admin.display(description="Settings")
+    def settings_table(self, obj):
+        """The stored settings, never the password."""
+        rows = [(key, obj.settings[key]) for key in SETTINGS_FIELDS if key != "password" and key in obj.settings]
+        body = format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows)
+        return format_html('<table class="kr-table">{}</table>', body)
 
     @admin.display(description="Workspace")
     def workspace_name(self, obj):

@@ -8,6 +8,7 @@ admin wraps each change view in a transaction, so nothing is half done when a fo
 import json
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
 from .connectors import REGISTRY
@@ -17,6 +18,7 @@ from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Workspace
 from .services.apikeys import api_key_create
 from .services.connections import connection_create, connection_rename, connection_update_settings, test_settings
+from .services.logins import client_address, lockout_message, lockout_seconds, login_failed, login_succeeded
 from .services.pipelines import (LANGUAGES, UPDATED_AT_KINDS, USER_ID_KINDS, PipelineInput, enabled_languages,
                                  pipeline_create, pipeline_set_schedule, pipeline_update)
 from .services.workspaces import DEFAULT_PROFILE_SCHEMA, workspace_create, workspace_update
@@ -84,6 +86,29 @@ class ServiceFormMixin:
         self.add_error(field, ValidationError(error_text(exc), code=exc.code))
 
 
+# --------------------------------------------------------------------------- login
+
+class ThrottledLoginForm(AdminAuthenticationForm):
+    """The admin's login form, with services.logins' throttling: a locked username or address is
+    refused before its password is even checked."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request) if self.request is not None else ""
+        locked = lockout_seconds(username, address)
+        if locked:
+            raise ValidationError(lockout_message(locked), code="locked")
+        try:
+            data = super().clean()
+        except ValidationError:
+            if username and self.cleaned_data.get("password"):
+                login_failed(username, address)
+            raise
+        if self.get_user() is not None:
+            login_succeeded(username)
+        return data
+
+
 # --------------------------------------------------------------------------- workspaces
 
 class JSONTextField(forms.CharField):
@@ -129,7 +154,8 @@ class WorkspaceForm(ServiceFormMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["name"].required = False  # "name is empty" is the service's message
+        if "name" in self.fields:  # not for a user who may only view: the admin excludes it then
+            self.fields["name"].required = False  # "name is empty" is the service's message
         if self.instance.pk:
             for name in ("platform", "host", "port", "username", "password", "database", "schema",
                          "profile_schema_json"):
@@ -248,7 +274,8 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["name"].required = False
+        if "name" in self.fields:  # not for a user who may only view: the admin excludes it then
+            self.fields["name"].required = False
         if self.instance.pk:
             self.fields.pop("workspace", None)
             self.fields["connector"].disabled = True

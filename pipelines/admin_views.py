@@ -14,15 +14,17 @@ from django.urls import reverse
 
 from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, ConnectionForm, PipelineForm,
                           error_text, out_schema_for, profile_rows, test_connection_settings)
+from warehouse.columns import profile_columns
+
 from .api.platform import client_gone
-from .engine import FINALIZE, RECEIVE, STEP_NAMES
-from .errors import BadRequest, KrenalisError, Unprocessable
+from .engine import FINALIZE, RECEIVE, STEP_NAMES, RunStopped
+from .errors import BadRequest, KrenalisError
 from .models import Connection, Pipeline, Run, Workspace
-from .placeholders import PlaceholderError, replace_placeholders
 from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits
-from .services.preview import preview_query, preview_source, sample_rows
-from .services.runs import CANCELLED, run_cancel, run_start
-from .types import NormalizeError, SchemaError, dumps_json, encode_value, make_normalizer, parse_type
+from .services.preview import preview_query
+from .services.profiles import attributes_of
+from .services.runs import CANCELLED, dry_run_pipeline, run_cancel, run_start
+from .types import SchemaError, dumps_json, parse_type
 
 PREVIEW_ROWS = 20
 CHART_RUNS = 20
@@ -91,6 +93,18 @@ def connection_test(model_admin, request):
 
 # --------------------------------------------------------------------------- pipeline editor
 
+def _may_run_code(model_admin, request) -> bool:
+    """Preview and "Test on preview rows" send the editor's SQL to the connection's database (with
+    its stored credentials) and run its function: they need the permission to change pipelines
+    (that pipeline's, when it is saved) or, on the page of a new pipeline, to add one. Viewing
+    pipelines is not enough: who may not save a query may not run it either."""
+    pipeline_id = request.POST.get("pipeline_id")
+    if pipeline_id:
+        pipeline = Pipeline.objects.filter(id=pipeline_id).first() if str(pipeline_id).isdigit() else None
+        return pipeline is not None and model_admin.has_change_permission(request, pipeline)
+    return model_admin.has_add_permission(request) or model_admin.has_change_permission(request)
+
+
 def _connection_for(request) -> Connection:
     pipeline_id = request.POST.get("pipeline_id")
     if pipeline_id:
@@ -120,7 +134,7 @@ def preview(model_admin, request):
     """The Preview button: up to 20 rows of the query, its derived schema and issues."""
     if request.method != "POST":
         return error_response("POST the query", 405)
-    if not model_admin.has_view_permission(request):
+    if not _may_run_code(model_admin, request):
         raise PermissionDenied
     try:
         connection = _connection_for(request)
@@ -165,39 +179,10 @@ def check_mapping(model_admin, request):
     return json_response({"errors": mapping_row_errors(mapping, in_schema, connection.workspace)})
 
 
-def sample_records(connection: Connection, query: str, in_schema, user_id_column: str, limit: int):
-    """Re-runs the query for `limit` rows and normalizes them as a run would: [(user ID, record
-    or None, error or None)]."""
-    try:
-        sql = replace_placeholders(query, {"updated_at": "NULL", "limit": str(limit)})
-    except PlaceholderError as exc:
-        raise Unprocessable("InvalidPlaceholder", str(exc)) from None
-    with preview_source(connection, sql, max_rows=limit) as result:
-        index = {c.name: i for i, c in enumerate(result.schema.columns)}
-        rows = sample_rows(result, limit)
-    missing = [p.name for p in in_schema.properties if p.name not in index]
-    if missing:
-        raise BadRequest(f'the query has no column "{missing[0]}" of the input schema: preview it and use its '
-                         f'schema again')
-    normalizers = [(p.name, index[p.name], make_normalizer(p, p.name)) for p in in_schema.properties]
-    samples = []
-    for row in rows[:limit]:
-        user_id = row[index[user_id_column]] if user_id_column in index else None
-        user_id = None if user_id is None else str(getattr(user_id, "text", user_id))
-        try:
-            record = {name: normalize(row[i]) for name, i, normalize in normalizers}
-        except NormalizeError as exc:
-            samples.append((user_id, None, ("InputValidation", str(exc))))
-            continue
-        samples.append((user_id, record, None))
-    return samples
-
-
-def _transformer(request, in_type, out_type, workspace: Workspace):
-    """A transformer for the editor's current transformation (mapping or function)."""
-    from .engine import MappingTransformer
-    from .mapping import MappingError, TransformError, compile_mapping
-    from .transformers import FunctionCompileError, FunctionTransformer, check_function
+def _transformation_fields(request, in_type) -> dict:
+    """The editor's transformation (mapping or function) as Pipeline fields, checked as a save checks
+    it (BadRequest otherwise)."""
+    from .transformers import FunctionCompileError, check_function
 
     if request.POST.get("transformation") == "function":
         language = request.POST.get("function_language", "")
@@ -208,27 +193,29 @@ def _transformer(request, in_type, out_type, workspace: Workspace):
             check_function(language, source, function_limits())
         except FunctionCompileError as exc:
             raise BadRequest(str(exc)) from None
-        return FunctionTransformer(language=language, source=source, in_schema=in_type, out_schema=out_type,
-                                   in_paths=[p.name for p in in_type.properties],
-                                   out_paths=_json_arg(request, "function_out_paths", []),
-                                   preserve_json=request.POST.get("function_preserve_json") in ("on", "true", "1"),
-                                   limits=function_limits())
-    mapping = {k: v for k, v in (_json_arg(request, "mapping", {}) or {}).items() if isinstance(v, str) and v.strip()}
+        return {"function_language": language, "function_source": source,
+                "function_in_paths": [p.name for p in in_type.properties],
+                "function_out_paths": _json_arg(request, "function_out_paths", []),
+                "function_preserve_json": request.POST.get("function_preserve_json") in ("on", "true", "1")}
+    mapping = _mapping_arg(request)
     if not mapping:
         raise BadRequest("map at least one property")
-    try:
-        return MappingTransformer(compile_mapping(mapping, in_type, out_type), TransformError, in_type, out_type)
-    except MappingError as exc:
-        raise BadRequest(f"invalid mapping: {exc}") from None
+    return {"transformation_mapping": mapping}
+
+
+def _mapping_arg(request) -> dict:
+    return {k: v for k, v in (_json_arg(request, "mapping", {}) or {}).items() if isinstance(v, str) and v.strip()}
 
 
 def test_transformation(model_admin, request):
-    """"Test on preview rows": the transformation's output, or its error, for each preview row."""
-    from .transformers import FatalTransformError
+    """"Test on preview rows": a dry run of the pipeline in the editor (saved or not) over the
+    preview rows, through the run's own checks and steps: each row's output, or the step and
+    message a run would record for it."""
+    from .mapping import MappingError
 
     if request.method != "POST":
         return error_response("POST the pipeline form", 405)
-    if not model_admin.has_view_permission(request):
+    if not _may_run_code(model_admin, request):
         raise PermissionDenied
     try:
         connection = _connection_for(request)
@@ -243,36 +230,36 @@ def test_transformation(model_admin, request):
         if request.POST.get("transformation") == "function":
             paths = _json_arg(request, "function_out_paths", []) or []
         else:
-            paths = [k for k, v in (_json_arg(request, "mapping", {}) or {}).items() if isinstance(v, str) and v.strip()]
+            paths = list(_mapping_arg(request))
         out_json = out_schema_for(workspace, paths) if paths else None
         if out_json is None:
             raise BadRequest("choose at least one profile property to set")
         out_type = parse_type(out_json)
         user_id_column = request.POST.get("user_id_column", "")
-        samples = sample_records(connection, request.POST.get("query", ""), in_type, user_id_column, PREVIEW_ROWS)
-        transformer = _transformer(request, in_type, out_type, workspace)
+        if not user_id_column:
+            raise BadRequest("choose the user ID column first")
+        pipeline = Pipeline(workspace=workspace, connection=connection, query=request.POST.get("query", ""),
+                            in_schema=in_json, out_schema=out_json, user_id_column=user_id_column,
+                            updated_at_column=request.POST.get("updated_at_column", ""),
+                            updated_at_format=request.POST.get("updated_at_format", ""),
+                            **_transformation_fields(request, in_type))
         try:
-            records = [record for _, record, _ in samples if record is not None]
-            outputs = iter(transformer.transform_batch(records) if records else [])
-        except FatalTransformError as exc:
-            raise BadRequest(str(exc)) from None
-        finally:
-            transformer.close()
+            rows = dry_run_pipeline(pipeline, PREVIEW_ROWS)
+        except MappingError as exc:
+            raise BadRequest(f"invalid mapping: {exc}") from None
+    except RunStopped as stop:
+        return error_response(f"{STEP_LABELS[STEP_NAMES[stop.step]]}: {stop.message}", 422)
     except KrenalisError as exc:
         return error_response(error_text(exc), exc.status)
+    columns = profile_columns(out_type)
     results = []
-    for number, (user_id, record, failure) in enumerate(samples, 1):
-        item = {"row": number, "userId": user_id, "output": None, "error": None, "step": None}
-        if failure is None:
-            output = next(outputs)
-            if isinstance(output, dict):
-                item["output"] = encode_value(output, out_type)
-            else:
-                step = getattr(output, "step", "Transformation")
-                item["step"] = step if isinstance(step, str) else STEP_NAMES[step]
-                item["error"] = str(getattr(output, "message", None) or output)
+    for number, row in enumerate(rows, 1):
+        item = {"row": number, "userId": row.user_id, "output": None, "error": None, "step": None}
+        if row.step is None:
+            item["output"] = attributes_of(dict(zip((c.name for c in columns), row.values)), columns)
         else:
-            item["step"], item["error"] = failure
+            item["step"], item["error"] = STEP_NAMES[row.step], row.message
+            item["stepLabel"] = STEP_LABELS[item["step"]]  # as the run page shows the run's errors
         results.append(item)
     return json_response({"results": results, "failed": sum(1 for r in results if r["error"])})
 

@@ -10,7 +10,9 @@ runtime calls sized from the batch by the transformer), Finalize (written to the
 row is a counted failure, never the end of the run. Reading and transforming overlap with
 warehouse writes: writer threads take batches from short queues (upserting together those that
 wait), so Python's work hides behind the warehouse's. A transformation function takes two batches
-at once while the run reads the next one (its runtime works outside the GIL).
+at once while the run reads the next one (its runtime works outside the GIL). A run whose pipeline
+is deleted drops the rows it has not written yet (the writes under way end); the caller then
+removes what they wrote.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Protocol
 
 from .alignment import alignment_difference
@@ -56,9 +59,9 @@ class RunStopped(Exception):
 class RecordFailure(Exception):
     """One record failed at `step` (a per-record failure, never fatal)."""
 
-    def __init__(self, step: int, message: str):
+    def __init__(self, step: int, message: str, user_id: str | None = None):
         super().__init__(message)
-        self.step, self.message = step, message
+        self.step, self.message, self.user_id = step, message, user_id
 
 
 class Transformer(Protocol):
@@ -81,7 +84,12 @@ class IdentityWriter(Protocol):
 
 class RunMonitor(Protocol):
     def stop_reason(self) -> str | None:
-        """A message when the run must stop (it was cancelled), else None. Called once per batch."""
+        """A message when the run must stop (it was cancelled), else None. Called once per batch,
+        and about twice a second while the run waits for the warehouse."""
+
+    def drops_unwritten(self) -> bool:
+        """Asked when the run stops: whether the rows read but not yet written are dropped rather
+        than written (its pipeline was deleted, and nothing may reach the warehouse after that)."""
 
     def progress(self, passed: list[int], failed: list[int]) -> None:
         """Counters so far; also the run's heartbeat."""
@@ -187,6 +195,44 @@ def _user_id(value) -> str:
     return value
 
 
+def _row_reader(plan: RunPlan, index: dict[str, int], now: dt.datetime, cursor: dt.datetime | None):
+    """read(row) -> (user ID, update time, record): a source row through Receive (its user ID and
+    update time) and InputValidation (each inSchema property against its type); None when it is
+    older than `cursor` (not part of the run). A step that refuses the row raises RecordFailure
+    with `.user_id` (None when the user ID itself is at fault). Runs and their dry run read rows
+    with it one by one."""
+    user_id_index = index[plan.user_id_column]
+    updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
+    updated_kind = (next(p.type.kind for p in plan.in_schema.properties if p.name == plan.updated_at_column)
+                    if updated_index is not None else None)
+    fmt = plan.updated_at_format or None
+    normalizers = [(index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
+
+    def read(row):
+        user_id = None
+        try:
+            user_id = _user_id(row[user_id_index])
+            if updated_index is not None:
+                try:
+                    updated_at = parse_updated_at(row[updated_index], updated_kind, fmt, now=now)
+                except TimeFormatError as exc:
+                    raise RecordFailure(RECEIVE, str(exc)) from None
+                if cursor is not None and updated_at < cursor:
+                    return None
+            else:
+                updated_at = now
+            try:
+                record = tuple([normalize(row[i]) for i, normalize in normalizers])
+            except NormalizeError as exc:
+                raise RecordFailure(INPUT, str(exc)) from None
+        except RecordFailure as failure:
+            failure.user_id = user_id
+            raise
+        return user_id, updated_at, record
+
+    return read
+
+
 def _batch_builder(plan: RunPlan, index: dict[str, int], transformer, now: dt.datetime):
     """(build, direct): build(batch) -> [(user ID, update time, values)] for a batch whose rows all
     pass Receive and InputValidation, made column by column with C-level passes (see
@@ -280,6 +326,7 @@ class _Lane:
         self.jobs: queue.Queue = queue.Queue(maxsize=self.QUEUED_JOBS)
         self.written = 0
         self.error: BaseException | None = None
+        self.dropping = False  # the jobs still queued are dropped, not done
         self._pending: list = []  # a job taken out of turn while coalescing, done next
         self.thread = threading.Thread(target=self._loop, name=f"krenalis-writer-{number}", daemon=True)
         self.thread.start()
@@ -309,7 +356,7 @@ class _Lane:
                 return
             kind, payload = job
             parts = self._waiting_rows(payload) if kind == "write" else None
-            if self.error is not None:
+            if self.error is not None or self.dropping:
                 continue
             try:
                 if kind != "write":
@@ -328,10 +375,17 @@ class _BackgroundWriter:
     """Runs warehouse writes on threads, one per writer (each its own connection), so that reading
     and transforming continue meanwhile and the warehouse upserts on several cores. Rows are split
     by user ID: every row of an identity goes, in order, to the same writer, so the last one still
-    wins and no two transactions ever touch the same identity (no lock waits, no deadlocks)."""
+    wins and no two transactions ever touch the same identity (no lock waits, no deadlocks).
 
-    def __init__(self, writers: list[IdentityWriter]):
+    While the run's thread waits for the writers (a full queue, or the last writes), it asks
+    `must_drop()` every WAIT_CHECK_SECONDS: when it answers True (the pipeline was deleted), the
+    jobs not yet started are dropped, so that at most the writes under way then still end."""
+
+    WAIT_CHECK_SECONDS = 0.5
+
+    def __init__(self, writers: list[IdentityWriter], must_drop: Callable[[], bool] = lambda: False):
         self.lanes = [_Lane(writer, number) for number, writer in enumerate(writers)]
+        self.must_drop = must_drop
 
     @property
     def written(self) -> int:
@@ -347,7 +401,7 @@ class _BackgroundWriter:
         self._raise_error()
         lanes = self.lanes
         if len(lanes) == 1:
-            lanes[0].jobs.put((kind, payload))
+            self._put(lanes[0], (kind, payload))
             return
         parts = [[] for _ in lanes]
         if kind == "write":
@@ -358,13 +412,33 @@ class _BackgroundWriter:
                 parts[hash(user_id) % len(parts)].append(user_id)
         for lane, part in zip(lanes, parts):
             if part:
-                lane.jobs.put((kind, part))
+                self._put(lane, (kind, part))
+
+    def _put(self, lane: _Lane, job) -> None:
+        while True:
+            try:
+                lane.jobs.put(job, timeout=self.WAIT_CHECK_SECONDS)
+                return
+            except queue.Full:
+                self._check_drop()
+
+    def _check_drop(self) -> None:
+        if not self.lanes[0].dropping and self.must_drop():
+            self.drop()
+
+    def drop(self) -> None:
+        """The jobs not yet started are dropped (a write in progress still ends); finish() as usual."""
+        for lane in self.lanes:
+            lane.dropping = True
 
     def finish(self) -> int:
         for lane in self.lanes:
-            lane.jobs.put(None)
+            self._put(lane, None)
         for lane in self.lanes:
-            lane.thread.join()
+            while lane.thread.is_alive():
+                lane.thread.join(self.WAIT_CHECK_SECONDS)
+                if lane.thread.is_alive():
+                    self._check_drop()
         self._raise_error()
         return self.written
 
@@ -509,15 +583,11 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             if plan.columns_to_unset:
                 writer.unset(plan.columns_to_unset)
             first_import = full_run and not writer.has_identities()
-            user_id_index = index[plan.user_id_column]
-            updated_index = index[plan.updated_at_column] if plan.updated_at_column else None
-            updated_kind = (next(p.type.kind for p in plan.in_schema.properties
-                                 if p.name == plan.updated_at_column) if plan.updated_at_column else None)
-            normalizers = [(index[p.name], make_normalizer(p, p.name)) for p in plan.in_schema.properties]
-            cursor, fmt = plan.cursor if plan.incremental else None, plan.updated_at_format or None
+            cursor = plan.cursor if plan.incremental else None
+            read_row = _row_reader(plan, index, now, cursor)
             build, direct = _batch_builder(plan, index, transformer, now)
             check_updated = ((lambda moment: parse_updated_at(moment, "datetime", None, now=now))
-                             if updated_index is not None else None)
+                             if plan.updated_at_column else None)
             record_error = monitor.record_error
             last_report = 0.0
 
@@ -528,6 +598,9 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 if step == OUTPUT:
                     passed[TRANSFORMATION] += 1
                 record_error(step, user_id, str(failure))
+
+            def must_drop() -> bool:
+                return bool(monitor.stop_reason()) and monitor.drops_unwritten()
 
             def settle(identified, outputs, out_rows, kept):
                 """Counts a batch's transformation results, records its failures, hands its rows to
@@ -574,6 +647,10 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             for batch in rows:
                 reason = monitor.stop_reason()
                 if reason:
+                    if monitor.drops_unwritten():
+                        if background is not None:
+                            background.drop()
+                        pending.clear()
                     while pending:
                         settle(*pending.popleft())
                     raise RunStopped(reason)
@@ -582,7 +659,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                     # (incremental) run does not pay for connections it would not use.
                     if len(batch) >= plan.batch_size:
                         writers.extend(plan.make_writer(out_columns) for _ in range(plan.writers - 1))
-                    background = _BackgroundWriter(writers)
+                    background = _BackgroundWriter(writers, must_drop)
                 kept, identified, records, out_rows = [], [], [], []
                 built = _build_batch(build, batch, check_updated)
                 if built is not None:
@@ -604,32 +681,21 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                         records = [record for _, _, record in built]
                 else:
                     for row in batch:
-                        user_id = None
                         try:
-                            user_id = _user_id(row[user_id_index])
-                            if updated_index is not None:
-                                try:
-                                    updated_at = parse_updated_at(row[updated_index], updated_kind, fmt, now=now)
-                                except TimeFormatError as exc:
-                                    raise RecordFailure(RECEIVE, str(exc)) from None
-                                if cursor is not None and updated_at < cursor:
-                                    continue  # older than the cursor: not part of this run
-                            else:
-                                updated_at = now
-                            try:
-                                record = tuple([normalize(row[i]) for i, normalize in normalizers])
-                            except NormalizeError as exc:
-                                raise RecordFailure(INPUT, str(exc)) from None
+                            read = read_row(row)
                         except RecordFailure as failure:
                             failed[failure.step] += 1
                             if failure.step > RECEIVE:
                                 passed[RECEIVE] += 1
-                            record_error(failure.step, user_id, failure.message)
-                            if user_id is None:
+                            record_error(failure.step, failure.user_id, failure.message)
+                            if failure.user_id is None:
                                 unidentified_failure = True
                             else:
-                                kept.append(user_id)
+                                kept.append(failure.user_id)
                             continue
+                        if read is None:
+                            continue  # older than the cursor: not part of this run
+                        user_id, updated_at, record = read
                         passed[RECEIVE] += 1
                         passed[INPUT] += 1
                         if greatest is None or updated_at > greatest:
@@ -694,6 +760,76 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     result.cursor = greatest
     monitor.progress(passed, failed)
     return result
+
+
+@dataclass
+class DryRunRow:
+    """A row of a dry run: its output or the step and message a run records for it."""
+    user_id: str | None
+    step: int | None = None           # the step that refused the row; None when it passed them all
+    message: str = ""
+    values: tuple | None = None       # warehouse column values (the output schema's leaf paths, in order)
+
+
+def dry_run(plan: RunPlan, limit: int, *, now: dt.datetime | None = None,
+            read_source: Callable[[str, int], tuple[list, list]] | None = None) -> list[DryRunRow]:
+    """What a full run would do with the first `limit` rows of the query, through the same checks
+    and per-row steps, writing nothing: the admin's "Test on preview rows". `read_source(sql,
+    limit)` gives the query's columns and first rows (the caller bounds it as a preview); by
+    default the plan's connector reads them.
+
+    Raises RunStopped with the message a run would end with (the schemas, the query's columns,
+    its placeholders, a fatal function error), and ConnectorUnavailable when the source fails.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    difference = alignment_difference(plan.out_schema, plan.profile_schema)
+    if difference:
+        raise RunStopped(f"in the output schema, {difference}{REVIEW}", OUTPUT)
+    if plan.source_refused:
+        raise RunStopped(plan.source_refused, INPUT)
+    try:
+        sql = replace_placeholders(plan.query, {"updated_at": updated_at_placeholder(plan, plan.connector),
+                                                "limit": str(limit)})
+    except PlaceholderError as exc:
+        raise RunStopped(str(exc), INPUT) from None
+    columns, fetched = (read_source or partial(_first_rows, plan))(sql, limit)
+    index = _check_query_schema(plan, columns)
+    read_row = _row_reader(plan, index, now, None)
+    results, records, readable = [], [], []
+    for row in fetched[:limit]:
+        try:
+            user_id, _, record = read_row(row)
+        except RecordFailure as failure:
+            results.append(DryRunRow(failure.user_id, failure.step, failure.message))
+            continue
+        results.append(DryRunRow(user_id))
+        readable.append(results[-1])
+        records.append(record)
+    if records:
+        transformer = plan.make_transformer()
+        try:
+            outputs = transformer.transform_rows(records)
+        except FatalTransformError as exc:
+            raise RunStopped(str(exc), TRANSFORMATION) from None
+        finally:
+            transformer.close()
+        for result, output in zip(readable, outputs):
+            if type(output) is tuple:
+                result.values = output
+            else:
+                result.step, result.message = _step_of(output), str(output)
+    return results
+
+
+def _first_rows(plan: RunPlan, sql: str, limit: int) -> tuple[list, list]:
+    fetched: list = []
+    with plan.connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
+                              batch_size=limit, max_rows=limit) as rows:
+        for batch in rows:
+            fetched.extend(batch)
+            if len(fetched) >= limit:
+                break
+    return rows.schema.columns, fetched[:limit]
 
 
 class WriteFailed(Exception):

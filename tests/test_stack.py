@@ -67,7 +67,7 @@ def compose():
 
 def test_compose_topology(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "mysql", *APP_SERVICES}
+    assert set(services) == {"postgres", "redis", "mysql", "https", *APP_SERVICES}
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
     assert services["mysql"]["image"].startswith("mysql:")
@@ -76,7 +76,11 @@ def test_compose_topology(compose):
     assert services["web"]["command"][-2:] == ["--config", "gunicorn.conf.py"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "krenalis", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "krenalis", "beat"]
-    assert services["web"]["ports"] == ["8000:8000"]
+    # gunicorn is reached through the HTTPS proxy only, which sets X-Forwarded-Proto (and -For)
+    assert "ports" not in services["web"] and services["web"]["expose"] == ["8000"]
+    assert services["https"]["image"].startswith("caddy:") and services["https"]["ports"] == ["443:443", "80:80"]
+    assert services["https"]["command"][:2] == ["caddy", "reverse-proxy"]
+    assert services["https"]["command"][-2:] == ["--to", "web:8000"]
     for name in APP_SERVICES:
         service = services[name]
         assert service["build"] == "." and service["image"] == "krenalis-django"
@@ -93,7 +97,27 @@ def test_compose_topology(compose):
     mount = next(v for v in services["mysql"]["volumes"] if "docker-entrypoint-initdb.d" in v)
     assert (ROOT / mount.split(":")[0]).resolve() == ROOT / "demo" / "users.mysql.sql"
     assert services["mysql"]["environment"]["MYSQL_DATABASE"] == "shop"
-    assert set(compose["volumes"]) == {"postgres", "redis", "mysql", "var"}
+    assert set(compose["volumes"]) == {"postgres", "redis", "mysql", "var", "caddy"}
+
+
+def compose_environment(compose, service: str) -> dict:
+    """A service's environment as docker compose gives it without a .env file: ${NAME:-default} -> default."""
+    return {name: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+            for name, value in compose["services"][service]["environment"].items()}
+
+
+def test_check_deploy_is_clean_with_the_compose_environment(compose, tmp_path):
+    """`manage.py check --deploy` with the web service's environment: HTTPS behind the proxy, Secure
+    cookies, HSTS; nothing silenced."""
+    env = {**compose_environment(compose, "web"), "PATH": os.environ["PATH"], "KRENALIS_VAR_DIR": str(tmp_path)}
+    assert env["KRENALIS_HTTPS"] == "1" and env["KRENALIS_PROXIES"] == "1"
+    done = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "DEBUG"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "System check identified no issues (0 silenced)." in done.stdout, \
+        done.stdout + done.stderr
+    from django.conf import settings
+
+    assert not settings.SILENCED_SYSTEM_CHECKS
 
 
 def test_compose_migrate_creates_the_demo_on_mysql_and_postgresql(compose):
@@ -441,6 +465,11 @@ def test_the_first_command_imports_the_demo_users_and_stops_on_ctrl_c(tmp_path):
                             workspace["id"])
         assert status == 200 and body["total"] == DEMO_USERS, body
         assert (var_dir / "krenalis.sqlite3").exists() and (var_dir / "broker" / "queue").is_dir()
+        # The password and the key it printed are kept for its user only, in a directory only it reads.
+        assert var_dir.stat().st_mode & 0o777 == 0o700
+        for name in ("admin_password", "api_key", "secret_key", "encryption_key"):
+            assert (var_dir / name).stat().st_mode & 0o777 == 0o600, name
+        assert (var_dir / "api_key").read_text().strip() == key
         print(f"bin/run: {DEMO_USERS} users imported {elapsed:.0f} s after the command started")
     finally:
         if run.popen.poll() is None:

@@ -35,6 +35,9 @@ class Monitor:
     def stop_reason(self):
         return None
 
+    def drops_unwritten(self):
+        return False
+
     def progress(self, passed, failed):
         pass
 

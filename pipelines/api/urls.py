@@ -1,5 +1,5 @@
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from . import pipeline_views, run_views, views
 from . import profile_views
@@ -7,7 +7,8 @@ from .platform import UnknownPathView
 
 urlpatterns = [
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    # the split view serves its start script as a file of its own (/v1/docs?script=): no inline script
+    path("v1/docs", SpectacularSwaggerSplitView.as_view(url_name="openapi"), name="api-docs"),
     path("v1/workspaces", views.WorkspacesView.as_view()),
     path("v1/workspaces/current", views.CurrentWorkspaceView.as_view()),
     path("v1/profiles/schema", profile_views.ProfileSchemaView.as_view()),

@@ -6,7 +6,7 @@ from ..ids import create_with_random_id
 from ..models import Connection, Workspace
 from ..validation import check_text
 from .addresses import pinned
-from .identities import delete_identities
+from .identities import remove_identities
 
 ROLES = ("Source", "Destination")
 STRATEGIES = ("Conversion", "Fusion", "Isolation", "Preservation")
@@ -140,8 +140,8 @@ def connection_update_settings(*, connection: Connection, settings) -> None:
 
 
 def connection_delete(*, connection: Connection) -> None:
-    """Deletes the connection with its pipelines (live runs stop at their next batch), then the
-    identities imported through it."""
-    workspace = connection.workspace
-    connection.delete()
-    delete_identities(workspace, connection_id=connection.id)
+    """Deletes the connection with its pipelines (live runs stop at their next batch, writing
+    nothing more), then the identities imported through it (see services.identities)."""
+    workspace, connection_id = connection.workspace, connection.id
+    Connection.objects.filter(id=connection_id).delete()  # Model.delete() would set connection.id to None
+    remove_identities(workspace, connection_id=connection_id)

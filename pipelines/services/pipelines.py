@@ -17,7 +17,7 @@ from ..connectors import get_connector
 from ..connectors.querycheck import QueryNotAllowed
 from ..errors import BadRequest, NotFound, Unprocessable
 from ..ids import create_with_random_id
-from .identities import delete_identities
+from .identities import remove_identities
 from ..mapping import MappingError, compile_mapping
 from ..models import Connection, Pipeline, Workspace
 from ..placeholders import PlaceholderError, check_placeholders, replace_placeholders
@@ -493,12 +493,13 @@ def pipeline_update(*, pipeline: Pipeline, data: PipelineInput) -> None:
 
 
 def pipeline_delete(*, pipeline: Pipeline) -> None:
-    """Deletes the pipeline (a live run stops at its next batch) and then its identities."""
+    """Deletes the pipeline (a live run stops at its next batch, writing nothing more) and then
+    its identities (see services.identities)."""
     workspace = pipeline.workspace
     deleted, _ = Pipeline.objects.filter(id=pipeline.id).delete()
     if not deleted:
         raise NotFound(f"pipeline {pipeline.id} does not exist")
-    delete_identities(workspace, pipeline_ids=[pipeline.id])
+    remove_identities(workspace, pipeline_ids=[pipeline.id])
 
 
 def pipeline_set_status(*, pipeline: Pipeline, enabled: bool) -> None:

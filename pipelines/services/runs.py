@@ -19,15 +19,17 @@ from django.utils import timezone
 from warehouse.backends import backend_for
 
 from ..connectors import ConnectorUnavailable, QueryControl, get_connector
-from ..engine import STEP_NAMES, MappingTransformer, RunPlan, execute_run
-from ..errors import BadRequest, KrenalisError, Unprocessable
+from ..engine import STEP_NAMES, DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
+from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
 from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
 from ..types import column_name, parse_type
 from .connections import connection_source_settings
 from .heartbeat import Heartbeat
+from .identities import forget_deleted_pipeline
 from .identity_resolution import resolution_after_import
+from .preview import preview_source, sample_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ WATCH_SECONDS = 1.0
 # The source enforces the statement timeout itself; the worker interrupts a query this much later,
 # should the source not (a PostgreSQL query can switch its own statement_timeout off).
 STATEMENT_TIMEOUT_GRACE = 5.0
+DELETED = "pipeline was deleted"
 
 
 def running_pipeline_ids(pipeline_ids) -> set[int]:
@@ -176,11 +179,14 @@ class DatabaseMonitor:
 
     def stop_reason(self) -> str | None:
         state = Run.objects.filter(id=self.run_id).values("cancel_requested", "end_time").first()
-        if state is None:
-            self.stopped_by = "pipeline was deleted"
+        if state is None:  # deleted with its pipeline (or connection, or workspace)
+            self.stopped_by = DELETED
         else:
             self.stopped_by = _stop_reason(state) or self.stopped_by
         return self.stopped_by
+
+    def drops_unwritten(self) -> bool:
+        return self.stopped_by == DELETED
 
     def cancel_or_sweep(self) -> str | None:
         """Why the run must stop, as another thread sees it (the watcher's question): a cancel or the
@@ -218,7 +224,13 @@ def _stop_reason(state: dict) -> str | None:
 
 
 def build_plan(run: Run) -> RunPlan:
-    pipeline = run.pipeline
+    return pipeline_plan(run.pipeline, run_id=run.id, incremental=run.incremental, cursor=run.start_cursor)
+
+
+def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental: bool = False,
+                  cursor: dt.datetime | None = None) -> RunPlan:
+    """The plan of a run of `pipeline`; without `run_id`, of its dry run (the pipeline may be the
+    admin editor's, unsaved: nothing is written)."""
     workspace, connection = pipeline.workspace, pipeline.connection
     in_schema, out_schema = parse_type(pipeline.in_schema), parse_type(pipeline.out_schema)
     backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
@@ -238,7 +250,9 @@ def build_plan(run: Run) -> RunPlan:
         return MappingTransformer(compiled, TransformError, in_schema, out_schema)
 
     def make_writer(columns):
-        return backend.identity_writer(pipeline_id=pipeline.id, connection_id=connection.id, run_id=run.id,
+        if run_id is None:
+            raise RuntimeError("a dry run writes nothing")
+        return backend.identity_writer(pipeline_id=pipeline.id, connection_id=connection.id, run_id=run_id,
                                        columns=columns)
 
     try:
@@ -250,8 +264,8 @@ def build_plan(run: Run) -> RunPlan:
         connector_settings=source_settings,
         query=pipeline.query,
         statement_timeout=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
-        incremental=run.incremental,
-        cursor=run.start_cursor,
+        incremental=incremental,
+        cursor=cursor,
         user_id_column=pipeline.user_id_column,
         updated_at_column=pipeline.updated_at_column,
         updated_at_format=pipeline.updated_at_format,
@@ -265,6 +279,21 @@ def build_plan(run: Run) -> RunPlan:
         columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
                                 if name not in out_columns),
     )
+
+
+def dry_run_pipeline(pipeline: Pipeline, limit: int) -> list[DryRunRow]:
+    """A full run's checks and per-row steps over the first `limit` rows of `pipeline` (saved or
+    not), writing nothing: the admin's "Test on preview rows". RunStopped carries the message a
+    run would end with."""
+    def read_preview(sql: str, max_rows: int):
+        """The first rows within a preview's limits of time, bytes and number (the editor waits)."""
+        with preview_source(pipeline.connection, sql, max_rows=max_rows, query=pipeline.query) as result:
+            return result.schema.columns, sample_rows(result, max_rows)
+
+    try:
+        return dry_run(pipeline_plan(pipeline), limit, read_source=read_preview)
+    except ConnectorUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from None
 
 
 def _out_paths(pipeline: Pipeline):
@@ -310,6 +339,11 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
         log.exception("run %s failed unexpectedly", run_id)
         error, cursor, result = INTERNAL, None, None
         monitor.record_error(0, None, INTERNAL)
+    if not Pipeline.objects.filter(id=run.pipeline_id).exists():
+        # Deleted while the run wrote: what it wrote after the deletion removed the pipeline's
+        # identities goes now that it writes no more.
+        forget_deleted_pipeline(run.pipeline.workspace, run.pipeline_id)
+        return None
     monitor.flush_errors()
     with transaction.atomic():
         live = Run.objects.select_for_update().filter(id=run_id, end_time__isnull=True).first()

@@ -16,6 +16,7 @@ from ..models import Workspace
 from ..types import SchemaError, Type, is_valid_property_path, parse_type, type_to_json
 from ..validation import check_text
 from .addresses import address_policy
+from .identities import clear_deleted_workspace
 
 # The profile schema of a workspace made without one (createworkspace), and the admin form's start.
 DEFAULT_PROFILE_SCHEMA = {"kind": "object", "properties": [
@@ -123,8 +124,9 @@ def workspace_update(*, workspace: Workspace, name: str, ui_preferences=None) ->
 
 @transaction.atomic
 def workspace_delete(*, workspace: Workspace) -> None:
-    """Deletes the workspace, its keys, connections and pipelines; a product-managed SQLite
-    warehouse file goes with it, a user's PostgreSQL warehouse is left as it is."""
-    backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
-    workspace.delete()
-    transaction.on_commit(backend.destroy)
+    """Deletes the workspace, its keys, connections and pipelines (live runs stop at their next
+    batch, writing nothing more); then a warehouse file the product manages is removed, and a
+    warehouse the user owns loses what the workspace imported but keeps its tables
+    (services.identities.clear_deleted_workspace)."""
+    Workspace.objects.filter(id=workspace.id).delete()  # Model.delete() would set workspace.id to None
+    transaction.on_commit(lambda: clear_deleted_workspace(workspace))

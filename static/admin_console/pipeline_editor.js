@@ -361,7 +361,7 @@
     var body = el("tbody");
     results.forEach(function (r) {
       var result = r.error
-        ? el("div", {className: "kr-row-error"}, [el("strong", {text: r.step + ": "}), r.error])
+        ? el("div", {className: "kr-row-error"}, [el("strong", {text: (r.stepLabel || r.step) + ": "}), r.error])
         : el("code", {className: "kr-output", text: JSON.stringify(r.output)});
       body.appendChild(el("tr", {className: r.error ? "kr-has-error" : ""}, [el("td", {text: String(r.row)}),
         el("td", {}, [cellValue(r.userId)]), el("td", {}, [result])]));

@@ -65,13 +65,16 @@ def page(browser, live_server, request):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # What the Content-Security-Policy blocks (an inline script, a file of another origin) is an error too.
+    page.on("console", lambda message: errors.append(message.text)
+            if "Content Security Policy" in message.text else None)
     yield page
     if getattr(request.node, "krenalis_failed", False):
         path = Path(os.environ.get("KRENALIS_FAILURE_DIR", "/tmp")) / f"{request.node.name}.png"
         page.screenshot(path=str(path), full_page=True)
         print(f"screenshot of the failure: {path} ({page.url})")
     context.close()
-    assert not errors, f"JavaScript errors in the admin pages: {errors}"
+    assert not errors, f"JavaScript errors or blocked content in the pages: {errors}"
 
 
 @pytest.fixture

@@ -375,6 +375,35 @@ def test_test_on_preview_rows_with_a_mapping_and_with_functions(admin_client, co
     assert "syntax error" in syntax["error"]
 
 
+def test_test_on_preview_rows_refuses_each_row_as_the_run_does(admin_client, connection):
+    """The dry run applies a run's checks through the run's code: a NULL user ID and a NULL update
+    time fail at Receive, a throw at Transformation, a too long value at OutputValidation, each with
+    the step, user ID and message the run then records for the same row."""
+    from tests.pipelines.services import errors_of, run_now
+
+    query = ("SELECT NULLIF(id, 2) AS id, email, firstname, "
+             "CASE WHEN id = 3 THEN NULL ELSE updated_ts END AS updated_ts FROM customers ORDER BY customers.id")
+    js = ("const transform = (u) => { if (u.firstname === 'First4') throw new Error('bad row'); "
+          "return {email: u.firstname === 'First5' ? u.email.repeat(20) : u.email}; };")
+    fields = dict(query=query, in_schema=json.dumps(preview_schema(connection, query)), transformation="function",
+                  function_language="JavaScript", function_source=js, function_out_paths=json.dumps(["email"]))
+    body = admin_client.post(reverse("admin:pipelines_pipeline_test"), editor_post(connection, **fields)).json()
+    shown = [(r["step"], r["userId"], r["error"]) for r in body["results"] if r["error"]]
+    assert body["failed"] == 4 and len(body["results"]) == 10
+    assert [r["stepLabel"] for r in body["results"] if r["error"]] == [
+        "Read from the source", "Read from the source", "Transformation", "Output validation"]
+
+    resp = admin_client.post(reverse("admin:pipelines_pipeline_add"), editor_post(connection, **fields))
+    assert resp.status_code == 302, resp.content.decode()[-2000:]
+    run = run_now(Pipeline.objects.get().id)
+    assert run.error == "" and run.passed[6] == 6
+    recorded = errors_of(run)
+    assert shown == recorded[:4]  # then the run's own note about the row without a user ID
+    assert recorded[4:] == [("Finalize", None, "unimported records not deleted because at least one with errors "
+                                               "could not be identified")]
+    assert shown[0] == ("Receive", None, "user ID value is NULL") and shown[1][:2] == ("Receive", "3")
+
+
 # --------------------------------------------------------------------------- runs
 
 def test_run_now_run_page_progress_and_cancel(admin_client, connection):

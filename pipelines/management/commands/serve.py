@@ -24,6 +24,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from krenalis.private import read_private, write_private
+
 STOP_GRACE_SECONDS = 20
 EMBEDDED_BROKER = "filesystem://localhost/"
 
@@ -139,7 +141,8 @@ class Command(BaseCommand):
     # -- setup -------------------------------------------------------------------------------
 
     def _admin_password(self) -> str:
-        """The `admin` superuser's password, made on first start and kept in var/admin_password."""
+        """The `admin` superuser's password, made on first start and kept in var/admin_password
+        (0600, in var/ which is 0700) so that each start can print it."""
         from django.contrib.auth import get_user_model
 
         path = settings.VAR_DIR / "admin_password"
@@ -147,27 +150,26 @@ class Command(BaseCommand):
         if not User.objects.filter(username="admin").exists():
             password = secrets.token_urlsafe(12)
             User.objects.create_superuser("admin", "", password)
-            path.write_text(password + "\n")
-            path.chmod(0o600)
+            write_private(path, password + "\n")
         if path.exists():
-            return path.read_text().strip()
+            return read_private(path).strip()
         return "(changed: not known to bin/run)"
 
     def _api_key(self) -> str:
-        """An organization-wide key, minted on first start and kept in var/api_key (the database
-        keeps only its digest); a new one if it was deleted."""
+        """An organization-wide key, minted on first start and kept in var/api_key (0600, in var/
+        which is 0700; the database keeps only its digest) so that each start can print it; a new
+        one if it was deleted."""
         from pipelines.apikeys import digest
         from pipelines.models import APIKey
         from pipelines.services.apikeys import api_key_create
 
         path = settings.VAR_DIR / "api_key"
         if path.exists():
-            key = path.read_text().strip()
+            key = read_private(path).strip()
             if APIKey.objects.filter(digest=digest(key)).exists():
                 return key
         _, key = api_key_create(name="bin/run")
-        path.write_text(key + "\n")
-        path.chmod(0o600)
+        write_private(path, key + "\n")
         return key
 
     # -- processes ---------------------------------------------------------------------------

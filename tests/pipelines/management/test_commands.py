@@ -161,3 +161,48 @@ def test_createapikey_refuses_bad_input(db, args, message):
 def test_createapikey_fails_with_a_non_zero_exit(db):
     done = manage("createapikey", "--name", "ops", "--workspace", "12345")
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "CommandError: workspace 12345 does not exist\n")
+
+
+# --------------------------------------------------------------------------- serve (bin/run)
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_serve_keeps_the_admin_password_and_the_api_key_for_its_user_only(db, settings, tmp_path):
+    """bin/run prints the admin password and an API key at each start, so it keeps them in var/: in
+    files only their owner may read, from their creation on; a key file an older version left
+    readable by others is made private when it is read."""
+    from pipelines.management.commands.serve import Command
+
+    settings.VAR_DIR = tmp_path
+    command = Command()
+    password = command._admin_password()
+    key = command._api_key()
+    assert (tmp_path / "admin_password").read_text().strip() == password
+    assert (tmp_path / "api_key").read_text().strip() == key
+    assert mode(tmp_path / "admin_password") == 0o600 and mode(tmp_path / "api_key") == 0o600
+
+    (tmp_path / "api_key").chmod(0o644)
+    (tmp_path / "admin_password").chmod(0o640)
+    assert command._api_key() == key and command._admin_password() == password
+    assert mode(tmp_path / "api_key") == 0o600 and mode(tmp_path / "admin_password") == 0o600
+
+    APIKey.objects.filter(digest=apikeys.digest(key)).delete()  # a new key replaces a deleted one, privately
+    (tmp_path / "api_key").chmod(0o666)
+    assert command._api_key() != key and mode(tmp_path / "api_key") == 0o600
+
+
+def test_var_and_the_keys_generated_in_it_are_private(tmp_path):
+    """A fresh var/ (no keys in the environment): the directory is 0700, the generated keys 0600."""
+    var = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SECRET_KEY", "KRENALIS_ENCRYPTION_KEY")}
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env={**env, "KRENALIS_VAR_DIR": str(var)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert mode(var) == 0o700
+    assert mode(var / "secret_key") == 0o600 and mode(var / "encryption_key") == 0o600
+    var.chmod(0o755)  # as an older version left it
+    subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env={**env, "KRENALIS_VAR_DIR": str(var)},
+                   check=True, capture_output=True, timeout=120)
+    assert mode(var) == 0o700

@@ -10,7 +10,6 @@ that a regression kills only the processes of that namespace, never this machine
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
