@@ -74,10 +74,10 @@ def write(wh, pipeline, connection, rows, run=1, columns=None):
                  for identity_id, minute, values in rows])
 
 
-def resolve(wh, identifiers=IDENTIFIERS, primary_sources=None, schema=SCHEMA):
+def resolve(wh, identifiers=IDENTIFIERS, primary_sources=None, schema=SCHEMA, full=False):
     return wh.resolve_identities(ResolutionSpec(identifiers=tuple(identifiers),
                                                 columns=tuple(profile_columns(schema)),
-                                                primary_sources=primary_sources or {}))
+                                                primary_sources=primary_sources or {}), full=full)
 
 
 def sql(wh, statement, params=()):
