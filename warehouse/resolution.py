@@ -50,9 +50,11 @@ profile of the last resolution is a whole component of the links as they were. S
 that can differ now are those of the changed identities (their `_kpid`, or for a deleted one the
 kpid the log kept) and those that a changed identity now links to, transitively: the
 *expansion* starts from the changed identities and the members of their profiles (from
-`krenalis_profiles._identities`), looks up the identities linked to the newest members (an index
-per identifier, the unique key for rule 1, then the mask test of rule 2 pair by pair), adds their
-whole profiles, and repeats until nothing is added. That set is closed under the links, so the
+`krenalis_profiles._identities`), looks up the identities linked to the changed ones (an index per
+identifier, the unique key for rule 1, then the mask test of rule 2 pair by pair), adds their
+whole profiles, and repeats from what it added until nothing is (an unchanged identity links only
+within its profile or to a changed one, so one round suffices in a consistent warehouse). The
+identities needed are read once into a temporary table. That set is closed under the links, so the
 steps above applied to it alone give exactly the components a full resolution gives there; and
 since the kpids of its profiles are claimed by its identities only, the kpid rule gives the same
 answer too. Only those profiles and their identities' kpids are rewritten.
@@ -284,15 +286,15 @@ class _Resolution:
         Its temporary tables are not analyzed: the planner's estimate from their size is enough
         to probe the large tables by index (and ANALYZE would cost as much as the probes)."""
         identifiers = self.spec.identifiers
-        self.execute("CREATE TEMP TABLE ir_new AS SELECT DISTINCT pk FROM ir_log WHERE pk IS NOT NULL")
-        self.execute("CREATE TEMP TABLE ir_rows AS SELECT i.* FROM ir_new n JOIN krenalis_identities i ON i._pk = n.pk")
+        self.execute("CREATE TEMP TABLE ir_rows AS SELECT i.* FROM krenalis_identities i "
+                     "WHERE i._pk IN (SELECT pk FROM ir_log)")
         self.index("ir_rows", "_pk")
+        self.execute("CREATE TEMP TABLE ir_new AS SELECT _pk AS pk FROM ir_rows")
         self.execute("CREATE TEMP TABLE ir_tk AS SELECT kpid FROM ir_log WHERE kpid IS NOT NULL "
                      "UNION SELECT _kpid FROM ir_rows WHERE _kpid IS NOT NULL")
         self.index("ir_tk", "kpid")
         self.execute("CREATE TEMP TABLE ir_set (pk integer PRIMARY KEY)")
         self.execute(f"INSERT INTO ir_set SELECT _pk FROM ir_rows UNION {self.members_sql('ir_tk')}")
-        self.execute("DELETE FROM ir_new WHERE pk NOT IN (SELECT _pk FROM ir_rows)")   # the deleted ones
         front = "".join(f", {_q(name)} AS i{n}" for n, name in enumerate(identifiers, 1))
         links = []
         if self._connections_with_pipelines():     # rule 1
@@ -514,8 +516,10 @@ class _Resolution:
         regrouped here get their new kpid; the rows read are deleted; the state records the
         fingerprint and how many identities there are now."""
         table = changes.CHANGES
-        self.execute(f"UPDATE {table} SET kpid = f.kpid FROM ir_final f WHERE f.pk = {table}.pk "
-                     f"AND NOT EXISTS (SELECT 1 FROM ir_log l WHERE l.seq = {table}.seq)")
+        late = self.scalar(f"SELECT count(*) FROM {table}") > self.scalar("SELECT count(*) FROM ir_log")
+        if late:
+            self.execute(f"UPDATE {table} SET kpid = f.kpid FROM ir_final f WHERE f.pk = {table}.pk "
+                         f"AND NOT EXISTS (SELECT 1 FROM ir_log l WHERE l.seq = {table}.seq)")
         if self.result.kind == FULL:
             identities = self.result.identities
         else:   # those imported since the last resolution, less those it saw that are gone
@@ -523,7 +527,10 @@ class _Resolution:
                 f"SELECT identities + (SELECT count(*) FROM ir_ids WHERE old IS NULL) - (SELECT count(DISTINCT pk) "
                 "FROM ir_log l WHERE kpid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ir_ids i WHERE i.pk = l.pk)) "
                 f"FROM {changes.STATE}")
-        self.execute(f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM ir_log)")
+        if late:
+            self.execute(f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM ir_log)")
+        else:
+            self.empty_log()
         self.execute(f"UPDATE {changes.STATE} SET spec = {self.mark}, identities = {self.mark}",
                      (self.fingerprint, max(0, identities)))
 
@@ -544,6 +551,10 @@ class _Resolution:
             self.rollback()
             raise
         self.lap("identifier_indexes")
+
+    def empty_log(self) -> None:
+        """Deletes every row of the change log (in the publishing transaction)."""
+        self.execute(f"DELETE FROM {changes.CHANGES}")
 
     def create_profiles_table(self, table: str) -> None:
         """A temporary table like krenalis_profiles."""
@@ -718,6 +729,11 @@ class PostgreSQLResolution(_Resolution):
         self.commit()
         self.execute(f"ANALYZE {table}")
         self.commit()
+
+    def empty_log(self):
+        # Writers wait for the publishing transaction anyway; TRUNCATE is atomic with it, and
+        # costs nothing per row (and keeps the sequence of `seq` going).
+        self.execute(f"TRUNCATE {changes.CHANGES}")
 
     def create_profiles_table(self, table):
         self.execute(f"CREATE TEMP TABLE {table} (LIKE krenalis_profiles INCLUDING DEFAULTS)")
