@@ -257,9 +257,7 @@ class _Resolution:
             self.write_back()
             self.lap("write_back")
             self.identifier_indexes()
-            self.begin_publish()
-            self.consume_log()
-            self.commit()
+            self.finish()
             self.lap("finish")
         else:
             self.compute(subset=True)
@@ -505,6 +503,16 @@ class _Resolution:
             low, high = self.rows("SELECT min(pk), max(pk) FROM ir_changes")[0]
             if low is not None:
                 self.result.kpids_written = self.update_kpids(low, high)
+            self.consume_log()
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def finish(self) -> None:
+        """A full resolution's end: the log it read is consumed and the state is complete."""
+        self.begin_publish()
+        try:
             self.consume_log()
             self.commit()
         except BaseException:
