@@ -6,8 +6,10 @@
 
 For each source, size and repetition, in fresh warehouses: (a) the SQL-only reference and (b) ours
 with a mapping, alternated, into an empty then a filled warehouse; (d) an incremental run after 1 %
-of the rows changed; (e) identity resolution of what (b) wrote, and (e′) of two pipelines whose
-identities share their emails, against the two imports; (c) ours with the equivalent
+of the rows changed; (e) identity resolution of what (b) wrote (full, the first), the incremental
+one after (d), and a full one of the same warehouse after it, and the profile freshness
+(incremental run + its resolution, against full run + full resolution); (e′) identity resolution
+of two pipelines whose identities share their emails, against the two imports; (c) ours with the equivalent
 JavaScript and Python functions; (f) dlt's sql_database source, merging on the id. Each measure is
 a child process with its own wall time and peak RSS. Results go to bench/results.md. Every
 database it creates is named krenalis_bench_* and dropped at the end (unless --keep).
@@ -37,7 +39,8 @@ from bench.scenarios import SOURCES, Source  # noqa: E402
 DLT_PYTHON = OUT_DIR / ".venv" / "bin" / "python"   # dlt lives in the bench's own venv (setup_venv.sh)
 RSS_GOAL = 150 * MIB
 # The issue's targets (ratios of medians, per source and size).
-GOALS = {"b/a": ("≤", 1.15), "c/b": ("≤", 1.5), "d/b": ("≤", 0.05), "e/b": ("≤", 2.0), "b/f": ("≤", 0.5)}
+GOALS = {"b/a": ("≤", 1.15), "c/b": ("≤", 1.5), "d/b": ("≤", 0.05), "e/b": ("≤", 2.0), "b/f": ("≤", 0.5),
+         "e incr/e full": ("≤", 0.05), "freshness": ("≤", 0.05)}
 MEASURES = ("a", "b", "c", "d", "e", "f")
 # dlt's sql_database backends: its default (SQLAlchemy rows), and Arrow tables (the fastest it offers).
 DLT_BACKENDS = {"sqlalchemy": "f", "pyarrow": "f′"}
@@ -118,13 +121,16 @@ def measure_ours(pipeline_id: int, rows: int, *, incremental: bool, expected: in
     return measure
 
 
-def measure_resolution(workspace_id: int, rows: int, *, profiles: int | None = None) -> Measure:
-    """One resolution of `rows` identities, which must make `profiles` profiles (default: one each)."""
-    measure = run_child("identity resolution", rows, [PYTHON, str(BENCH_DIR / "child_resolve.py"), str(workspace_id)],
-                        env=child_env(DATABASE_URL=database_url(META_DB)))
+def measure_resolution(workspace_id: int, rows: int, *, profiles: int | None = None, full: bool = False,
+                       kind: str = "Full") -> Measure:
+    """One resolution of `kind` (`full`: asked to be full) that must regroup `rows` identities into
+    `profiles` profiles written (default: one each)."""
+    command = [PYTHON, str(BENCH_DIR / "child_resolve.py"), str(workspace_id)] + (["--full"] if full else [])
+    measure = run_child("identity resolution", rows, command, env=child_env(DATABASE_URL=database_url(META_DB)))
     wanted = rows if profiles is None else profiles
-    if measure.report.get("identities") != rows or measure.report.get("profiles") != wanted:
-        raise RuntimeError(f"identity resolution: {measure.report}, expected {rows} identities, {wanted} profiles")
+    found = tuple(measure.report.get(key) for key in ("kind", "identities", "profiles"))
+    if found != (kind, rows, wanted):
+        raise RuntimeError(f"identity resolution: {measure.report}, expected {kind}, {rows} identities, {wanted} profiles")
     return measure
 
 
@@ -158,7 +164,8 @@ class Size:
     def record(self, rep: int, key: str, measure: Measure) -> None:
         self.results.append({"source": self.source.name, "rows": self.rows, "rep": rep, "key": key, "m": measure})
         print_flush(f"  rep {rep + 1} {key:10s} {measure.seconds:8.2f} s {measure.rows_per_second:10,.0f} rows/s  "
-                    f"peak RSS {measure.peak_rss / MIB:6.1f} MiB  CPU {measure.cpu_seconds:6.2f} s")
+                    f"peak RSS {measure.peak_rss / MIB:6.1f} MiB  CPU {measure.cpu_seconds:6.2f} s"
+                    + (f"  steps {measure.report['steps']}" if measure.report.get("steps") else ""))
 
     def workspace(self, tag: str) -> tuple[str, int]:
         warehouse = create_database(f"{DB_PREFIX}wh_{tag}_{self.rows}")
@@ -193,6 +200,25 @@ class Size:
         product.delete_workspace(workspace_id)
         drop_database(warehouse)
 
+    def resolutions_after_change(self, rep: int, workspace_id: int, warehouse: str, changed: int, checkpoint) -> None:
+        """After (d): the incremental resolution, which must regroup the `changed` identities (each its own
+        profile, with its new email) and publish them; then a full resolution of the same warehouse. The
+        profile freshness: from the start of (d) to its resolution's end (the process start between them
+        not counted), against the full run (b update) and the full resolution."""
+        checkpoint()
+        incremental = measure_resolution(workspace_id, changed, kind="Incremental")
+        shown = pg_execute(warehouse, "SELECT count(*) FROM profiles WHERE email LIKE 'changed%'", fetch=True)[0][0]
+        if shown != changed:
+            raise RuntimeError(f"after the incremental resolution, {shown} profiles show the change, expected {changed}")
+        self.record(rep, "e incr", incremental)
+        checkpoint()
+        full = measure_resolution(workspace_id, self.rows, full=True)
+        self.record(rep, "e full", full)
+        by_key = {r["key"]: r["m"] for r in self.results
+                  if (r["source"], r["rows"], r["rep"]) == (self.source.name, self.rows, rep)}
+        self.record(rep, "fresh incr", combined("incremental run + its resolution", [by_key["d incr"], incremental]))
+        self.record(rep, "fresh full", combined("full run + full resolution", [by_key["b update"], full]))
+
     def repetition(self, rep: int, source_db: str) -> None:
         checkpoint = lambda: pg_execute("postgres", "CHECKPOINT")  # noqa: E731 - every measure starts alike
         ref_wh = create_database(f"{DB_PREFIX}wh_ref_{self.rows}")
@@ -211,6 +237,9 @@ class Size:
         for db, table in ((ref_wh, scenarios.REFERENCE_TABLE), (ours_wh, "krenalis_identities")):
             if (found := count_rows(db, table)) != self.rows:
                 raise RuntimeError(f"{db}.{table} holds {found} rows, expected {self.rows}")
+        if "e" in self.only:
+            checkpoint()
+            self.record(rep, "e ir", measure_resolution(workspace_id, self.rows))    # the first: full
         if "d" in self.only:
             # (d) and the reference reading the same changed rows into its filled table, alternated.
             changed = self.source.change(source_db, rep + 1)
@@ -223,10 +252,9 @@ class Size:
                 else:
                     self.record(rep, "d incr", measure_ours(pipeline_id, self.rows, incremental=True,
                                                             expected=changed))
+            if "e" in self.only:
+                self.resolutions_after_change(rep, workspace_id, ours_wh, changed, checkpoint)
         drop_database(ref_wh)
-        if "e" in self.only:
-            checkpoint()
-            self.record(rep, "e ir", measure_resolution(workspace_id, self.rows))
         product.delete_workspace(workspace_id)
         drop_database(ours_wh)
         if "e" in self.only:
@@ -301,7 +329,11 @@ MEASURE_NAMES = {
     "c ja": "(c) ours, JavaScript function, full run into an empty warehouse",
     "c py": "(c) ours, Python function, full run into an empty warehouse",
     "d incr": f"(d) ours, incremental run after 1 row in {scenarios.CHANGED_FRACTION} changed",
-    "e ir": "(e) identity resolution of the warehouse (b) wrote (one identity per profile)",
+    "e ir": "(e) identity resolution of the warehouse (b) wrote, the first: full (one identity per profile)",
+    "e incr": "(e) the incremental identity resolution after (d): the changed identities' profiles",
+    "e full": "(e) a full identity resolution of the same warehouse, after it",
+    "fresh incr": "profile freshness: (d) + the incremental resolution after it",
+    "fresh full": "the same with full ones: (b) into the filled warehouse + the full resolution",
     "e′ imports": "(e′) two pipelines on two connections importing the same half of the users (both runs)",
     "e′ ir": "(e′) identity resolution of what they wrote: the identities merge by email in pairs",
     "f insert": "(f) dlt sql_database (default backend, SQLAlchemy), merge on id, into an empty destination",
@@ -315,11 +347,12 @@ RATIOS = {
     "c/b JavaScript": ("c ja", "b insert", "c/b"), "c/b Python": ("c py", "b insert", "c/b"),
     "d/b": ("d incr", "b update", "d/b"), "a incr/a update": ("a incr", "a update", None),
     "e/b": ("e ir", "b insert", "e/b"),
+    "e incr/e full": ("e incr", "e full", "e incr/e full"), "freshness": ("fresh incr", "fresh full", "freshness"),
     "e′/imports": ("e′ ir", "e′ imports", "e/b"),
     "b/f insert": ("b insert", "f insert", "b/f"), "b/f update": ("b update", "f update", "b/f"),
     "b/f′ insert": ("b insert", "f′ insert", "b/f"), "b/f′ update": ("b update", "f′ update", "b/f"),
 }
-OURS = ("b insert", "b update", "c ja", "c py", "d incr", "e ir", "e′ imports", "e′ ir")
+OURS = ("b insert", "b update", "c ja", "c py", "d incr", "e ir", "e incr", "e full", "e′ imports", "e′ ir")
 
 
 def fmt_values(values: list[float], digits: int = 2) -> str:
@@ -394,6 +427,13 @@ def write_results(path: Path, args, machine: dict, results: list, profiles, star
         sizes = {rows: max((m.peak_rss for key in OURS for m in by_key.get(key, {}).values()), default=0)
                  for (name, rows), by_key in groups.items() if name == source}
         lines.append(f"- {source}: " + ", ".join(f"{rows:,} rows → {rss / MIB:.1f} MiB" for rows, rss in sizes.items()))
+    lines += ["", "Peak RSS of the identity resolutions (the incremental one must not need more than a full one):", ""]
+    for (source, rows), by_key in groups.items():
+        peaks = {key: max((m.peak_rss for m in by_key.get(key, {}).values()), default=0)
+                 for key in ("e ir", "e incr", "e full")}
+        if any(peaks.values()):
+            lines.append(f"- {source}, {rows:,} rows: " + ", ".join(f"{key} {rss / MIB:.1f} MiB"
+                                                                      for key, rss in peaks.items()))
     lines += ["", "Reference split (medians): the streamed COPY out of the source into staging, then the "
               "INSERT ... ON CONFLICT and COMMIT:", ""]
     for (source, rows), by_key in groups.items():

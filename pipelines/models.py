@@ -35,6 +35,11 @@ class Workspace(models.Model):
     ir_ping_time = models.DateTimeField(null=True, blank=True, editable=False)
     ir_error = models.TextField(blank=True, default="", editable=False)
     ir_rerun = models.BooleanField(default=False, editable=False)
+    # What the latest resolution that ended did: "Full" or "Incremental" (empty if it failed, or
+    # while one executes), the identities it regrouped and the profiles it wrote.
+    ir_kind = models.CharField(max_length=20, blank=True, default="", editable=False)
+    ir_identities = models.BigIntegerField(null=True, blank=True, editable=False)
+    ir_profiles = models.BigIntegerField(null=True, blank=True, editable=False)
     alter_schema_id = models.UUIDField(null=True, blank=True, editable=False)
     alter_schema_start_time = models.DateTimeField(null=True, blank=True, editable=False)
     alter_schema_end_time = models.DateTimeField(null=True, blank=True, editable=False)

@@ -1,4 +1,6 @@
-"""Reading and deleting imported identities (the SQL is in the backends)."""
+"""Reading and deleting imported identities (the SQL is in the backends). Deleting records each
+identity in the change log, in the same transaction, so that the next identity resolution (an
+incremental one) rewrites the profiles they were in: delete identities only through these."""
 from .backends.base import WarehouseBackend
 
 

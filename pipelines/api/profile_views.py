@@ -31,8 +31,13 @@ SCHEMAS.update({
                                           ["runOnBatchImport", "identifiers"]),
     "IdentityResolutionSettingsUpdate": _object({"runOnBatchImport": BOOLEAN,
                                                  "identifiers": _nullable(_array(STRING))}, extra=True),
-    "IdentityResolutionLatest": _object({"startTime": _nullable(DATE_TIME), "endTime": _nullable(DATE_TIME)},
-                                        ["startTime", "endTime"]),
+    "IdentityResolutionLatest": _object(
+        {"startTime": _nullable(DATE_TIME), "endTime": _nullable(DATE_TIME),
+         "kind": {**_nullable(STRING), "enum": ["Full", "Incremental", None],
+                  "description": "what the resolution was, once it ended without error"},
+         "identities": {**_nullable(INTEGER), "description": "identities it regrouped (all of them if Full)"},
+         "profiles": {**_nullable(INTEGER), "description": "profiles it wrote (all of them if Full)"}},
+        ["startTime", "endTime", "kind", "identities", "profiles"]),
 })
 KPID = OpenApiParameter("kpid", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH,
                         description="the profile's KPID (a UUID)")
@@ -153,7 +158,8 @@ class IdentityResolutionStartView(ApiView):
 
 
 class IdentityResolutionLatestView(ApiView):
-    @operation("getLatestIdentityResolution", "Start and end times of the latest identity resolution",
+    @operation("getLatestIdentityResolution", "The latest identity resolution: start and end times, kind, "
+               "identities regrouped and profiles written",
                tag="Identity resolution", ok="IdentityResolutionLatest")
     def get(self, request):
         return ok(ir.identity_resolution_latest(self.workspace))

@@ -1,7 +1,9 @@
 """Identity resolution: its settings, starting it (by hand or after an import), executing it.
 
 One resolution at a time per workspace, and never during a profile schema change: starting one
-sets `Workspace.ir_id` in a single conditional UPDATE. The Celery task executes it while a
+sets `Workspace.ir_id` in a single conditional UPDATE. A resolution is incremental (it regroups
+only the identities changed since the last one and those linked to them) unless the warehouse
+says a full one is needed; `latest` reports which kind ran and how much it regrouped. The Celery task executes it while a
 heartbeat thread keeps `ir_ping_time` fresh; a resolution whose worker stopped beating for
 `DEAD_AFTER` is taken over by the next start. Automatic starts (after an import) that find one
 already executing are not lost: they set `ir_rerun`, and the executing one starts another when
@@ -128,7 +130,8 @@ def _claim(workspace_id: int) -> uuid.UUID | None:
     no_alter = Q(alter_schema_id__isnull=True) | Q(alter_schema_start_time__lt=now - ALTER_DEAD_AFTER)
     free = Q(ir_id__isnull=True) | Q(ir_ping_time__lt=now - DEAD_AFTER)
     claimed = Workspace.objects.filter(Q(id=workspace_id) & no_alter & free).update(
-        ir_id=operation, ir_start_time=now, ir_end_time=None, ir_ping_time=now, ir_error="", ir_rerun=False)
+        ir_id=operation, ir_start_time=now, ir_end_time=None, ir_ping_time=now, ir_error="", ir_rerun=False,
+        ir_kind="", ir_identities=None, ir_profiles=None)
     return operation if claimed else None
 
 
@@ -194,7 +197,12 @@ def _start_pending(workspace_id: int) -> None:
 
 
 def identity_resolution_latest(workspace: Workspace) -> dict:
-    return {"startTime": rfc3339(workspace.ir_start_time), "endTime": rfc3339(workspace.ir_end_time)}
+    """The reference's start and end times, and what it did once it ended without error: `kind`
+    ("Full" or "Incremental"), the `identities` it regrouped and the `profiles` it wrote (all of
+    them for a full one); null otherwise."""
+    return {"startTime": rfc3339(workspace.ir_start_time), "endTime": rfc3339(workspace.ir_end_time),
+            "kind": workspace.ir_kind or None, "identities": workspace.ir_identities,
+            "profiles": workspace.ir_profiles}
 
 
 def rfc3339(moment) -> str | None:
@@ -203,9 +211,10 @@ def rfc3339(moment) -> str | None:
 
 # --------------------------------------------------------------------------- executing
 
-def identity_resolution_execute(*, workspace_id: int, operation_id) -> ResolutionResult | None:
-    """Executes a started resolution to its end (the Celery task calls it). A resolution that is
-    not, or no longer, the workspace's current one is skipped."""
+def identity_resolution_execute(*, workspace_id: int, operation_id, full: bool = False) -> ResolutionResult | None:
+    """Executes a started resolution to its end (the Celery task calls it); `full` asks for a full
+    one even where an incremental one would do. A resolution that is not, or no longer, the
+    workspace's current one is skipped."""
     operation = uuid.UUID(str(operation_id))
     if not Workspace.objects.filter(id=workspace_id, ir_id=operation).update(ir_ping_time=timezone.now()):
         return None
@@ -214,7 +223,7 @@ def identity_resolution_execute(*, workspace_id: int, operation_id) -> Resolutio
         beat = Workspace.objects.filter(id=workspace_id, ir_id=operation)
         with Heartbeat(lambda: beat.update(ir_ping_time=timezone.now()), lambda: HEARTBEAT_SECONDS,
                        f"ir-heartbeat-{workspace_id}"):
-            result = _resolve_with_retries(workspace_id)
+            result = _resolve_with_retries(workspace_id, full)
     except KrenalisError as exc:
         error = exc.message
     except Exception:
@@ -222,16 +231,18 @@ def identity_resolution_execute(*, workspace_id: int, operation_id) -> Resolutio
         error = INTERNAL
     if error:
         log.warning("identity resolution of workspace %s failed: %s", workspace_id, error)
+    done = {} if result is None else {"ir_kind": result.kind, "ir_identities": result.identities,
+                                      "ir_profiles": result.profiles}
     Workspace.objects.filter(id=workspace_id, ir_id=operation).update(
-        ir_id=None, ir_end_time=timezone.now(), ir_ping_time=None, ir_error=error)
+        ir_id=None, ir_end_time=timezone.now(), ir_ping_time=None, ir_error=error, **done)
     _start_pending(workspace_id)
     return result
 
 
-def _resolve_with_retries(workspace_id: int) -> ResolutionResult:
+def _resolve_with_retries(workspace_id: int, full: bool) -> ResolutionResult:
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
         try:
-            return resolve_workspace(Workspace.objects.get(id=workspace_id))
+            return resolve_workspace(Workspace.objects.get(id=workspace_id), full=full)
         except (ServiceUnavailable, ResolutionBusy) as exc:
             if delay is None:
                 if isinstance(exc, ResolutionBusy):
@@ -243,9 +254,10 @@ def _resolve_with_retries(workspace_id: int) -> ResolutionResult:
     raise AssertionError("unreachable")
 
 
-def resolve_workspace(workspace: Workspace) -> ResolutionResult:
+def resolve_workspace(workspace: Workspace, *, full: bool = False) -> ResolutionResult:
     """The resolution itself: clean up what deleted pipelines and unmapped properties left, then
-    merge every identity of the warehouse into profiles."""
+    merge the identities changed since the last resolution into profiles (every identity when
+    `full`, or when the warehouse needs it: see warehouse.resolution)."""
     if workspace.warehouse_mode != "Normal":
         _check_mode(workspace)
     backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
@@ -258,9 +270,10 @@ def resolve_workspace(workspace: Workspace) -> ResolutionResult:
                         if path in known and suitable_as_identifier(known[path].type))
     spec = ResolutionSpec(identifiers=identifiers, columns=tuple(columns),
                           primary_sources=primary_source_columns(workspace.primary_sources, schema))
-    result = backend.resolve_identities(spec)
-    log.info("identity resolution of workspace %s: %d identities, %d profiles, %s", workspace.id,
-             result.identities, result.profiles, result.seconds)
+    result = backend.resolve_identities(spec, full=full)
+    log.info("identity resolution of workspace %s: %s%s, %d identities regrouped, %d profiles written, %s",
+             workspace.id, result.kind, f" ({result.reason})" if result.reason else "", result.identities,
+             result.profiles, result.seconds)
     return result
 
 

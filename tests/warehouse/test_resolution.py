@@ -74,10 +74,10 @@ def write(wh, pipeline, connection, rows, run=1, columns=None):
                  for identity_id, minute, values in rows])
 
 
-def resolve(wh, identifiers=IDENTIFIERS, primary_sources=None, schema=SCHEMA):
+def resolve(wh, identifiers=IDENTIFIERS, primary_sources=None, schema=SCHEMA, full=False):
     return wh.resolve_identities(ResolutionSpec(identifiers=tuple(identifiers),
                                                 columns=tuple(profile_columns(schema)),
-                                                primary_sources=primary_sources or {}))
+                                                primary_sources=primary_sources or {}), full=full)
 
 
 def sql(wh, statement, params=()):
@@ -503,7 +503,8 @@ def test_many_new_kpids_rewrite_the_identities_table_on_postgresql(pg_wh, monkey
     write(wh, 2, 20, [(f"v{i}", i, {"email": f"u{i}@example.com"}) for i in range(10)])
     wh.delete_pipeline_identities(2)          # pks beyond the max are never reused
     write(wh, 2, 20, [(f"v{i}", i, {"email": f"u{i}@example.com"}) for i in range(10)])
-    catalog = ("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'krenalis_identities' ORDER BY 1")
+    catalog = ("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'krenalis_identities' "
+               "AND indexname NOT LIKE 'krenalis_identities_ident_%' ORDER BY 1")
     constraints = "SELECT conname, contype FROM pg_constraint WHERE conrelid = 'krenalis_identities'::regclass ORDER BY 1"
     before_catalog, before_constraints = sql(wh, catalog), sql(wh, constraints)
     before_rows = sql(wh, "SELECT _pk, _pipeline, _identity_id, name FROM krenalis_identities ORDER BY _pk")
@@ -511,6 +512,10 @@ def test_many_new_kpids_rewrite_the_identities_table_on_postgresql(pg_wh, monkey
     result = resolve(wh)
     assert result.kpids_written == 30 and len(groups(wh)) == 20
     assert sql(wh, catalog) == before_catalog and sql(wh, constraints) == before_constraints
+    # ... plus one index per identifier, for the lookups of incremental resolutions.
+    assert sorted(row[0].split(" USING btree ")[1] for row in sql(
+        wh, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'krenalis_identities_ident_%'")) == [
+        "(customer)", "(email)", "(phone)"]
     assert sql(wh, "SELECT _pk, _pipeline, _identity_id, name FROM krenalis_identities ORDER BY _pk") == before_rows
     # The writer's upsert and the identity column still work on the new table.
     write(wh, 1, 10, [("u0", 99, {"email": "u0@example.com", "name": "again"}), ("new", 99, {"email": "x"})], run=2)

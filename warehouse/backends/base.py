@@ -48,9 +48,12 @@ class WarehouseBackend:
         raise NotImplementedError
 
     def delete_pipeline_identities(self, pipeline_id: int) -> int:
+        """Deletes the pipeline's identities, recording each in the change log (warehouse.changes)
+        so that the next identity resolution rewrites the profiles they were in; how many."""
         raise NotImplementedError
 
     def delete_connection_identities(self, connection_id: int) -> int:
+        """The same for every identity imported through the connection."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- identity resolution, profiles
@@ -61,16 +64,19 @@ class WarehouseBackend:
         raise NotImplementedError
 
     def unset_identity_columns(self, pipeline_id: int, column_names: list[str]) -> int:
-        """Sets these profile columns to NULL for the pipeline's identities; returns how many rows changed."""
+        """Sets these profile columns to NULL for the pipeline's identities; returns how many rows changed
+        (when any did, the next resolution is a full one)."""
         raise NotImplementedError
 
-    def resolve_identities(self, spec):
-        """Merges the identities into profiles (warehouse.resolution.ResolutionSpec -> ResolutionResult).
+    def resolve_identities(self, spec, *, full: bool = False):
+        """Merges the identities into profiles (warehouse.resolution.ResolutionSpec -> ResolutionResult):
+        those changed since the last resolution, or all of them when `full` or when needed.
         Raises warehouse.resolution.ResolutionBusy when another resolution holds the warehouse."""
         raise NotImplementedError
 
     def alter_profile_schema(self, statements: list[str]) -> None:
-        """Runs warehouse.alter_schema.alter_statements(...) in one transaction."""
+        """Runs warehouse.alter_schema.alter_statements(...) in one transaction (the next resolution
+        is a full one)."""
         raise NotImplementedError
 
     def query_profiles(self, query) -> tuple[list[dict], int]:

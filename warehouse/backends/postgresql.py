@@ -13,6 +13,7 @@ from pipelines.connectors.network import pin_address
 from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
+from .. import changes
 from ..columns import postgres_type, profile_columns
 from ..writer import CopyEncoder, IdentityWriter, check_column_name, dedupe
 from .base import WarehouseBackend, identity_item, invalid_settings
@@ -102,7 +103,7 @@ class PostgreSQLWarehouse(WarehouseBackend):
                         raise Unprocessable("WarehouseNotInitializable",
                                             f'data warehouse cannot be initialized: schema "{schema}" '
                                             f'of database "{self.settings["database"]}" is not empty')
-                    for statement in create_statements(profile_schema):
+                    for statement in create_statements(profile_schema) + changes.create_statements(self.platform):
                         cur.execute(statement)
             except psycopg2.Error as exc:
                 raise ServiceUnavailable(_safe_message(exc, self.settings["password"])) from None
@@ -151,12 +152,22 @@ class PostgreSQLWarehouse(WarehouseBackend):
 
         return self._run(work, readonly=True)
 
+    def _run_logged(self, work):
+        """`_run` on a warehouse whose change log exists (made before it existed: created first)."""
+        with self.connect() as conn:
+            try:
+                ensure_change_log(conn)
+                with conn, conn.cursor() as cur:
+                    return work(cur)
+            except psycopg2.Error as exc:
+                raise ServiceUnavailable(_safe_message(exc, self.settings["password"])) from None
+
     def _delete_identities(self, column: str, value: int) -> int:
         def work(cur):
-            cur.execute(f"DELETE FROM krenalis_identities WHERE {column} = %s", (int(value),))
+            cur.execute(changes.delete_statements(self.platform, f"{column} = %s")[0], (int(value),))
             return cur.rowcount
 
-        return self._run(work)
+        return self._run_logged(work)
 
     def delete_pipeline_identities(self, pipeline_id: int) -> int:
         return self._delete_identities("_pipeline", pipeline_id)
@@ -182,30 +193,30 @@ class PostgreSQLWarehouse(WarehouseBackend):
             return 0
 
         def work(cur):
-            cur.execute(f"UPDATE krenalis_identities SET {', '.join(f'{n} = NULL' for n in names)} "
-                        f"WHERE _pipeline = %s AND ({' OR '.join(f'{n} IS NOT NULL' for n in names)})",
-                        (int(pipeline_id),))
-            return cur.rowcount
+            cur.execute(unset_sql(names), (int(pipeline_id),))
+            return cur.fetchone()[0]
 
-        return self._run(work)
+        return self._run_logged(work)
 
-    def resolve_identities(self, spec):
+    def resolve_identities(self, spec, *, full: bool = False):
         from ..resolution import PostgreSQLResolution
 
         with self.connect() as conn:
             try:
-                return PostgreSQLResolution(conn, spec).run()
+                ensure_change_log(conn)
+                return PostgreSQLResolution(conn, spec).run(full=full)
             except psycopg2.Error as exc:
                 raise ServiceUnavailable(_safe_message(exc, self.settings["password"])) from None
 
     def alter_profile_schema(self, statements: list[str]) -> None:
         def work(cur):
             cur.execute("SET LOCAL lock_timeout = '60s'")
+            cur.execute(changes.RECORD_ANYTHING)    # the next resolution is a full one
             for statement in statements:
                 cur.execute(statement)
 
         if statements:
-            self._run(work)
+            self._run_logged(work)
 
     def query_profiles(self, query) -> tuple[list[dict], int]:
         from ..resolution import order_sql, postgresql_select, where_sql
@@ -289,6 +300,8 @@ _KEEP_CHUNK = 10000
 class PostgreSQLIdentityWriter(IdentityWriter):
     """One connection per writer. A write is a COPY into a temporary table (created once per
     connection, emptied at each commit) and one INSERT ... ON CONFLICT DO UPDATE, then COMMIT.
+    The same statement records the identities it wrote in the change log, up to the writer's
+    budget (`changes.incremental_limit`); past it, each write records "anything changed" instead.
 
     Batches commit without waiting for the WAL to reach the disk (synchronous_commit off: a crash
     of the server can lose the last fraction of a second, never corrupt); `flush` then commits a
@@ -322,8 +335,11 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             f"{_timestamp_of('_updated_at')}, {self.run_id}{selected} FROM {_BATCH_TABLE} "
             "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
             f"_updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run{updates}")
+        self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk) "
+                                   f"INSERT INTO {changes.CHANGES} (pk) SELECT _pk FROM w")
         self._conn = None
         self._deferred_commits = False
+        self._log_budget = None     # identities this writer may still record one by one
         self._connection()
 
     def _connection(self):
@@ -342,6 +358,13 @@ class PostgreSQLIdentityWriter(IdentityWriter):
                     if self._deferred_commits:
                         cur.execute("SET synchronous_commit = off")
                     cur.execute(self._create_sql)
+                conn.commit()
+                ensure_change_log(conn)
+                if self._log_budget is None:
+                    with conn.cursor() as cur:
+                        cur.execute(f"SELECT identities FROM {changes.STATE}")
+                        row = cur.fetchone()
+                    self._log_budget = changes.incremental_limit(row[0] if row else 0)
                 conn.commit()
             except psycopg2.Error as exc:
                 conn.close()
@@ -375,12 +398,18 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         if not rows:
             return 0
         payload = _Payload(self._encoder.encode(rows))
+        one_by_one = len(rows) <= self._log_budget
 
         def work(cur):
             cur.copy_expert(self._copy_sql, payload, size=1 << 20)
-            cur.execute(self._insert_sql)
+            if one_by_one:
+                cur.execute(self._logged_insert_sql)
+            else:
+                cur.execute(changes.RECORD_ANYTHING)    # first: the change log is locked before any identity
+                cur.execute(self._insert_sql)
 
         self._transaction(work)
+        self._log_budget = self._log_budget - len(rows) if one_by_one else 0
         return len(rows)
 
     def keep(self, identity_ids: list[str]) -> None:
@@ -400,14 +429,11 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
         if not names:
             return
-        assignments = ", ".join(f"{name} = NULL" for name in names)
-        any_set = " OR ".join(f"{name} IS NOT NULL" for name in names)
-        self._transaction(lambda cur: cur.execute(
-            f"UPDATE krenalis_identities SET {assignments} WHERE _pipeline = %s AND ({any_set})", (self.pipeline_id,)))
+        self._transaction(lambda cur: cur.execute(unset_sql(names), (self.pipeline_id,)))
 
     def purge(self) -> int:
         def work(cur):
-            cur.execute("DELETE FROM krenalis_identities WHERE _pipeline = %s AND _run IS DISTINCT FROM %s",
+            cur.execute(changes.delete_statements("PostgreSQL", "_pipeline = %s AND _run IS DISTINCT FROM %s")[0],
                         (self.pipeline_id, self.run_id))
             return cur.rowcount
 
@@ -463,6 +489,34 @@ def create_statements(profile_schema: Type) -> list[str]:
         f"_updated_at timestamp NOT NULL{profile_ddl})",
         f"CREATE VIEW profiles AS SELECT _kpid, _updated_at{profile_names} FROM krenalis_profiles",
     ]
+
+
+def ensure_change_log(conn) -> None:
+    """Creates the change log of a warehouse made before it existed (nothing otherwise); leaves
+    the connection's transaction open when there was nothing to do."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT to_regclass('{changes.CHANGES}') IS NOT NULL AND to_regclass('{changes.STATE}') IS NOT NULL")
+        if cur.fetchone()[0]:
+            return
+    try:
+        with conn.cursor() as cur:
+            for statement in changes.create_statements("PostgreSQL"):
+                cur.execute(statement)
+        conn.commit()
+    except psycopg2.IntegrityError:  # another session created them at the same moment
+        conn.rollback()
+
+
+def unset_sql(quoted_names: list[str]) -> str:
+    """Sets these columns to NULL for the identities of a pipeline (the parameter), recording that
+    anything may have changed when a row did; selects how many did. One statement, so that it
+    locks the change log before any identity (as every writer does: no deadlock with a
+    resolution publishing)."""
+    assignments = ", ".join(f"{name} = NULL" for name in quoted_names)
+    any_set = " OR ".join(f"{name} IS NOT NULL" for name in quoted_names)
+    return (f"WITH u AS (UPDATE krenalis_identities SET {assignments} WHERE _pipeline = %s AND ({any_set}) "
+            f"RETURNING 1), r AS (INSERT INTO {changes.CHANGES} (pk) SELECT NULL WHERE EXISTS (SELECT 1 FROM u)) "
+            "SELECT count(*) FROM u")
 
 
 def _safe_message(exc: Exception, password: str) -> str:

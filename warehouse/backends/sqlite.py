@@ -1,4 +1,5 @@
 """The embedded SQLite warehouse: one file per workspace, no server needed."""
+import json
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -9,6 +10,7 @@ from django.conf import settings as django_settings
 from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
+from .. import changes
 from ..columns import profile_columns, sqlite_type
 from ..writer import IdentityWriter, check_column_name, dedupe, sqlite_row_encoder
 from .base import WarehouseBackend, identity_item, invalid_settings
@@ -75,7 +77,7 @@ class SQLiteWarehouse(WarehouseBackend):
                     raise Unprocessable("WarehouseNotInitializable",
                                         f'data warehouse cannot be initialized: "{self.path}" is not empty')
                 conn.execute("BEGIN")
-                for statement in create_statements(profile_schema):
+                for statement in create_statements(profile_schema) + changes.create_statements(self.platform):
                     conn.execute(statement)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -117,12 +119,29 @@ class SQLiteWarehouse(WarehouseBackend):
                 raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
         return [identity_item(i, c, p, datetime.fromisoformat(u)) for i, c, p, u in rows], total
 
-    def _delete_identities(self, column: str, value: int) -> int:
+    def _write(self, work):
+        """work(conn) in one write transaction, on a warehouse whose change log exists."""
         with self.connect() as conn:
             try:
-                return conn.execute(f"DELETE FROM krenalis_identities WHERE {column} = ?", (int(value),)).rowcount
+                ensure_change_log(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                    return result
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
             except sqlite3.Error as exc:
                 raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+    def _delete_identities(self, column: str, value: int) -> int:
+        def work(conn):
+            return [conn.execute(statement, (int(value),)).rowcount
+                    for statement in changes.delete_statements(self.platform, f"{column} = ?")][-1]
+
+        return self._write(work)
 
     def delete_pipeline_identities(self, pipeline_id: int) -> int:
         return self._delete_identities("_pipeline", pipeline_id)
@@ -152,39 +171,28 @@ class SQLiteWarehouse(WarehouseBackend):
         names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
         if not names:
             return 0
-        with self.connect() as conn:
-            try:
-                return conn.execute(f"UPDATE krenalis_identities SET {', '.join(f'{n} = NULL' for n in names)} "
-                                    f"WHERE _pipeline = ? AND ({' OR '.join(f'{n} IS NOT NULL' for n in names)})",
-                                    (int(pipeline_id),)).rowcount
-            except sqlite3.Error as exc:
-                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+        return self._write(lambda conn: unset(conn, names, int(pipeline_id)))
 
-    def resolve_identities(self, spec):
+    def resolve_identities(self, spec, *, full: bool = False):
         from ..resolution import SQLiteResolution
 
         with self.connect() as conn:
             try:
-                return SQLiteResolution(conn, spec).run()
+                ensure_change_log(conn)
+                return SQLiteResolution(conn, spec).run(full=full)
             except sqlite3.Error as exc:
                 raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
 
     def alter_profile_schema(self, statements: list[str]) -> None:
         if not statements:
             return
-        with self.connect() as conn:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in statements:
-                        conn.execute(statement)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+
+        def work(conn):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(changes.RECORD_ANYTHING)   # the next resolution is a full one
+
+        self._write(work)
 
     def query_profiles(self, query) -> tuple[list[dict], int]:
         from ..resolution import order_sql, where_sql
@@ -250,8 +258,38 @@ def _quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def ensure_change_log(conn: sqlite3.Connection) -> None:
+    """Creates the change log of a warehouse made before it existed (nothing otherwise)."""
+    present = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+                           (changes.CHANGES, changes.STATE)).fetchone()[0]
+    if present == 2:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in changes.create_statements("SQLite"):
+            conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def unset(conn: sqlite3.Connection, quoted_names: list[str], pipeline_id: int) -> int:
+    """Sets these columns to NULL for the pipeline's identities (in the caller's write transaction),
+    recording that anything may have changed when a row did; how many did."""
+    changed = conn.execute(f"UPDATE krenalis_identities SET {', '.join(f'{n} = NULL' for n in quoted_names)} "
+                           f"WHERE _pipeline = ? AND ({' OR '.join(f'{n} IS NOT NULL' for n in quoted_names)})",
+                           (pipeline_id,)).rowcount
+    if changed:
+        conn.execute(changes.RECORD_ANYTHING)
+    return changed
+
+
 class SQLiteIdentityWriter(IdentityWriter):
-    """One connection per writer; every call is one `BEGIN IMMEDIATE` ... `COMMIT` transaction.
+    """One connection per writer; every call is one `BEGIN IMMEDIATE` ... `COMMIT` transaction,
+    which records what it wrote in the change log (one by one up to the writer's budget,
+    `changes.incremental_limit`; past it, "anything changed").
 
     Storage forms: datetimes 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC), dates 'YYYY-MM-DD', times
     'HH:MM:SS.ffffff', decimals, uuids and ips as text, booleans 0/1, json as its text, arrays and
@@ -270,7 +308,17 @@ class SQLiteIdentityWriter(IdentityWriter):
             "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
             f"_updated_at = excluded._updated_at, _run = excluded._run"
             f"{''.join(f', {name} = excluded.{name}' for name in names)}")
+        self._log_sql = (f"INSERT INTO {changes.CHANGES} (pk) SELECT _pk FROM krenalis_identities "
+                         f"WHERE _pipeline = {self.pipeline_id} AND _is_anonymous = 0 "
+                         "AND _identity_id IN (SELECT value FROM json_each(?))")
         self._conn = backend.open_connection()
+        try:
+            ensure_change_log(self._conn)
+            row = self._conn.execute(f"SELECT identities FROM {changes.STATE}").fetchone()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise ServiceUnavailable(f"data warehouse is unavailable: {exc}") from None
+        self._log_budget = changes.incremental_limit(row[0] if row else 0)
 
     def _transaction(self, work):
         if self.closed:
@@ -294,7 +342,17 @@ class SQLiteIdentityWriter(IdentityWriter):
         if not rows:
             return 0
         params = list(map(self._encode, rows))
-        self._transaction(lambda conn: conn.executemany(self._insert_sql, params))
+        one_by_one = len(rows) <= self._log_budget
+
+        def work(conn):
+            conn.executemany(self._insert_sql, params)
+            if one_by_one:
+                conn.execute(self._log_sql, (json.dumps([row[0] for row in rows]),))
+            else:
+                conn.execute(changes.RECORD_ANYTHING)
+
+        self._transaction(work)
+        self._log_budget = self._log_budget - len(rows) if one_by_one else 0
         return len(rows)
 
     def keep(self, identity_ids: list[str]) -> None:
@@ -310,15 +368,14 @@ class SQLiteIdentityWriter(IdentityWriter):
         names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
         if not names:
             return
-        assignments = ", ".join(f"{name} = NULL" for name in names)
-        any_set = " OR ".join(f"{name} IS NOT NULL" for name in names)
-        self._transaction(lambda conn: conn.execute(
-            f"UPDATE krenalis_identities SET {assignments} WHERE _pipeline = ? AND ({any_set})", (self.pipeline_id,)))
+        self._transaction(lambda conn: unset(conn, names, self.pipeline_id))
 
     def purge(self) -> int:
-        return self._transaction(lambda conn: conn.execute(
-            "DELETE FROM krenalis_identities WHERE _pipeline = ? AND _run IS NOT ?",
-            (self.pipeline_id, self.run_id)).rowcount)
+        def work(conn):
+            return [conn.execute(statement, (self.pipeline_id, self.run_id)).rowcount for statement in
+                    changes.delete_statements("SQLite", "_pipeline = ? AND _run IS NOT ?")][-1]
+
+        return self._transaction(work)
 
     def has_identities(self) -> bool:
         return self._transaction(lambda conn: conn.execute(

@@ -119,11 +119,13 @@ def test_settings_need_a_body(ws):
 def test_two_pipelines_sharing_emails_merge(ws, imported):
     first, second = imported
     assert profiles(ws) == {"profiles": [], "schema": RICH_PROFILE_SCHEMA_JSON(ws), "total": 0}
-    assert ws.api.get("/v1/identity-resolution/latest").json() == {"startTime": None, "endTime": None}
+    assert ws.api.get("/v1/identity-resolution/latest").json() == {
+        "startTime": None, "endTime": None, "kind": None, "identities": None, "profiles": None}
     ws.api.put("/v1/identity-resolution/settings", {"runOnBatchImport": True, "identifiers": ["email"]})
     start(ws)
     latest = ws.api.get("/v1/identity-resolution/latest").json()
     assert latest["startTime"] <= latest["endTime"]
+    assert (latest["kind"], latest["identities"], latest["profiles"]) == ("Full", 20, 10)   # the first one
     body = profiles(ws, order="customer_id")
     assert body["total"] == 10 and len(body["profiles"]) == 10
     one = body["profiles"][0]
@@ -138,6 +140,9 @@ def test_two_pipelines_sharing_emails_merge(ws, imported):
 
     # Deleting a pipeline removes its identities; the resolution it queues updates the profiles.
     delete_and_wait(ws, f"/v1/pipelines/{second}")
+    latest = ws.api.get("/v1/identity-resolution/latest").json()
+    # Only the profiles the deleted identities were in are regrouped (here all ten, of one identity each now).
+    assert (latest["kind"], latest["identities"], latest["profiles"]) == ("Incremental", 10, 10)
     after = profiles(ws, order="customer_id")["profiles"][0]
     assert after["kpid"] == one["kpid"]
     assert after["attributes"] == {"email": "user1@example.com", "first_name": "First1", "customer_id": "1"}

@@ -174,3 +174,27 @@ def test_primary_sources_map_to_columns():
 def test_rfc3339():
     assert ir.rfc3339(None) is None
     assert ir.rfc3339(dt.datetime(2024, 5, 6, 7, 8, 9, 10, tzinfo=dt.timezone.utc)) == "2024-05-06T07:08:09.000010Z"
+
+
+def test_latest_says_which_kind_ran_and_what_it_regrouped(ws, pg_source, queued):
+    connection_id = create_connection(ws, pg_source)
+    pipeline_id = create_pipeline(ws, connection_id, mapping={"email": "email", "first_name": "firstname"},
+                                  query="SELECT id, firstname, email, updated_ts FROM customers")
+    write(ws, pipeline_id, connection_id, [("1", "a@example.com", "Ann"), ("2", "b@example.com", "Bob"),
+                                           ("3", "c@example.com", "Cid")])
+    ir.identity_resolution_update_settings(workspace=workspace(ws), run_on_batch_import=True, identifiers=["email"])
+
+    def execute(full=False) -> tuple:
+        operation = ir.identity_resolution_start(workspace=workspace(ws))
+        latest = ir.identity_resolution_latest(workspace(ws))
+        assert (latest["endTime"], latest["kind"], latest["identities"], latest["profiles"]) == (None,) * 4
+        ir.identity_resolution_execute(workspace_id=ws.id, operation_id=operation, full=full)
+        latest = ir.identity_resolution_latest(workspace(ws))
+        return latest["kind"], latest["identities"], latest["profiles"]
+
+    assert execute() == ("Full", 3, 3)                   # the first one
+    write(ws, pipeline_id, connection_id, [("2", "a@example.com", "Bob")])
+    assert execute() == ("Incremental", 2, 1)            # 2 joins 1: one profile written
+    assert execute() == ("Incremental", 0, 0)            # nothing changed
+    assert execute(full=True) == ("Full", 3, 2)
+    assert warehouse_rows(ws, "SELECT first_name FROM profiles ORDER BY first_name") == [("Bob",), ("Cid",)]

@@ -1,0 +1,133 @@
+"""The change log (warehouse.changes): every path that writes krenalis_identities records what it
+did, in the same transaction, on PostgreSQL and SQLite; and which resolutions are full."""
+import pytest
+
+from pipelines.types import parse_type
+from tests.warehouse.test_resolution import (  # noqa: F401 (wh, pg_wh: the fixtures)
+    COLUMNS, SCHEMA, SCHEMA_JSON, T0, kpid_of, pg_wh, resolve, sql, wh, write,
+)
+from warehouse import changes
+from warehouse.alter_schema import alter_statements, plan_schema_change
+from warehouse.resolution import FULL, INCREMENTAL
+
+NAMES = [c.name for c in COLUMNS]
+
+
+def log(wh) -> list[tuple]:
+    """The change log as (pk, kpid), in order."""
+    return [(pk, None if kpid is None else str(kpid))
+            for pk, kpid in sql(wh, "SELECT pk, kpid FROM krenalis_changes ORDER BY seq")]
+
+
+def pk_of(wh, pipeline, identity_id) -> int:
+    return sql(wh, "SELECT _pk FROM krenalis_identities WHERE _pipeline = ? AND _identity_id = ?",
+               (pipeline, identity_id))[0][0]
+
+
+def state(wh) -> tuple:
+    return tuple(sql(wh, "SELECT spec IS NOT NULL, identities FROM krenalis_resolution_state")[0])
+
+
+def test_writes_record_the_identities_they_insert_and_change(wh):
+    assert log(wh) == [] and state(wh) == (False, 0)
+    write(wh, 1, 10, [("a", 1, {"email": "a@example.com"}), ("b", 1, {"email": "b@example.com"})])
+    a, b = pk_of(wh, 1, "a"), pk_of(wh, 1, "b")
+    assert sorted(log(wh)) == [(a, None), (b, None)]
+    result = resolve(wh)
+    assert (result.kind, log(wh), state(wh)) == (FULL, [], (True, 2))   # consumed
+    write(wh, 1, 10, [("a", 2, {"email": "a@example.com", "name": "changed"})], run=2)
+    assert log(wh) == [(a, None)]
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=3, columns=[]) as writer:
+        writer.keep(["a", "b"])        # marks them seen by a run: nothing a profile shows
+    assert log(wh) == [(a, None)]
+
+
+def test_deletes_record_the_profile_each_identity_was_in(wh):
+    write(wh, 1, 10, [("a", 1, {"email": "a@example.com"}), ("b", 1, {"email": "b@example.com"})])
+    write(wh, 2, 10, [("a", 1, {"email": "a@example.com"})])
+    write(wh, 3, 20, [("c", 1, {"email": "c@example.com"})])
+    resolve(wh)
+    a, b, a2, c = pk_of(wh, 1, "a"), pk_of(wh, 1, "b"), pk_of(wh, 2, "a"), pk_of(wh, 3, "c")
+    kpid_a, kpid_b, kpid_c = kpid_of(wh, 1, "a"), kpid_of(wh, 1, "b"), kpid_of(wh, 3, "c")
+    # A full run that reads only "a": its purge deletes "b".
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=7, columns=[("email", COLUMNS[0].type)]) as writer:
+        writer.write([("a", T0, ("a@example.com",))])
+        assert writer.purge() == 1
+    assert log(wh) == [(a, None), (b, kpid_b)]
+    assert wh.delete_pipeline_identities(2) == 1
+    assert wh.delete_connection_identities(20) == 1
+    assert log(wh)[2:] == [(a2, kpid_a), (c, kpid_c)]
+    result = resolve(wh)
+    assert (result.kind, result.identities, result.profiles) == (INCREMENTAL, 1, 1)   # only "a" is left
+    assert sql(wh, "SELECT count(*) FROM krenalis_profiles")[0][0] == 1 and kpid_of(wh, 1, "a") == kpid_a
+
+
+def test_bulk_writes_record_anything_changed(wh, monkeypatch):
+    monkeypatch.setattr(changes, "INCREMENTAL_MIN_ROWS", 3)
+    write(wh, 1, 10, [("a", 1, {"email": "a@example.com"})])
+    resolve(wh)
+    assert resolve(wh).kind == INCREMENTAL
+    # A run writing more than a writer records one by one: "anything changed" instead.
+    write(wh, 1, 10, [(f"u{i}", 1, {"email": f"u{i}@example.com"}) for i in range(4)], run=2)
+    assert log(wh) == [(None, None)]
+    result = resolve(wh)
+    assert (result.kind, result.reason, result.profiles) == (FULL, "bulk changes", 5)
+    # Unset columns and a profile schema change too.
+    wh.unset_identity_columns(1, ["email"])
+    assert log(wh) == [(None, None)]
+    assert resolve(wh).kind == FULL
+    assert wh.unset_identity_columns(1, ["email"]) == 0 and log(wh) == []     # nothing changed: nothing recorded
+    # "name" dropped and added again (its values are lost): the same columns.
+    wh.alter_profile_schema(alter_statements(wh.platform, plan_schema_change(SCHEMA, SCHEMA, {"name": None}), SCHEMA))
+    assert log(wh) == [(None, None)]
+    assert resolve(wh).reason == "bulk changes"
+
+
+def test_many_changes_resolve_fully(wh, monkeypatch):
+    monkeypatch.setattr(changes, "INCREMENTAL_MIN_ROWS", 2)
+    monkeypatch.setattr(changes, "INCREMENTAL_MAX_SHARE", 0.5)
+    write(wh, 1, 10, [(f"u{i}", 1, {"email": f"u{i}@example.com"}) for i in range(6)])
+    resolve(wh)                                                  # the limit is now 3 identities
+    write(wh, 1, 10, [("u0", 2, {"email": "x@example.com"}), ("u1", 2, {"email": "y@example.com"})], run=2)
+    assert resolve(wh).kind == INCREMENTAL
+    for run, ids in ((3, (0, 1)), (4, (2, 3))):                  # each run records its two one by one
+        write(wh, 1, 10, [(f"u{i}", run, {"email": f"z{i}@example.com"}) for i in ids], run=run)
+    assert len(log(wh)) == 4
+    assert (lambda r: (r.kind, r.reason))(resolve(wh)) == (FULL, "many changes")
+    # One change in a large profile: the set to regroup outgrows the limit while expanding.
+    write(wh, 2, 20, [(f"v{i}", 1, {"email": "shared@example.com"}) for i in range(8)], run=5)
+    assert resolve(wh).reason == "bulk changes"                 # 8 written: more than a writer records
+    write(wh, 2, 20, [("v0", 5, {"email": "shared@example.com", "name": "n"})], run=6)
+    result = resolve(wh)
+    assert (result.kind, result.reason, result.identities, result.profiles) == (FULL, "many changes", 14, 7)
+
+
+@pytest.mark.parametrize("change", ["identifiers", "primary sources", "columns"])
+def test_a_change_of_what_resolution_depends_on_resolves_fully(wh, change):
+    write(wh, 1, 10, [("a", 1, {"email": "a@example.com", "phone": "1"})])
+    write(wh, 2, 20, [("b", 1, {"email": "b@example.com", "phone": "1"})])
+    resolve(wh)
+    assert resolve(wh).kind == INCREMENTAL
+    if change == "identifiers":
+        result = resolve(wh, identifiers=("phone", "email"))
+        assert sql(wh, "SELECT count(*) FROM krenalis_profiles")[0][0] == 1
+    elif change == "primary sources":
+        result = resolve(wh, primary_sources={"name": 20})
+    else:
+        result = resolve(wh, schema=parse_type({**SCHEMA_JSON, "properties": SCHEMA_JSON["properties"][:-1]}))
+    assert (result.kind, result.reason) == (FULL, "identifiers, primary sources or profile columns changed")
+
+
+def test_warehouses_made_before_the_change_log_get_one(wh):
+    write(wh, 1, 10, [("a", 1, {"email": "a@example.com"})])
+    sql(wh, "DROP TABLE krenalis_changes")
+    sql(wh, "DROP TABLE krenalis_resolution_state")
+    write(wh, 1, 10, [("b", 1, {"email": "b@example.com"})], run=2)     # the writer makes it
+    assert log(wh) == [(pk_of(wh, 1, "b"), None)]
+    sql(wh, "DROP TABLE krenalis_changes")
+    sql(wh, "DROP TABLE krenalis_resolution_state")
+    assert wh.delete_pipeline_identities(1) == 2                       # so does a delete
+    assert len(log(wh)) == 2
+    sql(wh, "DROP TABLE krenalis_changes")
+    sql(wh, "DROP TABLE krenalis_resolution_state")
+    assert resolve(wh).reason == "no complete resolution before"       # and a resolution
