@@ -31,7 +31,7 @@ from functools import partial
 from typing import Callable, Protocol
 
 from .alignment import alignment_difference
-from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted
+from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted, QuerySchema
 from .errors import KrenalisError
 from .placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
 from .transformers import FatalTransformError
@@ -772,10 +772,10 @@ class DryRunRow:
 
 
 def dry_run(plan: RunPlan, limit: int, *, now: dt.datetime | None = None,
-            read_source: Callable[[str, int], tuple[list, list]] | None = None) -> list[DryRunRow]:
+            read_source: Callable[[str, int], tuple[QuerySchema, list]] | None = None) -> list[DryRunRow]:
     """What a full run would do with the first `limit` rows of the query, through the same checks
     and per-row steps, writing nothing: the admin's "Test on preview rows". `read_source(sql,
-    limit)` gives the query's columns and first rows (the caller bounds it as a preview); by
+    limit)` gives the query's schema and first rows (the caller bounds it as a preview); by
     default the plan's connector reads them.
 
     Raises RunStopped with the message a run would end with (the schemas, the query's columns,
@@ -792,8 +792,8 @@ def dry_run(plan: RunPlan, limit: int, *, now: dt.datetime | None = None,
                                                 "limit": str(limit)})
     except PlaceholderError as exc:
         raise RunStopped(str(exc), INPUT) from None
-    columns, fetched = (read_source or partial(_first_rows, plan))(sql, limit)
-    index = _check_query_schema(plan, columns)
+    schema, fetched = (read_source or partial(_first_rows, plan))(sql, limit)
+    index = _check_query_schema(plan, schema)
     read_row = _row_reader(plan, index, now, None)
     results, records, readable = [], [], []
     for row in fetched[:limit]:
@@ -821,7 +821,7 @@ def dry_run(plan: RunPlan, limit: int, *, now: dt.datetime | None = None,
     return results
 
 
-def _first_rows(plan: RunPlan, sql: str, limit: int) -> tuple[list, list]:
+def _first_rows(plan: RunPlan, sql: str, limit: int) -> tuple[QuerySchema, list]:
     fetched: list = []
     with plan.connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
                               batch_size=limit, max_rows=limit) as rows:
@@ -829,7 +829,7 @@ def _first_rows(plan: RunPlan, sql: str, limit: int) -> tuple[list, list]:
             fetched.extend(batch)
             if len(fetched) >= limit:
                 break
-    return rows.schema.columns, fetched[:limit]
+    return rows.schema, fetched[:limit]
 
 
 class WriteFailed(Exception):

@@ -288,7 +288,7 @@ def dry_run_pipeline(pipeline: Pipeline, limit: int) -> list[DryRunRow]:
     def read_preview(sql: str, max_rows: int):
         """The first rows within a preview's limits of time, bytes and number (the editor waits)."""
         with preview_source(pipeline.connection, sql, max_rows=max_rows, query=pipeline.query) as result:
-            return result.schema.columns, sample_rows(result, max_rows)
+            return result.schema, sample_rows(result, max_rows)
 
     try:
         return dry_run(pipeline_plan(pipeline), limit, read_source=read_preview)
