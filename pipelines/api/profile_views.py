@@ -29,7 +29,8 @@ SCHEMAS.update({
                                   ["startTime", "endTime", "error", "misalignedPipelines"]),
     "IdentityResolutionSettings": _object({"runOnBatchImport": BOOLEAN, "identifiers": _array(STRING)},
                                           ["runOnBatchImport", "identifiers"]),
-    "IdentityResolutionSettingsUpdate": _object({"runOnBatchImport": BOOLEAN,
+    "IdentityResolutionSettingsUpdate": _object({"runOnBatchImport": {**_nullable(BOOLEAN),
+                                                                      "description": "null is false"},
                                                  "identifiers": _nullable(_array(STRING))}, extra=True),
     "IdentityResolutionLatest": _object(
         {"startTime": _nullable(DATE_TIME), "endTime": _nullable(DATE_TIME),

@@ -146,8 +146,11 @@ def test_gunicorn_workers_share_the_counts(tmp_path):
         status, page = browser.login(name, "right password")
         assert status == 200 and LOCKED in page
         assert logins.lockout_seconds(name, "127.0.0.1") > 0  # this process reads the same cache
-        pids = re.findall(r"^\[?<?(\d+)>? \"?POST /admin/login/", server.output(), re.M)
-        assert len(set(pids)) == 6, server.output()[-3000:]  # six requests, six processes
+        def login_pids() -> set[str]:
+            return set(re.findall(r"^\[?<?(\d+)>? \"?POST /admin/login/", server.output(), re.M))
+
+        # six requests, six processes (a worker logs its request as it exits: wait for the last line)
+        assert support.wait_for(lambda: len(login_pids()) == 6, timeout=15), server.output()[-3000:]
     finally:
         server.stop()
         logins.forget(name, "127.0.0.1")
