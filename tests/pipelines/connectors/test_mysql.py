@@ -14,6 +14,7 @@ from pipelines.connectors import (REGISTRY, ConnectorUnavailable, InvalidSetting
 from pipelines.connectors.base import INVALID_NAME_ISSUE
 from pipelines.connectors.mysql import grant_warnings, session_sql_mode
 from pipelines.types import Type
+from tests.support import wait_for
 
 from .conftest import column_types, interrupt_when, mysql_connect, read_all
 
@@ -566,6 +567,12 @@ def sleeping(my) -> int:
                       "AND ID <> CONNECTION_ID() AND STATE = 'User sleep'")[0][0]
 
 
+def stops_sleeping(my) -> bool:
+    """No session of the database sleeps any more, within 10 s: a killed statement may still show
+    in the process list for a moment on a loaded server."""
+    return bool(wait_for(lambda: sleeping(my) == 0, timeout=10))
+
+
 SLEEP_60 = "SELECT seq FROM seq_1_to_10 WHERE SLEEP(6) = 0"
 
 
@@ -577,7 +584,7 @@ def test_a_control_stops_a_blocked_query_with_kill_query(my):
         read_all(MY, my.settings(), SLEEP_60, timeout_seconds=120, control=control)
     stopper.join()
     assert str(info.value) == "stopped by the test"
-    assert sleeping(my) == 0
+    assert stops_sleeping(my)
 
 
 def test_a_control_stops_a_query_between_batches_and_before_it_starts(my):
@@ -590,7 +597,7 @@ def test_a_control_stops_a_query_between_batches_and_before_it_starts(my):
             result.next_batch()
     with pytest.raises(QueryInterrupted, match="^enough$"):
         read_all(MY, my.settings(), SLEEP_60, control=control)
-    assert sleeping(my) == 0
+    assert stops_sleeping(my)
 
 
 def test_end_session_kills_the_recorded_connection_of_the_same_user_only(my):
@@ -615,5 +622,5 @@ def test_end_session_kills_the_recorded_connection_of_the_same_user_only(my):
     assert MY.end_session(my.settings(), session) is True
     reader.join(10)
     assert not reader.is_alive() and failure
-    assert sleeping(my) == 0 and sessions == [session, None]
+    assert stops_sleeping(my) and sessions == [session, None]
     assert MY.end_session(my.settings(), session) is False
