@@ -169,10 +169,10 @@ def _timestamp_caster(oid: int, name: str, zone: str):
     return _ext.new_type((oid,), name, cast)
 
 
-def _date_caster():
-    """Dates as datetime.date; those of no Python date (infinity, BC, years beyond 9999) stay text."""
-    parse = _dt.date.fromisoformat
-
+def _iso_caster(oid: int, name: str, parse):
+    """A typecaster of ISO text by `parse`; a text it rejects stays text, which the run rejects for
+    that row: dates of no Python date (infinity, BC, years beyond 9999), and PostgreSQL's time
+    24:00:00 (psycopg2 reads it as 00:00:00, another time)."""
     def cast(value, cursor):
         if value is None:
             return None
@@ -181,23 +181,7 @@ def _date_caster():
         except ValueError:
             return value
 
-    return _ext.new_type((DATE,), "KRENALIS_DATE", cast)
-
-
-def _time_caster():
-    """Times of day as datetime.time; PostgreSQL's 24:00:00 stays text (psycopg2 reads it as
-    00:00:00, another time), which the run rejects for that row."""
-    parse = _dt.time.fromisoformat
-
-    def cast(value, cursor):
-        if value is None:
-            return None
-        try:
-            return parse(value)
-        except ValueError:
-            return value
-
-    return _ext.new_type((TIME,), "KRENALIS_TIME", cast)
+    return _ext.new_type((oid,), name, cast)
 
 
 def _timetz_caster():
@@ -224,8 +208,8 @@ def _typecasters():
         _timestamp_caster(TIMESTAMP, "KRENALIS_TIMESTAMP", "+00:00"),
         _timestamp_caster(TIMESTAMPTZ, "KRENALIS_TIMESTAMPTZ", ""),
         _timetz_caster(),
-        _date_caster(),
-        _time_caster(),
+        _iso_caster(DATE, "KRENALIS_DATE", _dt.date.fromisoformat),
+        _iso_caster(TIME, "KRENALIS_TIME", _dt.time.fromisoformat),
     ]
 
 
