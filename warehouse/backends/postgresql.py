@@ -349,7 +349,11 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk) "
                                    f"INSERT INTO {changes.CHANGES} (pk) SELECT _pk FROM w")
         self._names, self._kinds = names, kinds
-        self._stage_columns = temp_columns
+        self._stage_columns = "".join(f", {name} {postgres_type(t)}" for name, (_, t) in zip(names, self.columns))
+        self._stage_sql = (
+            f"INSERT INTO {_STAGE_TABLE} (_identity_id, _updated_at{''.join(', ' + n for n in names)}) "
+            f"SELECT _identity_id, {_timestamp_of('_updated_at')}{selected} FROM {_BATCH_TABLE} "
+            f"ON CONFLICT (_identity_id) DO UPDATE SET _updated_at = EXCLUDED._updated_at{updates}")
         self._staged = False
         self._conn = None
         self._deferred_commits = False
@@ -416,7 +420,11 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             return 0
         payload = _Payload(self._encoder.encode(rows))
         if self._staged:
-            self._transaction(lambda cur: cur.copy_expert(self._stage_copy_sql, payload, size=1 << 20))
+            def stage(cur):
+                cur.copy_expert(self._copy_sql, payload, size=1 << 20)
+                cur.execute(self._stage_sql)
+
+            self._transaction(stage)
             return len(rows)
         one_by_one = len(rows) <= self._log_budget
 
@@ -470,15 +478,12 @@ class PostgreSQLIdentityWriter(IdentityWriter):
 
         return self._transaction(work)
 
-    @property
-    def _stage_copy_sql(self) -> str:
-        return f"COPY {_STAGE_TABLE} (_identity_id, _updated_at{''.join(', ' + n for n in self._names)}) FROM STDIN"
-
     def stage_full_run(self) -> bool:
         def work(cur):
             cur.execute(f"DROP TABLE IF EXISTS {_STAGE_TABLE}, {_KEPT_TABLE}")
-            cur.execute(f"CREATE TEMPORARY TABLE {_STAGE_TABLE} (_seq bigint GENERATED ALWAYS AS IDENTITY, "
-                        f"_identity_id text NOT NULL, _updated_at bigint NOT NULL{self._stage_columns})")
+            # Keyed on the user ID: a later batch's row of an identity replaces the earlier one.
+            cur.execute(f"CREATE TEMPORARY TABLE {_STAGE_TABLE} (_identity_id text PRIMARY KEY, "
+                        f"_updated_at timestamp NOT NULL{self._stage_columns})")
             cur.execute(f"CREATE TEMPORARY TABLE {_KEPT_TABLE} (_identity_id text NOT NULL)")
 
         self._transaction(work)
@@ -488,19 +493,17 @@ class PostgreSQLIdentityWriter(IdentityWriter):
     def finish_full_run(self, *, purge: bool) -> int:
         if not self._staged:
             raise RuntimeError("finish_full_run without stage_full_run")
-        names, kinds = self._names, self._kinds
-        staged = [_timestamp_of(f"s.{n}") if kind == "datetime" else f"s.{n}" for n, kind in zip(names, kinds)]
+        names = self._names
         old = ", ".join(["i._updated_at"] + [f"i.{n}" for n in names])
-        new = ", ".join([_timestamp_of("s._updated_at")] + staged)
-        # One join of the staged rows with the pipeline's identities: what differs, with the staged
-        # values converted (so the writes below read this small table only).
+        new = ", ".join(["s._updated_at"] + [f"s.{n}" for n in names])
+        # One join of the staged rows with the pipeline's identities: what differs (so the writes
+        # below read this small table only).
         diff_sql = (
             f"CREATE TEMPORARY TABLE {_DIFF_TABLE} ON COMMIT DROP AS SELECT i._pk AS _old_pk, "
-            f"i._identity_id AS _old_id, s._identity_id, {_timestamp_of('s._updated_at')} AS _updated_at"
-            + "".join(f", {v} AS {n}" for v, n in zip(staged, names))
-            + f" FROM (SELECT * FROM krenalis_identities WHERE _pipeline = {self.pipeline_id} AND NOT _is_anonymous) i "
+            f"i._identity_id AS _old_id, s._identity_id, s._updated_at{''.join(', s.' + n for n in names)}"
+            f" FROM (SELECT * FROM krenalis_identities WHERE _pipeline = {self.pipeline_id} AND NOT _is_anonymous) i "
             f"FULL JOIN {_STAGE_TABLE} s ON s._identity_id = i._identity_id "
-            f"WHERE i._pk IS NULL OR s._seq IS NULL OR ROW({old}) IS DISTINCT FROM ROW({new})")
+            f"WHERE i._pk IS NULL OR s._identity_id IS NULL OR ROW({old}) IS DISTINCT FROM ROW({new})")
         update_sql = (f"UPDATE krenalis_identities i SET _updated_at = d._updated_at, _run = {self.run_id}"
                       + "".join(f", {n} = d.{n}" for n in names)
                       + f" FROM {_DIFF_TABLE} d WHERE d._old_pk IS NOT NULL AND d._identity_id IS NOT NULL "
@@ -516,11 +519,6 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         def work(cur):
             # Hashes of the whole pipeline in memory, not in batches on disk.
             cur.execute("SET LOCAL work_mem = '256MB'")
-            cur.execute(f"ANALYZE {_STAGE_TABLE}")
-            # The same identity in several batches: its last row wins.
-            cur.execute(f"DELETE FROM {_STAGE_TABLE} s USING (SELECT _identity_id, max(_seq) AS last FROM "
-                        f"{_STAGE_TABLE} GROUP BY _identity_id HAVING count(*) > 1) d "
-                        "WHERE s._identity_id = d._identity_id AND s._seq < d.last")
             # The change log is locked before any identity, as by every writer (no deadlock with a
             # resolution publishing).
             cur.execute(f"LOCK TABLE {changes.CHANGES} IN ROW EXCLUSIVE MODE")
