@@ -11,9 +11,10 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from . import admin_profiles, admin_views
-from .admin_forms import (PERIOD_NAMES, SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
+from .admin_forms import (SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
                           WorkspaceForm, stored_ca_certificate, type_label)
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
@@ -242,7 +243,8 @@ def _run_action(modeladmin, request, queryset, incremental):
             run_start(pipeline=pipeline, incremental=incremental)
             started += 1
         except KrenalisError as exc:
-            messages.error(request, f"“{pipeline.name}”: {exc.message}")
+            reason = admin_views.cannot_run_reason(pipeline) if exc.code == "PipelineDisabled" else exc.message
+            messages.error(request, f"“{pipeline.name}”: {reason}")
     if started:
         messages.success(request, f"Started {started} run{'s' if started != 1 else ''}.")
 
@@ -267,6 +269,7 @@ class PipelineAdmin(admin.ModelAdmin):
 
     class Media:
         css = CONSOLE_CSS
+        js = ("admin_console/local_times.js",)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "Pipelines", **(extra_context or {})}
@@ -278,8 +281,13 @@ class PipelineAdmin(admin.ModelAdmin):
 
     @admin.display(description="Schedule")
     def schedule(self, obj):
-        name = PERIOD_NAMES.get(obj.schedule_period)
-        return f"every {name}" if name else "—"
+        facts = admin_views.schedule_facts(obj)
+        if not facts["period"]:
+            return "—"
+        if facts["next_run"] is None:
+            return format_html('every {} <span class="kr-muted">(paused: disabled)</span>', facts["period"])
+        return format_html('every {}, next <time class="kr-local" datetime="{}">{}</time>', facts["period"],
+                           facts["next_run"].isoformat(), facts["next_run"].strftime("%H:%M UTC"))
 
     @admin.display(description="Last run")
     def last_run(self, obj):
@@ -294,11 +302,16 @@ class PipelineAdmin(admin.ModelAdmin):
     @admin.display(description="Run")
     def run_buttons(self, obj):
         url = reverse("admin:pipelines_pipeline_run", args=[obj.id])
-        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full" '
-                              'title="Read every row">Run now</button>', url)
+        reason = admin_views.cannot_run_reason(obj)
+        off = format_html(' disabled title="{}"', reason) if reason else ""
+        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full"{}{}>Run now'
+                              '</button>', url, off, "" if reason else mark_safe(' title="Read every row"'))
         if obj.updated_at_column:
-            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental" '
-                                   'title="Read the rows changed since the last run">Incremental</button>', url)
+            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental"{}{}>'
+                                   'Incremental</button>', url, off,
+                                   "" if reason else mark_safe(' title="Read the rows changed since the last run"'))
+        if reason:
+            buttons += format_html('<div class="kr-muted kr-small">{}</div>', "Disabled: enable it to run it.")
         return buttons
 
     def get_urls(self):
