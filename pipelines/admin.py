@@ -7,13 +7,15 @@ their buttons) are in `admin_views`, forms in `admin_forms`.
 from functools import partial
 
 from django.contrib import admin, messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from . import admin_views
-from .admin_forms import (PERIOD_NAMES, SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
-                          WorkspaceForm, stored_ca_certificate)
+from . import admin_profiles, admin_views
+from .admin_forms import (SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
+                          WorkspaceForm, stored_ca_certificate, type_label)
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
 from .services.connections import connection_delete
@@ -22,9 +24,6 @@ from .services.runs import run_start
 from .services.workspaces import workspace_delete
 from .types import leaf_paths, parse_type
 
-admin.site.site_header = "Krenalis"
-admin.site.site_title = "Krenalis admin"
-admin.site.index_title = "Import users from your databases"
 admin.site.login_form = ThrottledLoginForm
 
 CONSOLE_CSS = {"all": ("admin_console/console.css",)}
@@ -47,7 +46,7 @@ def schema_table(schema_json) -> str:
     for prop_path, prop in leaf_paths(schema):
         flags = ", ".join(flag for flag, on in (("nullable", prop.nullable), ("read optional", prop.read_optional))
                           if on)
-        rows.append((prop_path, str(prop.type), flags or "—", prop.description or ""))
+        rows.append((prop_path, type_label(prop.type), flags or "—", prop.description or ""))
     body = format_html_join("", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
     return format_html('<table class="kr-table kr-schema"><thead><tr><th>Property</th><th>Type</th><th>Flags</th>'
                        '<th>Description</th></tr></thead><tbody>{}</tbody></table>', body)
@@ -59,7 +58,7 @@ def schema_table(schema_json) -> str:
 class WorkspaceAdmin(admin.ModelAdmin):
     form = WorkspaceForm
     list_display = ("name", "id", "warehouse_platform", "warehouse_mode", "connection_count", "pipeline_count",
-                    "created_at")
+                    "profile_links", "created_at")
     search_fields = ("name",)
 
     class Media:
@@ -76,7 +75,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
                 ("Profile schema", {"fields": ("profile_schema_json",)}),
             )
         return (
-            (None, {"fields": ("name", "id", "created_at")}),
+            (None, {"fields": ("name", "id", "created_at", "profile_links")}),
             ("Data warehouse", {"fields": ("warehouse_platform", "warehouse_mode")}),
             ("Profile schema", {"fields": ("profile_schema_table",)}),
         )
@@ -84,7 +83,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("id", "created_at", "warehouse_platform", "warehouse_mode", "profile_schema_table")
+        return ("id", "created_at", "warehouse_platform", "warehouse_mode", "profile_schema_table", "profile_links")
 
     @admin.display(description="Profile schema")
     def profile_schema_table(self, obj):
@@ -97,6 +96,26 @@ class WorkspaceAdmin(admin.ModelAdmin):
     @admin.display(description="Pipelines")
     def pipeline_count(self, obj):
         return obj.pipelines.count()
+
+    def get_urls(self):
+        def view(func):
+            return self.admin_site.admin_view(partial(func, self))
+
+        return [
+            path("profiles/", view(admin_profiles.profiles_home), name="pipelines_profiles"),
+            path("<int:workspace_id>/profiles/", view(admin_profiles.profiles_page),
+                 name="pipelines_workspace_profiles"),
+            path("<int:workspace_id>/profiles/<str:kpid>/", view(admin_profiles.profile_page),
+                 name="pipelines_workspace_profile"),
+            path("<int:workspace_id>/identity-resolution/", view(admin_profiles.resolution_page),
+                 name="pipelines_workspace_resolution"),
+        ] + super().get_urls()
+
+    @admin.display(description="Unified users")
+    def profile_links(self, obj):
+        return format_html('<a href="{}">Profiles</a> · <a href="{}">Identity resolution</a>',
+                           reverse("admin:pipelines_workspace_profiles", args=[obj.id]),
+                           reverse("admin:pipelines_workspace_resolution", args=[obj.id]))
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -224,7 +243,8 @@ def _run_action(modeladmin, request, queryset, incremental):
             run_start(pipeline=pipeline, incremental=incremental)
             started += 1
         except KrenalisError as exc:
-            messages.error(request, f"“{pipeline.name}”: {exc.message}")
+            reason = admin_views.cannot_run_reason(pipeline) if exc.code == "PipelineDisabled" else exc.message
+            messages.error(request, f"“{pipeline.name}”: {reason}")
     if started:
         messages.success(request, f"Started {started} run{'s' if started != 1 else ''}.")
 
@@ -249,6 +269,7 @@ class PipelineAdmin(admin.ModelAdmin):
 
     class Media:
         css = CONSOLE_CSS
+        js = ("admin_console/local_times.js",)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "Pipelines", **(extra_context or {})}
@@ -260,8 +281,13 @@ class PipelineAdmin(admin.ModelAdmin):
 
     @admin.display(description="Schedule")
     def schedule(self, obj):
-        name = PERIOD_NAMES.get(obj.schedule_period)
-        return f"every {name}" if name else "—"
+        facts = admin_views.schedule_facts(obj)
+        if not facts["period"]:
+            return "—"
+        if facts["next_run"] is None:
+            return format_html('every {} <span class="kr-muted">(paused: disabled)</span>', facts["period"])
+        return format_html('every {}, next <time class="kr-local" datetime="{}">{}</time>', facts["period"],
+                           facts["next_run"].isoformat(), facts["next_run"].strftime("%H:%M UTC"))
 
     @admin.display(description="Last run")
     def last_run(self, obj):
@@ -270,16 +296,22 @@ class PipelineAdmin(admin.ModelAdmin):
             return "never"
         summary = admin_views.run_summary(run)
         return format_html('<a href="{}"><span class="kr-status kr-{}">{}</span></a> {} imported',
-                           summary["url"], summary["status"].lower(), summary["status"], summary["imported"])
+                           summary["url"], summary["status"].lower(), summary["statusLabel"],
+                           intcomma(summary["imported"]))
 
     @admin.display(description="Run")
     def run_buttons(self, obj):
         url = reverse("admin:pipelines_pipeline_run", args=[obj.id])
-        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full" '
-                              'title="Read every row">Run now</button>', url)
+        reason = admin_views.cannot_run_reason(obj)
+        off = format_html(' disabled title="{}"', reason) if reason else ""
+        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full"{}{}>Run now'
+                              '</button>', url, off, "" if reason else mark_safe(' title="Read every row"'))
         if obj.updated_at_column:
-            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental" '
-                                   'title="Read the rows changed since the last run">Incremental</button>', url)
+            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental"{}{}>'
+                                   'Incremental</button>', url, off,
+                                   "" if reason else mark_safe(' title="Read the rows changed since the last run"'))
+        if reason:
+            buttons += format_html('<div class="kr-muted kr-small">{}</div>', "Disabled: enable it to run it.")
         return buttons
 
     def get_urls(self):
@@ -368,7 +400,8 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="Status")
     def status(self, obj):
         status = admin_views.run_status(obj)
-        return format_html('<span class="kr-status kr-{}">{}</span>', status.lower(), status)
+        return format_html('<span class="kr-status kr-{}">{}</span>', status.lower(),
+                           admin_views.status_label(obj, status))
 
     @admin.display(description="Duration")
     def duration(self, obj):
@@ -376,15 +409,15 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Read")
     def rows_read(self, obj):
-        return admin_views.run_summary(obj)["rowsRead"]
+        return intcomma(admin_views.run_summary(obj)["rowsRead"])
 
     @admin.display(description="Imported")
     def imported(self, obj):
-        return admin_views.run_summary(obj)["imported"]
+        return intcomma(admin_views.run_summary(obj)["imported"])
 
     @admin.display(description="Failed")
     def failed_rows(self, obj):
-        return admin_views.run_summary(obj)["failedRows"]
+        return intcomma(admin_views.run_summary(obj)["failedRows"])
 
     def get_urls(self):
         return [

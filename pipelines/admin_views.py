@@ -4,27 +4,31 @@ the chart of a pipeline's recent runs. Every action goes through the services th
 import datetime as dt
 import html
 import json
+import re
 
 from django.contrib import messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, ConnectionForm, PipelineForm,
-                          error_text, out_schema_for, profile_rows, test_connection_settings)
+                          error_text, out_schema_for, profile_rows, test_connection_settings, type_label)
 from warehouse.columns import profile_columns
 
 from .api.platform import client_gone
 from .engine import FINALIZE, RECEIVE, STEP_NAMES, RunStopped
 from .errors import BadRequest, KrenalisError
 from .models import Connection, Pipeline, Run, Workspace
-from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits
+from .services.pipelines import USER_ID_KINDS, enabled_languages, function_limits
 from .services.preview import preview_query
 from .services.profiles import attributes_of
 from .services.runs import CANCELLED, dry_run_pipeline, run_cancel, run_start
-from .types import SchemaError, dumps_json, parse_type
+from .timeformats import TimeFormatError, parse_updated_at
+from .types import SchemaError, dumps_json, encode_value, leaf_paths, parse_type
 
 PREVIEW_ROWS = 20
 CHART_RUNS = 20
@@ -120,14 +124,42 @@ def _connection_for(request) -> Connection:
     return connection
 
 
-def _schema_rows(schema: dict | None) -> list[dict]:
-    rows = []
+# Formats tried on a text column's previewed values to tell whether it holds times ("%s" is not:
+# any number would pass).
+DETECTED_TIME_FORMATS = tuple(f for f in FORMAT_SUGGESTIONS if f != "%s")
+
+
+def time_format_of(values) -> str | None:
+    """The first format in which every previewed value reads as a time, or None (no value, or
+    one that is not a time: a first name is no update time)."""
+    texts = [v for v in values if v is not None]
+    if not texts or not all(isinstance(v, str) for v in texts):
+        return None
+    for fmt in DETECTED_TIME_FORMATS:
+        try:
+            for text in texts:
+                parse_updated_at(text, "string", fmt)
+        except (TimeFormatError, ValueError):
+            continue
+        return fmt
+    return None
+
+
+def _schema_rows(schema: dict | None, rows: list[dict] | None = None) -> list[dict]:
+    """The schema's columns as the editor shows them, each with what it can be: a user ID (by its
+    kind), an update time (a datetime or date; a text or JSON column only when the previewed
+    `rows` hold times, with the format they are in)."""
+    result = []
     for prop in (schema or {}).get("properties", []):
         kind = prop["type"]["kind"]
-        rows.append({"name": prop["name"], "type": str(parse_type(prop["type"])), "kind": kind,
-                     "nullable": bool(prop.get("nullable")),
-                     "userId": kind in USER_ID_KINDS, "updatedAt": kind in UPDATED_AT_KINDS})
-    return rows
+        time_format = None
+        if kind in ("string", "json") and rows:
+            time_format = time_format_of([row.get(prop["name"]) for row in rows])
+        result.append({"name": prop["name"], "type": type_label(parse_type(prop["type"])), "kind": kind,
+                       "nullable": bool(prop.get("nullable")), "userId": kind in USER_ID_KINDS,
+                       "updatedAt": kind in ("datetime", "date") or time_format is not None,
+                       "timeFormat": time_format})
+    return result
 
 
 def preview(model_admin, request):
@@ -144,7 +176,8 @@ def preview(model_admin, request):
         return error_response(error_text(exc), exc.status)
     columns = [p["name"] for p in (result["schema"] or {}).get("properties", [])]
     return json_response({"columns": columns, "rows": result["rows"], "schema": result["schema"],
-                          "schemaRows": _schema_rows(result["schema"]), "issues": result["issues"] or []})
+                          "schemaRows": _schema_rows(result["schema"], result["rows"]),
+                          "issues": result["issues"] or []})
 
 
 def schema_rows(model_admin, request):
@@ -227,26 +260,31 @@ def test_transformation(model_admin, request):
             in_type = parse_type(in_json)
         except SchemaError as exc:
             raise BadRequest(f"input schema is not valid: {exc}") from None
-        if request.POST.get("transformation") == "function":
-            paths = _json_arg(request, "function_out_paths", []) or []
-        else:
-            paths = list(_mapping_arg(request))
-        out_json = out_schema_for(workspace, paths) if paths else None
-        if out_json is None:
-            raise BadRequest("choose at least one profile property to set")
-        out_type = parse_type(out_json)
+        function = request.POST.get("transformation") == "function"
+        ticked = [p for p in (_json_arg(request, "function_out_paths", []) or [])] if function else []
+        paths = ticked if function else list(_mapping_arg(request))
         user_id_column = request.POST.get("user_id_column", "")
         if not user_id_column:
             raise BadRequest("choose the user ID column first")
-        pipeline = Pipeline(workspace=workspace, connection=connection, query=request.POST.get("query", ""),
-                            in_schema=in_json, out_schema=out_json, user_id_column=user_id_column,
-                            updated_at_column=request.POST.get("updated_at_column", ""),
-                            updated_at_format=request.POST.get("updated_at_format", ""),
-                            **_transformation_fields(request, in_type))
-        try:
-            rows = dry_run_pipeline(pipeline, PREVIEW_ROWS)
-        except MappingError as exc:
-            raise BadRequest(f"invalid mapping: {exc}") from None
+        transformation = _transformation_fields(request, in_type)
+
+        def dry_run(paths):
+            out_json = out_schema_for(workspace, paths) if paths else None
+            if out_json is None:
+                raise BadRequest("choose at least one profile property to set")
+            fields = dict(transformation, function_out_paths=list(paths)) if function else transformation
+            pipeline = Pipeline(workspace=workspace, connection=connection, query=request.POST.get("query", ""),
+                                in_schema=in_json, out_schema=out_json, user_id_column=user_id_column,
+                                updated_at_column=request.POST.get("updated_at_column", ""),
+                                updated_at_format=request.POST.get("updated_at_format", ""), **fields)
+            try:
+                return dry_run_pipeline(pipeline, PREVIEW_ROWS), parse_type(out_json)
+            except MappingError as exc:
+                raise BadRequest(f"invalid mapping: {exc}") from None
+
+        if function:
+            paths = _returned_paths(dry_run, workspace, ticked)
+        rows, out_type = dry_run(paths)
     except RunStopped as stop:
         return error_response(f"{STEP_LABELS[STEP_NAMES[stop.step]]}: {stop.message}", 422)
     except KrenalisError as exc:
@@ -254,14 +292,60 @@ def test_transformation(model_admin, request):
     columns = profile_columns(out_type)
     results = []
     for number, row in enumerate(rows, 1):
-        item = {"row": number, "userId": row.user_id, "output": None, "error": None, "step": None}
+        item = {"row": number, "userId": row.user_id, "output": None, "values": None, "error": None, "step": None}
         if row.step is None:
             item["output"] = attributes_of(dict(zip((c.name for c in columns), row.values)), columns)
+            item["values"] = {c.path: None if v is None else encode_value(v, c.type)
+                              for c, v in zip(columns, row.values)}
         else:
-            item["step"], item["error"] = STEP_NAMES[row.step], row.message
+            item["step"], item["error"] = STEP_NAMES[row.step], not_ticked_hint(row.message)
             item["stepLabel"] = STEP_LABELS[item["step"]]  # as the run page shows the run's errors
         results.append(item)
-    return json_response({"results": results, "failed": sum(1 for r in results if r["error"])})
+    answer = {"results": results, "properties": [c.path for c in columns],
+              "failed": sum(1 for r in results if r["error"])}
+    if function:
+        answer["outPaths"] = paths
+        answer["ticked"] = [p for p in paths if p not in ticked]
+    return json_response(answer)
+
+
+NOT_IN_OUTPUT = re.compile(r"property «([^»]+)» is not part of output schema")
+DERIVE_ROUNDS = 10
+
+
+def _returned_paths(dry_run, workspace, ticked: list[str]) -> list[str]:
+    """The profile properties a function sets, derived from a test run rather than ticked by
+    hand: those it returns with a value on the preview rows (a first run with every property),
+    then each one a run refuses as "not part of output schema" (one it returns as null, say).
+    The ticks kept are the user's, plus these."""
+    leaves = [path for path, _ in leaf_paths(parse_type(workspace.profile_schema))]
+    paths = list(ticked)
+    rows, out_type = dry_run(leaves)
+    columns = profile_columns(out_type)
+    for row in rows:
+        if row.step is None:
+            for column, value in zip(columns, row.values):
+                if value is not None and column.path not in paths:
+                    paths.append(column.path)
+    for _ in range(DERIVE_ROUNDS):
+        if not paths:
+            return leaves
+        rows, _ = dry_run(paths)
+        missing = {m.group(1) for row in rows if row.step is not None
+                   for m in [NOT_IN_OUTPUT.search(row.message or "")] if m} & set(leaves) - set(paths)
+        if not missing:
+            break
+        paths += sorted(missing)
+    return [path for path in leaves if path in paths]
+
+
+def not_ticked_hint(message: str) -> str:
+    """The run's message for a property a function returns but is not ticked, with what to do."""
+    found = NOT_IN_OUTPUT.search(message or "")
+    if not found:
+        return message
+    return (f"{message} (or tick “Set by the function” for {found.group(1)} in the pipeline: "
+            f"“Test on preview rows” ticks what the function returns)")
 
 
 def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
@@ -307,6 +391,7 @@ def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
     else:
         profiles = {str(pipeline.workspace_id): profile_rows(pipeline.workspace)}
     runs = list(pipeline.runs.order_by("-start_time")[:CHART_RUNS]) if pipeline else []
+    schedule = schedule_facts(pipeline) if pipeline else {}
     context = {
         **model_admin.admin_site.each_context(request),
         "title": "Add pipeline" if add else f"Pipeline “{pipeline.name}”",
@@ -321,6 +406,8 @@ def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
         "form": form,
         "editor_config": {
             "pipelineId": pipeline.id if pipeline else None,
+            "cursor": pipeline.cursor.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            if pipeline and pipeline.cursor else None,
             "connectionWorkspaces": workspaces,
             "profiles": profiles,
             "workspace": str(pipeline.workspace_id) if pipeline else None,
@@ -337,12 +424,41 @@ def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
         "runs": [run_summary(r) for r in runs[:5]],
         "chart": runs_chart_svg(list(reversed(runs))) if runs else "",
         "running": any(r.end_time is None for r in runs),
+        "schedule": schedule,
+        "cannot_run": cannot_run_reason(pipeline) if pipeline else "",
         "media": model_admin.media,
     }
     return TemplateResponse(request, "admin/pipelines/pipeline/editor.html", context)
 
 
 # --------------------------------------------------------------------------- runs
+
+def cannot_run_reason(pipeline: Pipeline) -> str:
+    """Why "Run now" is off, in words (the service's refusal names the pipeline's ID)."""
+    if not pipeline.enabled:
+        return "The pipeline is disabled: tick “Enabled” and save to run it."
+    return ""
+
+
+def schedule_facts(pipeline: Pipeline, now=None) -> dict:
+    """The schedule as the pages show it: its period and its next run (None when it has none)."""
+    from .admin_forms import PERIOD_NAMES
+    from .scheduling import next_due
+
+    period = PERIOD_NAMES.get(pipeline.schedule_period)
+    next_run = None
+    if period and pipeline.enabled:
+        next_run = next_due(after=now or dt.datetime.now(dt.timezone.utc), schedule_start=pipeline.schedule_start,
+                            schedule_period=pipeline.schedule_period)
+    if not period:
+        text = "Not scheduled: it runs when you run it."
+    elif next_run is None:
+        text = f"Every {period}, but no scheduled run while the pipeline is disabled."
+    else:
+        text = f"Every {period}; next run"
+    return {"period": period, "next_run": next_run, "text": text,
+            "next_run_utc": next_run.strftime("%Y-%m-%d %H:%M UTC") if next_run else ""}
+
 
 def run_now(model_admin, request, pipeline_id):
     """POST: starts a run (mode full, incremental, or the pipeline's own) and opens its page."""
@@ -356,7 +472,8 @@ def run_now(model_admin, request, pipeline_id):
     try:
         run = run_start(pipeline=pipeline, incremental=incremental)
     except KrenalisError as exc:
-        messages.error(request, f"Pipeline “{pipeline.name}” could not start: {error_text(exc)}")
+        reason = cannot_run_reason(pipeline) if exc.code == "PipelineDisabled" else error_text(exc)
+        messages.error(request, f"Pipeline “{pipeline.name}” could not start: {reason}")
         back = request.POST.get("next") or reverse("admin:pipelines_pipeline_change", args=[pipeline.id])
         return HttpResponseRedirect(back if back.startswith("/") else "/")
     kind = "An incremental" if run.incremental else "A full"
@@ -372,6 +489,15 @@ def run_status(run: Run) -> str:
     if run.error:
         return "Failed"
     return "Succeeded"
+
+
+def status_label(run: Run, status: str | None = None) -> str:
+    """The status as a sentence: a run that succeeded with failed rows says how many."""
+    status = status or run_status(run)
+    failed_rows = sum(run.failed or ())
+    if status == "Succeeded" and failed_rows:
+        return f"Succeeded with {intcomma(failed_rows)} failed row{pluralize(failed_rows)}"
+    return status
 
 
 def _seconds(run: Run, now=None) -> float:
@@ -393,10 +519,12 @@ def format_duration(seconds: float) -> str:
 
 def run_summary(run: Run) -> dict:
     passed, failed = list(run.passed or [0] * 7), list(run.failed or [0] * 7)
+    status = run_status(run)
     return {
         "id": run.id,
         "pipeline": run.pipeline_id,
-        "status": run_status(run),
+        "status": status,
+        "statusLabel": status_label(run, status),
         "live": run.end_time is None,
         "incremental": run.incremental,
         "mode": "Incremental" if run.incremental else "Full",
@@ -423,6 +551,11 @@ def run_page(model_admin, request, run_id):
     if not model_admin.has_view_permission(request, run):
         raise PermissionDenied
     errors = list(run.errors.order_by("seq")[:1000])
+    # Notes are what the run says about itself (its fatal error, "unimported records not deleted
+    # ..."): an error with neither a user ID nor a row. The others are the rows that failed.
+    notes = [e for e in errors if e.user_id is None and e.row is None]
+    row_errors = [e for e in errors if not (e.user_id is None and e.row is None)]
+    in_names = [p.get("name") for p in (run.pipeline.in_schema or {}).get("properties", [])]
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Run {run.id} of “{run.pipeline.name}”",
@@ -433,13 +566,28 @@ def run_page(model_admin, request, run_id):
         "summary": run_summary(run),
         "summary_json": run_summary(run),
         "errors": [{"seq": e.seq, "step": STEP_LABELS[STEP_NAMES[e.step]], "user_id": e.user_id,
-                    "message": e.message} for e in errors],
-        "errors_total": max(run.errors_total, len(errors)),
+                    "message": not_ticked_hint(e.message), "row": _shown_row(e.row, in_names)}
+                   for e in row_errors],
+        "notes": [{"step": STEP_LABELS[STEP_NAMES[e.step]], "message": e.message} for e in notes],
+        # notes are always among the kept errors unless more than 1,000 rows failed before them
+        "errors_total": max(run.errors_total - len(notes), len(row_errors)),
         "has_change_permission": model_admin.has_change_permission(request, run),
         "progress_url": reverse("admin:pipelines_run_progress", args=[run.id]),
         "cancel_url": reverse("admin:pipelines_run_cancel", args=[run.id]),
     }
     return TemplateResponse(request, "admin/pipelines/run/detail.html", context)
+
+
+def _shown_row(row: dict | None, order: list[str]) -> dict | None:
+    """A failed row's position and values, as the errors table shows them: in the input schema's
+    order (a JSON column of the metadata database may keep the keys in its own)."""
+    if not row:
+        return None
+    read = row.get("values") or {}
+    names = [n for n in order if n in read] + [n for n in read if n not in order]
+    values = ", ".join(f"{name} = {'NULL' if read[name] is None else json.dumps(read[name], ensure_ascii=False)}"
+                       for name in names)
+    return {"position": row.get("position"), "values": values}
 
 
 def run_progress(model_admin, request, run_id):

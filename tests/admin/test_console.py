@@ -277,13 +277,30 @@ def test_preview_returns_rows_schema_and_issues(admin_client, connection):
     assert body["columns"] == ["id", "email", "firstname", "updated_ts"]
     assert len(body["rows"]) == 10 and body["rows"][0]["email"] == "user1@example.com"
     assert [r["name"] for r in body["schemaRows"] if r["userId"]] == ["id", "email", "firstname"]
-    assert [r["name"] for r in body["schemaRows"] if r["updatedAt"]] == ["email", "firstname", "updated_ts"]
+    # A text column is offered as the update time only when its values are times: not firstname.
+    assert [r["name"] for r in body["schemaRows"] if r["updatedAt"]] == ["updated_ts"]
+    # The derived types show their length.
+    assert {r["name"]: r["type"] for r in body["schemaRows"]}["firstname"] == "string(60)"
     many = admin_client.post(url, {"connection": str(connection.id),
                                    "query": "SELECT generate_series(1, 50) AS id"}).json()
     assert len(many["rows"]) == 20
     error = admin_client.post(url, {"connection": str(connection.id), "query": "SELECT nope FROM customers"})
     assert error.status_code == 503 and "nope" in error.json()["error"]
     assert admin_client.post(url, {"query": QUERY}).json() == {"error": "choose a connection first"}
+
+
+def test_a_text_column_of_times_is_offered_as_the_update_time_with_its_format(admin_client, connection):
+    url = reverse("admin:pipelines_pipeline_preview")
+    body = admin_client.post(url, {"connection": str(connection.id), "query": (
+        "SELECT id, firstname, updated_at, to_char(updated_ts, 'DD/MM/YYYY HH24:MI') AS changed, "
+        "'' || age AS age_text FROM customers ORDER BY id")}).json()
+    rows = {r["name"]: r for r in body["schemaRows"]}
+    assert [name for name, r in rows.items() if r["updatedAt"]] == ["updated_at", "changed"]
+    assert (rows["updated_at"]["timeFormat"], rows["changed"]["timeFormat"]) == ("ISO8601", "%d/%m/%Y %H:%M")
+    assert rows["firstname"]["timeFormat"] is None and rows["age_text"]["timeFormat"] is None  # numbers are no times
+    # a schema typed by hand (no previewed values) offers only datetime and date columns
+    typed = admin_client.post(reverse("admin:pipelines_pipeline_schema"), {"schema": json.dumps(body["schema"])})
+    assert [r["name"] for r in typed.json()["schemaRows"] if r["updatedAt"]] == []
 
 
 def test_saving_uses_the_service_and_puts_errors_next_to_their_field(admin_client, connection):
@@ -350,7 +367,10 @@ def test_test_on_preview_rows_with_a_mapping_and_with_functions(admin_client, co
     body = admin_client.post(url, data).json()
     assert len(body["results"]) == 10 and body["failed"] == 0
     assert body["results"][0] == {"row": 1, "userId": "1", "step": None, "error": None,
-                                  "output": {"email": "user1@example.com", "first_name": "First1"}}
+                                  "output": {"email": "user1@example.com", "first_name": "First1"},
+                                  "values": {"email": "user1@example.com", "first_name": "First1"}}
+    # one column per property, as the preview has one per column
+    assert body["properties"] == ["email", "first_name"]
 
     js = ("const transform = (u) => { if (String(u.id) === '3') throw new Error('bad row'); "
           "return {email: u.email.toUpperCase()}; };")
@@ -445,7 +465,7 @@ def test_run_now_run_page_progress_and_cancel(admin_client, connection):
     assert run.incremental
     run_execute(run_id=run.id)
     page = admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode()
-    assert "Succeeded" in page and 'id="kr-imported">10<' in page and "No errors." in page
+    assert "Succeeded" in page and 'id="kr-imported">10<' in page and "No row failed." in page
     listing = admin_client.get(reverse("admin:pipelines_run_changelist")).content.decode()
     assert "Cancelled" in listing and "Succeeded" in listing
     pipeline_page = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
@@ -461,8 +481,48 @@ def test_run_page_lists_kept_errors(admin_client, connection):
     RunError.objects.create(run=run, seq=1, step=4, user_id="7", message="bad <value>")
     RunError.objects.create(run=run, seq=2, step=4, user_id="9", message="other")
     page = admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode()
-    assert "bad &lt;value&gt;" in page and "<code>7</code>" in page and "2 errors." in page
-    assert 'id="kr-failed">2<' in page
+    assert "bad &lt;value&gt;" in page and "<code>7</code>" in page and "2 rows failed." in page
+    assert 'id="kr-failed">2<' in page and "Succeeded with 2 failed rows" in page
+
+
+def test_a_run_with_failed_rows_says_so_keeps_its_notes_apart_and_shows_a_row_without_user_id(
+        admin_client, connection):
+    """Two rows fail, one for its NULL user ID: the run "succeeded with 2 failed rows" (on its page,
+    the runs list and the pipeline's recent runs), the run's note ("unimported records not deleted")
+    is not counted as a third error, and the row without a user ID shows its position in the query's
+    result and the values read, so that it can be found in the source."""
+    query = ("SELECT CASE WHEN id IN (2, 5) THEN NULL ELSE id END AS id, email, firstname, age FROM customers "
+             "ORDER BY customers.id")
+    pipeline = make_pipeline(connection, query=query, updated_at_column="", in_schema=preview_schema(connection, query),
+                             transformation={"mapping": {"email": "email", "first_name": "firstname", "age": "age"}},
+                             out_schema={"kind": "object", "properties": [
+                                 p for p in support.PROFILE_SCHEMA["properties"] if p["name"] != "last_name"]})
+    from pipelines.services.runs import run_start
+
+    run = run_start(pipeline=pipeline, incremental=False)
+    run_execute(run_id=run.id)
+    run.refresh_from_db()
+    assert run.error == "" and sum(run.failed) == 2 and run.errors_total == 3  # two rows, and the note
+    page = admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode()
+    assert "Succeeded with 2 failed rows<" in page
+    assert "2 rows failed." in page  # not "3 errors": the note is apart
+    notes = page[page.index('id="kr-notes"'):page.index("Rows that failed")]
+    assert "unimported records not deleted because at least one with errors could not be identified" in notes
+    errors = page[page.index('id="kr-errors"'):]
+    assert "row 2 of the query" in errors
+    assert "id = NULL, email = \"user2@example.com\", firstname = \"First2\", age = 22" in html.unescape(errors), errors[:2000]
+    assert "row 5 of the query" in errors
+    listing = admin_client.get(reverse("admin:pipelines_run_changelist")).content.decode()
+    assert "Succeeded with 2 failed rows<" in listing
+    recent = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
+    assert "Succeeded with 2 failed rows<" in recent
+    # what the run keeps for the API is unchanged: the row and the note, in order
+    assert [(e.step, e.user_id, e.row) for e in run.errors.order_by("seq")] == [
+        (0, None, {"position": 2, "values": {"id": None, "email": "user2@example.com", "firstname": "First2",
+                                             "age": 22}}),
+        (0, None, {"position": 5, "values": {"id": None, "email": "user5@example.com", "firstname": "First5",
+                                             "age": 25}}),
+        (6, None, None)]
 
 
 def test_actions_start_runs(admin_client, connection):
@@ -494,3 +554,83 @@ def test_durations_read_well_from_milliseconds_to_hours(seconds, shown):
     from pipelines.admin_views import format_duration
 
     assert format_duration(seconds) == shown
+
+
+# --------------------------------------------------------------------------- issue 21: schedule, disabled, ticks
+
+def test_the_schedule_shows_the_next_run_and_a_disabled_pipeline_cannot_run_with_a_reason(admin_client, connection):
+    import datetime as dt
+
+    from pipelines.scheduling import next_due
+    from pipelines.services.pipelines import pipeline_set_schedule
+
+    pipeline = make_pipeline(connection)
+    pipeline_set_schedule(pipeline=pipeline, period="15m")
+    pipeline = Pipeline.objects.get(id=pipeline.id)
+    due = next_due(after=dt.datetime.now(dt.timezone.utc), schedule_start=pipeline.schedule_start,
+                   schedule_period=15)
+    page = html.unescape(admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode())
+    assert f'Every 15m; next run <time class="kr-local" datetime="{due.isoformat()}">' \
+           f'{due:%Y-%m-%d %H:%M} UTC</time>' in page
+    listing = admin_client.get(reverse("admin:pipelines_pipeline_changelist")).content.decode()
+    assert f'every 15m, next <time class="kr-local" datetime="{due.isoformat()}">{due:%H:%M} UTC</time>' in listing
+    assert "admin_console/local_times.js" in listing and "admin_console/local_times.js" in page
+
+    Pipeline.objects.filter(id=pipeline.id).update(enabled=False)
+    page = html.unescape(admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode())
+    assert re.search(r'id="kr-run-full"\s+disabled title="The pipeline is disabled: tick “Enabled” and save to run '
+                     r'it.">', page)
+    assert re.search(r'id="kr-run-incremental"\s+disabled', page)
+    assert "Every 15m, but no scheduled run while the pipeline is disabled." in page
+    listing = html.unescape(admin_client.get(reverse("admin:pipelines_pipeline_changelist")).content.decode())
+    assert "every 15m <span class=\"kr-muted\">(paused: disabled)</span>" in listing
+    assert listing.count("formaction") == 2 and listing.count(" disabled title=\"The pipeline is disabled") == 2
+    # the refusal (a form posted anyway) names the pipeline, not its ID
+    resp = admin_client.post(reverse("admin:pipelines_pipeline_run", args=[pipeline.id]), {"mode": "full"}, follow=True)
+    text = html.unescape(resp.content.decode())
+    assert "Pipeline “Customers” could not start: The pipeline is disabled: tick “Enabled” and save to run it." in text
+    assert str(pipeline.id) not in text.split("could not start")[1].split("</li>")[0]
+    assert not Run.objects.exists()
+
+
+def test_a_function_test_ticks_the_properties_the_function_returns(admin_client, connection):
+    """Nothing ticked: the test derives the ticks from what the function returns, a property
+    returned only as null included (the run would refuse it as 'not part of output schema')."""
+    url = reverse("admin:pipelines_pipeline_test")
+    js = "const transform = (u) => ({email: u.email, first_name: u.firstname, age: null});"
+    body = admin_client.post(url, editor_post(connection, transformation="function", function_language="JavaScript",
+                                              function_source=js, function_out_paths="[]")).json()
+    assert body["failed"] == 0, body["results"][0]
+    assert body["outPaths"] == ["email", "first_name", "age"] and body["ticked"] == ["email", "first_name", "age"]
+    assert body["properties"] == ["email", "first_name", "age"]
+    # ticks the user made stay; only what is missing is added
+    body = admin_client.post(url, editor_post(connection, transformation="function", function_language="JavaScript",
+                                              function_source=js, function_out_paths='["last_name", "email"]')).json()
+    assert body["outPaths"] == ["email", "first_name", "last_name", "age"] and body["ticked"] == ["first_name", "age"]
+
+
+def test_a_run_refusing_an_unticked_property_says_which_box_to_tick(admin_client, connection):
+    js = "const transform = (u) => ({email: u.email, first_name: u.firstname});"
+    pipeline = make_pipeline(connection, transformation={"function": {
+        "source": js, "language": "JavaScript", "preserveJSON": False,
+        "inPaths": ["id", "email", "firstname", "updated_ts"], "outPaths": ["email"]}},
+        out_schema={"kind": "object", "properties": support.PROFILE_SCHEMA["properties"][:1]})
+    from pipelines.services.runs import run_start
+
+    run = run_start(pipeline=pipeline, incremental=False, enqueue=False)
+    run_execute(run_id=run.id)
+    page = html.unescape(admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode())
+    assert ("property «first_name» is not part of output schema; rename or remove it in the transformation function "
+            "(or tick “Set by the function” for first_name in the pipeline") in page
+    # the API keeps the run's own message
+    assert RunError.objects.filter(run=run).first().message.endswith("in the transformation function")
+
+
+def test_the_editor_knows_the_cursor_a_save_would_reset(admin_client, connection):
+    import datetime as dt
+
+    pipeline = make_pipeline(connection, incremental=True)
+    Pipeline.objects.filter(id=pipeline.id).update(cursor=dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc))
+    page = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
+    assert '"cursor": "2024-05-01 10:00:00 UTC"' in page and 'id="kr-cursor-note" hidden' in page
+    assert 'id="kr-unsaved-run" hidden' in page

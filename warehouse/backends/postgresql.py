@@ -346,8 +346,8 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             f"{_timestamp_of('_updated_at')}, {self.run_id}{selected} FROM {_BATCH_TABLE} "
             "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
             f"_updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run{updates}")
-        self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk) "
-                                   f"INSERT INTO {changes.CHANGES} (pk) SELECT _pk FROM w")
+        self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk, ctid) "
+                                   f"INSERT INTO {changes.CHANGES} (pk, tid) SELECT _pk, ctid FROM w")
         self._names, self._kinds = names, kinds
         self._stage_columns = "".join(f", {name} {postgres_type(t)}" for name, (_, t) in zip(names, self.columns))
         self._stage_sql = (
@@ -507,12 +507,12 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         update_sql = (f"UPDATE krenalis_identities i SET _updated_at = d._updated_at, _run = {self.run_id}"
                       + "".join(f", {n} = d.{n}" for n in names)
                       + f" FROM {_DIFF_TABLE} d WHERE d._old_pk IS NOT NULL AND d._identity_id IS NOT NULL "
-                      "AND i._pk = d._old_pk RETURNING i._pk")
+                      "AND i._pk = d._old_pk RETURNING i._pk, i.ctid")
         insert_sql = ("INSERT INTO krenalis_identities (_pipeline, _is_anonymous, _identity_id, _connection, "
                       f"_updated_at, _run{''.join(', ' + n for n in names)}) "
                       f"SELECT {self.pipeline_id}, false, _identity_id, {self.connection_id}, _updated_at, "
                       f"{self.run_id}{''.join(', ' + n for n in names)} FROM {_DIFF_TABLE} "
-                      "WHERE _old_pk IS NULL RETURNING _pk")
+                      "WHERE _old_pk IS NULL RETURNING _pk, ctid")
         purge_where = (f"_pk IN (SELECT d._old_pk FROM {_DIFF_TABLE} d WHERE d._identity_id IS NULL AND NOT EXISTS "
                        f"(SELECT FROM {_KEPT_TABLE} k WHERE k._identity_id = d._old_id))")
 
@@ -527,7 +527,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             written = cur.fetchone()[0]
             if written <= self._log_budget:
                 for statement in (update_sql, insert_sql):
-                    cur.execute(f"WITH w AS ({statement}) INSERT INTO {changes.CHANGES} (pk) SELECT _pk FROM w")
+                    cur.execute(f"WITH w AS ({statement}) INSERT INTO {changes.CHANGES} (pk, tid) SELECT _pk, ctid FROM w")
             else:
                 cur.execute(changes.RECORD_ANYTHING)
                 cur.execute(update_sql)
@@ -590,10 +590,12 @@ def create_statements(profile_schema: Type) -> list[str]:
 
 
 def ensure_change_log(conn) -> None:
-    """Creates the change log of a warehouse made before it existed (nothing otherwise); leaves
+    """Creates the change log of a warehouse made before it existed, or adds the `tid` column to one
+    made before that (nothing otherwise); leaves
     the connection's transaction open when there was nothing to do."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT to_regclass('{changes.CHANGES}') IS NOT NULL AND to_regclass('{changes.STATE}') IS NOT NULL")
+        cur.execute(f"SELECT to_regclass('{changes.STATE}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute "
+                    f"WHERE attrelid = to_regclass('{changes.CHANGES}') AND attname = 'tid' AND NOT attisdropped)")
         if cur.fetchone()[0]:
             return
     try:
