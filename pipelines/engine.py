@@ -80,6 +80,9 @@ class IdentityWriter(Protocol):
     def unset(self, column_names: list[str]) -> None: ...
     def purge(self) -> int: ...
     def close(self) -> None: ...
+    # Optional (warehouse.writer.IdentityWriter): a full run staged and applied at its end.
+    # def stage_full_run(self) -> bool: ...
+    # def finish_full_run(self, *, purge: bool) -> int: ...
 
 
 class RunMonitor(Protocol):
@@ -567,7 +570,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     full_run = not plan.incremental or plan.cursor is None
     out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
     transformer = ahead = writer = background = None
-    first_import = False
+    first_import = staged = False
     writers: list[IdentityWriter] = []
     greatest: dt.datetime | None = None
     unidentified_failure = False
@@ -584,6 +587,9 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             if plan.columns_to_unset:
                 writer.unset(plan.columns_to_unset)
             first_import = full_run and not writer.has_identities()
+            # A full run into identities that exist writes them at its end, all at once (only what
+            # changed): on one connection, which just stages its rows meanwhile.
+            staged = full_run and not first_import and getattr(writer, "stage_full_run", lambda: False)()
             cursor = plan.cursor if plan.incremental else None
             read_row = _row_reader(plan, index, now, cursor)
             in_names = [p.name for p in plan.in_schema.properties]
@@ -660,7 +666,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 if background is None:
                     # More connections only when a full first batch says more rows follow: a short
                     # (incremental) run does not pay for connections it would not use.
-                    if len(batch) >= plan.batch_size:
+                    if len(batch) >= plan.batch_size and not staged:
                         writers.extend(plan.make_writer(out_columns) for _ in range(plan.writers - 1))
                     background = _BackgroundWriter(writers, must_drop)
                 kept, identified, records, out_rows = [], [], [], []
@@ -746,11 +752,21 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
         if reason:
             result.error, result.error_step = reason, RECEIVE
     try:
-        if not result.error and full_run:
-            if unidentified_failure:
-                monitor.record_error(FINALIZE, None, UNIDENTIFIED)
-            elif not first_import:  # after a first import, every identity there is this run's
-                result.purged = writer.purge()
+        purge = not result.error and full_run and not unidentified_failure
+        if not result.error and full_run and unidentified_failure:
+            monitor.record_error(FINALIZE, None, UNIDENTIFIED)
+        if staged:
+            if result.error and monitor.drops_unwritten():
+                passed[FINALIZE] = 0        # its pipeline was deleted: nothing staged is applied
+            else:
+                # A failed or cancelled run's rows stay written too, without the purge.
+                try:
+                    result.purged = writer.finish_full_run(purge=purge)
+                except Exception:
+                    passed[FINALIZE] = 0
+                    raise
+        elif purge and not first_import:  # after a first import, every identity there is this run's
+            result.purged = writer.purge()
         if writer is not None:
             # What the run wrote (on every connection: the warehouse's log is one) survives a
             # warehouse crash before the run's end is recorded.
