@@ -21,7 +21,7 @@ from .models import APIKey, Connection, Pipeline, Run, Workspace
 from .services.connections import connection_delete
 from .services.pipelines import pipeline_delete
 from .services.runs import run_start
-from .services.workspaces import workspace_delete
+from .services.workspaces import DEFAULT_PROFILE_SCHEMA, workspace_delete
 from .types import leaf_paths, parse_type
 
 admin.site.login_form = ThrottledLoginForm
@@ -60,19 +60,20 @@ class WorkspaceAdmin(admin.ModelAdmin):
     list_display = ("name", "id", "warehouse_platform", "warehouse_mode", "connection_count", "pipeline_count",
                     "profile_links", "created_at")
     search_fields = ("name",)
+    change_form_template = "admin/pipelines/workspace/change_form.html"
 
     class Media:
         css = CONSOLE_CSS
+        js = ("admin_console/profile_schema.js",)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
+            # the profile schema is a table of properties, under these (see the template)
             return (
                 (None, {"fields": ("name",)}),
                 ("Data warehouse", {"fields": ("platform", "host", "port", "username", "password", "database",
                                                "schema"),
-                                    "description": "Where the workspace's unified users are stored. The "
-                                                   "PostgreSQL fields are used only with PostgreSQL."}),
-                ("Profile schema", {"fields": ("profile_schema_json",)}),
+                                    "description": "Where the workspace's unified users are stored."}),
             )
         return (
             (None, {"fields": ("name", "id", "created_at", "profile_links")}),
@@ -109,6 +110,8 @@ class WorkspaceAdmin(admin.ModelAdmin):
                  name="pipelines_workspace_profile"),
             path("<int:workspace_id>/identity-resolution/", view(admin_profiles.resolution_page),
                  name="pipelines_workspace_resolution"),
+            path("<int:workspace_id>/profile-schema/", view(admin_profiles.schema_page),
+                 name="pipelines_workspace_schema"),
         ] + super().get_urls()
 
     @admin.display(description="Unified users")
@@ -116,6 +119,15 @@ class WorkspaceAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Profiles</a> · <a href="{}">Identity resolution</a>',
                            reverse("admin:pipelines_workspace_profiles", args=[obj.id]),
                            reverse("admin:pipelines_workspace_resolution", args=[obj.id]))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST" and "prop_name" in request.POST:
+            rows = admin_profiles.rows_from_post(request.POST)[0]
+        else:
+            rows = admin_profiles.schema_table_rows(DEFAULT_PROFILE_SCHEMA)
+        extra_context = {**(extra_context or {}), "rows": admin_profiles.with_blank_rows(rows), "kinds": admin_profiles.KINDS,
+                         "keep": admin_profiles.KEEP}
+        return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -391,3 +391,53 @@ def test_the_editor_clears_a_fixed_refusal_warns_about_unsaved_edits_and_the_cur
     page.goto("/admin/pipelines/pipeline/")
     expect(page.locator("#result_list")).to_contain_text("(paused: disabled)")
     expect(page.locator("#result_list button:has-text('Run now')")).to_be_disabled()
+
+
+def test_the_profile_schema_as_a_table_when_creating_a_workspace_and_after(page, admin_login, shop, shots):
+    """Issue 21 item 2: a new workspace's schema is a table of properties (the PostgreSQL fields show
+    only for PostgreSQL); an existing one's is edited as a table, previewed, then applied."""
+    from pipelines.models import Workspace
+
+    admin_login()
+    page.goto("/admin/pipelines/workspace/add/")
+    expect(page.locator("#id_platform")).to_have_value("SQLite")
+    expect(page.locator(".form-row.field-host")).to_be_hidden()
+    page.select_option("#id_platform", "PostgreSQL")
+    expect(page.locator(".form-row.field-host")).to_be_visible()
+    page.select_option("#id_platform", "SQLite")
+    expect(page.locator(".form-row.field-database")).to_be_hidden()
+    page.fill("#id_name", "Table shop")
+    names = page.locator("#kr-schema-table input.kr-prop-name")
+    expect(names.first).to_have_value("email")
+    page.click("#kr-add-prop")
+    row = page.locator("#kr-schema-table tbody tr").last
+    row.locator(".kr-prop-name").fill("age")
+    row.locator(".kr-prop-kind").select_option("int")
+    expect(row.locator(".kr-prop-length")).to_have_attribute("placeholder", "32")
+    row.locator(".kr-prop-description").fill("Age in years")
+    page.locator("#kr-schema-table tbody tr").filter(
+        has=page.locator('input.kr-prop-name[value="last_name"]')).locator(".kr-remove-prop").click()
+    shots(page, "workspace-add")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    created = Workspace.objects.get(name="Table shop")
+    assert [p["name"] for p in created.profile_schema["properties"]] == ["email", "first_name", "age"]
+
+    page.goto(f"/admin/pipelines/workspace/{shop.id}/profile-schema/")
+    first_name = page.locator("#kr-schema-table tbody tr").nth(1)
+    expect(first_name.locator(".kr-prop-name")).to_have_value("first_name")
+    expect(first_name.locator(".kr-prop-length")).to_have_value("100")
+    first_name.locator(".kr-prop-name").fill("given_name")
+    page.click("#kr-add-prop")
+    added = page.locator("#kr-schema-table tbody tr").last
+    added.locator(".kr-prop-name").fill("plan")
+    added.locator(".kr-prop-length").fill("20")
+    page.click("#kr-schema-preview-button")
+    expect(page.locator("#kr-schema-preview .kr-sql")).to_contain_text('ADD COLUMN "plan" varchar(20)')
+    expect(page.locator("#kr-schema-preview .kr-sql")).to_contain_text('TO "given_name"')
+    assert Workspace.objects.get(id=shop.id).profile_schema["properties"][1]["name"] == "first_name"
+    shots(page, "profile-schema")
+    page.click("#kr-schema-apply")
+    expect(page.locator(".messagelist")).to_contain_text("The profile schema was changed")
+    names = [p["name"] for p in Workspace.objects.get(id=shop.id).profile_schema["properties"]]
+    assert names == ["email", "given_name", "last_name", "age", "plan"]
