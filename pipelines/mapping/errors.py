@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 
 class MappingError(ValueError):
     """A mapping that does not compile; str() is the detail without the 'invalid mapping: ' prefix."""
@@ -36,6 +38,11 @@ class ConvertError(Exception):
         self.kind = kind
         self.type = type_text
         self.detail = detail
+
+
+def fail(kind: str, t, detail: str = "") -> NoReturn:
+    """Raise the ConvertError of `kind` for the type `t`."""
+    raise ConvertError(kind, str(t), detail)
 
 
 PARSE_WHAT = {

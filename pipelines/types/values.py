@@ -23,6 +23,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from pipelines.timeformats.iso8601 import parse_iso8601
+
 from .schema import (
     DECIMAL_CONTEXT, MAX_ELEMENTS, Property, Type, canonical_decimal, compile_pattern,
     decimal_fits, decimal_text, shortest_float32_text, to_float32,
@@ -47,8 +49,28 @@ class NormalizeError(ValueError):
 
 # --------------------------------------------------------------------------- formatting helpers
 
+def float_digits(value: float, bit_size: int = 64) -> tuple[str, str, int]:
+    """The sign ("-" or ""), the shortest significant digits and the exponent of their last digit
+    of a finite non-zero float, as Go finds them for that bit size: what its text forms lay out."""
+    text = shortest_float32_text(value) if bit_size == 32 else repr(value)
+    sign, digit_tuple, exponent = Decimal(text).as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    significant = digits.rstrip("0") or "0"
+    return ("-" if sign else ""), significant, exponent + len(digits) - len(significant)
+
+
+def positional_digits(digits: str, exponent: int) -> str:
+    """`digits` × 10**`exponent` written without an exponent."""
+    if exponent >= 0:
+        return digits + "0" * exponent
+    point = len(digits) + exponent
+    if point > 0:
+        return f"{digits[:point]}.{digits[point:]}"
+    return f"0.{'0' * -point}{digits}"
+
+
 def format_float(value: float, bit_size: int = 64) -> str:
-    """Go's %v / shortest %g text of a float: exponent form iff exponent < -4 or >= 6."""
+    """Go's strconv.FormatFloat(v, 'g', -1, bitSize): shortest digits, exponent iff exp < -4 or >= 6."""
     if value != value:
         return "NaN"
     if value == math.inf:
@@ -57,25 +79,13 @@ def format_float(value: float, bit_size: int = 64) -> str:
         return "-Inf"
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    text = shortest_float32_text(value) if bit_size == 32 else repr(value)
-    sign, digits, exponent = Decimal(text).as_tuple()
-    digits = list(digits)
-    while len(digits) > 1 and digits[-1] == 0:
-        digits.pop()
-        exponent += 1
-    mantissa = "".join(map(str, digits))
-    decimal_exponent = exponent + len(digits) - 1
-    prefix = "-" if sign else ""
-    if decimal_exponent < -4 or decimal_exponent >= 6:
-        head, tail = mantissa[0], mantissa[1:]
-        exponent_sign = "-" if decimal_exponent < 0 else "+"
-        return f"{prefix}{head}{'.' + tail if tail else ''}e{exponent_sign}{abs(decimal_exponent):02d}"
-    if exponent >= 0:
-        return prefix + mantissa + "0" * exponent
-    point = len(mantissa) + exponent
-    if point > 0:
-        return f"{prefix}{mantissa[:point]}.{mantissa[point:]}"
-    return f"{prefix}0.{'0' * -point}{mantissa}"
+    sign, digits, exponent = float_digits(value, bit_size)
+    point_exponent = exponent + len(digits) - 1
+    if point_exponent < -4 or point_exponent >= 6:
+        tail = digits[1:]
+        exponent_sign = "-" if point_exponent < 0 else "+"
+        return f"{sign}{digits[0]}{'.' + tail if tail else ''}e{exponent_sign}{abs(point_exponent):02d}"
+    return sign + positional_digits(digits, exponent)
 
 
 def _format_bound(value, t: Type) -> str:
@@ -107,47 +117,6 @@ def format_time(value: time) -> str:
 
 
 # --------------------------------------------------------------------------- parsing helpers
-
-_ISO8601 = re.compile(
-    r"\+?(\d{4})(?:-(\d{2})(?:-(\d{2}))?|-(\d{3}))?"
-    r"(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
-    r"(Z|[+-]\d{2}(?::?\d{2})?)?)?"
-)
-
-
-def parse_iso8601(text: str) -> datetime:
-    """Krenalis' lenient ISO 8601 parser (§6.3); returns an aware UTC datetime.
-
-    Dates YYYY, YYYY-MM, YYYY-MM-DD, YYYY-DDD; then optionally `T` or space and
-    hh[:mm[:ss[.f{1,9}]]] with zone Z, ±hh, ±hhmm or ±hh:mm (none means UTC).
-    Raises ValueError.
-    """
-    match = _ISO8601.fullmatch(text)
-    if match is None:
-        raise ValueError(f"invalid ISO 8601 value {text!r}")
-    year_, month, day, ordinal, hour, minute, second, fraction, zone = match.groups()
-    if ordinal is not None:
-        day_number = int(ordinal)
-        start = date(int(year_), 1, 1)
-        parsed_date = start + timedelta(days=day_number - 1)
-        if day_number < 1 or parsed_date.year != start.year:
-            raise ValueError(f"invalid ordinal day in {text!r}")
-    else:
-        parsed_date = date(int(year_), int(month or 1), int(day or 1))
-    microsecond = int((fraction or "0").ljust(6, "0")[:6])
-    offset = timedelta(0)
-    if zone and zone != "Z":
-        if zone in ("-00", "-0000", "-00:00"):
-            raise ValueError(f"invalid zone in {text!r}")
-        digits = zone[1:].replace(":", "")
-        hours, minutes = int(digits[:2]), int(digits[2:] or 0)
-        if hours > 23 or minutes > 59:
-            raise ValueError(f"invalid zone in {text!r}")
-        offset = timedelta(hours=hours, minutes=minutes) * (-1 if zone[0] == "-" else 1)
-    local = datetime(parsed_date.year, parsed_date.month, parsed_date.day, int(hour or 0),
-                     int(minute or 0), int(second or 0), microsecond, tzinfo=timezone(offset))
-    return local.astimezone(UTC)  # OverflowError beyond year 1..9999
-
 
 _TIME_OF_DAY = re.compile(r"(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
 
