@@ -17,7 +17,8 @@ from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, Connecti
 from warehouse.columns import profile_columns
 
 from .api.platform import client_gone
-from .engine import FINALIZE, RECEIVE, STEP_NAMES, RunStopped
+from .engine import RunStopped
+from .steps import FINALIZE, RECEIVE, STEP_NAMES
 from .errors import BadRequest, KrenalisError
 from .models import Connection, Pipeline, Run, Workspace
 from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits

@@ -40,9 +40,8 @@ from .types import (
     NormalizeError, Property, RawJSON, Type, column_name, leaf_paths, leaf_values, make_normalizer, object_type,
 )
 from .types.values import column_check, column_normalizer
+from .steps import FINALIZE, INPUT, OUTPUT, RECEIVE, STEP_NAMES, TRANSFORMATION
 
-RECEIVE, INPUT, FILTER, CONSENT, TRANSFORMATION, OUTPUT, FINALIZE = range(7)
-STEP_NAMES = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
 REVIEW = ". Please review and update the pipeline before attempting to import the users."
 UNLIMITED = "9223372036854775807"
 UNIDENTIFIED = "unimported records not deleted because at least one with errors could not be identified"

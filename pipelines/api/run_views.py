@@ -4,7 +4,8 @@ from warehouse.identities import list_identities
 
 from ..errors import BadRequest, NotFound
 from ..models import Run
-from ..services.runs import parse_incremental, rfc3339, run_cancel, run_errors, run_json, run_start
+from ..services.runs import rfc3339, run_cancel, run_errors, run_json, run_start
+from . import fields
 from .openapi import operation, path_id as doc_id, query_int
 from .pipeline_views import PipelineMixin
 from .platform import ApiView, ok, path_id
@@ -16,7 +17,7 @@ class PipelineRunsView(PipelineMixin, ApiView):
                request="RunStart", ok="Created", errors=[422], parameters=[doc_id("pipeline_id", "pipeline")])
     def post(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        run = run_start(pipeline=pipeline, incremental=parse_incremental(self.body()))
+        run = run_start(pipeline=pipeline, incremental=fields.nullable_boolean(self.body(), "incremental"))
         return ok({"id": run.id})
 
 

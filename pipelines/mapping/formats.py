@@ -7,15 +7,16 @@ loses digits.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from datetime import date, datetime, time, timezone
+from datetime import date
 from decimal import Decimal
 
+from pipelines.timeformats.rfc3339 import format_rfc3339, format_time_of_day, trimmed_fraction
 from pipelines.types import RawJSON
 from pipelines.types.values import float_digits, positional_digits
 
-UTC = timezone.utc
 
 
 # --------------------------------------------------------------------------- floats
@@ -39,26 +40,13 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _fraction(microsecond: int) -> str:
-    if not microsecond:
-        return ""
-    return ("." + f"{microsecond:06d}").rstrip("0")
-
-
-def format_datetime(value: datetime) -> str:
-    """RFC 3339 with trailing fractional zeros trimmed: 2023-05-24T09:01:57.49361Z."""
-    if value.tzinfo is not None and value.utcoffset():
-        value = value.astimezone(UTC)
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-            f"{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}Z")
+# RFC 3339 with trailing fractional zeros trimmed: 2023-05-24T09:01:57.49361Z.
+format_datetime = functools.partial(format_rfc3339, fraction=trimmed_fraction)
+format_time = functools.partial(format_time_of_day, fraction=trimmed_fraction)
 
 
 def format_date(value: date) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-
-
-def format_time(value: time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
 
 
 def go_quote(text: str) -> str:

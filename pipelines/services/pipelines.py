@@ -433,12 +433,6 @@ def _apply(pipeline: Pipeline, data: PipelineInput, valid: ValidPipeline) -> Non
     pipeline.out_schema = type_to_json(valid.out_schema)
 
 
-def _out_paths(pipeline: Pipeline) -> set[str]:
-    if pipeline.has_function:
-        return set(pipeline.function_out_paths or ())
-    return set(pipeline.transformation_mapping or ())
-
-
 def _definition(pipeline: Pipeline) -> tuple:
     """The fields whose change makes the next incremental run start over (reference §7.4)."""
     return (pipeline.query, pipeline.user_id_column, pipeline.updated_at_column, pipeline.updated_at_format,
@@ -481,11 +475,11 @@ def pipeline_update(*, pipeline: Pipeline, data: PipelineInput) -> None:
     valid = validate_pipeline(data, pipeline.workspace)
     check_source_query(pipeline.connection, data.query)
     locked = Pipeline.objects.select_for_update().get(id=pipeline.id)
-    before, old_out_paths = _definition(locked), _out_paths(locked)
+    before, old_out_paths = _definition(locked), set(locked.out_paths)
     _apply(locked, data, valid)
     if not locked.incremental or _definition(locked) != before:
         locked.cursor = None
-    dropped = old_out_paths - _out_paths(locked)
+    dropped = old_out_paths - set(locked.out_paths)
     if dropped:
         locked.properties_to_unset = sorted(set(locked.properties_to_unset) | dropped)
     locked.revision += 1

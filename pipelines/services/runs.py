@@ -19,11 +19,13 @@ from django.utils import timezone
 from warehouse.backends import backend_for
 
 from ..connectors import ConnectorUnavailable, QueryControl, get_connector
-from ..engine import STEP_NAMES, DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
-from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
+from ..engine import DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
+from ..errors import KrenalisError, ServiceUnavailable, Unprocessable
 from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
+from ..steps import STEP_NAMES
+from ..timeformats.rfc3339 import nullable_rfc3339
 from ..types import column_name, parse_type
 from .connections import connection_source_settings
 from .heartbeat import Heartbeat
@@ -234,7 +236,7 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
     workspace, connection = pipeline.workspace, pipeline.connection
     in_schema, out_schema = parse_type(pipeline.in_schema), parse_type(pipeline.out_schema)
     backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
-    out_columns = set(map(column_name, _out_paths(pipeline)))
+    out_columns = set(map(column_name, pipeline.out_paths))
 
     def make_transformer():
         if pipeline.has_function:
@@ -294,12 +296,6 @@ def dry_run_pipeline(pipeline: Pipeline, limit: int) -> list[DryRunRow]:
         return dry_run(pipeline_plan(pipeline), limit, read_source=read_preview)
     except ConnectorUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
-
-
-def _out_paths(pipeline: Pipeline):
-    if pipeline.has_function:
-        return pipeline.function_out_paths or []
-    return list(pipeline.transformation_mapping or {})
 
 
 def run_execute(*, run_id: int, on_progress=None) -> Run | None:
@@ -384,15 +380,8 @@ def _commit_cursor(run: Run, cursor, revision: int) -> None:
         pipeline.save(update_fields=fields)
 
 
-def rfc3339(moment: dt.datetime | None) -> str | None:
-    """A UTC instant as the API writes it: seconds, then microseconds when there are any."""
-    if moment is None:
-        return None
-    moment = moment.astimezone(dt.timezone.utc)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
+# A run's times as the API writes them: seconds, then microseconds when there are any.
+rfc3339 = nullable_rfc3339
 
 
 def run_json(run: Run) -> dict:
@@ -413,10 +402,3 @@ def run_errors(*, run: Run) -> dict:
     errors = [{"step": STEP_NAMES[e.step], "userId": e.user_id, "message": e.message}
               for e in run.errors.order_by("seq")[:MAX_KEPT_ERRORS]]
     return {"errors": errors, "total": max(run.errors_total, len(errors))}
-
-
-def parse_incremental(body: dict):
-    value = body.get("incremental")
-    if value is not None and not isinstance(value, bool):
-        raise BadRequest('"incremental" must be a boolean')
-    return value

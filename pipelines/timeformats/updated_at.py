@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from .common import SURROGATE, UTC, OutOfRange, TimeFormatError, quote
 from .excel import format_excel, parse_excel_serial
 from .iso8601 import parse_iso8601
+from .rfc3339 import format_rfc3339, micro_fraction
 from .strftime import formatter
 from .strptime import compile_format
 
@@ -135,13 +136,7 @@ def format_updated_at(cursor: datetime, fmt: str) -> str:
     """
     cursor = as_utc(cursor)
     if fmt == ISO8601:
-        text = (
-            f"{cursor.year:04d}-{cursor.month:02d}-{cursor.day:02d}"
-            f"T{cursor.hour:02d}:{cursor.minute:02d}:{cursor.second:02d}"
-        )
-        if cursor.microsecond:
-            return f"{text}.{cursor.microsecond:06d}Z"
-        return text + "Z"
+        return format_rfc3339(cursor, micro_fraction)
     if fmt == EXCEL:
         return format_excel(cursor)
     return formatter(fmt)(cursor)

@@ -26,6 +26,7 @@ returns the value model. No Django here.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import math
@@ -36,6 +37,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pipelines.timeformats.rfc3339 import format_rfc3339, format_time_of_day, trimmed_fraction
 from pipelines.types import RawJSON, Type
 from pipelines.types.schema import (
     canonical_decimal, compile_pattern, decimal_fits, decimal_text, shortest_float32_text, to_float32,
@@ -90,24 +92,15 @@ def type_name(t: Type, language: str) -> str:
 Encoder = Callable[[Any], Any]  # non-null model value -> JSON-able value
 
 
-def _trimmed_fraction(microsecond: int) -> str:
-    return "." + f"{microsecond:06d}".rstrip("0") if microsecond else ""
-
-
 def _utc_naive(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
-def _js_datetime(value: datetime) -> str:
-    v = _utc_naive(value)
-    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-            f"{_trimmed_fraction(v.microsecond)}Z")
-
-
-def _js_time(v: time) -> str:
-    return f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}{_trimmed_fraction(v.microsecond)}"
+# JavaScript's text of dates and times (trailing fractional zeros trimmed).
+_js_datetime = functools.partial(format_rfc3339, fraction=trimmed_fraction)
+_js_time = functools.partial(format_time_of_day, fraction=trimmed_fraction)
 
 
 def _decimal_string(value: Decimal) -> str:

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pipelines.timeformats.iso8601 import parse_iso8601
+from pipelines.timeformats.rfc3339 import exact_fraction, format_rfc3339, format_time_of_day
 
 from .schema import (
     DECIMAL_CONTEXT, MAX_ELEMENTS, Property, Type, canonical_decimal, compile_pattern,
@@ -96,24 +97,9 @@ def _format_bound(value, t: Type) -> str:
     return str(value)
 
 
-def _fraction(microsecond: int) -> str:
-    """0, 3 or 6 fractional digits: the smallest that is exact."""
-    if microsecond == 0:
-        return ""
-    if microsecond % 1000 == 0:
-        return f".{microsecond // 1000:03d}"
-    return f".{microsecond:06d}"
-
-
-def format_datetime(value: datetime) -> str:
-    if value.tzinfo is not None and value.utcoffset():
-        value = value.astimezone(UTC)
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
-            f"{value.second:02d}{_fraction(value.microsecond)}Z")
-
-
-def format_time(value: time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
+# The API and warehouse text of datetimes and times: 0, 3 or 6 fractional digits, the fewest exact.
+format_datetime = functools.partial(format_rfc3339, fraction=exact_fraction)
+format_time = functools.partial(format_time_of_day, fraction=exact_fraction)
 
 
 # --------------------------------------------------------------------------- parsing helpers
