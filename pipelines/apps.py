@@ -1,5 +1,6 @@
 from django.apps import AppConfig
-from django.conf import settings
+
+from .conf import knobs
 
 
 class PipelinesConfig(AppConfig):
@@ -11,4 +12,4 @@ class PipelinesConfig(AppConfig):
 
         # An SQLite source may only read files under this directory: never the product's own
         # metadata database or another workspace's warehouse.
-        REGISTRY["sqlite"].allowed_root = settings.KRENALIS["SQLITE_SOURCE_DIR"]
+        REGISTRY["sqlite"].allowed_root = knobs.SQLITE_SOURCE_DIR

@@ -32,6 +32,7 @@ from typing import Callable, Protocol
 
 from .alignment import alignment_difference
 from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted, QuerySchema
+from .conf import DEFAULTS
 from .errors import KrenalisError
 from .placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
 from .transformers import FatalTransformError
@@ -114,7 +115,7 @@ class RunPlan:
     make_transformer: Callable[[], Transformer]
     make_writer: Callable[[list[tuple[str, Type]]], IdentityWriter]
     columns_to_unset: list[str] = field(default_factory=list)
-    batch_size: int = 5000
+    batch_size: int = DEFAULTS["RUN_BATCH_SIZE"]
     writers: int = 1                  # warehouse connections writing in parallel
     source_refused: str = ""          # why the source may not be reached (nothing is read then)
 

@@ -8,11 +8,10 @@ import json
 import secrets
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 
-
 from ..alignment import alignment_difference
+from ..conf import knobs
 from ..connectors import get_connector
 from ..connectors.querycheck import QueryNotAllowed
 from ..errors import BadRequest, NotFound, Unprocessable
@@ -164,13 +163,13 @@ def _check_function(function, in_schema: Type | None, out_schema: Type | None) -
 
 
 def function_limits() -> Limits:
-    return Limits(batch_timeout_seconds=settings.KRENALIS["FUNCTION_BATCH_TIMEOUT"],
-                  memory_bytes=settings.KRENALIS["FUNCTION_MEMORY_MB"] * 2**20)
+    return Limits(batch_timeout_seconds=knobs.FUNCTION_BATCH_TIMEOUT,
+                  memory_bytes=knobs.FUNCTION_MEMORY_MB * 2**20)
 
 
 def enabled_languages() -> list[str]:
     """Languages switched on in settings; Python also needs its sandbox to work on this machine."""
-    enabled = settings.KRENALIS["TRANSFORMATION_LANGUAGES"]
+    enabled = knobs.TRANSFORMATION_LANGUAGES
     languages = [lang for lang in LANGUAGES if lang in enabled]
     if "Python" in languages and not python_sandbox_status()["available"]:
         languages.remove("Python")

@@ -11,13 +11,13 @@ the sweep ends the source session the run recorded, from whichever process sweep
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from warehouse.backends import backend_for
 
+from ..conf import knobs
 from ..connectors import ConnectorUnavailable, QueryControl, get_connector
 from ..engine import DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
 from ..errors import KrenalisError, ServiceUnavailable, Unprocessable
@@ -36,10 +36,6 @@ from .preview import preview_source, sample_rows
 log = logging.getLogger(__name__)
 
 MAX_KEPT_ERRORS = 1000
-# Timing of the dead-worker detection, from settings.KRENALIS (read again at each use, so that a
-# test or a deployment can shorten them). These two are their values at import, for reference.
-HEARTBEAT_SECONDS = settings.KRENALIS.get("HEARTBEAT_SECONDS", 5)
-DEAD_AFTER = dt.timedelta(seconds=settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60))
 CANCELLED = "run was cancelled"
 DIED = "pipeline has been terminated because its worker stopped responding; it can be run again"
 INTERNAL = "an internal error has occurred"
@@ -109,12 +105,12 @@ def run_cancel(*, run: Run) -> None:
 
 
 def heartbeat_seconds() -> float:
-    return float(settings.KRENALIS.get("HEARTBEAT_SECONDS", 5))
+    return float(knobs.HEARTBEAT_SECONDS)
 
 
 def dead_after() -> dt.timedelta:
     """How long a live run's worker may stay silent before the run is ended as failed."""
-    return dt.timedelta(seconds=float(settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60)))
+    return dt.timedelta(seconds=float(knobs.RUN_DEAD_AFTER_SECONDS))
 
 
 def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
@@ -150,7 +146,7 @@ def end_source_session(run_id: int) -> None:
     try:
         if connector is not None:
             if connector.end_session(connection_source_settings(connection), run.source_session,
-                                     connect_timeout=settings.KRENALIS["CONNECT_TIMEOUT"]):
+                                     connect_timeout=knobs.CONNECT_TIMEOUT):
                 log.warning("run %s: its source session was ended", run_id)
     except (ConnectorUnavailable, KrenalisError) as exc:  # unreachable, or no longer allowed
         log.warning("run %s: cannot end its source session: %s", run_id, exc)
@@ -265,7 +261,7 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
         connector=get_connector(connection.connector),
         connector_settings=source_settings,
         query=pipeline.query,
-        statement_timeout=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+        statement_timeout=knobs.SOURCE_STATEMENT_TIMEOUT,
         incremental=incremental,
         cursor=cursor,
         user_id_column=pipeline.user_id_column,
@@ -276,7 +272,8 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
         profile_schema=parse_type(workspace.profile_schema),
         make_transformer=make_transformer,
         make_writer=make_writer,
-        writers=settings.KRENALIS["WAREHOUSE_WRITE_CONNECTIONS"] if backend.concurrent_writers else 1,
+        batch_size=knobs.RUN_BATCH_SIZE,
+        writers=knobs.WAREHOUSE_WRITE_CONNECTIONS if backend.concurrent_writers else 1,
         source_refused=source_refused,
         columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
                                 if name not in out_columns),

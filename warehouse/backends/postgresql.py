@@ -4,9 +4,9 @@ from contextlib import contextmanager
 from datetime import timezone
 
 import psycopg2
-from django.conf import settings as django_settings
 from psycopg2 import sql
 
+from pipelines.conf import knobs
 from pipelines.connectors import ConnectorUnavailable, InvalidSettings
 from pipelines.connectors.base import NO_FILE
 from pipelines.connectors.network import pin_address
@@ -76,7 +76,7 @@ class PostgreSQLWarehouse(WarehouseBackend):
             return psycopg2.connect(host=s["host"], hostaddr=address, port=s["port"], user=s["username"],
                                     password=s["password"], dbname=s["database"], passfile=NO_FILE,
                                     options=f"-c search_path={s['schema']}",
-                                    connect_timeout=django_settings.KRENALIS["CONNECT_TIMEOUT"],
+                                    connect_timeout=knobs.CONNECT_TIMEOUT,
                                     application_name="krenalis-warehouse")
         except psycopg2.Error as exc:
             raise ServiceUnavailable(_safe_message(exc, s["password"])) from None

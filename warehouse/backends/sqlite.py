@@ -5,8 +5,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from django.conf import settings as django_settings
-
+from pipelines.conf import knobs
 from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
@@ -38,7 +37,7 @@ class SQLiteWarehouse(WarehouseBackend):
 
     @staticmethod
     def managed_path(workspace_id: int) -> str:
-        return str(Path(django_settings.KRENALIS["SQLITE_WAREHOUSE_DIR"]) / f"workspace_{workspace_id}.sqlite3")
+        return str(Path(knobs.SQLITE_WAREHOUSE_DIR) / f"workspace_{workspace_id}.sqlite3")
 
     @property
     def path(self) -> str:
