@@ -4,6 +4,7 @@ from warehouse.identities import list_identities
 
 from ..errors import BadRequest, NotFound
 from ..models import Run
+from ..selectors import run_list
 from ..services.runs import rfc3339, run_cancel, run_errors, run_json, run_start
 from . import fields
 from .openapi import operation, path_id as doc_id, query_int
@@ -34,11 +35,10 @@ class RunsView(ApiView):
     @operation("listRuns", "The runs of the workspace, newest first", tag="Runs", ok="RunList",
                parameters=[query_int("pipeline", "only the runs of this pipeline", 1, 2**31 - 1)])
     def get(self, request):
-        runs = Run.objects.filter(pipeline__workspace=self.workspace)
         pipeline = request.query_params.get("pipeline")
         if pipeline is not None:
-            runs = runs.filter(pipeline_id=path_id(pipeline, 'identifier "{value}" is not a valid pipeline identifier'))
-        return ok({"runs": [run_json(r) for r in runs.order_by("-start_time", "-id")]})
+            pipeline = path_id(pipeline, 'identifier "{value}" is not a valid pipeline identifier')
+        return ok({"runs": [run_json(r) for r in run_list(workspace=self.workspace, pipeline_id=pipeline)]})
 
 
 class RunView(RunMixin, ApiView):

@@ -1,6 +1,7 @@
 """The /v1 endpoints of workspaces, connectors and connections. Thin: parse, call a service, shape."""
 from ..errors import NotFound
 from ..models import Connection, Workspace
+from ..selectors import connection_list, pipeline_list, running_pipeline_ids
 from ..services.connections import connection_create, connection_delete, connection_rename, connection_test
 from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
@@ -8,6 +9,7 @@ from ..services.workspaces import workspace_create, workspace_delete, workspace_
 from . import fields
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, path_id as doc_id
 from .platform import OPTIONAL, ORGANIZATION, ApiView, client_gone, ok, path_id
+from .pipeline_views import pipelines_json
 from .serializers import connection_json, connectors_json, workspace_json
 
 
@@ -71,17 +73,13 @@ class TransformationLanguagesView(ApiView):
         return ok({"languages": enabled_languages()})
 
 
-def _pipelines_of(connection: Connection) -> list[dict]:
-    from .pipeline_views import pipelines_json_of
-
-    return pipelines_json_of(connection)
-
-
 class ConnectionsView(ApiView):
     @operation("listConnections", "The connections of the workspace", tag="Connections", ok="ConnectionList")
     def get(self, request):
-        connections = Connection.objects.filter(workspace=self.workspace).order_by("name", "id")
-        return ok({"connections": [connection_json(c, _pipelines_of(c)) for c in connections]})
+        connections = list(connection_list(workspace=self.workspace))
+        running = running_pipeline_ids([p.id for c in connections for p in c.pipelines.all()])
+        return ok({"connections": [connection_json(c, pipelines_json(c.pipelines.all(), running))
+                                   for c in connections]})
 
     @operation("createConnection", "Create a source connection (its settings are tested first)",
                tag="Connections", request="ConnectionCreate", ok="Created", errors=[422, 503])
@@ -127,7 +125,8 @@ class ConnectionView(ConnectionMixin, ApiView):
                parameters=[doc_id("connection_id", "connection")])
     def get(self, request, connection_id):
         connection = self.get_connection(connection_id)
-        return ok(connection_json(connection, _pipelines_of(connection)))
+        return ok(connection_json(connection, pipelines_json(pipeline_list(workspace=self.workspace,
+                                                                           connection=connection))))
 
     @operation("updateConnection", "Rename a connection", tag="Connections", request="ConnectionUpdate",
                parameters=[doc_id("connection_id", "connection")])

@@ -49,11 +49,6 @@ STATEMENT_TIMEOUT_GRACE = 5.0
 DELETED = "pipeline was deleted"
 
 
-def running_pipeline_ids(pipeline_ids) -> set[int]:
-    return set(Run.objects.filter(pipeline_id__in=pipeline_ids, end_time__isnull=True)
-               .values_list("pipeline_id", flat=True))
-
-
 def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = True) -> Run:
     """Creates a live run (reference §11.1 checks, in order) and queues it for a worker.
 
