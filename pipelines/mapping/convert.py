@@ -316,11 +316,7 @@ def _to_datetime(src: Type, dst: Type, nullable: bool):
     if kind == "date":
         return lambda v: datetime(v.year, v.month, v.day, tzinfo=UTC)
     if kind == "string":
-        def from_string(s):
-            if s == "" and nullable:
-                return None
-            return parse_rfc3339(s, dst)
-        return from_string
+        return _from_text(parse_rfc3339, dst, nullable)
     return _never(dst)
 
 
@@ -329,11 +325,7 @@ def _to_date(src: Type, dst: Type, nullable: bool):
     if kind == "datetime":
         return lambda v: v.astimezone(UTC).date() if v.tzinfo is not None and v.utcoffset() else v.date()
     if kind == "string":
-        def from_string(s):
-            if s == "" and nullable:
-                return None
-            return parse_date_text(s, dst)
-        return from_string
+        return _from_text(parse_date_text, dst, nullable)
     return _never(dst)
 
 
@@ -342,11 +334,7 @@ def _to_time(src: Type, dst: Type, nullable: bool):
     if kind == "datetime":
         return lambda v: (v.astimezone(UTC) if v.tzinfo is not None and v.utcoffset() else v).time()
     if kind == "string":
-        def from_string(s):
-            if s == "" and nullable:
-                return None
-            return parse_time_text(s, dst)
-        return from_string
+        return _from_text(parse_time_text, dst, nullable)
     return _never(dst)
 _YEAR_TEXT = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 
@@ -372,16 +360,20 @@ def _to_year(src: Type, dst: Type, nullable: bool):
     return _never(dst)
 
 
+def _from_text(parse, dst: Type, nullable: bool):
+    """The converter of a string through `parse(text, dst)`; an empty string is null when nullable."""
+    def from_string(s):
+        if s == "" and nullable:
+            return None
+        return parse(s, dst)
+    return from_string
+
+
 def _text_parser(parse):
     def build(src: Type, dst: Type, nullable: bool):
         if src.kind != "string":
             return _never(dst)
-
-        def from_string(s):
-            if s == "" and nullable:
-                return None
-            return parse(s, dst)
-        return from_string
+        return _from_text(parse, dst, nullable)
     return build
 
 

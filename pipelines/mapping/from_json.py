@@ -120,12 +120,6 @@ def _json_string(parse):
     return build
 
 
-def _json_to_year(dst: Type, nullable: bool):
-    check = int_check(dst)
-    t = str(dst)
-    return lambda p: check(json_integer(p, t))
-
-
 def _json_to_array(dst: Type, nullable: bool):
     element = from_json(dst.element_type, False)
     finish = array_checks(dst)
@@ -174,7 +168,7 @@ _JSON_BUILDERS = {
     "datetime": _json_string(parse_iso8601),
     "date": _json_string(parse_iso_date),
     "time": _json_string(parse_time_text),
-    "year": _json_to_year,
+    "year": _json_to_int,  # int_check knows years
     "uuid": _json_string(parse_uuid),
     "ip": _json_string(parse_ip),
     "array": _json_to_array,

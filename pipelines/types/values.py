@@ -89,7 +89,20 @@ def format_float(value: float, bit_size: int = 64) -> str:
     return sign + positional_digits(digits, exponent)
 
 
-def _format_bound(value, t: Type) -> str:
+def special_float(value: float):
+    """A float as JSON carries it in the API and to JavaScript: NaN and the infinities as the
+    strings "NaN", "Infinity" and "-Infinity", any other as itself."""
+    if value != value:
+        return "NaN"
+    if value == math.inf:
+        return "Infinity"
+    if value == -math.inf:
+        return "-Infinity"
+    return value
+
+
+def format_bound(value, t: Type) -> str:
+    """A bound of a number type as messages write it."""
     if isinstance(value, float):
         return format_float(value, t.bit_size or 64)
     if isinstance(value, Decimal):
@@ -133,13 +146,7 @@ def encode_value(value, t: Type):
     if kind == "decimal":
         return canonical_decimal(value)
     if kind == "float":
-        if value != value:
-            return "NaN"
-        if value == math.inf:
-            return "Infinity"
-        if value == -math.inf:
-            return "-Infinity"
-        return value
+        return special_float(value)
     if kind == "datetime":
         return format_datetime(value)
     if kind == "date":
@@ -201,7 +208,7 @@ def _cannot_represent(value, t: Type, path: str) -> NormalizeError:
 def _out_of_range(t: Type, path: str) -> NormalizeError:
     low, high = t.bounds
     return NormalizeError(f"property '{path}' has value which is not in the range "
-                          f"[{_format_bound(low, t)}, {_format_bound(high, t)}]")
+                          f"[{format_bound(low, t)}, {format_bound(high, t)}]")
 
 
 def _not_nullable(path: str) -> NormalizeError:
