@@ -223,12 +223,12 @@ CELERY_TIMEZONE = "UTC"
 # Tasks keep no results, so beat needs no `celery.backend_cleanup` entry.
 CELERY_RESULT_EXPIRES = None
 # Periodic tasks, declared here; beat (django-celery-beat's DatabaseScheduler) copies them into
-# its PeriodicTask table at start, where the admin shows them. See pipelines/scheduling.py.
+# its PeriodicTask table at start, where the admin shows them. See pipelines/services/scheduling.py.
 CELERY_BEAT_SCHEDULE = {
     "krenalis.schedule-tick": {
         "task": "pipelines.tasks.schedule_tick_task",
         "schedule": crontab(minute="*"),
-        "options": {"expire_seconds": 45},  # pipelines.scheduling.TICK_EXPIRES
+        "options": {"expire_seconds": 45},  # pipelines.services.scheduling.TICK_EXPIRES
     },
     "krenalis.sweep-dead-runs": {
         "task": "pipelines.tasks.sweep_dead_runs_task",

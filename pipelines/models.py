@@ -139,7 +139,7 @@ class Pipeline(models.Model):
     schedule_start = models.SmallIntegerField()          # minute of the day, fixed at creation
     schedule_period = models.SmallIntegerField(default=0)  # minutes; 0 = not scheduled
     # The minute (UTC) of the last scheduler tick that claimed the pipeline: a tick that fires twice for
-    # the same minute finds it taken and starts no second run (see pipelines.scheduling).
+    # the same minute finds it taken and starts no second run (see pipelines.services.scheduling).
     last_scheduled_minute = models.DateTimeField(null=True, blank=True, editable=False)
     # Greatest update time among the rows of the last successful incremental-capable run; null = zero cursor.
     cursor = models.DateTimeField(null=True, blank=True)

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "pipelines.types", "pipelines.mapping", "pipelines.timeformats", "pipelines.transformers", "pipelines.engine",
     "pipelines.connectors", "pipelines.placeholders", "pipelines.alignment", "pipelines.apikeys", "pipelines.errors",
-    "pipelines.validation", "pipelines.conf", "pipelines.steps", "warehouse.profile_schema", "warehouse.columns", "warehouse.alter_schema",
-    "warehouse.writer", "warehouse.resolution",
+    "pipelines.validation", "pipelines.conf", "pipelines.steps", "pipelines.jsoncodec", "warehouse.backends",
+    "warehouse.profile_schema", "warehouse.columns", "warehouse.alter_schema", "warehouse.writer", "warehouse.resolution",
 ]
 
 CHECK = """

@@ -1,15 +1,14 @@
 """The /v1 run endpoints: start, list, read, cancel, errors; and identities of a connection."""
-from warehouse.backends import backend_for
-from warehouse.identities import list_identities
-
 from ..errors import BadRequest, NotFound
 from ..models import Run
 from ..selectors import run_list
-from ..services.runs import rfc3339, run_cancel, run_errors, run_json, run_start
+from ..services.identities import connection_identities
+from ..services.runs import run_cancel, run_errors, run_start
 from . import fields
 from .openapi import operation, path_id as doc_id, query_int
 from .pipeline_views import PipelineMixin
 from .platform import ApiView, ok, path_id
+from .serializers import identity_json, run_json
 from .views import ConnectionMixin
 
 
@@ -85,14 +84,6 @@ class ConnectionIdentitiesView(ConnectionMixin, ApiView):
         connection = self.get_connection(connection_id)
         first = _paging(request.query_params, "first", 0, 0, 2**31 - 1)
         limit = _paging(request.query_params, "limit", 100, 1, 1000)
-        workspace = self.workspace
-        backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
-        pipeline_ids = list(connection.pipelines.values_list("id", flat=True))
-        items, total = list_identities(backend, connection_id=connection.id, pipeline_ids=pipeline_ids,
-                                       first=first, limit=limit)
-        return ok({"identities": [_identity_json(i) for i in items], "total": total})
-
-
-def _identity_json(item: dict) -> dict:
-    return {"userId": item["userId"], "connection": item["connection"], "pipeline": item["pipeline"],
-            "updatedAt": rfc3339(item["updatedAt"])}
+        items, total = connection_identities(workspace=self.workspace, connection=connection, first=first,
+                                             limit=limit)
+        return ok({"identities": [identity_json(i) for i in items], "total": total})

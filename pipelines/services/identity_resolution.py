@@ -26,6 +26,7 @@ from warehouse.resolution import ResolutionBusy, ResolutionResult, ResolutionSpe
 
 from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
 from ..models import Pipeline, Workspace
+from . import queue
 from .heartbeat import Heartbeat
 from ..timeformats.rfc3339 import exact_fraction, nullable_rfc3339
 from ..types import Type, is_valid_property_path, parse_type, property_by_path
@@ -135,14 +136,8 @@ def _claim(workspace_id: int) -> uuid.UUID | None:
     return operation if claimed else None
 
 
-def _enqueue(workspace_id: int, operation: uuid.UUID) -> None:
-    from ..tasks import resolve_identities_task
-
-    resolve_identities_task.delay(workspace_id, str(operation))
-
-
 def _queue(workspace_id: int, operation: uuid.UUID) -> None:
-    transaction.on_commit(lambda: _enqueue(workspace_id, operation))
+    transaction.on_commit(lambda: queue.enqueue_resolution(workspace_id, str(operation)))
 
 
 def _check_mode(workspace: Workspace) -> None:

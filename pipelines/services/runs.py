@@ -25,8 +25,8 @@ from ..ids import random_id
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
 from ..steps import STEP_NAMES
-from ..timeformats.rfc3339 import nullable_rfc3339
 from ..types import column_name, parse_type
+from . import queue
 from .connections import connection_source_settings
 from .heartbeat import Heartbeat
 from .identities import forget_deleted_pipeline
@@ -78,14 +78,8 @@ def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = T
             raise Unprocessable("PipelineAlreadyRunning", f"pipeline {pipeline.id} is already running") from None
         raise
     if enqueue:
-        transaction.on_commit(lambda: _enqueue(run.id))
+        transaction.on_commit(lambda: queue.enqueue_run(run.id))
     return run
-
-
-def _enqueue(run_id: int) -> None:
-    from ..tasks import execute_run_task
-
-    execute_run_task.delay(run_id)
 
 
 def run_cancel(*, run: Run) -> None:
@@ -155,7 +149,7 @@ def requeue_waiting_runs() -> int:
     waiting = list(Run.objects.filter(end_time__isnull=True, heartbeat_time__isnull=True,
                                       start_time__lt=timezone.now() - dead_after()).values_list("id", flat=True))
     for run_id in waiting:
-        _enqueue(run_id)
+        queue.enqueue_run(run_id)
     return len(waiting)
 
 
@@ -370,24 +364,6 @@ def _commit_cursor(run: Run, cursor, revision: int) -> None:
             fields.append("cursor")
     if fields:
         pipeline.save(update_fields=fields)
-
-
-# A run's times as the API writes them: seconds, then microseconds when there are any.
-rfc3339 = nullable_rfc3339
-
-
-def run_json(run: Run) -> dict:
-    live = run.end_time is None
-    return {
-        "id": run.id,
-        "pipeline": run.pipeline_id,
-        "incremental": run.incremental,
-        "startTime": rfc3339(run.start_time),
-        "endTime": rfc3339(run.end_time),
-        "passed": [0] * 7 if live else list(run.passed),
-        "failed": [0] * 7 if live else list(run.failed),
-        "error": run.error,
-    }
 
 
 def run_errors(*, run: Run) -> dict:

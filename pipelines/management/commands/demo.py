@@ -20,7 +20,7 @@ from django.utils import timezone
 from pipelines.conf import knobs
 from pipelines.errors import KrenalisError
 from pipelines.models import Pipeline, Workspace
-from pipelines.scheduling import minute_of_day, next_due
+from pipelines.services.scheduling import minute_of_day, next_due
 from pipelines.services.connections import connection_create
 from pipelines.services.pipelines import PipelineInput, pipeline_create, pipeline_set_schedule
 from pipelines.services.preview import preview_query
