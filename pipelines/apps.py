@@ -5,6 +5,7 @@ from .conf import knobs
 
 class PipelinesConfig(AppConfig):
     name = "pipelines"
+    verbose_name = "Krenalis"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
