@@ -40,7 +40,7 @@ from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
 from .types import (
     NormalizeError, Property, RawJSON, Type, column_name, leaf_paths, leaf_values, make_normalizer, object_type,
 )
-from .types.values import column_check, column_normalizer
+from .types.normalize import column_check, column_normalizer
 from .steps import FINALIZE, INPUT, OUTPUT, RECEIVE, STEP_NAMES, TRANSFORMATION
 
 REVIEW = ". Please review and update the pipeline before attempting to import the users."

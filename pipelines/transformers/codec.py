@@ -42,7 +42,8 @@ from pipelines.types import RawJSON, Type
 from pipelines.types.schema import (
     canonical_decimal, compile_pattern, decimal_fits, decimal_text, shortest_float32_text, to_float32,
 )
-from pipelines.types.values import column_check, format_bound, format_ip, special_float
+from pipelines.types.normalize import column_check
+from pipelines.types.values import format_bound, format_ip, special_float
 
 JAVASCRIPT = "JavaScript"
 PYTHON = "Python"

@@ -10,10 +10,9 @@ from pipelines.types.schema import (
     Property, Type, array_, boolean, decimal, dumps_json, float_, int_, ip, json_, map_,
     object_type, string, uuid_, year,
 )
-from pipelines.types.values import (
-    NormalizeError, RawJSON, encode_value, format_float, make_normalizer, normalize_value,
-    parse_iso8601,
-)
+from pipelines.types import parse_iso8601
+from pipelines.types.normalize import make_normalizer, normalize_value
+from pipelines.types.values import NormalizeError, RawJSON, encode_value, format_float
 
 UTC = timezone.utc
 DATETIME, DATE, TIME = Type("datetime"), Type("date"), Type("time")
