@@ -554,3 +554,17 @@ def test_durations_read_well_from_milliseconds_to_hours(seconds, shown):
     from pipelines.admin_views import format_duration
 
     assert format_duration(seconds) == shown
+
+
+def test_preview_and_test_on_preview_rows_reach_only_allowed_hosts(admin_client, connection, settings):
+    """The editor's Preview and "Test on preview rows" go through the services the API uses, so a
+    saved connection whose host the allow-list no longer allows is refused before anything connects,
+    with the message the API gives (issue 22 item 1)."""
+    post = editor_post(connection)
+    settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["10.0.0.0/8"]}
+    preview = admin_client.post(reverse("admin:pipelines_pipeline_preview"),
+                                {"connection": str(connection.id), "query": QUERY})
+    tested = admin_client.post(reverse("admin:pipelines_pipeline_test"), post)
+    for resp in (preview, tested):
+        assert resp.status_code == 422, resp.content
+        assert "is not allowed" in resp.json()["error"] and "KRENALIS_DATABASE_ALLOWED_HOSTS" in resp.json()["error"]
