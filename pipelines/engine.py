@@ -74,11 +74,16 @@ class Transformer(Protocol):
         ...
 
 
-class IdentityWriter(Protocol):
+class RowWriter(Protocol):
+    """What a run needs of the writer of one warehouse connection: every method the engine calls
+    (warehouse.writer.IdentityWriter, whose docstrings say what each does, is one)."""
+
     def write(self, rows: list[tuple[str, dt.datetime, tuple]]) -> int: ...
     def keep(self, identity_ids: list[str]) -> None: ...
     def unset(self, column_names: list[str]) -> None: ...
     def purge(self) -> int: ...
+    def has_identities(self) -> bool: ...
+    def flush(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -114,7 +119,7 @@ class RunPlan:
     out_schema: Type
     profile_schema: Type
     make_transformer: Callable[[], Transformer]
-    make_writer: Callable[[list[tuple[str, Type]]], IdentityWriter]
+    make_writer: Callable[[list[tuple[str, Type]]], RowWriter]
     columns_to_unset: list[str] = field(default_factory=list)
     batch_size: int = DEFAULTS["RUN_BATCH_SIZE"]
     writers: int = 1                  # warehouse connections writing in parallel
@@ -322,7 +327,7 @@ class _Lane:
     QUEUED_JOBS = 6
     COALESCED_ROWS = 15_000
 
-    def __init__(self, writer: IdentityWriter, number: int):
+    def __init__(self, writer: RowWriter, number: int):
         self.writer = writer
         self.jobs: queue.Queue = queue.Queue(maxsize=self.QUEUED_JOBS)
         self.written = 0
@@ -384,7 +389,7 @@ class _BackgroundWriter:
 
     WAIT_CHECK_SECONDS = 0.5
 
-    def __init__(self, writers: list[IdentityWriter], must_drop: Callable[[], bool] = lambda: False):
+    def __init__(self, writers: list[RowWriter], must_drop: Callable[[], bool] = lambda: False):
         self.lanes = [_Lane(writer, number) for number, writer in enumerate(writers)]
         self.must_drop = must_drop
 
@@ -568,7 +573,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
     transformer = ahead = writer = background = None
     first_import = False
-    writers: list[IdentityWriter] = []
+    writers: list[RowWriter] = []
     greatest: dt.datetime | None = None
     unidentified_failure = False
     streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's

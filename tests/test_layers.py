@@ -60,3 +60,18 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path):
     assert offending("pipelines/services", ("pipelines.tasks", "django"), root=tmp_path) == {
         "pipelines/services/probe.py": ["django.conf", "django.conf.settings", "pipelines.tasks",
                                         "pipelines.tasks.execute_run_task"]}
+
+
+def test_the_engine_names_every_writer_method_it_calls():
+    """The engine's RowWriter protocol lists every method the engine calls on a writer, and the
+    warehouse's IdentityWriter has them all (issue 22 item 5)."""
+    import re
+
+    from pipelines.engine import RowWriter
+    from warehouse.writer import IdentityWriter
+
+    source = (ROOT / "pipelines" / "engine.py").read_text()
+    called = set(re.findall(r"\bwriter\.(\w+)\(", source)) | set(re.findall(r"\bw\.(\w+)\(", source))
+    listed = {name for name in vars(RowWriter) if not name.startswith("_")}
+    assert called and called <= listed, called - listed
+    assert listed <= set(dir(IdentityWriter))
