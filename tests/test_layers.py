@@ -5,7 +5,6 @@ a function to dodge a cycle counts."""
 import ast
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
