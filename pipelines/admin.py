@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_views
+from . import admin_profiles, admin_views
 from .admin_forms import (PERIOD_NAMES, SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
                           WorkspaceForm, stored_ca_certificate, type_label)
 from .errors import KrenalisError
@@ -58,7 +58,7 @@ def schema_table(schema_json) -> str:
 class WorkspaceAdmin(admin.ModelAdmin):
     form = WorkspaceForm
     list_display = ("name", "id", "warehouse_platform", "warehouse_mode", "connection_count", "pipeline_count",
-                    "created_at")
+                    "profile_links", "created_at")
     search_fields = ("name",)
 
     class Media:
@@ -75,7 +75,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
                 ("Profile schema", {"fields": ("profile_schema_json",)}),
             )
         return (
-            (None, {"fields": ("name", "id", "created_at")}),
+            (None, {"fields": ("name", "id", "created_at", "profile_links")}),
             ("Data warehouse", {"fields": ("warehouse_platform", "warehouse_mode")}),
             ("Profile schema", {"fields": ("profile_schema_table",)}),
         )
@@ -83,7 +83,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("id", "created_at", "warehouse_platform", "warehouse_mode", "profile_schema_table")
+        return ("id", "created_at", "warehouse_platform", "warehouse_mode", "profile_schema_table", "profile_links")
 
     @admin.display(description="Profile schema")
     def profile_schema_table(self, obj):
@@ -99,6 +99,26 @@ class WorkspaceAdmin(admin.ModelAdmin):
     @admin.display(description="Pipelines", ordering="pipeline_total")
     def pipeline_count(self, obj):
         return obj.pipeline_total or 0
+
+    def get_urls(self):
+        def view(func):
+            return self.admin_site.admin_view(partial(func, self))
+
+        return [
+            path("profiles/", view(admin_profiles.profiles_home), name="pipelines_profiles"),
+            path("<int:workspace_id>/profiles/", view(admin_profiles.profiles_page),
+                 name="pipelines_workspace_profiles"),
+            path("<int:workspace_id>/profiles/<str:kpid>/", view(admin_profiles.profile_page),
+                 name="pipelines_workspace_profile"),
+            path("<int:workspace_id>/identity-resolution/", view(admin_profiles.resolution_page),
+                 name="pipelines_workspace_resolution"),
+        ] + super().get_urls()
+
+    @admin.display(description="Unified users")
+    def profile_links(self, obj):
+        return format_html('<a href="{}">Profiles</a> · <a href="{}">Identity resolution</a>',
+                           reverse("admin:pipelines_workspace_profiles", args=[obj.id]),
+                           reverse("admin:pipelines_workspace_resolution", args=[obj.id]))
 
     def save_model(self, request, obj, form, change):
         if not change:

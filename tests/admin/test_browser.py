@@ -259,3 +259,63 @@ def test_long_values_are_cut_and_a_run_with_failed_rows_shows_them_apart_from_it
     expect(first).to_contain_text('id = NULL, email = "user2@example.com"')
     page.goto("/admin/pipelines/run/")
     expect(page.locator("#result_list tbody tr").first).to_contain_text("Succeeded with 2 failed rows")
+
+
+def test_profiles_a_profile_and_identity_resolution(page, admin_login, shop, pg_source_10, celery_worker, shots):
+    """The unified users: the index leads to the profiles, a search by email finds one, its page
+    shows its attributes and the identities merged into it (pipeline, connection, source user ID,
+    update time); the identity resolution page changes the identifiers' order and resolves now."""
+    from pipelines.services import identity_resolution as ir
+    from tests.admin.test_people import import_users, resolve
+
+    # (no resolution after the imports: the worker would run one meanwhile)
+    ir.identity_resolution_update_settings(workspace=shop, run_on_batch_import=False, identifiers=["email"])
+    import_users(shop, pg_source_10, "Shop", "SELECT id, email, firstname, updated_ts FROM customers")
+    import_users(shop, pg_source_10, "CRM", "SELECT id + 1000 AS id, email, 'Crm' || id AS firstname, "
+                                            "updated_ts + interval '1 hour' AS updated_ts FROM customers")
+    resolve(shop)
+    admin_login()
+    page.click("#content-main a:text-is('Profiles')")
+    expect(page.locator("#kr-profiles-total")).to_have_text("10 profiles.")
+    expect(page.locator("#kr-latest")).to_contain_text("20 identities regrouped into 10 profiles")
+    shots(page, "profiles")
+    page.fill("#kr-q", "user3@")
+    page.click("#kr-profile-search button")
+    expect(page.locator("#kr-profiles tbody tr")).to_have_count(1)
+    expect(page.locator("#kr-profiles")).to_contain_text("user3@example.com")
+    page.click("#kr-profiles tbody tr a")
+    expect(page.locator("#kr-attributes")).to_contain_text("Crm3")
+    identities = page.locator("#kr-identities tbody tr")
+    expect(identities).to_have_count(2)
+    expect(identities.first).to_contain_text("1003")
+    expect(identities.first).to_contain_text("CRM DB")
+    expect(identities.nth(1)).to_contain_text("Shop")
+    shots(page, "profile")
+
+    page.click(".kr-tabs a:text-is('Identity resolution')")
+    expect(page.locator("#id_identifier_0")).to_have_value("email")
+    page.select_option("#id_identifier_1", "first_name")  # after email: a tie-break that changes nothing here
+    page.select_option("#id_source__first_name", label="Shop DB first")
+    expect(page.locator("#id_run_on_batch_import")).not_to_be_checked()
+    page.check("#id_run_on_batch_import")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("settings were saved")
+    expect(page.locator("#id_identifier_1")).to_have_value("first_name")
+    expect(page.locator("#id_run_on_batch_import")).to_be_checked()
+    before = page.locator("#kr-latest").text_content()
+    page.click("#kr-resolve-now")
+    expect(page.locator(".messagelist")).to_contain_text("Identity resolution has started")
+    for _ in range(60):  # the worker resolves; the page shows the latest resolution when reloaded
+        page.reload()
+        text = page.locator("#kr-latest").text_content()
+        if text != before and "Running" not in text:
+            break
+        page.wait_for_timeout(1000)
+    expect(page.locator("#kr-latest")).to_contain_text("10 profiles")
+    shots(page, "identity-resolution")
+    page.click(".kr-tabs a:text-is('Profiles')")
+    page.fill("#kr-q", "First3")
+    page.click("#kr-profile-search button")
+    expect(page.locator("#kr-profiles tbody tr")).to_have_count(1)  # the shop, primary source, wins now
+    page.click("#kr-profiles tbody tr a")
+    expect(page.locator("#kr-attributes")).to_contain_text("First3")

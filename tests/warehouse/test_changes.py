@@ -131,3 +131,37 @@ def test_warehouses_made_before_the_change_log_get_one(wh):
     sql(wh, "DROP TABLE krenalis_changes")
     sql(wh, "DROP TABLE krenalis_resolution_state")
     assert resolve(wh).reason == "no complete resolution before"       # and a resolution
+
+
+def test_postgresql_log_says_where_each_written_row_is(pg_wh):
+    write(pg_wh, 1, 10, [("a", 1, {"email": "a@example.com"}), ("b", 1, {"email": "b@example.com"})])
+    resolve(pg_wh)
+    write(pg_wh, 1, 10, [("a", 2, {"email": "a@example.com", "name": "Ann"})], run=2)
+    assert sql(pg_wh, "SELECT l.pk = i._pk FROM krenalis_changes l JOIN krenalis_identities i ON i.ctid = l.tid") \
+        == [(True,)]
+
+
+def test_postgresql_resolution_reads_by_primary_key_the_rows_the_log_no_longer_locates(pg_wh):
+    """The row version a log row locates may be gone, or the slot may hold another identity's
+    row: the resolution regroups each identity from its current row all the same."""
+    write(pg_wh, 1, 10, [(name, 1, {"email": f"{name}@example.com"}) for name in "abc"])
+    resolve(pg_wh)
+    write(pg_wh, 1, 10, [("a", 2, {"email": "a@example.com", "name": "Ann"}),
+                         ("b", 2, {"email": "c@example.com", "name": "Bob"}),
+                         ("c", 3, {"email": "c@example.com", "name": "Cid"})], run=2)
+    a, b, c = (pk_of(pg_wh, 1, name) for name in "abc")
+    (b_tid,) = sql(pg_wh, "SELECT ctid::text FROM krenalis_identities WHERE _pk = ?", (b,))[0]
+    sql(pg_wh, "UPDATE krenalis_changes SET tid = ?::tid WHERE pk = ?", (b_tid, a))        # b's row
+    sql(pg_wh, "UPDATE krenalis_changes SET tid = '(4000,1)' WHERE pk = ?", (c,))           # nothing there
+    result = resolve(pg_wh)
+    assert (result.kind, result.identities, result.profiles) == (INCREMENTAL, 3, 2)   # b now has c's email
+    members = sorted(sorted(row[0]) for row in sql(pg_wh, "SELECT _identities FROM krenalis_profiles"))
+    assert members == [[a], sorted([b, c])]
+    names = dict(sql(pg_wh, "SELECT email, name FROM profiles"))
+    assert names == {"a@example.com": "Ann", "c@example.com": "Cid"}
+
+
+def test_postgresql_logs_made_before_tid_existed_get_it(pg_wh):
+    sql(pg_wh, "ALTER TABLE krenalis_changes DROP COLUMN tid")
+    write(pg_wh, 1, 10, [("a", 1, {"email": "a@example.com"})])       # the writer adds it
+    assert sql(pg_wh, "SELECT count(tid) FROM krenalis_changes") == [(1,)]

@@ -334,8 +334,8 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             f"{_timestamp_of('_updated_at')}, {self.run_id}{selected} FROM {_BATCH_TABLE} "
             "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
             f"_updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run{updates}")
-        self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk) "
-                                   f"INSERT INTO {changes.CHANGES} (pk) SELECT _pk FROM w")
+        self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk, ctid) "
+                                   f"INSERT INTO {changes.CHANGES} (pk, tid) SELECT _pk, ctid FROM w")
         self._conn = None
         self._deferred_commits = False
         self._log_budget = None     # identities this writer may still record one by one
@@ -491,10 +491,12 @@ def create_statements(profile_schema: Type) -> list[str]:
 
 
 def ensure_change_log(conn) -> None:
-    """Creates the change log of a warehouse made before it existed (nothing otherwise); leaves
+    """Creates the change log of a warehouse made before it existed, or adds the `tid` column to one
+    made before that (nothing otherwise); leaves
     the connection's transaction open when there was nothing to do."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT to_regclass('{changes.CHANGES}') IS NOT NULL AND to_regclass('{changes.STATE}') IS NOT NULL")
+        cur.execute(f"SELECT to_regclass('{changes.STATE}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute "
+                    f"WHERE attrelid = to_regclass('{changes.CHANGES}') AND attname = 'tid' AND NOT attisdropped)")
         if cur.fetchone()[0]:
             return
     try:
