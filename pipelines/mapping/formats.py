@@ -7,13 +7,12 @@ loses digits.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from datetime import date
 from decimal import Decimal
 
-from pipelines.timeformats.rfc3339 import format_rfc3339, format_time_of_day, trimmed_fraction
+from pipelines.timeformats.rfc3339 import rfc3339_formatter, time_of_day_formatter, trimmed_fraction
 from pipelines.types import RawJSON
 from pipelines.types.values import float_digits, positional_digits
 
@@ -41,8 +40,8 @@ def format_decimal(value: Decimal) -> str:
 
 
 # RFC 3339 with trailing fractional zeros trimmed: 2023-05-24T09:01:57.49361Z.
-format_datetime = functools.partial(format_rfc3339, fraction=trimmed_fraction)
-format_time = functools.partial(format_time_of_day, fraction=trimmed_fraction)
+format_datetime = rfc3339_formatter(trimmed_fraction)
+format_time = time_of_day_formatter(trimmed_fraction)
 
 
 def format_date(value: date) -> str:

@@ -28,8 +28,8 @@ from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessabl
 from ..models import Pipeline, Workspace
 from . import queue
 from .heartbeat import Heartbeat
-from ..timeformats.rfc3339 import exact_fraction, nullable_rfc3339
-from ..types import Type, is_valid_property_path, parse_type, property_by_path
+from ..timeformats.rfc3339 import nullable_rfc3339
+from ..types import Type, format_datetime, is_valid_property_path, parse_type, property_by_path
 from ..types.paths import PathNotExistError
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def identity_resolution_latest(workspace: Workspace) -> dict:
 
 def rfc3339(moment) -> str | None:
     """Identity resolution's and profiles' times as the API writes them: 0, 3 or 6 digits of fraction."""
-    return nullable_rfc3339(moment, exact_fraction)
+    return nullable_rfc3339(moment, format_datetime)
 
 
 # --------------------------------------------------------------------------- executing

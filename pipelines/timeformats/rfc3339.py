@@ -4,6 +4,7 @@ write it their own ways; each caller names its way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
 
 from .common import UTC
@@ -29,19 +30,27 @@ def trimmed_fraction(microsecond: int) -> str:
     return f".{microsecond:06d}".rstrip("0") if microsecond else ""
 
 
-def format_rfc3339(moment: datetime, fraction=micro_fraction) -> str:
-    """`2024-03-01T10:20:30Z`, with `fraction(microseconds)`; an aware time is written in UTC, a
-    naive one as it is."""
-    if moment.tzinfo is not None and moment.utcoffset():
-        moment = moment.astimezone(UTC)
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
-            f"{moment.second:02d}{fraction(moment.microsecond)}Z")
+def rfc3339_formatter(fraction) -> Callable[[datetime], str]:
+    """The function writing `2024-03-01T10:20:30Z`, with `fraction(microseconds)`: an aware time
+    in UTC, a naive one as it is. (A closure: these run once per value written.)"""
+    def format_moment(moment: datetime) -> str:
+        if moment.tzinfo is not None and moment.utcoffset():
+            moment = moment.astimezone(UTC)
+        return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+                f"{moment.second:02d}{fraction(moment.microsecond)}Z")
+    return format_moment
 
 
-def nullable_rfc3339(moment: datetime | None, fraction=micro_fraction) -> str | None:
-    """`format_rfc3339`, and None for None (a time the API shows as null)."""
-    return None if moment is None else format_rfc3339(moment, fraction)
+def time_of_day_formatter(fraction) -> Callable[[time], str]:
+    """The function writing `10:20:30`, with `fraction(microseconds)`."""
+    def format_time(value: time) -> str:
+        return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{fraction(value.microsecond)}"
+    return format_time
 
 
-def format_time_of_day(value: time, fraction=exact_fraction) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{fraction(value.microsecond)}"
+format_rfc3339 = rfc3339_formatter(micro_fraction)  # run times and the ISO8601 cursor
+
+
+def nullable_rfc3339(moment: datetime | None, format_moment=format_rfc3339) -> str | None:
+    """`format_moment(moment)`, and None for None (a time the API shows as null)."""
+    return None if moment is None else format_moment(moment)

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from .common import SURROGATE, UTC, OutOfRange, TimeFormatError, quote
 from .excel import format_excel, parse_excel_serial
 from .iso8601 import parse_iso8601
-from .rfc3339 import format_rfc3339, micro_fraction
+from .rfc3339 import format_rfc3339
 from .strftime import formatter
 from .strptime import compile_format
 
@@ -136,7 +136,7 @@ def format_updated_at(cursor: datetime, fmt: str) -> str:
     """
     cursor = as_utc(cursor)
     if fmt == ISO8601:
-        return format_rfc3339(cursor, micro_fraction)
+        return format_rfc3339(cursor)
     if fmt == EXCEL:
         return format_excel(cursor)
     return formatter(fmt)(cursor)

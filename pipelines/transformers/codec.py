@@ -26,7 +26,6 @@ returns the value model. No Django here.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 import math
@@ -37,7 +36,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pipelines.timeformats.rfc3339 import format_rfc3339, format_time_of_day, trimmed_fraction
+from pipelines.timeformats.rfc3339 import rfc3339_formatter, time_of_day_formatter, trimmed_fraction
 from pipelines.types import RawJSON, Type
 from pipelines.types.schema import (
     canonical_decimal, compile_pattern, decimal_fits, decimal_text, shortest_float32_text, to_float32,
@@ -100,8 +99,8 @@ def _utc_naive(value: datetime) -> datetime:
 
 
 # JavaScript's text of dates and times (trailing fractional zeros trimmed).
-_js_datetime = functools.partial(format_rfc3339, fraction=trimmed_fraction)
-_js_time = functools.partial(format_time_of_day, fraction=trimmed_fraction)
+_js_datetime = rfc3339_formatter(trimmed_fraction)
+_js_time = time_of_day_formatter(trimmed_fraction)
 
 
 def _decimal_string(value: Decimal) -> str:

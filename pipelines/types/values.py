@@ -11,7 +11,6 @@ Row normalization (driver values into this model) is in normalize.py.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 import math
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from datetime import time, timezone
 from decimal import Decimal
 
-from pipelines.timeformats.rfc3339 import exact_fraction, format_rfc3339, format_time_of_day
+from pipelines.timeformats.rfc3339 import exact_fraction, rfc3339_formatter, time_of_day_formatter
 
 from .schema import Type, canonical_decimal, decimal_text, shortest_float32_text
 
@@ -102,8 +101,8 @@ def format_bound(value, t: Type) -> str:
     return str(value)
 
 # The API and warehouse text of datetimes and times: 0, 3 or 6 fractional digits, the fewest exact.
-format_datetime = functools.partial(format_rfc3339, fraction=exact_fraction)
-format_time = functools.partial(format_time_of_day, fraction=exact_fraction)
+format_datetime = rfc3339_formatter(exact_fraction)
+format_time = time_of_day_formatter(exact_fraction)
 _TIME_OF_DAY = re.compile(r"(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
 
 
