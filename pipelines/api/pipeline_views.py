@@ -1,12 +1,11 @@
 """The /v1 pipeline endpoints: the seed's create, update and get, plus list, delete, status, schedule."""
-from ..errors import NotFound
 from ..models import Connection, Pipeline
 from ..selectors import pipeline_list, running_pipeline_ids
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
                                   pipeline_set_status, pipeline_update)
 from . import fields
 from .openapi import operation, path_id as doc_id
-from .platform import ApiView, ok, path_id
+from .platform import ApiView, get_or_404, ok
 
 PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.items()}
 
@@ -75,11 +74,9 @@ def pipeline_input(body: dict) -> PipelineInput:
 
 class PipelineMixin:
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
-        pid = path_id(pipeline_id, 'identifier "{value}" is not a valid pipeline identifier')
-        pipeline = Pipeline.objects.select_related("connection").filter(id=pid, workspace=self.workspace).first()
-        if pipeline is None:
-            raise NotFound(f"pipeline {pid} does not exist")
-        return pipeline
+        return get_or_404(Pipeline.objects.select_related("connection").filter(workspace=self.workspace),
+                          pipeline_id, invalid='identifier "{value}" is not a valid pipeline identifier',
+                          missing="pipeline {id} does not exist")
 
 
 class PipelinesView(ApiView):

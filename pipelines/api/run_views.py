@@ -1,5 +1,5 @@
 """The /v1 run endpoints: start, list, read, cancel, errors; and identities of a connection."""
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest
 from ..models import Run
 from ..selectors import run_list
 from ..services.identities import connection_identities
@@ -7,7 +7,7 @@ from ..services.runs import run_cancel, run_errors, run_start
 from . import fields
 from .openapi import operation, path_id as doc_id, query_int
 from .pipeline_views import PipelineMixin
-from .platform import ApiView, ok, path_id
+from .platform import ApiView, get_or_404, ok, path_id
 from .serializers import identity_json, run_json
 from .views import ConnectionMixin
 
@@ -23,11 +23,9 @@ class PipelineRunsView(PipelineMixin, ApiView):
 
 class RunMixin:
     def get_run(self, run_id: str) -> Run:
-        rid = path_id(run_id, 'identifier "{value}" is not a valid run identifier')
-        run = Run.objects.filter(id=rid, pipeline__workspace=self.workspace).first()
-        if run is None:
-            raise NotFound(f"pipeline run {rid} does not exist")
-        return run
+        return get_or_404(Run.objects.filter(pipeline__workspace=self.workspace), run_id,
+                          invalid='identifier "{value}" is not a valid run identifier',
+                          missing="pipeline run {id} does not exist")
 
 
 class RunsView(ApiView):

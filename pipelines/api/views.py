@@ -1,5 +1,4 @@
 """The /v1 endpoints of workspaces, connectors and connections. Thin: parse, call a service, shape."""
-from ..errors import NotFound
 from ..models import Connection, Workspace
 from ..selectors import connection_list, pipeline_list, running_pipeline_ids
 from ..services.connections import connection_create, connection_delete, connection_rename, connection_test
@@ -8,7 +7,7 @@ from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
 from . import fields
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, path_id as doc_id
-from .platform import OPTIONAL, ORGANIZATION, ApiView, client_gone, ok, path_id
+from .platform import OPTIONAL, ORGANIZATION, ApiView, client_gone, get_or_404, ok
 from .pipeline_views import pipelines_json
 from .serializers import connection_json, connectors_json, workspace_json
 
@@ -113,11 +112,9 @@ class ConnectionTestView(ApiView):
 
 class ConnectionMixin:
     def get_connection(self, connection_id: str) -> Connection:
-        cid = path_id(connection_id, 'connection identifier "{value}" is not valid')
-        connection = Connection.objects.filter(id=cid, workspace=self.workspace).first()
-        if connection is None:
-            raise NotFound(f"connection {cid} does not exist")
-        return connection
+        return get_or_404(Connection.objects.filter(workspace=self.workspace), connection_id,
+                          invalid='connection identifier "{value}" is not valid',
+                          missing="connection {id} does not exist")
 
 
 class ConnectionView(ConnectionMixin, ApiView):
