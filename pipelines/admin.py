@@ -11,9 +11,10 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from . import admin_profiles, admin_views
-from .admin_forms import (PERIOD_NAMES, SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
+from .admin_forms import (SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
                           WorkspaceForm, stored_ca_certificate, type_label)
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
@@ -21,7 +22,7 @@ from .selectors import connections_with_pipelines, pipelines_with_last_run, work
 from .services.connections import connection_delete
 from .services.pipelines import pipeline_delete
 from .services.runs import run_start
-from .services.workspaces import workspace_delete
+from .services.workspaces import DEFAULT_PROFILE_SCHEMA, workspace_delete
 from .types import leaf_paths, parse_type
 
 admin.site.login_form = ThrottledLoginForm
@@ -60,19 +61,20 @@ class WorkspaceAdmin(admin.ModelAdmin):
     list_display = ("name", "id", "warehouse_platform", "warehouse_mode", "connection_count", "pipeline_count",
                     "profile_links", "created_at")
     search_fields = ("name",)
+    change_form_template = "admin/pipelines/workspace/change_form.html"
 
     class Media:
         css = CONSOLE_CSS
+        js = ("admin_console/profile_schema.js",)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
+            # the profile schema is a table of properties, under these (see the template)
             return (
                 (None, {"fields": ("name",)}),
                 ("Data warehouse", {"fields": ("platform", "host", "port", "username", "password", "database",
                                                "schema"),
-                                    "description": "Where the workspace's unified users are stored. The "
-                                                   "PostgreSQL fields are used only with PostgreSQL."}),
-                ("Profile schema", {"fields": ("profile_schema_json",)}),
+                                    "description": "Where the workspace's unified users are stored."}),
             )
         return (
             (None, {"fields": ("name", "id", "created_at", "profile_links")}),
@@ -112,6 +114,8 @@ class WorkspaceAdmin(admin.ModelAdmin):
                  name="pipelines_workspace_profile"),
             path("<int:workspace_id>/identity-resolution/", view(admin_profiles.resolution_page),
                  name="pipelines_workspace_resolution"),
+            path("<int:workspace_id>/profile-schema/", view(admin_profiles.schema_page),
+                 name="pipelines_workspace_schema"),
         ] + super().get_urls()
 
     @admin.display(description="Unified users")
@@ -119,6 +123,15 @@ class WorkspaceAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Profiles</a> · <a href="{}">Identity resolution</a>',
                            reverse("admin:pipelines_workspace_profiles", args=[obj.id]),
                            reverse("admin:pipelines_workspace_resolution", args=[obj.id]))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST" and "prop_name" in request.POST:
+            rows = admin_profiles.rows_from_post(request.POST)[0]
+        else:
+            rows = admin_profiles.schema_table_rows(DEFAULT_PROFILE_SCHEMA)
+        extra_context = {**(extra_context or {}), "rows": admin_profiles.with_blank_rows(rows), "kinds": admin_profiles.KINDS,
+                         "keep": admin_profiles.KEEP}
+        return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -250,7 +263,8 @@ def _run_action(modeladmin, request, queryset, incremental):
             run_start(pipeline=pipeline, incremental=incremental)
             started += 1
         except KrenalisError as exc:
-            messages.error(request, f"“{pipeline.name}”: {exc.message}")
+            reason = admin_views.cannot_run_reason(pipeline) if exc.code == "PipelineDisabled" else exc.message
+            messages.error(request, f"“{pipeline.name}”: {reason}")
     if started:
         messages.success(request, f"Started {started} run{'s' if started != 1 else ''}.")
 
@@ -275,6 +289,7 @@ class PipelineAdmin(admin.ModelAdmin):
 
     class Media:
         css = CONSOLE_CSS
+        js = ("admin_console/local_times.js",)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "Pipelines", **(extra_context or {})}
@@ -286,8 +301,13 @@ class PipelineAdmin(admin.ModelAdmin):
 
     @admin.display(description="Schedule")
     def schedule(self, obj):
-        name = PERIOD_NAMES.get(obj.schedule_period)
-        return f"every {name}" if name else "—"
+        facts = admin_views.schedule_facts(obj)
+        if not facts["period"]:
+            return "—"
+        if facts["next_run"] is None:
+            return format_html('every {} <span class="kr-muted">(paused: disabled)</span>', facts["period"])
+        return format_html('every {}, next <time class="kr-local" datetime="{}">{}</time>', facts["period"],
+                           facts["next_run"].isoformat(), facts["next_run"].strftime("%H:%M UTC"))
 
     def get_queryset(self, request):
         return pipelines_with_last_run(super().get_queryset(request))
@@ -305,11 +325,16 @@ class PipelineAdmin(admin.ModelAdmin):
     @admin.display(description="Run")
     def run_buttons(self, obj):
         url = reverse("admin:pipelines_pipeline_run", args=[obj.id])
-        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full" '
-                              'title="Read every row">Run now</button>', url)
+        reason = admin_views.cannot_run_reason(obj)
+        off = format_html(' disabled title="{}"', reason) if reason else ""
+        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full"{}{}>Run now'
+                              '</button>', url, off, "" if reason else mark_safe(' title="Read every row"'))
         if obj.updated_at_column:
-            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental" '
-                                   'title="Read the rows changed since the last run">Incremental</button>', url)
+            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental"{}{}>'
+                                   'Incremental</button>', url, off,
+                                   "" if reason else mark_safe(' title="Read the rows changed since the last run"'))
+        if reason:
+            buttons += format_html('<div class="kr-muted kr-small">{}</div>', "Disabled: enable it to run it.")
         return buttons
 
     def get_urls(self):

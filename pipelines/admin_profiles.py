@@ -258,3 +258,142 @@ def resolution_page(model_admin, request, workspace_id):
                        identifier_rows=[form[name] for name in form.identifier_fields],
                        source_rows=[form[name] for name, _ in form.source_fields])
     return TemplateResponse(request, "admin/pipelines/profiles/resolution.html", context)
+
+
+# --------------------------------------------------------------------------- profile schema
+
+KINDS = ("string", "int", "float", "decimal", "boolean", "datetime", "date", "time", "year", "uuid", "ip", "json")
+KEEP = "keep"  # a type the table cannot edit (object, array, map): kept as it is
+BLANK_ROWS = 2
+
+
+def schema_table_rows(schema_json) -> list[dict]:
+    """The top-level properties of a profile schema as the table's rows."""
+    rows = []
+    for prop in (schema_json or {}).get("properties", []):
+        t = prop.get("type") or {}
+        kind = t.get("kind", "")
+        rows.append({"name": prop.get("name", ""), "kind": kind if kind in KINDS else KEEP,
+                     "length": _length_of(t), "description": prop.get("description", ""),
+                     "original": prop.get("name", ""), "original_json": json.dumps(prop),
+                     "kept_label": type_label(parse_type(t)) if kind not in KINDS else ""})
+    return rows
+
+
+def with_blank_rows(rows: list[dict]) -> list[dict]:
+    """The rows with a name (or a property: a name emptied is kept, to show it), then a few blank
+    ones to add properties without JavaScript."""
+    kept = [row for row in rows if row["name"] or row["original"]]
+    return kept + [{"name": "", "kind": "string", "length": "", "description": "", "original": "",
+                    "original_json": "", "kept_label": ""} for _ in range(BLANK_ROWS)]
+
+
+def _length_of(t: dict) -> str:
+    kind = t.get("kind")
+    if kind == "string":
+        return str(t.get("maxLength") or t.get("maxBytes") or "")
+    if kind in ("int", "float"):
+        return str(t.get("bitSize") or "")
+    if kind == "decimal":
+        return f"{t.get('precision', '')},{t.get('scale', 0)}"
+    return ""
+
+
+def _type_of(kind: str, length: str, name: str) -> dict:
+    length = length.strip()
+
+    def number(text, what):
+        if not text.isdigit():
+            raise ValueError(f"the {what} of “{name}” must be a whole number, not “{text}”")
+        return int(text)
+
+    if kind == "string":
+        return {"kind": "string", "maxLength": number(length, "length")} if length else {"kind": "string"}
+    if kind in ("int", "float"):
+        return {"kind": kind, "bitSize": number(length, "size in bits") if length else (32 if kind == "int" else 64)}
+    if kind == "decimal":
+        precision, _, scale = (length or "10,2").partition(",")
+        return {"kind": "decimal", "precision": number(precision.strip(), "precision"),
+                "scale": number(scale.strip() or "0", "scale")}
+    return {"kind": kind}
+
+
+def rows_from_post(post) -> tuple[list[dict], dict | None, dict, str]:
+    """The posted table -> (its rows, to show again; the schema; rePaths; an error in the table,
+    or ""). A row keeps what the table does not show of its property (flags, a string's pattern)
+    while its kind and length do not change; a row with a new name renames its property."""
+    columns = ("name", "kind", "length", "description", "original", "original_json")
+    values = {c: post.getlist(f"prop_{c}") for c in columns}
+    count = len(values["name"])
+    rows, properties, re_paths, error = [], [], {}, ""
+    for i in range(count):
+        row = {c: (values[c][i] if i < len(values[c]) else "") for c in columns}
+        row["name"] = row["name"].strip()
+        original = json.loads(row["original_json"]) if row["original_json"] else None
+        row["kept_label"] = type_label(parse_type(original["type"])) if original and row["kind"] == KEEP else ""
+        rows.append(row)
+        if not row["name"]:
+            continue
+        prop = dict(original or {"readOptional": True})
+        prop["name"] = row["name"]
+        if row["description"].strip():
+            prop["description"] = row["description"].strip()
+        else:
+            prop.pop("description", None)
+        try:
+            if row["kind"] != KEEP:
+                new_type = _type_of(row["kind"], row["length"], row["name"])
+                old_type = (original or {}).get("type") or {}
+                unchanged = old_type.get("kind") == row["kind"] and _length_of(old_type) == _length_of(new_type)
+                prop["type"] = old_type if unchanged else new_type
+        except ValueError as exc:
+            error = error or str(exc)
+        properties.append(prop)
+        if row["original"] and row["original"] != row["name"]:
+            re_paths[row["name"]] = row["original"]
+    return rows, {"kind": "object", "properties": properties}, re_paths, error
+
+
+def _moved_primary_sources(primary: dict | None, re_paths: dict, names: set[str]) -> dict | None:
+    """The primary sources after the change: renamed with their property, dropped with it."""
+    old_to_new = {old: new for new, old in re_paths.items()}
+    moved = {}
+    for path, connection_id in (primary or {}).items():
+        top, dot, rest = path.partition(".")
+        top = old_to_new.get(top, top if top not in re_paths else None)
+        if top in names:
+            moved[top + dot + rest] = connection_id
+    return moved or None
+
+
+def schema_page(model_admin, request, workspace_id):
+    """The profile schema as a table of properties: edit, preview what the warehouse gets
+    (`PUT /v1/profiles/schema/preview`), then apply (`PUT /v1/profiles/schema`)."""
+    from .services.profiles import profile_schema_preview
+
+    workspace = _workspace(model_admin, request, workspace_id)
+    can_change = model_admin.has_change_permission(request, workspace)
+    preview, error = None, ""
+    rows = schema_table_rows(workspace.profile_schema)
+    if request.method == "POST":
+        if not can_change:
+            raise PermissionDenied
+        rows, schema, re_paths, error = rows_from_post(request.POST)
+        if not error:
+            names = {p["name"] for p in schema["properties"]}
+            sources = _moved_primary_sources(workspace.primary_sources, re_paths, names)
+            try:
+                if "_apply" in request.POST:
+                    profile_schema_update(workspace=workspace, schema=schema, primary_sources=sources,
+                                          re_paths=re_paths or None)
+                    messages.success(request, "The profile schema was changed; the warehouse columns follow it.")
+                    return HttpResponseRedirect(request.path)
+                preview = profile_schema_preview(workspace=workspace, schema=schema, primary_sources=sources,
+                                                 re_paths=re_paths or None)
+            except KrenalisError as exc:
+                error = error_text(exc)
+    rows = with_blank_rows(rows)
+    context = _context(model_admin, request, workspace, f"Profile schema of “{workspace.name}”", rows=rows,
+                       kinds=KINDS, keep=KEEP, preview=preview, error=error, can_change=can_change,
+                       misaligned=list(workspace.alter_schema_misaligned or []))
+    return TemplateResponse(request, "admin/pipelines/profiles/schema.html", context)

@@ -146,3 +146,88 @@ def test_who_may_only_view_sees_the_pages_but_changes_nothing(client, django_use
     assert 'id="kr-resolve-now"' not in page and 'value="Save"' not in page
     assert client.post(url, {"_resolve": "1"}).status_code == 403
     assert client.get(reverse("admin:pipelines_workspace_profiles", args=[ws.id])).status_code == 200
+
+
+# --------------------------------------------------------------------------- the profile schema as a table
+
+def table_post(rows, action):
+    """The schema page's post: one list per column, as the table's inputs send them."""
+    data = {f"prop_{c}": [row.get(c, "") for row in rows]
+            for c in ("name", "kind", "length", "description", "original", "original_json")}
+    data[action] = "1"
+    return data
+
+
+def current_rows(admin_client, ws):
+    from pipelines.admin_profiles import schema_table_rows
+
+    return schema_table_rows(Workspace.objects.get(id=ws.id).profile_schema)
+
+
+def test_the_profile_schema_is_edited_as_a_table_previewed_then_applied(admin_client, people):
+    ws, (shop_connection, shop), _ = people
+    ir.identity_resolution_update_settings(workspace=ws, run_on_batch_import=True, identifiers=["email"])
+    Workspace.objects.filter(id=ws.id).update(primary_sources={"first_name": shop_connection.id})
+    url = reverse("admin:pipelines_workspace_schema", args=[ws.id])
+    page = html.unescape(admin_client.get(url).content.decode())
+    assert 'name="prop_name" value="email"' in page and 'name="prop_length" value="254"' in page
+    assert 'name="prop_description" value="First name"' in page
+
+    rows = current_rows(admin_client, ws)
+    rows[1]["name"] = "given_name"                                 # rename first_name
+    rows = [r for r in rows if r["name"] != "last_name"]           # drop last_name
+    rows.append({"name": "plan", "kind": "string", "length": "20", "description": "Subscription plan"})
+    rows.append({"name": "", "kind": "string"})                    # a blank row is ignored
+    before = Workspace.objects.get(id=ws.id).profile_schema
+    preview = html.unescape(admin_client.post(url, table_post(rows, "_preview")).content.decode())
+    statements = preview[preview.index('class="kr-sql"'):preview.index("</pre>")]
+    assert 'RENAME COLUMN "first_name" TO' in statements and 'TO "given_name"' in statements
+    assert 'DROP COLUMN "last_name"' in statements and 'ADD COLUMN "plan"' in statements
+    # the pipelines that map first_name no longer match: the preview says so before anything happens
+    assert "Shop: in the output schema" in preview and "CRM: in the output schema" in preview
+    assert 'name="_apply"' in preview and 'name="prop_name" value="given_name"' in preview  # the edits stay
+    assert Workspace.objects.get(id=ws.id).profile_schema == before  # a preview changes nothing
+
+    assert admin_client.post(url, table_post(rows, "_apply")).status_code == 302
+    ws = Workspace.objects.get(id=ws.id)
+    assert [p["name"] for p in ws.profile_schema["properties"]] == ["email", "given_name", "age", "plan"]
+    assert ws.profile_schema["properties"][3] == {"name": "plan", "type": {"kind": "string", "maxLength": 20},
+                                                  "readOptional": True, "description": "Subscription plan"}
+    assert ws.primary_sources == {"given_name": shop_connection.id}  # renamed with its property
+    # the renamed column kept its values
+    found = html.unescape(admin_client.get(reverse("admin:pipelines_workspace_profiles", args=[ws.id]),
+                                           {"q": "user3@"}).content.decode())
+    assert "<th>given_name</th>" in found and ("First3" in found or "Crm3" in found)
+
+
+def test_a_wrong_length_or_name_in_the_table_is_refused_and_changes_nothing(admin_client, ws):
+    url = reverse("admin:pipelines_workspace_schema", args=[ws.id])
+    before = Workspace.objects.get(id=ws.id).profile_schema
+    rows = current_rows(admin_client, ws) + [{"name": "plan", "kind": "string", "length": "twenty"}]
+    page = html.unescape(admin_client.post(url, table_post(rows, "_apply")).content.decode())
+    assert "the length of “plan” must be a whole number, not “twenty”" in page
+    rows[-1] = {"name": "bad name", "kind": "string", "length": "20"}
+    page = html.unescape(admin_client.post(url, table_post(rows, "_apply")).content.decode())
+    assert 'id="kr-schema-error"' in page and "bad name" in page
+    assert Workspace.objects.get(id=ws.id).profile_schema == before
+
+
+def test_a_workspace_is_created_with_its_schema_as_a_table(admin_client):
+    from pipelines.services.workspaces import DEFAULT_PROFILE_SCHEMA
+
+    page = html.unescape(admin_client.get(reverse("admin:pipelines_workspace_add")).content.decode())
+    assert 'id="kr-schema-table"' in page and 'name="prop_name" value="email"' in page
+    assert "cannot change" not in page and 'name="profile_schema_json"' not in page
+    from pipelines.admin_profiles import schema_table_rows
+
+    rows = schema_table_rows(DEFAULT_PROFILE_SCHEMA) + [{"name": "age", "kind": "int", "length": ""}]
+    data = {"name": "Table shop", "platform": "SQLite", **table_post(rows, "_save")}
+    assert admin_client.post(reverse("admin:pipelines_workspace_add"), data).status_code == 302
+    created = Workspace.objects.get(name="Table shop")
+    assert created.profile_schema["properties"][-1] == {"name": "age", "type": {"kind": "int", "bitSize": 32},
+                                                        "readOptional": True}
+    refused = admin_client.post(reverse("admin:pipelines_workspace_add"),
+                                {"name": "Bad", "platform": "SQLite", **table_post([{"name": "x y", "kind": "string"}],
+                                                                                   "_save")})
+    assert refused.status_code == 200 and "x y" in html.unescape(refused.content.decode())
+    assert not Workspace.objects.filter(name="Bad").exists()
