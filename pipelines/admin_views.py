@@ -444,7 +444,7 @@ def cannot_run_reason(pipeline: Pipeline) -> str:
 def schedule_facts(pipeline: Pipeline, now=None) -> dict:
     """The schedule as the pages show it: its period and its next run (None when it has none)."""
     from .admin_forms import PERIOD_NAMES
-    from .scheduling import next_due
+    from .services.scheduling import next_due
 
     period = PERIOD_NAMES.get(pipeline.schedule_period)
     next_run = None

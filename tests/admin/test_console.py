@@ -561,7 +561,7 @@ def test_durations_read_well_from_milliseconds_to_hours(seconds, shown):
 def test_the_schedule_shows_the_next_run_and_a_disabled_pipeline_cannot_run_with_a_reason(admin_client, connection):
     import datetime as dt
 
-    from pipelines.scheduling import next_due
+    from pipelines.services.scheduling import next_due
     from pipelines.services.pipelines import pipeline_set_schedule
 
     pipeline = make_pipeline(connection)
