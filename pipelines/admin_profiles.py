@@ -111,7 +111,7 @@ def profiles_page(model_admin, request, workspace_id):
             total = found["total"]
             for item in found["profiles"]:
                 values = _flat(item["attributes"])
-                profiles.append({"kpid": item["kpid"], "updated_at": item["updatedAt"],
+                profiles.append({"kpid": item["kpid"], "updated_at": _shown_time(item["updatedAt"]),
                                  "values": [_shown(values.get(path)) for path in shown],
                                  "url": reverse("admin:pipelines_workspace_profile",
                                                 args=[workspace.id, item["kpid"]])})
@@ -124,6 +124,11 @@ def profiles_page(model_admin, request, workspace_id):
                        previous_page=page - 1 if page > 1 else None, next_page=page + 1 if page < pages else None,
                        latest=_latest(workspace))
     return TemplateResponse(request, "admin/pipelines/profiles/list.html", context)
+
+
+def _shown_time(text: str | None) -> str:
+    """An RFC 3339 time of the API as the pages show times: 2023-02-03 18:42:53 UTC."""
+    return f"{text[:10]} {text[11:19]} UTC" if text and len(text) >= 19 else (text or "")
 
 
 def _flat(attributes: dict, prefix: str = "") -> dict:

@@ -74,6 +74,7 @@ def test_profiles_are_listed_and_found_by_an_identifier(admin_client, people):
     # the latest resolution: when, and what it touched
     assert re.search(r"Full</span>\s+started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, ended \d{4}", page)
     assert "20 identities regrouped into 10 profiles" in page
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td></tr>", page)  # each profile's update time
     found = html.unescape(admin_client.get(url, {"q": "user7@"}).content.decode())
     assert "1 profile match “user7@”." in found and "user7@example.com" in found
     assert "user8@example.com" not in found
