@@ -1,6 +1,7 @@
 """Output shapes of the API objects (reference §3, §4, §5.1), in the reference's key order."""
 from ..connectors import REGISTRY
-from ..models import Connection, Workspace
+from ..models import Connection, Run, Workspace
+from ..timeformats.rfc3339 import nullable_rfc3339
 
 SAMPLE_QUERY = "SELECT *\nFROM users\n"
 
@@ -50,3 +51,23 @@ def connection_json(connection: Connection, pipelines: list[dict]) -> dict:
         "sendingMode": None,
         "pipelines": pipelines,
     }
+
+
+def run_json(run: Run) -> dict:
+    """Its times with 0 or 6 fractional digits, as the reference writes them."""
+    live = run.end_time is None
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline_id,
+        "incremental": run.incremental,
+        "startTime": nullable_rfc3339(run.start_time),
+        "endTime": nullable_rfc3339(run.end_time),
+        "passed": [0] * 7 if live else list(run.passed),
+        "failed": [0] * 7 if live else list(run.failed),
+        "error": run.error,
+    }
+
+
+def identity_json(item: dict) -> dict:
+    return {"userId": item["userId"], "connection": item["connection"], "pipeline": item["pipeline"],
+            "updatedAt": nullable_rfc3339(item["updatedAt"])}
