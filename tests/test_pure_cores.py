@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "pipelines.types", "pipelines.mapping", "pipelines.timeformats", "pipelines.transformers", "pipelines.engine",
     "pipelines.connectors", "pipelines.placeholders", "pipelines.alignment", "pipelines.apikeys", "pipelines.errors",
-    "pipelines.validation", "warehouse.profile_schema", "warehouse.columns", "warehouse.alter_schema",
+    "pipelines.validation", "pipelines.lookback", "warehouse.profile_schema", "warehouse.columns", "warehouse.alter_schema",
     "warehouse.writer", "warehouse.resolution",
 ]
 
