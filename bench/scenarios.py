@@ -133,6 +133,10 @@ class Source:
         """The source as dlt's sql_database source reaches it."""
         raise NotImplementedError
 
+    def sling_url(self, db: str) -> str:
+        """The source as Sling reaches it."""
+        raise NotImplementedError
+
     def full_query(self) -> str:
         return USERS_QUERY.replace("${updated_at}", "NULL")
 
@@ -178,6 +182,9 @@ class PostgreSQLSource(Source):
 
     def sqlalchemy_url(self, db: str) -> str:
         return f"postgresql://postgres@127.0.0.1:5432/{db}"
+
+    def sling_url(self, db: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{db}?sslmode=disable"
 
 
 MARIADB = ["mariadb", "--host=127.0.0.1", "--port=3306", "--user=root"]
@@ -238,6 +245,9 @@ class MariaDBSource(Source):
 
     def sqlalchemy_url(self, db: str) -> str:
         return f"mysql+pymysql://root@127.0.0.1:3306/{db}"
+
+    def sling_url(self, db: str) -> str:
+        return f"mysql://root@127.0.0.1:3306/{db}"
 
 
 SOURCES = {s.name: s for s in (PostgreSQLSource(), MariaDBSource())}

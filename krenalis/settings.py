@@ -83,12 +83,13 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
                            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "krenalis.admin_site.KrenalisAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

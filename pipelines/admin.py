@@ -7,13 +7,14 @@ their buttons) are in `admin_views`, forms in `admin_forms`.
 from functools import partial
 
 from django.contrib import admin, messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import admin_views
 from .admin_forms import (PERIOD_NAMES, SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
-                          WorkspaceForm, stored_ca_certificate)
+                          WorkspaceForm, stored_ca_certificate, type_label)
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
 from .services.connections import connection_delete
@@ -22,9 +23,6 @@ from .services.runs import run_start
 from .services.workspaces import workspace_delete
 from .types import leaf_paths, parse_type
 
-admin.site.site_header = "Krenalis"
-admin.site.site_title = "Krenalis admin"
-admin.site.index_title = "Import users from your databases"
 admin.site.login_form = ThrottledLoginForm
 
 CONSOLE_CSS = {"all": ("admin_console/console.css",)}
@@ -47,7 +45,7 @@ def schema_table(schema_json) -> str:
     for prop_path, prop in leaf_paths(schema):
         flags = ", ".join(flag for flag, on in (("nullable", prop.nullable), ("read optional", prop.read_optional))
                           if on)
-        rows.append((prop_path, str(prop.type), flags or "—", prop.description or ""))
+        rows.append((prop_path, type_label(prop.type), flags or "—", prop.description or ""))
     body = format_html_join("", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
     return format_html('<table class="kr-table kr-schema"><thead><tr><th>Property</th><th>Type</th><th>Flags</th>'
                        '<th>Description</th></tr></thead><tbody>{}</tbody></table>', body)
@@ -270,7 +268,8 @@ class PipelineAdmin(admin.ModelAdmin):
             return "never"
         summary = admin_views.run_summary(run)
         return format_html('<a href="{}"><span class="kr-status kr-{}">{}</span></a> {} imported',
-                           summary["url"], summary["status"].lower(), summary["status"], summary["imported"])
+                           summary["url"], summary["status"].lower(), summary["statusLabel"],
+                           intcomma(summary["imported"]))
 
     @admin.display(description="Run")
     def run_buttons(self, obj):
@@ -368,7 +367,8 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="Status")
     def status(self, obj):
         status = admin_views.run_status(obj)
-        return format_html('<span class="kr-status kr-{}">{}</span>', status.lower(), status)
+        return format_html('<span class="kr-status kr-{}">{}</span>', status.lower(),
+                           admin_views.status_label(obj, status))
 
     @admin.display(description="Duration")
     def duration(self, obj):
@@ -376,15 +376,15 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Read")
     def rows_read(self, obj):
-        return admin_views.run_summary(obj)["rowsRead"]
+        return intcomma(admin_views.run_summary(obj)["rowsRead"])
 
     @admin.display(description="Imported")
     def imported(self, obj):
-        return admin_views.run_summary(obj)["imported"]
+        return intcomma(admin_views.run_summary(obj)["imported"])
 
     @admin.display(description="Failed")
     def failed_rows(self, obj):
-        return admin_views.run_summary(obj)["failedRows"]
+        return intcomma(admin_views.run_summary(obj)["failedRows"])
 
     def get_urls(self):
         return [

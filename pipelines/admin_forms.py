@@ -221,6 +221,13 @@ CONNECTOR_FIELDS = {
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 
+def sqlite_source_dir() -> str:
+    """The only directory SQLite sources may read, as the connector resolves it."""
+    import os
+
+    return os.path.realpath(REGISTRY["sqlite"].allowed_root or ".")
+
+
 def stored_ca_certificate(settings: dict) -> str:
     """The CA certificate stored in a connection's settings (PostgreSQL's or MySQL's), or ""."""
     return settings.get("sslrootcert") or (settings.get("ssl") or {}).get("ca") or ""
@@ -278,6 +285,8 @@ class ConnectionForm(ServiceFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "name" in self.fields:  # not for a user who may only view: the admin excludes it then
             self.fields["name"].required = False
+        self.fields["path"].help_text = (f"Path of the SQLite file, inside {sqlite_source_dir()} "
+                                         f"(KRENALIS_SQLITE_SOURCE_DIR); a relative path is read from there.")
         if self.instance.pk:
             self.fields.pop("workspace", None)
             self.fields["connector"].disabled = True
@@ -374,12 +383,30 @@ def transform(user: dict) -> dict:
 """
 
 
+def type_label(t) -> str:
+    """A type as the console shows it: with its length (`string(100)`), unlike the API's
+    messages, which keep the reference's wording (`string`)."""
+    if t.kind == "string":
+        if t.values:
+            return "string(one of " + ", ".join(t.values) + ")"
+        if t.max_length is not None:
+            return f"string({t.max_length})"
+        if t.max_bytes is not None:
+            return f"string({t.max_bytes} bytes)"
+        return "string"
+    if t.kind in ("array", "map") and t.element_type is not None:
+        return f"{t.kind}({type_label(t.element_type)})"
+    if t.kind == "int" and t.unsigned:
+        return f"{t} unsigned"
+    return str(t)
+
+
 def profile_rows(workspace: Workspace) -> list[dict]:
     """One row per profile property a pipeline can set (the leaves of the profile schema)."""
     schema = parse_type(workspace.profile_schema)
     rows = []
     for path, prop in leaf_paths(schema):
-        rows.append({"path": path, "type": str(prop.type), "description": prop.description or ""})
+        rows.append({"path": path, "type": type_label(prop.type), "description": prop.description or ""})
     return rows
 
 

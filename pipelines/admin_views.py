@@ -6,14 +6,16 @@ import html
 import json
 
 from django.contrib import messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, ConnectionForm, PipelineForm,
-                          error_text, out_schema_for, profile_rows, test_connection_settings)
+                          error_text, out_schema_for, profile_rows, test_connection_settings, type_label)
 from warehouse.columns import profile_columns
 
 from .api.platform import client_gone
@@ -21,11 +23,12 @@ from .engine import FINALIZE, RECEIVE, STEP_NAMES, RunStopped
 from .errors import BadRequest, KrenalisError
 from .lookback import format_lookback
 from .models import Connection, Pipeline, Run, Workspace
-from .services.pipelines import UPDATED_AT_KINDS, USER_ID_KINDS, enabled_languages, function_limits
+from .services.pipelines import USER_ID_KINDS, enabled_languages, function_limits
 from .services.preview import preview_query
 from .services.profiles import attributes_of
 from .services.runs import CANCELLED, dry_run_pipeline, run_cancel, run_start
-from .types import SchemaError, dumps_json, parse_type
+from .timeformats import TimeFormatError, parse_updated_at
+from .types import SchemaError, dumps_json, encode_value, parse_type
 
 PREVIEW_ROWS = 20
 CHART_RUNS = 20
@@ -121,14 +124,42 @@ def _connection_for(request) -> Connection:
     return connection
 
 
-def _schema_rows(schema: dict | None) -> list[dict]:
-    rows = []
+# Formats tried on a text column's previewed values to tell whether it holds times ("%s" is not:
+# any number would pass).
+DETECTED_TIME_FORMATS = tuple(f for f in FORMAT_SUGGESTIONS if f != "%s")
+
+
+def time_format_of(values) -> str | None:
+    """The first format in which every previewed value reads as a time, or None (no value, or
+    one that is not a time: a first name is no update time)."""
+    texts = [v for v in values if v is not None]
+    if not texts or not all(isinstance(v, str) for v in texts):
+        return None
+    for fmt in DETECTED_TIME_FORMATS:
+        try:
+            for text in texts:
+                parse_updated_at(text, "string", fmt)
+        except (TimeFormatError, ValueError):
+            continue
+        return fmt
+    return None
+
+
+def _schema_rows(schema: dict | None, rows: list[dict] | None = None) -> list[dict]:
+    """The schema's columns as the editor shows them, each with what it can be: a user ID (by its
+    kind), an update time (a datetime or date; a text or JSON column only when the previewed
+    `rows` hold times, with the format they are in)."""
+    result = []
     for prop in (schema or {}).get("properties", []):
         kind = prop["type"]["kind"]
-        rows.append({"name": prop["name"], "type": str(parse_type(prop["type"])), "kind": kind,
-                     "nullable": bool(prop.get("nullable")),
-                     "userId": kind in USER_ID_KINDS, "updatedAt": kind in UPDATED_AT_KINDS})
-    return rows
+        time_format = None
+        if kind in ("string", "json") and rows:
+            time_format = time_format_of([row.get(prop["name"]) for row in rows])
+        result.append({"name": prop["name"], "type": type_label(parse_type(prop["type"])), "kind": kind,
+                       "nullable": bool(prop.get("nullable")), "userId": kind in USER_ID_KINDS,
+                       "updatedAt": kind in ("datetime", "date") or time_format is not None,
+                       "timeFormat": time_format})
+    return result
 
 
 def preview(model_admin, request):
@@ -145,7 +176,8 @@ def preview(model_admin, request):
         return error_response(error_text(exc), exc.status)
     columns = [p["name"] for p in (result["schema"] or {}).get("properties", [])]
     return json_response({"columns": columns, "rows": result["rows"], "schema": result["schema"],
-                          "schemaRows": _schema_rows(result["schema"]), "issues": result["issues"] or []})
+                          "schemaRows": _schema_rows(result["schema"], result["rows"]),
+                          "issues": result["issues"] or []})
 
 
 def schema_rows(model_admin, request):
@@ -255,14 +287,17 @@ def test_transformation(model_admin, request):
     columns = profile_columns(out_type)
     results = []
     for number, row in enumerate(rows, 1):
-        item = {"row": number, "userId": row.user_id, "output": None, "error": None, "step": None}
+        item = {"row": number, "userId": row.user_id, "output": None, "values": None, "error": None, "step": None}
         if row.step is None:
             item["output"] = attributes_of(dict(zip((c.name for c in columns), row.values)), columns)
+            item["values"] = {c.path: None if v is None else encode_value(v, c.type)
+                              for c, v in zip(columns, row.values)}
         else:
             item["step"], item["error"] = STEP_NAMES[row.step], row.message
             item["stepLabel"] = STEP_LABELS[item["step"]]  # as the run page shows the run's errors
         results.append(item)
-    return json_response({"results": results, "failed": sum(1 for r in results if r["error"])})
+    return json_response({"results": results, "properties": [c.path for c in columns],
+                          "failed": sum(1 for r in results if r["error"])})
 
 
 def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
@@ -375,6 +410,15 @@ def run_status(run: Run) -> str:
     return "Succeeded"
 
 
+def status_label(run: Run, status: str | None = None) -> str:
+    """The status as a sentence: a run that succeeded with failed rows says how many."""
+    status = status or run_status(run)
+    failed_rows = sum(run.failed or ())
+    if status == "Succeeded" and failed_rows:
+        return f"Succeeded with {intcomma(failed_rows)} failed row{pluralize(failed_rows)}"
+    return status
+
+
 def _seconds(run: Run, now=None) -> float:
     end = run.end_time or now or dt.datetime.now(dt.timezone.utc)
     return max((end - run.start_time).total_seconds(), 0.0)
@@ -394,10 +438,12 @@ def format_duration(seconds: float) -> str:
 
 def run_summary(run: Run) -> dict:
     passed, failed = list(run.passed or [0] * 7), list(run.failed or [0] * 7)
+    status = run_status(run)
     return {
         "id": run.id,
         "pipeline": run.pipeline_id,
-        "status": run_status(run),
+        "status": status,
+        "statusLabel": status_label(run, status),
         "live": run.end_time is None,
         "incremental": run.incremental,
         "mode": "Incremental" if run.incremental else "Full",
@@ -427,6 +473,11 @@ def run_page(model_admin, request, run_id):
     if not model_admin.has_view_permission(request, run):
         raise PermissionDenied
     errors = list(run.errors.order_by("seq")[:1000])
+    # Notes are what the run says about itself (its fatal error, "unimported records not deleted
+    # ..."): an error with neither a user ID nor a row. The others are the rows that failed.
+    notes = [e for e in errors if e.user_id is None and e.row is None]
+    row_errors = [e for e in errors if not (e.user_id is None and e.row is None)]
+    in_names = [p.get("name") for p in (run.pipeline.in_schema or {}).get("properties", [])]
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Run {run.id} of “{run.pipeline.name}”",
@@ -437,13 +488,27 @@ def run_page(model_admin, request, run_id):
         "summary": run_summary(run),
         "summary_json": run_summary(run),
         "errors": [{"seq": e.seq, "step": STEP_LABELS[STEP_NAMES[e.step]], "user_id": e.user_id,
-                    "message": e.message} for e in errors],
-        "errors_total": max(run.errors_total, len(errors)),
+                    "message": e.message, "row": _shown_row(e.row, in_names)} for e in row_errors],
+        "notes": [{"step": STEP_LABELS[STEP_NAMES[e.step]], "message": e.message} for e in notes],
+        # notes are always among the kept errors unless more than 1,000 rows failed before them
+        "errors_total": max(run.errors_total - len(notes), len(row_errors)),
         "has_change_permission": model_admin.has_change_permission(request, run),
         "progress_url": reverse("admin:pipelines_run_progress", args=[run.id]),
         "cancel_url": reverse("admin:pipelines_run_cancel", args=[run.id]),
     }
     return TemplateResponse(request, "admin/pipelines/run/detail.html", context)
+
+
+def _shown_row(row: dict | None, order: list[str]) -> dict | None:
+    """A failed row's position and values, as the errors table shows them: in the input schema's
+    order (a JSON column of the metadata database may keep the keys in its own)."""
+    if not row:
+        return None
+    read = row.get("values") or {}
+    names = [n for n in order if n in read] + [n for n in read if n not in order]
+    values = ", ".join(f"{name} = {'NULL' if read[name] is None else json.dumps(read[name], ensure_ascii=False)}"
+                       for name in names)
+    return {"position": row.get("position"), "values": values}
 
 
 def run_progress(model_admin, request, run_id):

@@ -4,6 +4,7 @@ from django.conf import settings
 
 class PipelinesConfig(AppConfig):
     name = "pipelines"
+    verbose_name = "Krenalis"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

@@ -95,8 +95,9 @@ class RunMonitor(Protocol):
     def progress(self, passed: list[int], failed: list[int]) -> None:
         """Counters so far; also the run's heartbeat."""
 
-    def record_error(self, step: int, user_id: str | None, message: str) -> None:
-        ...
+    def record_error(self, step: int, user_id: str | None, message: str, row: dict | None = None) -> None:
+        """`row`, for a row that failed without a user ID: {"position": its number in the query's
+        result (from 1), "values": the values read, as text where JSON has no type for them}."""
 
 
 @dataclass
@@ -597,6 +598,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             first_import = full_run and not writer.has_identities()
             cursor = read_from(plan.cursor, plan.lookback_seconds) if plan.incremental else None
             read_row = _row_reader(plan, index, now, cursor)
+            in_names = [p.name for p in plan.in_schema.properties]
             build, direct = _batch_builder(plan, index, transformer, now)
             check_updated = ((lambda moment: parse_updated_at(moment, "datetime", None, now=now))
                              if plan.updated_at_column else None)
@@ -656,6 +658,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                     monitor.progress(passed, failed)
 
             pending = collections.deque()  # batches still in the function while the next ones are read
+            read_before = 0  # rows of the query's result before this batch
             for batch in rows:
                 reason = monitor.stop_reason()
                 if reason:
@@ -694,17 +697,19 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                         identified = [(user_id, updated_at) for user_id, updated_at, _ in built]
                         records = [record for _, _, record in built]
                 else:
-                    for row in batch:
+                    for position, row in enumerate(batch, read_before + 1):
                         try:
                             read = read_row(row)
                         except RecordFailure as failure:
                             failed[failure.step] += 1
                             if failure.step > RECEIVE:
                                 passed[RECEIVE] += 1
-                            record_error(failure.step, failure.user_id, failure.message)
                             if failure.user_id is None:
                                 unidentified_failure = True
+                                record_error(failure.step, None, failure.message,
+                                             row=shown_row(position, in_names, row, index))
                             else:
+                                record_error(failure.step, failure.user_id, failure.message)
                                 kept.append(failure.user_id)
                             continue
                         if read is None:
@@ -718,6 +723,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                             greatest = updated_at
                         identified.append((user_id, updated_at))
                         records.append(record)
+                read_before += len(batch)
                 outputs = ahead.transform(records) if records else None
                 if ahead.overlaps:
                     pending.append((identified, outputs, out_rows, kept))
@@ -776,6 +782,31 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     result.cursor = greatest
     monitor.progress(passed, failed)
     return result
+
+
+SHOWN_VALUE_CHARS = 200
+
+
+def shown_row(position: int, names: list[str], row, index: dict[str, int]) -> dict:
+    """A failed row as its error keeps it: its number in the query's result and the values read
+    for the input schema's columns (long texts cut, bytes and times as text), so that a row
+    without a user ID can still be found in the source."""
+    values = {}
+    for name in names:
+        value = row[index[name]]
+        if isinstance(value, float) and value != value:
+            value = "NaN"
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value)
+            value = f"{len(value)} bytes: {value[:32].hex()}{'…' if len(value) > 32 else ''}"
+        elif value is not None and not isinstance(value, (bool, int, float, str)):
+            value = str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 53:
+            value = str(value)
+        if isinstance(value, str) and len(value) > SHOWN_VALUE_CHARS:
+            value = value[:SHOWN_VALUE_CHARS] + "…"
+        values[name] = value
+    return {"position": position, "values": values}
 
 
 @dataclass

@@ -212,6 +212,10 @@ class RunError(models.Model):
     step = models.SmallIntegerField()
     user_id = models.TextField(null=True, blank=True)
     message = models.TextField()
+    # For a row that failed without a user ID: where it is in the query's result and the values
+    # read ({"position": 7, "values": {...}}), so that it can be found in the source. Errors with
+    # neither a user ID nor a row are the run's notes (a fatal error, "not deleted because ...").
+    row = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ("run", "seq")

@@ -141,7 +141,9 @@ def _private_server(kind, certificates):
         server.start()
     except FileNotFoundError as exc:  # the server is not installed here: what needs it is untested
         server.stop()
-        pytest.skip(f"no private {kind} server with TLS: {exc}")
+        missing_tools.skip_now(f"the {kind} server programs ({exc})", missing_tools.install_command(
+            "postgresql" if kind == "postgresql" else "mariadb-server",
+            "postgresql" if kind == "postgresql" else "mariadb"))
     except BaseException:
         server.stop()
         raise

@@ -41,7 +41,7 @@ class Monitor:
     def progress(self, passed, failed):
         pass
 
-    def record_error(self, step, user_id, message):
+    def record_error(self, step, user_id, message, row=None):
         self.errors += 1
 
 

@@ -194,7 +194,8 @@ class SQLiteConnector(Connector):
             root = os.path.realpath(self.allowed_root)
             resolved = os.path.realpath(os.path.join(root, path))
             if os.path.commonpath([root, resolved]) != root:
-                raise InvalidSettings("path must be inside the directory of the SQLite databases")
+                raise InvalidSettings(f"path must be inside the directory of the SQLite databases, {root} "
+                                      f"(a relative path is read from there)")
         return {"path": path}
 
     # -- connections ------------------------------------------------------------------------
@@ -204,7 +205,7 @@ class SQLiteConnector(Connector):
             root = os.path.realpath(self.allowed_root)
             resolved = os.path.realpath(os.path.join(root, path))
             if os.path.commonpath([root, resolved]) != root:
-                raise ConnectorUnavailable("path must be inside the directory of the SQLite databases")
+                raise ConnectorUnavailable(f"path must be inside the directory of the SQLite databases, {root}")
             return resolved
         return os.path.realpath(path)
 

@@ -204,11 +204,11 @@ class DatabaseMonitor:
         if self.on_progress is not None:
             self.on_progress(list(passed), list(failed))
 
-    def record_error(self, step: int, user_id, message: str) -> None:
+    def record_error(self, step: int, user_id, message: str, row: dict | None = None) -> None:
         self.total += 1
         if len(self.kept) + self.flushed < MAX_KEPT_ERRORS:
             self.kept.append(RunError(run_id=self.run_id, seq=self.total, step=step, user_id=user_id,
-                                      message=message))
+                                      message=message, row=row))
 
     def flush_errors(self) -> None:
         if self.kept:

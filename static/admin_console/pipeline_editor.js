@@ -32,6 +32,14 @@
     return document.createTextNode(String(value));
   }
 
+  // A table cell cut to the column's width (CSS), with the whole value on hover: one long value
+  // must not push the other columns out of sight.
+  function cell(value) {
+    var td = el("td", {className: "kr-cell"}, [cellValue(value)]);
+    if (value !== null && value !== undefined) td.title = typeof value === "object" ? JSON.stringify(value) : String(value);
+    return td;
+  }
+
   function status(id, text, kind) {
     var node = $(id);
     node.className = "kr-result" + (kind ? " kr-" + kind : "");
@@ -97,10 +105,16 @@
   }
 
   function rowsOf(schema) {
+    // A text or JSON column is offered as the update time only when the preview showed times in it
+    // (the server says so, with their format); a datetime or date column always is.
+    var previewed = {};
+    ((lastPreview && lastPreview.schemaRows) || []).forEach(function (r) { previewed[r.name + ":" + r.kind] = r; });
     return ((schema && schema.properties) || []).map(function (p) {
-      return {name: p.name, type: typeText(p.type), kind: p.type.kind, nullable: !!p.nullable,
+      var seen = previewed[p.name + ":" + p.type.kind];
+      return {name: p.name, type: seen ? seen.type : typeText(p.type), kind: p.type.kind, nullable: !!p.nullable,
               userId: ["string", "int", "uuid", "json"].indexOf(p.type.kind) >= 0,
-              updatedAt: ["string", "datetime", "date", "json"].indexOf(p.type.kind) >= 0};
+              updatedAt: ["datetime", "date"].indexOf(p.type.kind) >= 0 || !!(seen && seen.updatedAt),
+              timeFormat: seen ? seen.timeFormat : null};
     });
   }
 
@@ -109,7 +123,9 @@
     if (t.kind === "int") return "int(" + (t.bitSize || 32) + ")" + (t.unsigned ? " unsigned" : "");
     if (t.kind === "float") return "float(" + (t.bitSize || 64) + ")";
     if (t.kind === "decimal") return "decimal(" + t.precision + "," + (t.scale || 0) + ")";
-    if (t.kind === "string" && t.maxLength) return "string (max " + t.maxLength + " chars)";
+    if (t.kind === "string" && t.values) return "string(one of " + t.values.join(", ") + ")";
+    if (t.kind === "string" && t.maxLength) return "string(" + t.maxLength + ")";
+    if (t.kind === "string" && t.maxBytes) return "string(" + t.maxBytes + " bytes)";
     if (t.kind === "array") return "array(" + typeText(t.elementType) + ")";
     if (t.kind === "map") return "map(" + typeText(t.elementType) + ")";
     return t.kind;
@@ -136,7 +152,8 @@
     select.appendChild(el("option", {value: "", text: allowNone ? "— none —" : "— choose a column —"}));
     var found = current === "";
     rows.forEach(function (row) {
-      if (!row[flag]) return;
+      // the saved choice stays offered even when this page cannot tell (no preview yet)
+      if (!row[flag] && row.name !== current) return;
       var option = el("option", {value: row.name, text: row.name + " (" + row.kind + ")"});
       if (row.name === current) { option.selected = true; found = true; }
       select.appendChild(option);
@@ -173,7 +190,7 @@
     var needsFormat = row && (row.kind === "string" || row.kind === "json");
     var formatRow = form.querySelector(".field-updated_at_format");
     formatRow.hidden = !needsFormat && !$("id_updated_at_format").value;
-    if (needsFormat && !$("id_updated_at_format").value) $("id_updated_at_format").value = "ISO8601";
+    if (needsFormat && !$("id_updated_at_format").value) $("id_updated_at_format").value = row.timeFormat || "ISO8601";
     if (!needsFormat && row) $("id_updated_at_format").value = "";
     var incremental = $("id_incremental");
     incremental.disabled = !column;
@@ -216,7 +233,7 @@
     table.appendChild(el("thead", {}, [el("tr", {}, result.columns.map(function (c) { return el("th", {text: c}); }))]));
     var body = el("tbody");
     result.rows.forEach(function (row) {
-      body.appendChild(el("tr", {}, result.columns.map(function (c) { return el("td", {}, [cellValue(row[c])]); })));
+      body.appendChild(el("tr", {}, result.columns.map(function (c) { return cell(row[c]); })));
     });
     table.appendChild(body);
     $("kr-preview-count").textContent = "(" + result.rows.length + " of at most 20 rows)";
@@ -343,7 +360,7 @@
     button.disabled = true;
     status("kr-test-status", "Running the query and the transformation…");
     post(config.urls.test).then(function (answer) {
-      showTest(answer.results);
+      showTest(answer);
       var failed = answer.failed;
       status("kr-test-status", answer.results.length + " row" + (answer.results.length === 1 ? "" : "s") +
         " transformed, " + failed + " with an error", failed ? "warn" : "ok");
@@ -353,18 +370,24 @@
     }).finally(function () { button.disabled = false; });
   });
 
-  function showTest(results) {
+  // One column per profile property the test set, as the preview shows the query's columns; a row
+  // that failed shows the step (as the run page names it) and the message across them.
+  function showTest(answer) {
     var table = $("kr-test-rows");
+    var properties = answer.properties;
     table.innerHTML = "";
-    table.appendChild(el("thead", {}, [el("tr", {}, [el("th", {text: "Row"}), el("th", {text: "User ID"}),
-      el("th", {text: "Result"})])]));
+    table.appendChild(el("thead", {}, [el("tr", {}, [el("th", {text: "Row"}), el("th", {text: "User ID"})]
+      .concat(properties.map(function (p) { return el("th", {text: p}); })))]));
     var body = el("tbody");
-    results.forEach(function (r) {
-      var result = r.error
-        ? el("div", {className: "kr-row-error"}, [el("strong", {text: (r.stepLabel || r.step) + ": "}), r.error])
-        : el("code", {className: "kr-output", text: JSON.stringify(r.output)});
-      body.appendChild(el("tr", {className: r.error ? "kr-has-error" : ""}, [el("td", {text: String(r.row)}),
-        el("td", {}, [cellValue(r.userId)]), el("td", {}, [result])]));
+    answer.results.forEach(function (r) {
+      var cells = [el("td", {text: String(r.row)}), cell(r.userId)];
+      if (r.error) {
+        cells.push(el("td", {colspan: String(Math.max(properties.length, 1))}, [el("div", {className: "kr-row-error"},
+          [el("strong", {className: "kr-step", text: r.stepLabel + ": "}), r.error])]));
+      } else {
+        properties.forEach(function (p) { cells.push(cell(r.values[p])); });
+      }
+      body.appendChild(el("tr", {className: r.error ? "kr-has-error" : ""}, cells));
     });
     table.appendChild(body);
     $("kr-test-result").hidden = false;

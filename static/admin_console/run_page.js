@@ -11,20 +11,23 @@
     if (el) el.textContent = text;
   }
 
+  // counts with thousands separators, as the server renders them (50,006)
+  function count(n) { return Number(n).toLocaleString("en-US"); }
+
   function update(run) {
-    set("kr-rows-read", run.rowsRead);
-    set("kr-imported", run.imported);
-    set("kr-failed", run.failedRows);
+    set("kr-rows-read", count(run.rowsRead));
+    set("kr-imported", count(run.imported));
+    set("kr-failed", count(run.failedRows));
     set("kr-run-duration", run.duration);
     var status = document.getElementById("kr-run-status");
-    status.textContent = run.status;
+    status.textContent = run.statusLabel;
     status.className = "kr-status kr-big kr-" + run.status.toLowerCase();
     run.steps.forEach(function (step) {
       var row = document.querySelector('#kr-steps tr[data-step="' + step.name + '"]');
       if (!row) return;
-      row.querySelector(".kr-passed").textContent = step.passed;
+      row.querySelector(".kr-passed").textContent = count(step.passed);
       var failed = row.querySelector(".kr-failed");
-      failed.textContent = step.failed;
+      failed.textContent = count(step.failed);
       failed.classList.toggle("kr-nonzero", step.failed > 0);
     });
   }

@@ -57,6 +57,12 @@ def create_connection(page, shop, source, shots=None) -> None:
 
 def test_set_up_a_pipeline_run_it_and_watch_it_finish(page, admin_login, shop, pg_source_10, celery_worker, shots):
     admin_login()
+    # The product's section comes first on the index, before Django's users and Celery's tasks, and
+    # there is no "View site" (the product has no public site).
+    sections = page.locator("#content-main .module caption a.section").all_text_contents()
+    assert sections[0] == "Krenalis" and "Authentication and Authorization" in sections[1:], sections
+    expect(page.locator("#site-name")).to_have_text("Krenalis")
+    expect(page.locator("#user-tools a:has-text('View site')")).to_have_count(0)
     shots(page, "home")
     page.click("#content-main a:text-is('Workspaces')")
     page.click("text=Shop")
@@ -77,12 +83,19 @@ def test_set_up_a_pipeline_run_it_and_watch_it_finish(page, admin_login, shop, p
     page.click("text=Shop database")
     page.click("text=Add a pipeline on this connection")
     expect(page.locator("#id_connection")).to_have_value(re.compile(r"\d+"))
+    crumbs = " ".join(page.locator(".breadcrumbs").text_content().split())
+    assert crumbs == "Home › Krenalis › Pipelines › Add pipeline", crumbs
     page.fill("#id_name", "Customers")
     type_code(page, ".field-query", QUERY)
     page.click("#kr-preview")
     expect(page.locator("#kr-preview-rows tbody tr")).to_have_count(10)
     expect(page.locator("#kr-preview-schema")).to_contain_text("updated_ts")
     expect(page.locator("#kr-preview-status")).to_contain_text("10 rows, 6 columns")
+    # The derived schema shows each text's length, and offers no first name as an update time.
+    schema_rows = page.locator("#kr-preview-schema tbody tr")
+    expect(schema_rows.filter(has_text="firstname")).to_contain_text("string(60)")
+    expect(schema_rows.filter(has_text="firstname")).not_to_contain_text("update time")
+    expect(schema_rows.filter(has_text="updated_ts")).to_contain_text("update time")
 
     # Fill the input schema from the preview: the choosers offer only the allowed kinds.
     page.click("#kr-use-schema")
@@ -91,6 +104,8 @@ def test_set_up_a_pipeline_run_it_and_watch_it_finish(page, admin_login, shop, p
     expect(page.locator("#id_updated_at_column")).to_have_value("updated_ts")
     user_id_options = page.locator("#id_user_id_column option").all_inner_texts()
     assert not any(text.startswith("updated_ts") for text in user_id_options)  # a datetime is no user ID
+    updated_at_options = page.locator("#id_updated_at_column option").all_inner_texts()
+    assert updated_at_options == ["— none —", "updated_ts (datetime)"], updated_at_options
 
     # Map the profile properties; a wrong expression is reported on its row as it is typed.
     page.fill('input.kr-expression[data-path="email"]', "email")
@@ -102,7 +117,10 @@ def test_set_up_a_pipeline_run_it_and_watch_it_finish(page, admin_login, shop, p
     page.fill('input.kr-expression[data-path="age"]', "age")
     page.click("#kr-test")
     expect(page.locator("#kr-test-rows tbody tr")).to_have_count(10)
-    expect(page.locator("#kr-test-rows")).to_contain_text('"email":"user1@example.com"')
+    # one column per property, as the preview has one per column
+    assert page.locator("#kr-test-rows thead th").all_text_contents() == [
+        "Row", "User ID", "email", "first_name", "last_name", "age"]
+    expect(page.locator("#kr-test-rows tbody tr").first.locator("td").nth(2)).to_have_text("user1@example.com")
     page.select_option("#id_schedule_period", "1h")
     shots(page, "pipeline-editor")
 
@@ -164,7 +182,9 @@ def test_function_editor_tests_code_on_preview_rows_and_a_failed_row_is_kept(
               "return {email: user.email.toUpperCase(), age: user.age};\n")
     page.click("#kr-test")
     expect(page.locator("#kr-test-rows tbody tr")).to_have_count(10)
-    expect(page.locator("#kr-test-rows tbody tr").nth(0)).to_contain_text('"email":"USER1@EXAMPLE.COM"')
+    expect(page.locator("#kr-test-rows tbody tr").nth(0)).to_contain_text("USER1@EXAMPLE.COM")
+    # the step is named as the run page names it
+    expect(page.locator("#kr-test-rows tbody tr").nth(9).locator(".kr-step")).to_have_text("Transformation: ")
     expect(page.locator("#kr-test-rows tbody tr").nth(9)).to_contain_text("too old: 30")
     expect(page.locator("#kr-test-status")).to_contain_text("2 with an error")
     shots(page, "function-editor")
@@ -172,10 +192,11 @@ def test_function_editor_tests_code_on_preview_rows_and_a_failed_row_is_kept(
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     page.click("#kr-run-full")
-    expect(page.locator("#kr-run-status")).to_have_text("Succeeded", timeout=90_000)
+    expect(page.locator("#kr-run-status")).to_have_text("Succeeded with 2 failed rows", timeout=90_000)
     expect(page.locator("#kr-imported")).to_have_text("8")
     expect(page.locator("#kr-failed")).to_have_text("2")
     expect(page.locator("#kr-errors tbody tr")).to_have_count(2)
+    expect(page.locator("#kr-errors-count")).to_have_text("2 rows failed.")
     expect(page.locator("#kr-errors")).to_contain_text("too old: 29")
     shots(page, "run-with-errors")
 
@@ -194,3 +215,47 @@ def test_the_api_docs_and_the_admin_run_under_the_content_security_policy(page, 
     page.click("input[name=_save]")
     page.click("#kr-copy-key")
     expect(page.locator("#kr-copy-key")).to_have_text("Copied")
+
+
+def test_long_values_are_cut_and_a_run_with_failed_rows_shows_them_apart_from_its_notes(
+        page, admin_login, shop, pg_source_10, celery_worker):
+    """A 312-character value does not push the preview's other columns out of sight (it is cut,
+    whole on hover); a run whose rows failed for a NULL user ID says "Succeeded with 2 failed rows",
+    lists its note apart, and shows where each such row is in the query's result and what it held."""
+    from pipelines.services.connections import connection_create
+    from pipelines.services.pipelines import PipelineInput, pipeline_create
+    from pipelines.services.preview import preview_query
+
+    connection = connection_create(workspace=shop, name="Shop database", role="Source", connector="postgresql",
+                                   settings=dict(pg_source_10.settings))
+    admin_login()
+    page.goto("/admin/pipelines/pipeline/add/")
+    page.select_option("#id_connection", label="Shop database (postgresql)")
+    type_code(page, ".field-query", "SELECT id, repeat('x', 300) || email AS email, firstname, lastname, age, "
+                                    "updated_ts FROM customers ORDER BY id")
+    page.click("#kr-preview")
+    expect(page.locator("#kr-preview-rows tbody tr")).to_have_count(10)
+    box = page.locator("#kr-preview-result .kr-scroll").bounding_box()
+    last = page.locator("#kr-preview-rows thead th").last.bounding_box()
+    assert last["x"] + last["width"] <= box["x"] + box["width"], (last, box)  # every column is visible
+    long_cell = page.locator("#kr-preview-rows tbody tr").first.locator("td").nth(1)
+    assert long_cell.get_attribute("title") == "x" * 300 + "user1@example.com"
+
+    query = ("SELECT CASE WHEN id IN (2, 5) THEN NULL ELSE id END AS id, email FROM customers ORDER BY customers.id")
+    pipeline = pipeline_create(workspace=shop, connection_id=connection.id, target="User", event_type="",
+                               data=PipelineInput(
+                                   name="Some without ID", enabled=True, query=query, user_id_column="id",
+                                   transformation={"mapping": {"email": "email"}},
+                                   in_schema=preview_query(connection=connection, query=query, limit=1)["schema"],
+                                   out_schema={"kind": "object", "properties": support.PROFILE_SCHEMA["properties"][:1]}))
+    page.goto(f"/admin/pipelines/pipeline/{pipeline.id}/change/")
+    page.click("#kr-run-full")
+    expect(page.locator("#kr-run-status")).to_have_text("Succeeded with 2 failed rows", timeout=90_000)
+    expect(page.locator("#kr-errors-count")).to_have_text("2 rows failed.")
+    expect(page.locator("#kr-notes")).to_contain_text("unimported records not deleted")
+    expect(page.locator("#kr-errors tbody tr")).to_have_count(2)
+    first = page.locator("#kr-errors tbody tr").first
+    expect(first).to_contain_text("row 2 of the query")
+    expect(first).to_contain_text('id = NULL, email = "user2@example.com"')
+    page.goto("/admin/pipelines/run/")
+    expect(page.locator("#result_list tbody tr").first).to_contain_text("Succeeded with 2 failed rows")

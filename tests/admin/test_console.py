@@ -277,13 +277,30 @@ def test_preview_returns_rows_schema_and_issues(admin_client, connection):
     assert body["columns"] == ["id", "email", "firstname", "updated_ts"]
     assert len(body["rows"]) == 10 and body["rows"][0]["email"] == "user1@example.com"
     assert [r["name"] for r in body["schemaRows"] if r["userId"]] == ["id", "email", "firstname"]
-    assert [r["name"] for r in body["schemaRows"] if r["updatedAt"]] == ["email", "firstname", "updated_ts"]
+    # A text column is offered as the update time only when its values are times: not firstname.
+    assert [r["name"] for r in body["schemaRows"] if r["updatedAt"]] == ["updated_ts"]
+    # The derived types show their length.
+    assert {r["name"]: r["type"] for r in body["schemaRows"]}["firstname"] == "string(60)"
     many = admin_client.post(url, {"connection": str(connection.id),
                                    "query": "SELECT generate_series(1, 50) AS id"}).json()
     assert len(many["rows"]) == 20
     error = admin_client.post(url, {"connection": str(connection.id), "query": "SELECT nope FROM customers"})
     assert error.status_code == 503 and "nope" in error.json()["error"]
     assert admin_client.post(url, {"query": QUERY}).json() == {"error": "choose a connection first"}
+
+
+def test_a_text_column_of_times_is_offered_as_the_update_time_with_its_format(admin_client, connection):
+    url = reverse("admin:pipelines_pipeline_preview")
+    body = admin_client.post(url, {"connection": str(connection.id), "query": (
+        "SELECT id, firstname, updated_at, to_char(updated_ts, 'DD/MM/YYYY HH24:MI') AS changed, "
+        "'' || age AS age_text FROM customers ORDER BY id")}).json()
+    rows = {r["name"]: r for r in body["schemaRows"]}
+    assert [name for name, r in rows.items() if r["updatedAt"]] == ["updated_at", "changed"]
+    assert (rows["updated_at"]["timeFormat"], rows["changed"]["timeFormat"]) == ("ISO8601", "%d/%m/%Y %H:%M")
+    assert rows["firstname"]["timeFormat"] is None and rows["age_text"]["timeFormat"] is None  # numbers are no times
+    # a schema typed by hand (no previewed values) offers only datetime and date columns
+    typed = admin_client.post(reverse("admin:pipelines_pipeline_schema"), {"schema": json.dumps(body["schema"])})
+    assert [r["name"] for r in typed.json()["schemaRows"] if r["updatedAt"]] == []
 
 
 def test_saving_uses_the_service_and_puts_errors_next_to_their_field(admin_client, connection):
@@ -350,7 +367,10 @@ def test_test_on_preview_rows_with_a_mapping_and_with_functions(admin_client, co
     body = admin_client.post(url, data).json()
     assert len(body["results"]) == 10 and body["failed"] == 0
     assert body["results"][0] == {"row": 1, "userId": "1", "step": None, "error": None,
-                                  "output": {"email": "user1@example.com", "first_name": "First1"}}
+                                  "output": {"email": "user1@example.com", "first_name": "First1"},
+                                  "values": {"email": "user1@example.com", "first_name": "First1"}}
+    # one column per property, as the preview has one per column
+    assert body["properties"] == ["email", "first_name"]
 
     js = ("const transform = (u) => { if (String(u.id) === '3') throw new Error('bad row'); "
           "return {email: u.email.toUpperCase()}; };")
@@ -445,7 +465,7 @@ def test_run_now_run_page_progress_and_cancel(admin_client, connection):
     assert run.incremental
     run_execute(run_id=run.id)
     page = admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode()
-    assert "Succeeded" in page and 'id="kr-imported">10<' in page and "No errors." in page
+    assert "Succeeded" in page and 'id="kr-imported">10<' in page and "No row failed." in page
     listing = admin_client.get(reverse("admin:pipelines_run_changelist")).content.decode()
     assert "Cancelled" in listing and "Succeeded" in listing
     pipeline_page = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
@@ -461,8 +481,48 @@ def test_run_page_lists_kept_errors(admin_client, connection):
     RunError.objects.create(run=run, seq=1, step=4, user_id="7", message="bad <value>")
     RunError.objects.create(run=run, seq=2, step=4, user_id="9", message="other")
     page = admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode()
-    assert "bad &lt;value&gt;" in page and "<code>7</code>" in page and "2 errors." in page
-    assert 'id="kr-failed">2<' in page
+    assert "bad &lt;value&gt;" in page and "<code>7</code>" in page and "2 rows failed." in page
+    assert 'id="kr-failed">2<' in page and "Succeeded with 2 failed rows" in page
+
+
+def test_a_run_with_failed_rows_says_so_keeps_its_notes_apart_and_shows_a_row_without_user_id(
+        admin_client, connection):
+    """Two rows fail, one for its NULL user ID: the run "succeeded with 2 failed rows" (on its page,
+    the runs list and the pipeline's recent runs), the run's note ("unimported records not deleted")
+    is not counted as a third error, and the row without a user ID shows its position in the query's
+    result and the values read, so that it can be found in the source."""
+    query = ("SELECT CASE WHEN id IN (2, 5) THEN NULL ELSE id END AS id, email, firstname, age FROM customers "
+             "ORDER BY customers.id")
+    pipeline = make_pipeline(connection, query=query, updated_at_column="", in_schema=preview_schema(connection, query),
+                             transformation={"mapping": {"email": "email", "first_name": "firstname", "age": "age"}},
+                             out_schema={"kind": "object", "properties": [
+                                 p for p in support.PROFILE_SCHEMA["properties"] if p["name"] != "last_name"]})
+    from pipelines.services.runs import run_start
+
+    run = run_start(pipeline=pipeline, incremental=False)
+    run_execute(run_id=run.id)
+    run.refresh_from_db()
+    assert run.error == "" and sum(run.failed) == 2 and run.errors_total == 3  # two rows, and the note
+    page = admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode()
+    assert "Succeeded with 2 failed rows<" in page
+    assert "2 rows failed." in page  # not "3 errors": the note is apart
+    notes = page[page.index('id="kr-notes"'):page.index("Rows that failed")]
+    assert "unimported records not deleted because at least one with errors could not be identified" in notes
+    errors = page[page.index('id="kr-errors"'):]
+    assert "row 2 of the query" in errors
+    assert "id = NULL, email = \"user2@example.com\", firstname = \"First2\", age = 22" in html.unescape(errors), errors[:2000]
+    assert "row 5 of the query" in errors
+    listing = admin_client.get(reverse("admin:pipelines_run_changelist")).content.decode()
+    assert "Succeeded with 2 failed rows<" in listing
+    recent = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
+    assert "Succeeded with 2 failed rows<" in recent
+    # what the run keeps for the API is unchanged: the row and the note, in order
+    assert [(e.step, e.user_id, e.row) for e in run.errors.order_by("seq")] == [
+        (0, None, {"position": 2, "values": {"id": None, "email": "user2@example.com", "firstname": "First2",
+                                             "age": 22}}),
+        (0, None, {"position": 5, "values": {"id": None, "email": "user5@example.com", "firstname": "First5",
+                                             "age": 25}}),
+        (6, None, None)]
 
 
 def test_actions_start_runs(admin_client, connection):

@@ -212,14 +212,15 @@ def test_every_value_a_driver_returns_previews(workspace, request, kind):
             assert body["issues"] == [f"Row 1: {issue}{NOT_SHOWN}"], expression
 
 
-def test_a_run_rejects_the_values_the_preview_leaves_out(workspace, pg_source):
-    """The preview's issues are the run's per-row errors: the same value fails the same way in a run."""
+def test_a_run_rejects_the_values_the_preview_leaves_out(workspace, any_source):
+    """The preview's issues are the run's per-row errors: the same value fails the same way in a run
+    (PostgreSQL's 24:00:00, and MariaDB's TIME, a duration that can pass a day)."""
     from tests.pipelines.services import create_pipeline, errors_of, run_now
 
-    pg_source.execute("ALTER TABLE customers ADD COLUMN opens time")
-    pg_source.execute("UPDATE customers SET opens = '24:00:00' WHERE id = 2")
-    pg_source.execute("UPDATE customers SET opens = '09:30:00' WHERE id <> 2")
-    cid = workspace.api.post("/v1/connections", support.connection_body(pg_source)).json()["id"]
+    any_source.execute("ALTER TABLE customers ADD COLUMN opens time")
+    any_source.execute("UPDATE customers SET opens = '24:00:00' WHERE id = 2")
+    any_source.execute("UPDATE customers SET opens = '09:30:00' WHERE id <> 2")
+    cid = workspace.api.post("/v1/connections", support.connection_body(any_source)).json()["id"]
     query = "SELECT id, firstname, opens, updated_ts FROM customers ORDER BY id"
     body = preview(workspace.api, cid, query, limit=3).json()
     assert [row.get("opens") for row in body["rows"]] == ["09:30:00", None, "09:30:00"]

@@ -19,6 +19,7 @@ import pytest
 
 from pipelines.transformers import Limits
 from pipelines.types import string
+from tests import missing_tools
 
 from .helpers import out_prop, prop, schema, transformer
 
@@ -128,7 +129,8 @@ def test_a_function_cannot_signal_its_parent_pid_1_or_every_process_with_landloc
     script.write_text(PARENT)
     command = _in_a_new_pid_namespace([sys.executable, str(script), str(PROJECT), str(source)])
     if command is None:
-        pytest.skip("this machine cannot make a PID namespace (unshare)")
+        missing_tools.skip_now("a PID namespace (unshare --pid --fork fails: run as root, or allow user "
+                               "namespaces)", "sudo sysctl -w kernel.unprivileged_userns_clone=1")
     done = subprocess.run(command, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "KRENALIS_TEST_LANDLOCK_ABI": "5"})
     # The worker's parent survived every attempt and reported them.

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipelines', '0006_identity_resolution_kind'),
+        ('pipelines', '0007_run_error_row'),
     ]
 
     operations = [
