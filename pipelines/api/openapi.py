@@ -20,8 +20,8 @@ KINDS = ["string", "boolean", "int", "float", "decimal", "datetime", "date", "ti
 STEPS = ["Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize"]
 PERIODS = ["5m", "15m", "30m", "1h", "2h", "3h", "6h", "8h", "12h", "24h"]
 
-LOOKBACK = {"type": "string", "minLength": 2, "pattern": "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$", "example": "5m",
-            "description": "Look-back window of incremental runs, 1s to 7d (null: off): a run reads the rows "
+LOOKBACK = {"type": "string", "pattern": "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$", "example": "5m",
+            "description": "Look-back window of incremental runs, 1s to 7d (null or empty: off): a run reads the rows "
                            "updated since its cursor less the window, so that rows committed late are imported; "
                            "it also holds the cursor below the source's transactions in progress where the source "
                            "shows them (PostgreSQL; MySQL/MariaDB with the PROCESS privilege). Needs "
