@@ -21,8 +21,10 @@ REPO_DIR = BENCH_DIR.parent            # the product measured: a snapshot of the
 OUT_DIR = Path(os.environ.get("KRENALIS_BENCH_OUT", BENCH_DIR))
 PYTHON = str(OUT_DIR.parent / ".venv" / "bin" / "python")
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-META_DB = "krenalis_bench"
-DB_PREFIX = "krenalis_bench_"     # every database the bench creates starts with this
+# KRENALIS_BENCH_NAME: another name for the bench's databases, so that two benches on one server
+# (two work trees) never drop each other's.
+META_DB = os.environ.get("KRENALIS_BENCH_NAME", "krenalis_bench")
+DB_PREFIX = META_DB + "_"     # every database the bench creates starts with this
 MIB = 1024 * 1024
 
 
@@ -120,6 +122,8 @@ def run_child(label: str, rows: int, argv: list[str], *, env: dict | None = None
 
 def child_env(**extra) -> dict:
     env = dict(os.environ)
+    # The bench's sources and warehouses are on this machine: the product may connect to loopback.
+    env.setdefault("KRENALIS_DATABASE_ALLOWED_HOSTS", "127.0.0.1")
     env["PYTHONPATH"] = str(REPO_DIR) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -16,6 +16,7 @@ def setup_django(*, migrate: bool = True) -> None:
     if _ready:
         return
     os.environ["DATABASE_URL"] = database_url(META_DB)
+    os.environ.setdefault("KRENALIS_DATABASE_ALLOWED_HOSTS", "127.0.0.1")   # the bench's databases are local
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "krenalis.settings")
     os.environ.setdefault("KRENALIS_LOG_LEVEL", "WARNING")
     import django

@@ -497,8 +497,6 @@ def main(argv=None) -> None:
                    KRENALIS_BENCH_PRODUCT=product_description(args.product), KRENALIS_VAR_DIR=str(snap / "var"),
                    KRENALIS_BENCH_ARGV=" ".join(argv if argv is not None else sys.argv[1:]))
         env.pop("DATABASE_URL", None)
-        # Sources and warehouses are on this machine, which the product refuses by default.
-        env.setdefault("KRENALIS_DATABASE_ALLOWED_HOSTS", "127.0.0.1,localhost,::1")
         os.chdir(snap)
         os.execve(PYTHON, [PYTHON, str(snap / "bench" / "run.py"), *(argv if argv is not None else sys.argv[1:]),
                            "--output", str(Path(args.output).resolve())], env)

@@ -15,7 +15,23 @@ class KrenalisAdminSite(AdminSite):
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
+        for app in apps:
+            if app["app_label"] == "pipelines":
+                self._add_profiles(request, app)
         return sorted(apps, key=lambda app: (app["app_label"] not in PRODUCT_APPS,))
+
+    @staticmethod
+    def _add_profiles(request, app) -> None:
+        """The unified users have no model of the metadata database (they live in the warehouse):
+        their pages are listed with the product's models, after the workspaces they belong to."""
+        from django.urls import reverse
+
+        if not any(m["object_name"] == "Workspace" for m in app["models"]):
+            return  # who may not see workspaces may not see their profiles
+        entry = {"name": "Profiles", "object_name": "Profile", "perms": {"view": True},
+                 "admin_url": reverse("admin:pipelines_profiles"), "add_url": None, "view_only": True}
+        app["models"].append(entry)
+        app["models"].sort(key=lambda m: m["name"])
 
 
 class KrenalisAdminConfig(AdminConfig):

@@ -11,16 +11,17 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from . import admin_views
-from .admin_forms import (PERIOD_NAMES, SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
+from . import admin_profiles, admin_views
+from .admin_forms import (SETTINGS_FIELDS, APIKeyForm, ConnectionForm, ThrottledLoginForm,
                           WorkspaceForm, stored_ca_certificate, type_label)
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
 from .services.connections import connection_delete
 from .services.pipelines import pipeline_delete
 from .services.runs import run_start
-from .services.workspaces import workspace_delete
+from .services.workspaces import DEFAULT_PROFILE_SCHEMA, workspace_delete
 from .types import leaf_paths, parse_type
 
 admin.site.login_form = ThrottledLoginForm
@@ -57,24 +58,25 @@ def schema_table(schema_json) -> str:
 class WorkspaceAdmin(admin.ModelAdmin):
     form = WorkspaceForm
     list_display = ("name", "id", "warehouse_platform", "warehouse_mode", "connection_count", "pipeline_count",
-                    "created_at")
+                    "profile_links", "created_at")
     search_fields = ("name",)
+    change_form_template = "admin/pipelines/workspace/change_form.html"
 
     class Media:
         css = CONSOLE_CSS
+        js = ("admin_console/profile_schema.js",)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
+            # the profile schema is a table of properties, under these (see the template)
             return (
                 (None, {"fields": ("name",)}),
                 ("Data warehouse", {"fields": ("platform", "host", "port", "username", "password", "database",
                                                "schema"),
-                                    "description": "Where the workspace's unified users are stored. The "
-                                                   "PostgreSQL fields are used only with PostgreSQL."}),
-                ("Profile schema", {"fields": ("profile_schema_json",)}),
+                                    "description": "Where the workspace's unified users are stored."}),
             )
         return (
-            (None, {"fields": ("name", "id", "created_at")}),
+            (None, {"fields": ("name", "id", "created_at", "profile_links")}),
             ("Data warehouse", {"fields": ("warehouse_platform", "warehouse_mode")}),
             ("Profile schema", {"fields": ("profile_schema_table",)}),
         )
@@ -82,7 +84,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("id", "created_at", "warehouse_platform", "warehouse_mode", "profile_schema_table")
+        return ("id", "created_at", "warehouse_platform", "warehouse_mode", "profile_schema_table", "profile_links")
 
     @admin.display(description="Profile schema")
     def profile_schema_table(self, obj):
@@ -95,6 +97,37 @@ class WorkspaceAdmin(admin.ModelAdmin):
     @admin.display(description="Pipelines")
     def pipeline_count(self, obj):
         return obj.pipelines.count()
+
+    def get_urls(self):
+        def view(func):
+            return self.admin_site.admin_view(partial(func, self))
+
+        return [
+            path("profiles/", view(admin_profiles.profiles_home), name="pipelines_profiles"),
+            path("<int:workspace_id>/profiles/", view(admin_profiles.profiles_page),
+                 name="pipelines_workspace_profiles"),
+            path("<int:workspace_id>/profiles/<str:kpid>/", view(admin_profiles.profile_page),
+                 name="pipelines_workspace_profile"),
+            path("<int:workspace_id>/identity-resolution/", view(admin_profiles.resolution_page),
+                 name="pipelines_workspace_resolution"),
+            path("<int:workspace_id>/profile-schema/", view(admin_profiles.schema_page),
+                 name="pipelines_workspace_schema"),
+        ] + super().get_urls()
+
+    @admin.display(description="Unified users")
+    def profile_links(self, obj):
+        return format_html('<a href="{}">Profiles</a> · <a href="{}">Identity resolution</a>',
+                           reverse("admin:pipelines_workspace_profiles", args=[obj.id]),
+                           reverse("admin:pipelines_workspace_resolution", args=[obj.id]))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST" and "prop_name" in request.POST:
+            rows = admin_profiles.rows_from_post(request.POST)[0]
+        else:
+            rows = admin_profiles.schema_table_rows(DEFAULT_PROFILE_SCHEMA)
+        extra_context = {**(extra_context or {}), "rows": admin_profiles.with_blank_rows(rows), "kinds": admin_profiles.KINDS,
+                         "keep": admin_profiles.KEEP}
+        return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -222,7 +255,8 @@ def _run_action(modeladmin, request, queryset, incremental):
             run_start(pipeline=pipeline, incremental=incremental)
             started += 1
         except KrenalisError as exc:
-            messages.error(request, f"“{pipeline.name}”: {exc.message}")
+            reason = admin_views.cannot_run_reason(pipeline) if exc.code == "PipelineDisabled" else exc.message
+            messages.error(request, f"“{pipeline.name}”: {reason}")
     if started:
         messages.success(request, f"Started {started} run{'s' if started != 1 else ''}.")
 
@@ -247,6 +281,7 @@ class PipelineAdmin(admin.ModelAdmin):
 
     class Media:
         css = CONSOLE_CSS
+        js = ("admin_console/local_times.js",)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "Pipelines", **(extra_context or {})}
@@ -258,8 +293,13 @@ class PipelineAdmin(admin.ModelAdmin):
 
     @admin.display(description="Schedule")
     def schedule(self, obj):
-        name = PERIOD_NAMES.get(obj.schedule_period)
-        return f"every {name}" if name else "—"
+        facts = admin_views.schedule_facts(obj)
+        if not facts["period"]:
+            return "—"
+        if facts["next_run"] is None:
+            return format_html('every {} <span class="kr-muted">(paused: disabled)</span>', facts["period"])
+        return format_html('every {}, next <time class="kr-local" datetime="{}">{}</time>', facts["period"],
+                           facts["next_run"].isoformat(), facts["next_run"].strftime("%H:%M UTC"))
 
     @admin.display(description="Last run")
     def last_run(self, obj):
@@ -274,11 +314,16 @@ class PipelineAdmin(admin.ModelAdmin):
     @admin.display(description="Run")
     def run_buttons(self, obj):
         url = reverse("admin:pipelines_pipeline_run", args=[obj.id])
-        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full" '
-                              'title="Read every row">Run now</button>', url)
+        reason = admin_views.cannot_run_reason(obj)
+        off = format_html(' disabled title="{}"', reason) if reason else ""
+        buttons = format_html('<button type="submit" class="button kr-run" formaction="{}?mode=full"{}{}>Run now'
+                              '</button>', url, off, "" if reason else mark_safe(' title="Read every row"'))
         if obj.updated_at_column:
-            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental" '
-                                   'title="Read the rows changed since the last run">Incremental</button>', url)
+            buttons += format_html(' <button type="submit" class="button kr-run" formaction="{}?mode=incremental"{}{}>'
+                                   'Incremental</button>', url, off,
+                                   "" if reason else mark_safe(' title="Read the rows changed since the last run"'))
+        if reason:
+            buttons += format_html('<div class="kr-muted kr-small">{}</div>', "Disabled: enable it to run it.")
         return buttons
 
     def get_urls(self):

@@ -146,9 +146,11 @@ class WorkspaceForm(ServiceFormMixin, forms.ModelForm):
     password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
     database = forms.CharField(required=False)
     schema = forms.CharField(required=False, initial="public")
-    profile_schema_json = JSONTextField(label="Profile schema", initial=DEFAULT_PROFILE_SCHEMA, rows=16,
-                                       help_text="A JSON object type; each property becomes a warehouse column. "
-                                                 "It cannot change once the workspace exists.")
+    # The admin's page posts the schema as a table of properties (prop_name, prop_kind, ...); this
+    # JSON document is the alternative for a post without them.
+    profile_schema_json = JSONTextField(label="Profile schema", required=False, initial=DEFAULT_PROFILE_SCHEMA,
+                                       rows=16, help_text="A JSON object type; each property becomes a warehouse "
+                                                          "column.")
 
     class Meta:
         model = Workspace
@@ -176,12 +178,21 @@ class WorkspaceForm(ServiceFormMixin, forms.ModelForm):
             if platform == "PostgreSQL":
                 settings = {key: data.get(key) if key == "port" else (data.get(key) or "")
                             for key in ("host", "port", "username", "password", "database", "schema")}
-            self.created = workspace_create(name=data.get("name") or "", profile_schema=data.get("profile_schema_json"),
+            profile_schema = data.get("profile_schema_json")
+            if "prop_name" in self.data:
+                from .admin_profiles import rows_from_post
+
+                _rows, profile_schema, _renames, table_error = rows_from_post(self.data)
+                if table_error:
+                    self.add_error(None, table_error)
+                    return data
+            self.created = workspace_create(name=data.get("name") or "", profile_schema=profile_schema,
                                             platform=platform, mode="Normal", warehouse_settings=settings)
         except KrenalisError as exc:
             message = exc.message
+            # the schema is a table on the page (not a field): its errors go at the top
             field = ("name" if message.startswith("name ") else
-                     "profile_schema_json" if "profile schema" in message or "propert" in message else
+                     None if "profile schema" in message or "propert" in message else
                      settings_field_for_message(message))
             self.service_error(exc, field)
         return data

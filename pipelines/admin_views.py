@@ -4,6 +4,7 @@ the chart of a pipeline's recent runs. Every action goes through the services th
 import datetime as dt
 import html
 import json
+import re
 
 from django.contrib import messages
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -28,7 +29,7 @@ from .services.preview import preview_query
 from .services.profiles import attributes_of
 from .services.runs import CANCELLED, dry_run_pipeline, run_cancel, run_start
 from .timeformats import TimeFormatError, parse_updated_at
-from .types import SchemaError, dumps_json, encode_value, parse_type
+from .types import SchemaError, dumps_json, encode_value, leaf_paths, parse_type
 
 PREVIEW_ROWS = 20
 CHART_RUNS = 20
@@ -260,26 +261,31 @@ def test_transformation(model_admin, request):
             in_type = parse_type(in_json)
         except SchemaError as exc:
             raise BadRequest(f"input schema is not valid: {exc}") from None
-        if request.POST.get("transformation") == "function":
-            paths = _json_arg(request, "function_out_paths", []) or []
-        else:
-            paths = list(_mapping_arg(request))
-        out_json = out_schema_for(workspace, paths) if paths else None
-        if out_json is None:
-            raise BadRequest("choose at least one profile property to set")
-        out_type = parse_type(out_json)
+        function = request.POST.get("transformation") == "function"
+        ticked = [p for p in (_json_arg(request, "function_out_paths", []) or [])] if function else []
+        paths = ticked if function else list(_mapping_arg(request))
         user_id_column = request.POST.get("user_id_column", "")
         if not user_id_column:
             raise BadRequest("choose the user ID column first")
-        pipeline = Pipeline(workspace=workspace, connection=connection, query=request.POST.get("query", ""),
-                            in_schema=in_json, out_schema=out_json, user_id_column=user_id_column,
-                            updated_at_column=request.POST.get("updated_at_column", ""),
-                            updated_at_format=request.POST.get("updated_at_format", ""),
-                            **_transformation_fields(request, in_type))
-        try:
-            rows = dry_run_pipeline(pipeline, PREVIEW_ROWS)
-        except MappingError as exc:
-            raise BadRequest(f"invalid mapping: {exc}") from None
+        transformation = _transformation_fields(request, in_type)
+
+        def dry_run(paths):
+            out_json = out_schema_for(workspace, paths) if paths else None
+            if out_json is None:
+                raise BadRequest("choose at least one profile property to set")
+            fields = dict(transformation, function_out_paths=list(paths)) if function else transformation
+            pipeline = Pipeline(workspace=workspace, connection=connection, query=request.POST.get("query", ""),
+                                in_schema=in_json, out_schema=out_json, user_id_column=user_id_column,
+                                updated_at_column=request.POST.get("updated_at_column", ""),
+                                updated_at_format=request.POST.get("updated_at_format", ""), **fields)
+            try:
+                return dry_run_pipeline(pipeline, PREVIEW_ROWS), parse_type(out_json)
+            except MappingError as exc:
+                raise BadRequest(f"invalid mapping: {exc}") from None
+
+        if function:
+            paths = _returned_paths(dry_run, workspace, ticked)
+        rows, out_type = dry_run(paths)
     except RunStopped as stop:
         return error_response(f"{STEP_LABELS[STEP_NAMES[stop.step]]}: {stop.message}", 422)
     except KrenalisError as exc:
@@ -293,11 +299,54 @@ def test_transformation(model_admin, request):
             item["values"] = {c.path: None if v is None else encode_value(v, c.type)
                               for c, v in zip(columns, row.values)}
         else:
-            item["step"], item["error"] = STEP_NAMES[row.step], row.message
+            item["step"], item["error"] = STEP_NAMES[row.step], not_ticked_hint(row.message)
             item["stepLabel"] = STEP_LABELS[item["step"]]  # as the run page shows the run's errors
         results.append(item)
-    return json_response({"results": results, "properties": [c.path for c in columns],
-                          "failed": sum(1 for r in results if r["error"])})
+    answer = {"results": results, "properties": [c.path for c in columns],
+              "failed": sum(1 for r in results if r["error"])}
+    if function:
+        answer["outPaths"] = paths
+        answer["ticked"] = [p for p in paths if p not in ticked]
+    return json_response(answer)
+
+
+NOT_IN_OUTPUT = re.compile(r"property «([^»]+)» is not part of output schema")
+DERIVE_ROUNDS = 10
+
+
+def _returned_paths(dry_run, workspace, ticked: list[str]) -> list[str]:
+    """The profile properties a function sets, derived from a test run rather than ticked by
+    hand: those it returns with a value on the preview rows (a first run with every property),
+    then each one a run refuses as "not part of output schema" (one it returns as null, say).
+    The ticks kept are the user's, plus these."""
+    leaves = [path for path, _ in leaf_paths(parse_type(workspace.profile_schema))]
+    paths = list(ticked)
+    rows, out_type = dry_run(leaves)
+    columns = profile_columns(out_type)
+    for row in rows:
+        if row.step is None:
+            for column, value in zip(columns, row.values):
+                if value is not None and column.path not in paths:
+                    paths.append(column.path)
+    for _ in range(DERIVE_ROUNDS):
+        if not paths:
+            return leaves
+        rows, _ = dry_run(paths)
+        missing = {m.group(1) for row in rows if row.step is not None
+                   for m in [NOT_IN_OUTPUT.search(row.message or "")] if m} & set(leaves) - set(paths)
+        if not missing:
+            break
+        paths += sorted(missing)
+    return [path for path in leaves if path in paths]
+
+
+def not_ticked_hint(message: str) -> str:
+    """The run's message for a property a function returns but is not ticked, with what to do."""
+    found = NOT_IN_OUTPUT.search(message or "")
+    if not found:
+        return message
+    return (f"{message} (or tick “Set by the function” for {found.group(1)} in the pipeline: "
+            f"“Test on preview rows” ticks what the function returns)")
 
 
 def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
@@ -343,6 +392,7 @@ def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
     else:
         profiles = {str(pipeline.workspace_id): profile_rows(pipeline.workspace)}
     runs = list(pipeline.runs.order_by("-start_time")[:CHART_RUNS]) if pipeline else []
+    schedule = schedule_facts(pipeline) if pipeline else {}
     context = {
         **model_admin.admin_site.each_context(request),
         "title": "Add pipeline" if add else f"Pipeline “{pipeline.name}”",
@@ -357,6 +407,8 @@ def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
         "form": form,
         "editor_config": {
             "pipelineId": pipeline.id if pipeline else None,
+            "cursor": pipeline.cursor.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            if pipeline and pipeline.cursor else None,
             "connectionWorkspaces": workspaces,
             "profiles": profiles,
             "workspace": str(pipeline.workspace_id) if pipeline else None,
@@ -373,12 +425,41 @@ def pipeline_editor(model_admin, request, pipeline: Pipeline | None):
         "runs": [run_summary(r) for r in runs[:5]],
         "chart": runs_chart_svg(list(reversed(runs))) if runs else "",
         "running": any(r.end_time is None for r in runs),
+        "schedule": schedule,
+        "cannot_run": cannot_run_reason(pipeline) if pipeline else "",
         "media": model_admin.media,
     }
     return TemplateResponse(request, "admin/pipelines/pipeline/editor.html", context)
 
 
 # --------------------------------------------------------------------------- runs
+
+def cannot_run_reason(pipeline: Pipeline) -> str:
+    """Why "Run now" is off, in words (the service's refusal names the pipeline's ID)."""
+    if not pipeline.enabled:
+        return "The pipeline is disabled: tick “Enabled” and save to run it."
+    return ""
+
+
+def schedule_facts(pipeline: Pipeline, now=None) -> dict:
+    """The schedule as the pages show it: its period and its next run (None when it has none)."""
+    from .admin_forms import PERIOD_NAMES
+    from .scheduling import next_due
+
+    period = PERIOD_NAMES.get(pipeline.schedule_period)
+    next_run = None
+    if period and pipeline.enabled:
+        next_run = next_due(after=now or dt.datetime.now(dt.timezone.utc), schedule_start=pipeline.schedule_start,
+                            schedule_period=pipeline.schedule_period)
+    if not period:
+        text = "Not scheduled: it runs when you run it."
+    elif next_run is None:
+        text = f"Every {period}, but no scheduled run while the pipeline is disabled."
+    else:
+        text = f"Every {period}; next run"
+    return {"period": period, "next_run": next_run, "text": text,
+            "next_run_utc": next_run.strftime("%Y-%m-%d %H:%M UTC") if next_run else ""}
+
 
 def run_now(model_admin, request, pipeline_id):
     """POST: starts a run (mode full, incremental, or the pipeline's own) and opens its page."""
@@ -392,7 +473,8 @@ def run_now(model_admin, request, pipeline_id):
     try:
         run = run_start(pipeline=pipeline, incremental=incremental)
     except KrenalisError as exc:
-        messages.error(request, f"Pipeline “{pipeline.name}” could not start: {error_text(exc)}")
+        reason = cannot_run_reason(pipeline) if exc.code == "PipelineDisabled" else error_text(exc)
+        messages.error(request, f"Pipeline “{pipeline.name}” could not start: {reason}")
         back = request.POST.get("next") or reverse("admin:pipelines_pipeline_change", args=[pipeline.id])
         return HttpResponseRedirect(back if back.startswith("/") else "/")
     kind = "An incremental" if run.incremental else "A full"
@@ -488,7 +570,8 @@ def run_page(model_admin, request, run_id):
         "summary": run_summary(run),
         "summary_json": run_summary(run),
         "errors": [{"seq": e.seq, "step": STEP_LABELS[STEP_NAMES[e.step]], "user_id": e.user_id,
-                    "message": e.message, "row": _shown_row(e.row, in_names)} for e in row_errors],
+                    "message": not_ticked_hint(e.message), "row": _shown_row(e.row, in_names)}
+                   for e in row_errors],
         "notes": [{"step": STEP_LABELS[STEP_NAMES[e.step]], "message": e.message} for e in notes],
         # notes are always among the kept errors unless more than 1,000 rows failed before them
         "errors_total": max(run.errors_total - len(notes), len(row_errors)),

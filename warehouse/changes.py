@@ -9,6 +9,13 @@ belong to (warehouse.resolution). A row is
 * `(seq, NULL, NULL)`: *anything* may have changed (a bulk write, a column unset, a schema
   change): the next resolution is a full one.
 
+On PostgreSQL a row about an inserted or changed identity also has `tid`, where the row version it
+wrote is (its `ctid`): the resolution reads the identity there, a few pages at the end of the
+table, rather than through the primary key, which visits the page of each replaced version too
+(and prunes it, a full-page write after each checkpoint). The version there may be gone (changed
+again, moved by a resolution's kpid write-back or a rewrite): the resolution checks that the row
+it finds there is the identity's, and looks the others up by primary key.
+
 A resolution reads the log in the snapshot it computes from and, when it publishes, deletes
 exactly the rows it read: a row committed meanwhile, whatever its `seq`, stays for the next one.
 
@@ -39,14 +46,15 @@ RECORD_ANYTHING = f"INSERT INTO {CHANGES} (pk) VALUES (NULL)"
 def create_statements(platform: str) -> list[str]:
     """The tables (idempotent: also run on warehouses made before the change log existed)."""
     if platform == "PostgreSQL":
-        changes = (f"CREATE TABLE IF NOT EXISTS {CHANGES} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-                   "pk integer, kpid uuid)")
-        state = (f"CREATE TABLE IF NOT EXISTS {STATE} (id integer PRIMARY KEY CHECK (id = 1), spec text, "
-                 "identities bigint NOT NULL DEFAULT 0)")
-    else:
-        changes = f"CREATE TABLE IF NOT EXISTS {CHANGES} (seq INTEGER PRIMARY KEY AUTOINCREMENT, pk INTEGER, kpid TEXT)"
-        state = (f"CREATE TABLE IF NOT EXISTS {STATE} (id INTEGER PRIMARY KEY CHECK (id = 1), spec TEXT, "
-                 "identities INTEGER NOT NULL DEFAULT 0)")
+        return [f"CREATE TABLE IF NOT EXISTS {CHANGES} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                "pk integer, kpid uuid, tid tid)",
+                f"ALTER TABLE {CHANGES} ADD COLUMN IF NOT EXISTS tid tid",    # logs made before it existed
+                f"CREATE TABLE IF NOT EXISTS {STATE} (id integer PRIMARY KEY CHECK (id = 1), spec text, "
+                "identities bigint NOT NULL DEFAULT 0)",
+                f"INSERT INTO {STATE} (id, identities) VALUES (1, 0) ON CONFLICT DO NOTHING"]
+    changes = f"CREATE TABLE IF NOT EXISTS {CHANGES} (seq INTEGER PRIMARY KEY AUTOINCREMENT, pk INTEGER, kpid TEXT)"
+    state = (f"CREATE TABLE IF NOT EXISTS {STATE} (id INTEGER PRIMARY KEY CHECK (id = 1), spec TEXT, "
+             "identities INTEGER NOT NULL DEFAULT 0)")
     return [changes, state, f"INSERT INTO {STATE} (id, identities) VALUES (1, 0) ON CONFLICT DO NOTHING"]
 
 

@@ -150,6 +150,7 @@ class _Resolution:
     """The steps shared by the platforms; subclasses supply the dialect and the publishing."""
 
     # SQL of the dialect: smallest/greatest old kpid of a cluster, a new random kpid, "kpid changed".
+    log_columns = "seq, pk, kpid"     # what a resolution reads of the change log
     kpid_min = "min(old)"
     kpid_max = "max(old)"
     new_kpid = ""
@@ -235,7 +236,7 @@ class _Resolution:
             reason = ""
         limit = changes.incremental_limit(known)
         self.begin_snapshot()
-        self.execute(f"CREATE TEMP TABLE ir_log AS SELECT seq, pk, kpid FROM {changes.CHANGES}")
+        self.execute(f"CREATE TEMP TABLE ir_log AS SELECT {self.log_columns} FROM {changes.CHANGES}")
         if not reason:
             anything, distinct = self.rows("SELECT count(*) - count(pk), count(DISTINCT pk) FROM ir_log")[0]
             if anything:
@@ -284,8 +285,7 @@ class _Resolution:
         Its temporary tables are not analyzed: the planner's estimate from their size is enough
         to probe the large tables by index (and ANALYZE would cost as much as the probes)."""
         identifiers = self.spec.identifiers
-        self.execute("CREATE TEMP TABLE ir_rows AS SELECT i.* FROM krenalis_identities i "
-                     "WHERE i._pk IN (SELECT pk FROM ir_log)")
+        self.read_changed_rows()
         self.index("ir_rows", "_pk")
         self.execute("CREATE TEMP TABLE ir_new AS SELECT _pk AS pk FROM ir_rows")
         self.execute("CREATE TEMP TABLE ir_tk AS SELECT kpid FROM ir_log WHERE kpid IS NOT NULL "
@@ -332,6 +332,11 @@ class _Resolution:
         # The members of the profiles the changes were in, when not changed themselves.
         self._read_rows("ir_set")
         return ""
+
+    def read_changed_rows(self) -> None:
+        """`ir_rows`: the current rows of the identities of the log (those that exist)."""
+        self.execute("CREATE TEMP TABLE ir_rows AS SELECT i.* FROM krenalis_identities i "
+                     "WHERE i._pk IN (SELECT pk FROM ir_log)")
 
     def _read_rows(self, pks: str) -> None:
         """Adds to `ir_rows` the identities of table `pks` it lacks (those that exist)."""
@@ -598,6 +603,7 @@ class PostgreSQLResolution(_Resolution):
     new_kpid = "gen_random_uuid()"
     differs = "old IS DISTINCT FROM kpid"
     mark = "%s"
+    log_columns = "seq, pk, kpid, tid"
 
     def kpid_of(self, text):
         return f"{text}::uuid"
@@ -605,22 +611,37 @@ class PostgreSQLResolution(_Resolution):
     def __init__(self, conn, spec: ResolutionSpec):
         super().__init__(conn, spec)
         self.cur = conn.cursor()
+        self.pending: list[str] = []    # statements whose results nobody reads, not sent yet
 
+    # Round trips: a statement whose result is not read waits, and goes with the next one that is
+    # read (or the commit) in one multi-statement query. An incremental resolution is a few dozen
+    # small statements; on a busy server each round trip costs milliseconds, as much as their work.
+    # An error surfaces at that next round trip, inside the same transaction: nothing else differs.
     def execute(self, sql, params=()):
-        self.cur.execute(sql, params or None)
+        self.pending.append(self.cur.mogrify(sql, params).decode() if params else sql)
+
+    def send(self, sql=None, params=()):
+        """Sends the pending statements, then `sql` (whose result the cursor then holds)."""
+        if sql is not None:
+            self.execute(sql, params)
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.cur.execute(";\n".join(batch))
 
     def scalar(self, sql, params=()):
-        self.cur.execute(sql, params or None)
+        self.send(sql, params)
         return self.cur.fetchone()[0]
 
     def rows(self, sql, params=()):
-        self.cur.execute(sql, params or None)
+        self.send(sql, params)
         return self.cur.fetchall()
 
     def commit(self):
+        self.send()
         self.conn.commit()
 
     def rollback(self):
+        self.pending = []
         self.conn.rollback()
 
     def begin_snapshot(self):
@@ -644,6 +665,17 @@ class PostgreSQLResolution(_Resolution):
 
     def members_sql(self, kpids):
         return f"SELECT unnest(p._identities) AS pk FROM krenalis_profiles p JOIN {kpids} t ON t.kpid = p._kpid"
+
+    def read_changed_rows(self):
+        # Where the log says each row version is (see warehouse.changes), when that version is
+        # still the identity's current one (the only one a TID scan can find with its `_pk`);
+        # the others by primary key.
+        self.execute("CREATE TEMP TABLE ir_rows AS SELECT i.* FROM (SELECT DISTINCT tid, pk FROM ir_log "
+                     "WHERE tid IS NOT NULL) l JOIN krenalis_identities i ON i.ctid = l.tid AND i._pk = l.pk")
+        self.execute("CREATE TEMP TABLE ir_missing AS SELECT DISTINCT pk FROM ir_log l WHERE pk IS NOT NULL "
+                     "AND NOT EXISTS (SELECT 1 FROM ir_rows r WHERE r._pk = l.pk)")
+        self.execute("INSERT INTO ir_rows SELECT i.* FROM ir_missing m JOIN krenalis_identities i ON i._pk = m.pk")
+        self.execute("DROP TABLE ir_missing")
 
     def prefer_indexes(self):
         # The warehouse's hot pages are cached: with the default cost of a random read (4x a
@@ -669,13 +701,13 @@ class PostgreSQLResolution(_Resolution):
         finally:
             # Closing the connection would release it too, but only once the server notices.
             if not self.conn.closed:
-                self.conn.rollback()
+                self.rollback()
                 self.execute(f"SELECT pg_advisory_unlock({ADVISORY_LOCK})")
                 self.commit()
 
     def update_kpids(self, low, high):
-        self.execute("UPDATE krenalis_identities i SET _kpid = c.kpid FROM ir_changes c WHERE c.pk = i._pk "
-                     "AND c.pk BETWEEN %s AND %s AND i._pk BETWEEN %s AND %s", (low, high, low, high))
+        self.send("UPDATE krenalis_identities i SET _kpid = c.kpid FROM ir_changes c WHERE c.pk = i._pk "
+                  "AND c.pk BETWEEN %s AND %s AND i._pk BETWEEN %s AND %s", (low, high, low, high))
         return self.cur.rowcount
 
     def write_back(self):

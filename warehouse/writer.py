@@ -71,6 +71,20 @@ class IdentityWriter:
         of all of them) is skipped."""
         raise NotImplementedError
 
+    def stage_full_run(self) -> bool:
+        """Asked once, before the first write of a full run into a pipeline that has identities:
+        whether this writer stages the run's writes and keeps (nothing reaches the identities
+        meanwhile) until `finish_full_run` applies them in one transaction. A backend that
+        cannot (or where it is not faster) answers False and writes as usual."""
+        return False
+
+    def finish_full_run(self, *, purge: bool) -> int:
+        """Applies what was staged, in one transaction: the identities whose values changed are
+        updated, new ones inserted, and with `purge` those neither written nor kept are deleted;
+        unchanged identities are not touched (their `_kpid` and `_run` stay). Only that difference
+        reaches the change log. Returns how many were purged."""
+        raise NotImplementedError
+
     def flush(self) -> None:
         """Makes everything committed so far durable. A backend may commit batches without waiting
         for its disk, as long as this waits for all of them: the engine calls it before the run's

@@ -260,7 +260,10 @@
     if (!updated.value) {
       var when = rows.filter(function (r) { return r.updatedAt && r.kind !== "json" && /updated|modified/i.test(r.name); })
         .sort(function (a, b) { return (a.kind === "datetime" ? 0 : 1) - (b.kind === "datetime" ? 0 : 1); })[0];
-      if (when) updated.value = when.name;
+      if (when) {
+        updated.value = when.name;
+        $("id_incremental").checked = true;
+      }
     }
     refreshFormatRow();
     checkMapping();
@@ -308,8 +311,32 @@
     showRowErrors(rowErrors);
   }
 
-  function showRowErrors(errors) {
+  // A refused save leaves its banner and messages on the page; once what they were about is fixed
+  // (the mapping checks clean, a test passes, the field is edited), they go.
+  function clearSavedErrors(rows) {
+    rows.forEach(function (row) {
+      if (!row) return;
+      row.classList.remove("errors");
+      row.querySelectorAll(":scope > .errorlist").forEach(function (list) { list.remove(); });
+    });
+    if (!form.querySelector(".form-row.errors")) {
+      form.querySelectorAll(".errornote, #pipeline_form > .errorlist").forEach(function (node) { node.remove(); });
+    }
+  }
+
+  function transformationRows() {
+    return [form.querySelector(".kr-mapping-row"), form.querySelector(".field-function_source"),
+            form.querySelector(".field-transformation")];
+  }
+
+  function showRowErrors(errors, checked) {
     rowErrors = errors || {};
+    var mappingRow = form.querySelector(".kr-mapping-row");
+    if (checked) {
+      // each expression is marked on its own row now, not every input of the table
+      mappingRow.classList.remove("errors");
+      if (!Object.keys(rowErrors).length) clearSavedErrors([mappingRow]);
+    }
     document.querySelectorAll(".kr-row-error").forEach(function (node) {
       var message = rowErrors[node.dataset.errorFor] || "";
       node.textContent = message;
@@ -336,8 +363,8 @@
   function checkMapping() {
     if (transformationKind() !== "mapping" || !workspaceId()) return;
     writeMapping();
-    if ($("id_mapping").value === "{}") { showRowErrors({}); return; }
-    post(config.urls.checkMapping).then(function (answer) { showRowErrors(answer.errors); })
+    if ($("id_mapping").value === "{}") { showRowErrors({}, true); return; }
+    post(config.urls.checkMapping).then(function (answer) { showRowErrors(answer.errors, true); })
       .catch(function () { /* the connection is not chosen yet: the server says so on save */ });
   }
 
@@ -360,10 +387,21 @@
     button.disabled = true;
     status("kr-test-status", "Running the query and the transformation…");
     post(config.urls.test).then(function (answer) {
+      var ticked = answer.ticked || [];
+      if (answer.outPaths) {
+        outPaths = answer.outPaths.slice();
+        document.querySelectorAll(".kr-out-path").forEach(function (box) {
+          box.checked = outPaths.indexOf(box.dataset.path) >= 0;
+        });
+        markDirty();
+      }
       showTest(answer);
       var failed = answer.failed;
       status("kr-test-status", answer.results.length + " row" + (answer.results.length === 1 ? "" : "s") +
-        " transformed, " + failed + " with an error", failed ? "warn" : "ok");
+        " transformed, " + failed + " with an error" +
+        (ticked.length ? "; ticked “Set by the function” for " + ticked.join(", ") + ", which it returns" : ""),
+        failed ? "warn" : "ok");
+      if (!failed) clearSavedErrors(transformationRows());
     }).catch(function (error) {
       $("kr-test-result").hidden = true;
       status("kr-test-status", error.message, "error");
@@ -392,6 +430,64 @@
     table.appendChild(body);
     $("kr-test-result").hidden = false;
   }
+
+  // ------------------------------------------------------------------ unsaved edits
+
+  // "Run now" runs the saved pipeline: with unsaved edits, it says so and asks first. A save that
+  // resets the cursor (incremental off, or the query, columns, schema or transformation changed)
+  // says so before it happens.
+  var dirty = false;
+  var definitionChanged = false;
+  var NOT_DEFINITION = ["name", "enabled", "schedule_period", "incremental"];
+
+  function markDirty(field) {
+    dirty = true;
+    if (!field || NOT_DEFINITION.indexOf(field) < 0) definitionChanged = true;
+    if ($("kr-unsaved-run")) $("kr-unsaved-run").hidden = false;
+    refreshCursorNote();
+  }
+
+  function refreshCursorNote() {
+    var note = $("kr-cursor-note");
+    if (!note || !config.cursor) return;
+    var why = !$("id_incremental").checked ? "Incremental is off"
+      : definitionChanged ? "the query, the columns, the schema or the transformation changed" : "";
+    note.hidden = !why;
+    note.textContent = why ? "Saving resets the cursor (" + config.cursor + "), because " + why +
+      ": the next incremental run reads every row again." : "";
+  }
+
+  form.addEventListener("input", function (event) {
+    var row = event.target.closest(".form-row.errors");
+    if (row && !row.classList.contains("kr-mapping-row")) clearSavedErrors([row]);
+    markDirty(event.target.name);
+  });
+  form.addEventListener("change", function (event) { markDirty(event.target.name); });
+  Object.keys(editors).forEach(function (key) {
+    editors[key].on("change", function () {
+      var row = editors[key].getWrapperElement().closest(".form-row.errors");
+      if (row) clearSavedErrors([row]);
+      markDirty(key === "query" ? "query" : "function_source");
+    });
+  });
+  ["kr-run-full", "kr-run-incremental"].forEach(function (id) {
+    var button = $(id);
+    if (!button) return;
+    button.addEventListener("click", function (event) {
+      if (dirty && !window.confirm("This page has unsaved changes. Run now runs the saved pipeline, without " +
+                                   "them. Run the saved pipeline anyway?")) {
+        event.preventDefault();
+      }
+    });
+  });
+
+  // Choosing an update time column makes the scheduled runs incremental (untick to keep them full).
+  $("id_updated_at_column").addEventListener("change", function () {
+    if (this.value && !$("id_incremental").checked) {
+      $("id_incremental").checked = true;
+      refreshCursorNote();
+    }
+  });
 
   // ------------------------------------------------------------------ start
 

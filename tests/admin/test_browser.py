@@ -102,6 +102,7 @@ def test_set_up_a_pipeline_run_it_and_watch_it_finish(page, admin_login, shop, p
     expect(page.locator("#kr-in-schema-table tbody tr")).to_have_count(6)
     expect(page.locator("#id_user_id_column")).to_have_value("id")
     expect(page.locator("#id_updated_at_column")).to_have_value("updated_ts")
+    expect(page.locator("#id_incremental")).to_be_checked()  # an update time column: incremental by default
     user_id_options = page.locator("#id_user_id_column option").all_inner_texts()
     assert not any(text.startswith("updated_ts") for text in user_id_options)  # a datetime is no user ID
     updated_at_options = page.locator("#id_updated_at_column option").all_inner_texts()
@@ -174,8 +175,6 @@ def test_function_editor_tests_code_on_preview_rows_and_a_failed_row_is_kept(
     expect(page.locator("#id_user_id_column")).to_have_value("id")
     page.check("input[name=transformation][value=function]")
     expect(page.locator("#kr-function-settings")).to_be_visible()
-    page.check('input.kr-out-path[data-path="email"]')
-    page.check('input.kr-out-path[data-path="age"]')
     type_code(page, ".field-function_source",
               "const transform = (user) => {\n"
               "if (user.age > 28) throw new Error('too old: ' + user.age);\n"
@@ -187,6 +186,11 @@ def test_function_editor_tests_code_on_preview_rows_and_a_failed_row_is_kept(
     expect(page.locator("#kr-test-rows tbody tr").nth(9).locator(".kr-step")).to_have_text("Transformation: ")
     expect(page.locator("#kr-test-rows tbody tr").nth(9)).to_contain_text("too old: 30")
     expect(page.locator("#kr-test-status")).to_contain_text("2 with an error")
+    # nothing was ticked: the test ticked what the function returns, and says so
+    expect(page.locator("#kr-test-status")).to_contain_text("ticked “Set by the function” for email, age")
+    expect(page.locator('input.kr-out-path[data-path="email"]')).to_be_checked()
+    expect(page.locator('input.kr-out-path[data-path="age"]')).to_be_checked()
+    expect(page.locator('input.kr-out-path[data-path="first_name"]')).not_to_be_checked()
     shots(page, "function-editor")
 
     page.click("input[name=_continue]")
@@ -259,3 +263,181 @@ def test_long_values_are_cut_and_a_run_with_failed_rows_shows_them_apart_from_it
     expect(first).to_contain_text('id = NULL, email = "user2@example.com"')
     page.goto("/admin/pipelines/run/")
     expect(page.locator("#result_list tbody tr").first).to_contain_text("Succeeded with 2 failed rows")
+
+
+def test_profiles_a_profile_and_identity_resolution(page, admin_login, shop, pg_source_10, celery_worker, shots):
+    """The unified users: the index leads to the profiles, a search by email finds one, its page
+    shows its attributes and the identities merged into it (pipeline, connection, source user ID,
+    update time); the identity resolution page changes the identifiers' order and resolves now."""
+    from pipelines.services import identity_resolution as ir
+    from tests.admin.test_people import import_users, resolve
+
+    # (no resolution after the imports: the worker would run one meanwhile)
+    ir.identity_resolution_update_settings(workspace=shop, run_on_batch_import=False, identifiers=["email"])
+    import_users(shop, pg_source_10, "Shop", "SELECT id, email, firstname, updated_ts FROM customers")
+    import_users(shop, pg_source_10, "CRM", "SELECT id + 1000 AS id, email, 'Crm' || id AS firstname, "
+                                            "updated_ts + interval '1 hour' AS updated_ts FROM customers")
+    resolve(shop)
+    admin_login()
+    page.click("#content-main a:text-is('Profiles')")
+    expect(page.locator("#kr-profiles-total")).to_have_text("10 profiles.")
+    expect(page.locator("#kr-latest")).to_contain_text("20 identities regrouped into 10 profiles")
+    shots(page, "profiles")
+    page.fill("#kr-q", "user3@")
+    page.click("#kr-profile-search button")
+    expect(page.locator("#kr-profiles tbody tr")).to_have_count(1)
+    expect(page.locator("#kr-profiles")).to_contain_text("user3@example.com")
+    page.click("#kr-profiles tbody tr a")
+    expect(page.locator("#kr-attributes")).to_contain_text("Crm3")
+    identities = page.locator("#kr-identities tbody tr")
+    expect(identities).to_have_count(2)
+    expect(identities.first).to_contain_text("1003")
+    expect(identities.first).to_contain_text("CRM DB")
+    expect(identities.nth(1)).to_contain_text("Shop")
+    shots(page, "profile")
+
+    page.click(".kr-tabs a:text-is('Identity resolution')")
+    expect(page.locator("#id_identifier_0")).to_have_value("email")
+    page.select_option("#id_identifier_1", "first_name")  # after email: a tie-break that changes nothing here
+    page.select_option("#id_source__first_name", label="Shop DB first")
+    expect(page.locator("#id_run_on_batch_import")).not_to_be_checked()
+    page.check("#id_run_on_batch_import")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("settings were saved")
+    expect(page.locator("#id_identifier_1")).to_have_value("first_name")
+    expect(page.locator("#id_run_on_batch_import")).to_be_checked()
+    before = page.locator("#kr-latest").text_content()
+    page.click("#kr-resolve-now")
+    expect(page.locator(".messagelist")).to_contain_text("Identity resolution has started")
+    for _ in range(60):  # the worker resolves; the page shows the latest resolution when reloaded
+        page.reload()
+        text = page.locator("#kr-latest").text_content()
+        if text != before and "Running" not in text:
+            break
+        page.wait_for_timeout(1000)
+    expect(page.locator("#kr-latest")).to_contain_text("10 profiles")
+    shots(page, "identity-resolution")
+    page.click(".kr-tabs a:text-is('Profiles')")
+    page.fill("#kr-q", "First3")
+    page.click("#kr-profile-search button")
+    expect(page.locator("#kr-profiles tbody tr")).to_have_count(1)  # the shop, primary source, wins now
+    page.click("#kr-profiles tbody tr a")
+    expect(page.locator("#kr-attributes")).to_contain_text("First3")
+
+
+def test_the_editor_clears_a_fixed_refusal_warns_about_unsaved_edits_and_the_cursor_and_shows_the_schedule(
+        page, admin_login, shop, pg_source_10):
+    """Items 5, 7 and 8 of issue 21: a refused save's banner and red borders go once the expression
+    is fixed; "Run now" with unsaved edits asks first (it runs the saved pipeline); a save that
+    resets the cursor says so before; the schedule shows its next run in UTC and local time; a
+    disabled pipeline's run buttons are off, with the reason."""
+    import datetime as dt
+
+    from pipelines.services.connections import connection_create
+    from pipelines.services.pipelines import PipelineInput, pipeline_create, pipeline_set_schedule
+    from pipelines.services.preview import preview_query
+
+    connection = connection_create(workspace=shop, name="Shop database", role="Source", connector="postgresql",
+                                   settings=dict(pg_source_10.settings))
+    query = "SELECT id, email, firstname, updated_ts FROM customers ORDER BY id"
+    pipeline = pipeline_create(workspace=shop, connection_id=connection.id, target="User", event_type="",
+                               data=PipelineInput(
+                                   name="Customers", enabled=True, query=query, user_id_column="id",
+                                   updated_at_column="updated_ts", incremental=True,
+                                   transformation={"mapping": {"email": "email", "first_name": "firstname"}},
+                                   in_schema=preview_query(connection=connection, query=query, limit=1)["schema"],
+                                   out_schema={"kind": "object", "properties": support.PROFILE_SCHEMA["properties"][:2]}))
+    pipeline_set_schedule(pipeline=pipeline, period="15m")
+    Pipeline.objects.filter(id=pipeline.id).update(cursor=dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc))
+    admin_login()
+    page.goto(f"/admin/pipelines/pipeline/{pipeline.id}/change/")
+    expect(page.locator("#kr-next-run")).to_contain_text("Every 15m; next run")
+    expect(page.locator("#kr-next-run .kr-local-time")).to_contain_text("UTC)")  # the browser's zone (UTC here)
+
+    # A refused save, then the fix: the banner, the message and the red borders go.
+    page.fill('input.kr-expression[data-path="first_name"]', "nope")
+    page.click("input[name=_continue]")
+    expect(page.locator(".errornote")).to_be_visible()
+    expect(page.locator(".kr-mapping-row.errors")).to_have_count(1)
+    page.fill('input.kr-expression[data-path="first_name"]', "firstname")
+    expect(page.locator(".errornote")).to_have_count(0)
+    expect(page.locator(".kr-mapping-row.errors")).to_have_count(0)
+    expect(page.locator(".kr-mapping-row .errorlist")).to_have_count(0)
+    red = page.locator('input.kr-expression[data-path="email"]').evaluate("e => getComputedStyle(e).borderColor")
+    assert red != "rgb(186, 33, 33)", red
+
+    # Unsaved edits: Run now warns, and asks before running the saved pipeline.
+    page.goto(f"/admin/pipelines/pipeline/{pipeline.id}/change/")
+    expect(page.locator("#kr-unsaved-run")).to_be_hidden()
+    expect(page.locator("#kr-cursor-note")).to_be_hidden()
+    type_code(page, ".field-query", query + " LIMIT 5")
+    expect(page.locator("#kr-unsaved-run")).to_be_visible()
+    expect(page.locator("#kr-cursor-note")).to_contain_text("Saving resets the cursor (2024-05-01 10:00:00 UTC)")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("#kr-run-full")
+    page.wait_for_timeout(300)
+    assert asked and "unsaved changes" in asked[0] and not Run.objects.exists()
+
+    # Disabled: the run buttons are off, with the reason; the list says the schedule is paused.
+    page.goto(f"/admin/pipelines/pipeline/{pipeline.id}/change/")
+    page.uncheck("#id_enabled")
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    expect(page.locator("#kr-run-full")).to_be_disabled()
+    expect(page.locator("#kr-run-incremental")).to_be_disabled()
+    expect(page.locator("#kr-cannot-run")).to_have_text("The pipeline is disabled: tick “Enabled” and save to run it.")
+    expect(page.locator("#kr-next-run")).to_contain_text("no scheduled run while the pipeline is disabled")
+    page.goto("/admin/pipelines/pipeline/")
+    expect(page.locator("#result_list")).to_contain_text("(paused: disabled)")
+    expect(page.locator("#result_list button:has-text('Run now')")).to_be_disabled()
+
+
+def test_the_profile_schema_as_a_table_when_creating_a_workspace_and_after(page, admin_login, shop, shots):
+    """Issue 21 item 2: a new workspace's schema is a table of properties (the PostgreSQL fields show
+    only for PostgreSQL); an existing one's is edited as a table, previewed, then applied."""
+    from pipelines.models import Workspace
+
+    admin_login()
+    page.goto("/admin/pipelines/workspace/add/")
+    expect(page.locator("#id_platform")).to_have_value("SQLite")
+    expect(page.locator(".form-row.field-host")).to_be_hidden()
+    page.select_option("#id_platform", "PostgreSQL")
+    expect(page.locator(".form-row.field-host")).to_be_visible()
+    page.select_option("#id_platform", "SQLite")
+    expect(page.locator(".form-row.field-database")).to_be_hidden()
+    page.fill("#id_name", "Table shop")
+    names = page.locator("#kr-schema-table input.kr-prop-name")
+    expect(names.first).to_have_value("email")
+    page.click("#kr-add-prop")
+    row = page.locator("#kr-schema-table tbody tr").last
+    row.locator(".kr-prop-name").fill("age")
+    row.locator(".kr-prop-kind").select_option("int")
+    expect(row.locator(".kr-prop-length")).to_have_attribute("placeholder", "32")
+    row.locator(".kr-prop-description").fill("Age in years")
+    page.locator("#kr-schema-table tbody tr").filter(
+        has=page.locator('input.kr-prop-name[value="last_name"]')).locator(".kr-remove-prop").click()
+    shots(page, "workspace-add")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    created = Workspace.objects.get(name="Table shop")
+    assert [p["name"] for p in created.profile_schema["properties"]] == ["email", "first_name", "age"]
+
+    page.goto(f"/admin/pipelines/workspace/{shop.id}/profile-schema/")
+    first_name = page.locator("#kr-schema-table tbody tr").nth(1)
+    expect(first_name.locator(".kr-prop-name")).to_have_value("first_name")
+    expect(first_name.locator(".kr-prop-length")).to_have_value("100")
+    first_name.locator(".kr-prop-name").fill("given_name")
+    page.click("#kr-add-prop")
+    added = page.locator("#kr-schema-table tbody tr").last
+    added.locator(".kr-prop-name").fill("plan")
+    added.locator(".kr-prop-length").fill("20")
+    page.click("#kr-schema-preview-button")
+    expect(page.locator("#kr-schema-preview .kr-sql")).to_contain_text('ADD COLUMN "plan" varchar(20)')
+    expect(page.locator("#kr-schema-preview .kr-sql")).to_contain_text('TO "given_name"')
+    assert Workspace.objects.get(id=shop.id).profile_schema["properties"][1]["name"] == "first_name"
+    shots(page, "profile-schema")
+    page.click("#kr-schema-apply")
+    expect(page.locator(".messagelist")).to_contain_text("The profile schema was changed")
+    names = [p["name"] for p in Workspace.objects.get(id=shop.id).profile_schema["properties"]]
+    assert names == ["email", "given_name", "last_name", "age", "plan"]

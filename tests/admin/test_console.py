@@ -554,3 +554,83 @@ def test_durations_read_well_from_milliseconds_to_hours(seconds, shown):
     from pipelines.admin_views import format_duration
 
     assert format_duration(seconds) == shown
+
+
+# --------------------------------------------------------------------------- issue 21: schedule, disabled, ticks
+
+def test_the_schedule_shows_the_next_run_and_a_disabled_pipeline_cannot_run_with_a_reason(admin_client, connection):
+    import datetime as dt
+
+    from pipelines.scheduling import next_due
+    from pipelines.services.pipelines import pipeline_set_schedule
+
+    pipeline = make_pipeline(connection)
+    pipeline_set_schedule(pipeline=pipeline, period="15m")
+    pipeline = Pipeline.objects.get(id=pipeline.id)
+    due = next_due(after=dt.datetime.now(dt.timezone.utc), schedule_start=pipeline.schedule_start,
+                   schedule_period=15)
+    page = html.unescape(admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode())
+    assert f'Every 15m; next run <time class="kr-local" datetime="{due.isoformat()}">' \
+           f'{due:%Y-%m-%d %H:%M} UTC</time>' in page
+    listing = admin_client.get(reverse("admin:pipelines_pipeline_changelist")).content.decode()
+    assert f'every 15m, next <time class="kr-local" datetime="{due.isoformat()}">{due:%H:%M} UTC</time>' in listing
+    assert "admin_console/local_times.js" in listing and "admin_console/local_times.js" in page
+
+    Pipeline.objects.filter(id=pipeline.id).update(enabled=False)
+    page = html.unescape(admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode())
+    assert re.search(r'id="kr-run-full"\s+disabled title="The pipeline is disabled: tick “Enabled” and save to run '
+                     r'it.">', page)
+    assert re.search(r'id="kr-run-incremental"\s+disabled', page)
+    assert "Every 15m, but no scheduled run while the pipeline is disabled." in page
+    listing = html.unescape(admin_client.get(reverse("admin:pipelines_pipeline_changelist")).content.decode())
+    assert "every 15m <span class=\"kr-muted\">(paused: disabled)</span>" in listing
+    assert listing.count("formaction") == 2 and listing.count(" disabled title=\"The pipeline is disabled") == 2
+    # the refusal (a form posted anyway) names the pipeline, not its ID
+    resp = admin_client.post(reverse("admin:pipelines_pipeline_run", args=[pipeline.id]), {"mode": "full"}, follow=True)
+    text = html.unescape(resp.content.decode())
+    assert "Pipeline “Customers” could not start: The pipeline is disabled: tick “Enabled” and save to run it." in text
+    assert str(pipeline.id) not in text.split("could not start")[1].split("</li>")[0]
+    assert not Run.objects.exists()
+
+
+def test_a_function_test_ticks_the_properties_the_function_returns(admin_client, connection):
+    """Nothing ticked: the test derives the ticks from what the function returns, a property
+    returned only as null included (the run would refuse it as 'not part of output schema')."""
+    url = reverse("admin:pipelines_pipeline_test")
+    js = "const transform = (u) => ({email: u.email, first_name: u.firstname, age: null});"
+    body = admin_client.post(url, editor_post(connection, transformation="function", function_language="JavaScript",
+                                              function_source=js, function_out_paths="[]")).json()
+    assert body["failed"] == 0, body["results"][0]
+    assert body["outPaths"] == ["email", "first_name", "age"] and body["ticked"] == ["email", "first_name", "age"]
+    assert body["properties"] == ["email", "first_name", "age"]
+    # ticks the user made stay; only what is missing is added
+    body = admin_client.post(url, editor_post(connection, transformation="function", function_language="JavaScript",
+                                              function_source=js, function_out_paths='["last_name", "email"]')).json()
+    assert body["outPaths"] == ["email", "first_name", "last_name", "age"] and body["ticked"] == ["first_name", "age"]
+
+
+def test_a_run_refusing_an_unticked_property_says_which_box_to_tick(admin_client, connection):
+    js = "const transform = (u) => ({email: u.email, first_name: u.firstname});"
+    pipeline = make_pipeline(connection, transformation={"function": {
+        "source": js, "language": "JavaScript", "preserveJSON": False,
+        "inPaths": ["id", "email", "firstname", "updated_ts"], "outPaths": ["email"]}},
+        out_schema={"kind": "object", "properties": support.PROFILE_SCHEMA["properties"][:1]})
+    from pipelines.services.runs import run_start
+
+    run = run_start(pipeline=pipeline, incremental=False, enqueue=False)
+    run_execute(run_id=run.id)
+    page = html.unescape(admin_client.get(reverse("admin:pipelines_run_change", args=[run.id])).content.decode())
+    assert ("property «first_name» is not part of output schema; rename or remove it in the transformation function "
+            "(or tick “Set by the function” for first_name in the pipeline") in page
+    # the API keeps the run's own message
+    assert RunError.objects.filter(run=run).first().message.endswith("in the transformation function")
+
+
+def test_the_editor_knows_the_cursor_a_save_would_reset(admin_client, connection):
+    import datetime as dt
+
+    pipeline = make_pipeline(connection, incremental=True)
+    Pipeline.objects.filter(id=pipeline.id).update(cursor=dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc))
+    page = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
+    assert '"cursor": "2024-05-01 10:00:00 UTC"' in page and 'id="kr-cursor-note" hidden' in page
+    assert 'id="kr-unsaved-run" hidden' in page

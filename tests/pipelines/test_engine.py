@@ -176,6 +176,43 @@ def test_full_run_deletes_identities_of_deleted_rows_and_keeps_failed_ones(rich_
     assert names["3"] == "First3" and {names[str(i)] for i in (1, 2, 4, 5, 6, 7, 8)} == {"Changed"}
 
 
+def warehouse_sql(ws, statement: str) -> list[tuple]:
+    conn = support.pg_connect(ws.warehouse_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def test_a_full_run_over_identities_writes_and_logs_only_what_changed(rich_workspace, any_source):
+    """A full run into identities that exist stages its rows and writes the difference at its end:
+    the unchanged identities keep everything (_pk, kpid, the run that last wrote them), and the
+    change log, which identity resolution reads, holds the changed, new and purged ones only."""
+    ws = rich_workspace
+    pid = create_pipeline(ws, create_connection(ws, any_source))
+    first = run_now(pid)
+    assert counts(first) == all_passed(10)
+    warehouse_sql(ws, "UPDATE krenalis_identities SET _kpid = gen_random_uuid()")    # as a resolution leaves them
+    warehouse_sql(ws, "TRUNCATE krenalis_changes")                                  # ... having read the log
+    before = {row[0]: row[1:] for row in warehouse_sql(ws, "SELECT _identity_id, _pk, _kpid, _run, first_name "
+                                                           "FROM krenalis_identities")}
+    any_source.execute("UPDATE customers SET firstname = 'Changed' WHERE id = 3")
+    any_source.execute("DELETE FROM customers WHERE id = 9")
+    any_source.execute("INSERT INTO customers (id, firstname, lastname, email, updated_ts, age) "
+                       "VALUES (11, 'First11', 'Last11', 'user11@example.com', '2024-01-01 00:11:00', 31)")
+    run = run_now(pid, incremental=False)
+    assert (run.error, counts(run)) == ("", all_passed(10))
+    after = {row[0]: row[1:] for row in warehouse_sql(ws, "SELECT _identity_id, _pk, _kpid, _run, first_name "
+                                                          "FROM krenalis_identities")}
+    assert sorted(after, key=int) == [str(i) for i in (1, 2, 3, 4, 5, 6, 7, 8, 10, 11)]
+    assert {i: after[i] for i in after if i not in ("3", "11")} == {i: before[i] for i in before if i not in ("3", "9")}
+    assert after["3"] == (before["3"][0], before["3"][1], run.id, "Changed")
+    logged = set(warehouse_sql(ws, "SELECT pk, kpid FROM krenalis_changes"))
+    assert logged == {(before["3"][0], None), (after["11"][0], None), (before["9"][0], before["9"][1])}
+
+
 def test_failed_row_without_user_id_disables_the_purge(rich_workspace, pg_source):
     ws = rich_workspace
     pid = create_pipeline(ws, create_connection(ws, pg_source), user_id="email")

@@ -129,6 +129,138 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(api, warehouse_db,
         support.drop_source(source)
 
 
+# ---------------------------------------------------------------- SIGKILL during a staged full run
+
+
+def identity_snapshot(warehouse_db: str) -> dict:
+    """identity id -> (_pk, _kpid, _run, first_name, _updated_at) of every identity, and the change log."""
+    conn = support.pg_connect(warehouse_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT _identity_id, _pk, _kpid, _run, first_name, _updated_at FROM krenalis_identities")
+            identities = {row[0]: row[1:] for row in cur.fetchall()}
+            cur.execute("SELECT pk, kpid FROM krenalis_changes")
+            return {"identities": identities, "log": sorted(cur.fetchall(), key=str)}
+    finally:
+        conn.close()
+
+
+def warehouse_execute(warehouse_db: str, *statements: str) -> None:
+    conn = support.pg_connect(warehouse_db)
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def warehouse_sessions(warehouse_db: str, condition: str = "true") -> list[tuple]:
+    conn = support.pg_connect("postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pid, query FROM pg_stat_activity WHERE datname = %s "
+                        f"AND application_name = 'krenalis-warehouse' AND {condition}", (warehouse_db,))
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def staged_run_then_kill(api, warehouse_db, tmp_path, monkeypatch, settings, *, during_swap: bool):
+    """Imports 50,000 users, gives them kpids (as a resolution would) and consumes the log; then 1,000
+    users go and 1,000 come, and a worker's full run (staged: the pipeline has identities) is killed
+    with SIGKILL, during the load or while it applies the difference. The identities, their kpids and
+    the log must be exactly as before; the warehouse keeps no staging table; and the next full run,
+    on a new worker, leaves exactly the source's users, the unchanged ones untouched."""
+    from krenalis.celery import app
+    from pipelines.tasks import execute_run_task
+    from tests.reliability import BROKER
+
+    rows = 50_000
+    settings.KRENALIS = {**settings.KRENALIS, "HEARTBEAT_SECONDS": 0.5, "RUN_DEAD_AFTER_SECONDS": 3}
+    queue = f"krenalis-rel-{secrets.token_hex(4)}"
+
+    def enqueue(run_id: int) -> None:
+        with app.connection_for_write(BROKER) as conn:
+            execute_run_task.apply_async(args=[run_id], queue=queue, connection=conn)
+
+    monkeypatch.setattr(runs, "_enqueue", enqueue)
+    source = big_source(rows)
+    workers, holder = [], None
+    try:
+        ws = create_workspace(api, warehouse_db)
+        pid = create_pipeline(ws, create_connection(ws, source), query=slow_query(pause_every=5_000, pause=0.4),
+                              mapping=USERS_MAPPING, incremental=True)
+        assert run_now(pid).passed[6] == rows
+        warehouse_execute(warehouse_db, "UPDATE krenalis_identities SET _kpid = gen_random_uuid()",
+                          "TRUNCATE krenalis_changes")
+        before = identity_snapshot(warehouse_db)
+        source.execute(f"DELETE FROM customers WHERE id > {rows - 1000}")
+        fill_customers(source, rows + 1, rows + 1000)
+        if during_swap:
+            # A session holding the row of a purged identity: the run's last transaction waits there,
+            # after its join and its inserts, for as long as the test wants.
+            holder = support.pg_connect(warehouse_db)
+            holder.autocommit = False
+            with holder.cursor() as cur:
+                cur.execute(f"SELECT 1 FROM krenalis_identities WHERE _identity_id = '{rows}' FOR UPDATE")
+        workers.append(start_worker(tmp_path / "worker-1.log", queue, **FAST))
+        resp = ws.api.post(f"/v1/pipelines/{pid}/runs", {"incremental": False})
+        assert resp.status_code == 200, resp.content
+        dead_id = resp.json()["id"]
+        if during_swap:
+            waiting = wait_for(lambda: warehouse_sessions(warehouse_db, "wait_event_type = 'Lock'"), timeout=90)
+            assert waiting and "DELETE FROM krenalis_identities" in waiting[0][1], workers[0].output()[-3000:]
+        else:
+            assert wait_for(lambda: (Run.objects.get(id=dead_id).passed or [0] * 7)[6] >= 15_000, timeout=90), \
+                workers[0].output()[-3000:]
+        assert Run.objects.get(id=dead_id).end_time is None
+        workers[0].kill()
+        if holder is not None:
+            holder.rollback()       # the killed run's transaction goes on, and can never commit
+        assert wait_for(lambda: not warehouse_sessions(warehouse_db), timeout=30)
+        assert identity_snapshot(warehouse_db) == before
+        conn = support.pg_connect(warehouse_db)
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'krenalis_identities%' AND relkind = 'r'")
+            assert cur.fetchone()[0] == 1     # no table left behind (the staging lived in the session)
+        conn.close()
+
+        workers.append(start_worker(tmp_path / "worker-2.log", queue, beat=True, **FAST))
+        dead = wait_for(lambda: Run.objects.filter(id=dead_id, end_time__isnull=False).first(), timeout=30)
+        assert dead is not None and dead.error == DIED, workers[1].output()[-3000:]
+        resp = ws.api.post(f"/v1/pipelines/{pid}/runs", {"incremental": False})
+        assert resp.status_code == 200, resp.content
+        run = wait_for(lambda: Run.objects.filter(id=resp.json()["id"], end_time__isnull=False).first(), timeout=150)
+        assert run is not None, workers[1].output()[-3000:]
+        assert run.error == "" and run.passed[6] == rows and sum(run.failed) == 0, (run.error, run.passed)
+        assert assert_warehouse_is_exactly(warehouse_db, source) == rows
+        after = identity_snapshot(warehouse_db)
+        kept = {i: v for i, v in before["identities"].items() if int(i) <= rows - 1000}
+        assert {i: after["identities"][i] for i in kept} == kept    # untouched: _pk, kpid, _run
+        assert len(after["log"]) == 2000                             # 1,000 purged, 1,000 new
+    finally:
+        if holder is not None:
+            holder.close()
+        for worker in workers:
+            worker.stop()
+        support.drop_source(source)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(300, method="thread")
+def test_a_worker_killed_during_a_staged_full_run_changes_nothing(api, warehouse_db, tmp_path, broker, monkeypatch,
+                                                                  settings):
+    staged_run_then_kill(api, warehouse_db, tmp_path, monkeypatch, settings, during_swap=False)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(300, method="thread")
+def test_a_worker_killed_while_a_full_run_applies_its_difference_changes_nothing(api, warehouse_db, tmp_path, broker,
+                                                                                 monkeypatch, settings):
+    staged_run_then_kill(api, warehouse_db, tmp_path, monkeypatch, settings, during_swap=True)
+
+
 # ------------------------------------------------------------------------- warehouse connection
 
 

@@ -1,5 +1,7 @@
 """The change log (warehouse.changes): every path that writes krenalis_identities records what it
 did, in the same transaction, on PostgreSQL and SQLite; and which resolutions are full."""
+from datetime import timedelta
+
 import pytest
 
 from pipelines.types import parse_type
@@ -131,3 +133,99 @@ def test_warehouses_made_before_the_change_log_get_one(wh):
     sql(wh, "DROP TABLE krenalis_changes")
     sql(wh, "DROP TABLE krenalis_resolution_state")
     assert resolve(wh).reason == "no complete resolution before"       # and a resolution
+
+
+def test_postgresql_log_says_where_each_written_row_is(pg_wh):
+    write(pg_wh, 1, 10, [("a", 1, {"email": "a@example.com"}), ("b", 1, {"email": "b@example.com"})])
+    resolve(pg_wh)
+    write(pg_wh, 1, 10, [("a", 2, {"email": "a@example.com", "name": "Ann"})], run=2)
+    assert sql(pg_wh, "SELECT l.pk = i._pk FROM krenalis_changes l JOIN krenalis_identities i ON i.ctid = l.tid") \
+        == [(True,)]
+
+
+def test_postgresql_resolution_reads_by_primary_key_the_rows_the_log_no_longer_locates(pg_wh):
+    """The row version a log row locates may be gone, or the slot may hold another identity's
+    row: the resolution regroups each identity from its current row all the same."""
+    write(pg_wh, 1, 10, [(name, 1, {"email": f"{name}@example.com"}) for name in "abc"])
+    resolve(pg_wh)
+    write(pg_wh, 1, 10, [("a", 2, {"email": "a@example.com", "name": "Ann"}),
+                         ("b", 2, {"email": "c@example.com", "name": "Bob"}),
+                         ("c", 3, {"email": "c@example.com", "name": "Cid"})], run=2)
+    a, b, c = (pk_of(pg_wh, 1, name) for name in "abc")
+    (b_tid,) = sql(pg_wh, "SELECT ctid::text FROM krenalis_identities WHERE _pk = ?", (b,))[0]
+    sql(pg_wh, "UPDATE krenalis_changes SET tid = ?::tid WHERE pk = ?", (b_tid, a))        # b's row
+    sql(pg_wh, "UPDATE krenalis_changes SET tid = '(4000,1)' WHERE pk = ?", (c,))           # nothing there
+    result = resolve(pg_wh)
+    assert (result.kind, result.identities, result.profiles) == (INCREMENTAL, 3, 2)   # b now has c's email
+    members = sorted(sorted(row[0]) for row in sql(pg_wh, "SELECT _identities FROM krenalis_profiles"))
+    assert members == [[a], sorted([b, c])]
+    names = dict(sql(pg_wh, "SELECT email, name FROM profiles"))
+    assert names == {"a@example.com": "Ann", "c@example.com": "Cid"}
+
+
+def test_postgresql_logs_made_before_tid_existed_get_it(pg_wh):
+    sql(pg_wh, "ALTER TABLE krenalis_changes DROP COLUMN tid")
+    write(pg_wh, 1, 10, [("a", 1, {"email": "a@example.com"})])       # the writer adds it
+    assert sql(pg_wh, "SELECT count(tid) FROM krenalis_changes") == [(1,)]
+def staged_rows(wh, pipeline) -> dict:
+    """identity id -> (_pk, _kpid, _run, email, name) of the pipeline's identities."""
+    return {row[0]: (row[1], None if row[2] is None else str(row[2]), *row[3:])
+            for row in sql(wh, "SELECT _identity_id, _pk, _kpid, _run, email, name FROM krenalis_identities "
+                               "WHERE _pipeline = ?", (pipeline,))}
+
+
+def test_a_staged_full_run_writes_and_logs_only_the_difference(pg_wh):
+    """A full run into identities that exist stages its rows and, at its end, writes in one transaction
+    what differs: changed identities keep their _pk and kpid, unchanged ones are not touched at all (their
+    _run stays), kept ones stay, the others are purged; the log holds exactly that difference, so the
+    next resolution is incremental however many identities the run read."""
+    wh = pg_wh
+    rows = [(x, 1, {"email": f"{x}@example.com", "name": x}) for x in "abcd"]
+    write(wh, 1, 10, rows)
+    write(wh, 2, 20, [("a", 1, {"email": "other@example.com"})])     # another pipeline: untouched
+    resolve(wh)
+    before = staged_rows(wh, 1)
+    columns = [(n, COLUMNS[NAMES.index(n)].type) for n in ("email", "name")]
+    at = T0 + timedelta(minutes=1)
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as writer:
+        assert writer.stage_full_run() is True
+        writer.write([("a", at, ("a@example.com", "a")), ("b", at, ("b@example.com", "old b"))])
+        writer.write([("b", at, ("b@example.com", "B")), ("e", at, ("e@example.com", "e"))])  # the last b wins
+        writer.keep(["c"])                                                  # failed with its user ID
+        assert staged_rows(wh, 1) == before and log(wh) == []             # nothing visible yet
+        assert writer.finish_full_run(purge=True) == 1                     # d
+    after = staged_rows(wh, 1)
+    assert set(after) == {"a", "b", "c", "e"}
+    assert after["a"] == before["a"] and after["c"] == before["c"]     # untouched: same _pk, kpid, _run
+    assert after["b"] == (before["b"][0], before["b"][1], 2, "b@example.com", "B")
+    assert after["e"][1:] == (None, 2, "e@example.com", "e")
+    assert sorted(log(wh), key=str) == sorted([(before["b"][0], None), (after["e"][0], None),
+                                               (before["d"][0], before["d"][1])], key=str)
+    assert sql(wh, "SELECT count(*) FROM krenalis_identities WHERE _pipeline = 2")[0][0] == 1
+    result = resolve(wh)
+    assert (result.kind, result.identities) == (INCREMENTAL, 2)         # b and e (d is gone)
+    assert kpid_of(wh, 1, "b") == before["b"][1]                       # its profile keeps its ID
+
+    # Nothing changed: nothing written, nothing logged. A failed run applies what it staged, never purges.
+    before = staged_rows(wh, 1)
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=3, columns=columns) as writer:
+        writer.stage_full_run()
+        writer.write([("a", at, ("a@example.com", "a")), ("b", at, ("b@example.com", "B"))])
+        assert writer.finish_full_run(purge=False) == 0
+    assert staged_rows(wh, 1) == before and log(wh) == []
+
+
+def test_a_staged_full_run_whose_session_ends_changes_nothing(pg_wh):
+    """The staged rows live in the writer's session: closed (or killed) before finish_full_run, the
+    identities and the log are exactly as they were, and nothing is left behind in the warehouse."""
+    wh = pg_wh
+    write(wh, 1, 10, [(x, 1, {"email": f"{x}@example.com"}) for x in "ab"])
+    resolve(wh)
+    before = staged_rows(wh, 1)
+    columns = [("email", COLUMNS[0].type)]
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as writer:
+        writer.stage_full_run()
+        writer.write([("c", T0, ("c@example.com",))])
+    assert staged_rows(wh, 1) == before and log(wh) == []
+    tables = sql(wh, "SELECT relname FROM pg_class WHERE relname LIKE 'krenalis_identities%%' AND relkind = 'r'")
+    assert tables == [("krenalis_identities",)]

@@ -15,7 +15,7 @@ from pipelines.types import Type
 
 from .. import changes
 from ..columns import postgres_type, profile_columns
-from ..writer import CopyEncoder, IdentityWriter, check_column_name, dedupe
+from ..writer import CopyEncoder, IdentityWriter, check_column_name, copy_escape, dedupe
 from .base import WarehouseBackend, identity_item, invalid_settings
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -295,6 +295,10 @@ def _timestamp_of(expression: str) -> str:
 
 _BATCH_TABLE = "pg_temp.krenalis_identities_batch"
 _KEEP_CHUNK = 10000
+# A staged full run (stage_full_run): its rows, the user IDs it keeps, and at the end the difference.
+_STAGE_TABLE = "pg_temp.krenalis_identities_stage"
+_KEPT_TABLE = "pg_temp.krenalis_identities_kept"
+_DIFF_TABLE = "pg_temp.krenalis_identities_diff"
 
 
 class PostgreSQLIdentityWriter(IdentityWriter):
@@ -310,7 +314,14 @@ class PostgreSQLIdentityWriter(IdentityWriter):
     commit stays synchronous.
 
     After a connection failure the next call reconnects (and recreates the temporary table),
-    so a caller may simply retry.
+    so a caller may simply retry; except during a staged full run, whose rows were in the lost
+    session: that run fails, and the identities stay as they were.
+
+    A full run into a pipeline that has identities is staged (`stage_full_run`): its batches are
+    only COPYed into a temporary table of the writer's session (no index, no WAL), and
+    `finish_full_run` compares it with the pipeline's identities in one join and writes only the
+    difference, in one transaction: readers see the old identities or the new ones, never a mix;
+    a worker killed before leaves them untouched, its temporary tables gone with its session.
     """
 
     def __init__(self, backend: PostgreSQLWarehouse, **kwargs):
@@ -335,8 +346,15 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             f"{_timestamp_of('_updated_at')}, {self.run_id}{selected} FROM {_BATCH_TABLE} "
             "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
             f"_updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run{updates}")
-        self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk) "
-                                   f"INSERT INTO {changes.CHANGES} (pk) SELECT _pk FROM w")
+        self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk, ctid) "
+                                   f"INSERT INTO {changes.CHANGES} (pk, tid) SELECT _pk, ctid FROM w")
+        self._names, self._kinds = names, kinds
+        self._stage_columns = "".join(f", {name} {postgres_type(t)}" for name, (_, t) in zip(names, self.columns))
+        self._stage_sql = (
+            f"INSERT INTO {_STAGE_TABLE} (_identity_id, _updated_at{''.join(', ' + n for n in names)}) "
+            f"SELECT _identity_id, {_timestamp_of('_updated_at')}{selected} FROM {_BATCH_TABLE} "
+            f"ON CONFLICT (_identity_id) DO UPDATE SET _updated_at = EXCLUDED._updated_at{updates}")
+        self._staged = False
         self._conn = None
         self._deferred_commits = False
         self._log_budget = None     # identities this writer may still record one by one
@@ -345,6 +363,9 @@ class PostgreSQLIdentityWriter(IdentityWriter):
     def _connection(self):
         if self.closed:
             raise RuntimeError("the identity writer is closed")
+        if self._conn is None and self._staged:
+            raise ServiceUnavailable("data warehouse is unavailable: the connection was lost during a full run, "
+                                     "whose staged rows went with it")
         if self._conn is None:
             conn = self._backend.open_connection()
             try:
@@ -398,6 +419,13 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         if not rows:
             return 0
         payload = _Payload(self._encoder.encode(rows))
+        if self._staged:
+            def stage(cur):
+                cur.copy_expert(self._copy_sql, payload, size=1 << 20)
+                cur.execute(self._stage_sql)
+
+            self._transaction(stage)
+            return len(rows)
         one_by_one = len(rows) <= self._log_budget
 
         def work(cur):
@@ -415,6 +443,10 @@ class PostgreSQLIdentityWriter(IdentityWriter):
     def keep(self, identity_ids: list[str]) -> None:
         ids = list(dict.fromkeys(identity_ids))
         if not ids:
+            return
+        if self._staged:
+            payload = _Payload("".join(copy_escape(i) + "\n" for i in ids).encode("utf-8"))
+            self._transaction(lambda cur: cur.copy_expert(f"COPY {_KEPT_TABLE} FROM STDIN", payload))
             return
 
         def work(cur):
@@ -445,6 +477,72 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             return cur.fetchone()[0]
 
         return self._transaction(work)
+
+    def stage_full_run(self) -> bool:
+        def work(cur):
+            cur.execute(f"DROP TABLE IF EXISTS {_STAGE_TABLE}, {_KEPT_TABLE}")
+            # Keyed on the user ID: a later batch's row of an identity replaces the earlier one.
+            cur.execute(f"CREATE TEMPORARY TABLE {_STAGE_TABLE} (_identity_id text PRIMARY KEY, "
+                        f"_updated_at timestamp NOT NULL{self._stage_columns})")
+            cur.execute(f"CREATE TEMPORARY TABLE {_KEPT_TABLE} (_identity_id text NOT NULL)")
+
+        self._transaction(work)
+        self._staged = True
+        return True
+
+    def finish_full_run(self, *, purge: bool) -> int:
+        if not self._staged:
+            raise RuntimeError("finish_full_run without stage_full_run")
+        names = self._names
+        old = ", ".join(["i._updated_at"] + [f"i.{n}" for n in names])
+        new = ", ".join(["s._updated_at"] + [f"s.{n}" for n in names])
+        # One join of the staged rows with the pipeline's identities: what differs (so the writes
+        # below read this small table only).
+        diff_sql = (
+            f"CREATE TEMPORARY TABLE {_DIFF_TABLE} ON COMMIT DROP AS SELECT i._pk AS _old_pk, "
+            f"i._identity_id AS _old_id, s._identity_id, s._updated_at{''.join(', s.' + n for n in names)}"
+            f" FROM (SELECT * FROM krenalis_identities WHERE _pipeline = {self.pipeline_id} AND NOT _is_anonymous) i "
+            f"FULL JOIN {_STAGE_TABLE} s ON s._identity_id = i._identity_id "
+            f"WHERE i._pk IS NULL OR s._identity_id IS NULL OR ROW({old}) IS DISTINCT FROM ROW({new})")
+        update_sql = (f"UPDATE krenalis_identities i SET _updated_at = d._updated_at, _run = {self.run_id}"
+                      + "".join(f", {n} = d.{n}" for n in names)
+                      + f" FROM {_DIFF_TABLE} d WHERE d._old_pk IS NOT NULL AND d._identity_id IS NOT NULL "
+                      "AND i._pk = d._old_pk RETURNING i._pk, i.ctid")
+        insert_sql = ("INSERT INTO krenalis_identities (_pipeline, _is_anonymous, _identity_id, _connection, "
+                      f"_updated_at, _run{''.join(', ' + n for n in names)}) "
+                      f"SELECT {self.pipeline_id}, false, _identity_id, {self.connection_id}, _updated_at, "
+                      f"{self.run_id}{''.join(', ' + n for n in names)} FROM {_DIFF_TABLE} "
+                      "WHERE _old_pk IS NULL RETURNING _pk, ctid")
+        purge_where = (f"_pk IN (SELECT d._old_pk FROM {_DIFF_TABLE} d WHERE d._identity_id IS NULL AND NOT EXISTS "
+                       f"(SELECT FROM {_KEPT_TABLE} k WHERE k._identity_id = d._old_id))")
+
+        def work(cur):
+            # Hashes of the whole pipeline in memory, not in batches on disk.
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            # The change log is locked before any identity, as by every writer (no deadlock with a
+            # resolution publishing).
+            cur.execute(f"LOCK TABLE {changes.CHANGES} IN ROW EXCLUSIVE MODE")
+            cur.execute(diff_sql)
+            cur.execute(f"SELECT count(*) FROM {_DIFF_TABLE} WHERE _identity_id IS NOT NULL")
+            written = cur.fetchone()[0]
+            if written <= self._log_budget:
+                for statement in (update_sql, insert_sql):
+                    cur.execute(f"WITH w AS ({statement}) INSERT INTO {changes.CHANGES} (pk, tid) SELECT _pk, ctid FROM w")
+            else:
+                cur.execute(changes.RECORD_ANYTHING)
+                cur.execute(update_sql)
+                cur.execute(insert_sql)
+            purged = 0
+            if purge:
+                cur.execute(changes.delete_statements("PostgreSQL", purge_where)[0])
+                purged = cur.rowcount
+            cur.execute(f"DROP TABLE {_STAGE_TABLE}, {_KEPT_TABLE}")
+            return written, purged
+
+        written, purged = self._transaction(work)
+        self._staged = False
+        self._log_budget = self._log_budget - written if written <= self._log_budget else 0
+        return purged
 
     def flush(self) -> None:
         def work(cur):
@@ -492,10 +590,12 @@ def create_statements(profile_schema: Type) -> list[str]:
 
 
 def ensure_change_log(conn) -> None:
-    """Creates the change log of a warehouse made before it existed (nothing otherwise); leaves
+    """Creates the change log of a warehouse made before it existed, or adds the `tid` column to one
+    made before that (nothing otherwise); leaves
     the connection's transaction open when there was nothing to do."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT to_regclass('{changes.CHANGES}') IS NOT NULL AND to_regclass('{changes.STATE}') IS NOT NULL")
+        cur.execute(f"SELECT to_regclass('{changes.STATE}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute "
+                    f"WHERE attrelid = to_regclass('{changes.CHANGES}') AND attname = 'tid' AND NOT attisdropped)")
         if cur.fetchone()[0]:
             return
     try:
