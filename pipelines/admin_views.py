@@ -20,7 +20,8 @@ from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, Connecti
 from warehouse.columns import profile_columns
 
 from .api.platform import client_gone
-from .engine import FINALIZE, RECEIVE, STEP_NAMES, RunStopped
+from .engine import RunStopped
+from .steps import FINALIZE, RECEIVE, STEP_NAMES
 from .errors import BadRequest, KrenalisError
 from .lookback import format_lookback
 from .models import Connection, Pipeline, Run, Workspace
@@ -444,7 +445,7 @@ def cannot_run_reason(pipeline: Pipeline) -> str:
 def schedule_facts(pipeline: Pipeline, now=None) -> dict:
     """The schedule as the pages show it: its period and its next run (None when it has none)."""
     from .admin_forms import PERIOD_NAMES
-    from .scheduling import next_due
+    from .services.scheduling import next_due
 
     period = PERIOD_NAMES.get(pipeline.schedule_period)
     next_run = None

@@ -32,6 +32,7 @@ from typing import Callable, Protocol
 
 from .alignment import alignment_difference
 from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted, QuerySchema
+from .conf import DEFAULTS
 from .errors import KrenalisError
 from .lookback import read_from
 from .placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
@@ -40,10 +41,9 @@ from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
 from .types import (
     NormalizeError, Property, RawJSON, Type, column_name, leaf_paths, leaf_values, make_normalizer, object_type,
 )
-from .types.values import column_check, column_normalizer
+from .types.normalize import column_check, column_normalizer
+from .steps import FINALIZE, INPUT, OUTPUT, RECEIVE, STEP_NAMES, TRANSFORMATION
 
-RECEIVE, INPUT, FILTER, CONSENT, TRANSFORMATION, OUTPUT, FINALIZE = range(7)
-STEP_NAMES = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
 REVIEW = ". Please review and update the pipeline before attempting to import the users."
 UNLIMITED = "9223372036854775807"
 UNIDENTIFIED = "unimported records not deleted because at least one with errors could not be identified"
@@ -75,15 +75,20 @@ class Transformer(Protocol):
         ...
 
 
-class IdentityWriter(Protocol):
+class RowWriter(Protocol):
+    """What a run needs of the writer of one warehouse connection: every method the engine calls
+    (warehouse.writer.IdentityWriter, whose docstrings say what each does, is one)."""
+
     def write(self, rows: list[tuple[str, dt.datetime, tuple]]) -> int: ...
     def keep(self, identity_ids: list[str]) -> None: ...
     def unset(self, column_names: list[str]) -> None: ...
     def purge(self) -> int: ...
+    def has_identities(self) -> bool: ...
+    def flush(self) -> None: ...
     def close(self) -> None: ...
-    # Optional (warehouse.writer.IdentityWriter): a full run staged and applied at its end.
-    # def stage_full_run(self) -> bool: ...
-    # def finish_full_run(self, *, purge: bool) -> int: ...
+    # A full run staged and applied at its end (IdentityWriter's default stages nothing).
+    def stage_full_run(self) -> bool: ...
+    def finish_full_run(self, *, purge: bool) -> int: ...
 
 
 class RunMonitor(Protocol):
@@ -119,9 +124,9 @@ class RunPlan:
     out_schema: Type
     profile_schema: Type
     make_transformer: Callable[[], Transformer]
-    make_writer: Callable[[list[tuple[str, Type]]], IdentityWriter]
+    make_writer: Callable[[list[tuple[str, Type]]], RowWriter]
     columns_to_unset: list[str] = field(default_factory=list)
-    batch_size: int = 5000
+    batch_size: int = DEFAULTS["RUN_BATCH_SIZE"]
     writers: int = 1                  # warehouse connections writing in parallel
     source_refused: str = ""          # why the source may not be reached (nothing is read then)
     lookback_seconds: int | None = None  # incremental runs read from cursor - lookback (pipelines/lookback.py)
@@ -333,7 +338,7 @@ class _Lane:
     QUEUED_JOBS = 6
     COALESCED_ROWS = 15_000
 
-    def __init__(self, writer: IdentityWriter, number: int):
+    def __init__(self, writer: RowWriter, number: int):
         self.writer = writer
         self.jobs: queue.Queue = queue.Queue(maxsize=self.QUEUED_JOBS)
         self.written = 0
@@ -395,7 +400,7 @@ class _BackgroundWriter:
 
     WAIT_CHECK_SECONDS = 0.5
 
-    def __init__(self, writers: list[IdentityWriter], must_drop: Callable[[], bool] = lambda: False):
+    def __init__(self, writers: list[RowWriter], must_drop: Callable[[], bool] = lambda: False):
         self.lanes = [_Lane(writer, number) for number, writer in enumerate(writers)]
         self.must_drop = must_drop
 
@@ -582,7 +587,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
     transformer = ahead = writer = background = None
     first_import = staged = False
-    writers: list[IdentityWriter] = []
+    writers: list[RowWriter] = []
     greatest: dt.datetime | None = None
     unidentified_failure = False
     streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's

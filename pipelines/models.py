@@ -6,6 +6,7 @@ Secrets (connection and warehouse settings) are kept encrypted; API keys only as
 from django.db import models
 
 from .encryption import decrypt_json, encrypt_json
+from .steps import STEP_NAMES
 
 
 class Workspace(models.Model):
@@ -141,7 +142,7 @@ class Pipeline(models.Model):
     schedule_start = models.SmallIntegerField()          # minute of the day, fixed at creation
     schedule_period = models.SmallIntegerField(default=0)  # minutes; 0 = not scheduled
     # The minute (UTC) of the last scheduler tick that claimed the pipeline: a tick that fires twice for
-    # the same minute finds it taken and starts no second run (see pipelines.scheduling).
+    # the same minute finds it taken and starts no second run (see pipelines.services.scheduling).
     last_scheduled_minute = models.DateTimeField(null=True, blank=True, editable=False)
     # Greatest update time among the rows of the last successful incremental-capable run; null = zero cursor.
     cursor = models.DateTimeField(null=True, blank=True)
@@ -161,12 +162,19 @@ class Pipeline(models.Model):
     def has_function(self) -> bool:
         return bool(self.function_language)
 
+    @property
+    def out_paths(self) -> list[str]:
+        """The output properties the transformation writes: the function's, or the mapping's keys."""
+        if self.has_function:
+            return list(self.function_out_paths or ())
+        return list(self.transformation_mapping or ())
+
 
 class Run(models.Model):
     """One execution of a pipeline. A run is live while `end_time` is null; the database allows one
     live run per pipeline, whatever the number of workers."""
 
-    STEPS = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
+    STEPS = STEP_NAMES
 
     id = models.IntegerField(primary_key=True)
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="runs")

@@ -13,11 +13,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 
 from ..connectors.mysql import SSL_MODES as MYSQL_SSL_MODES
 from ..connectors.postgresql import SSL_MODES as PG_SSL_MODES
+from ..steps import STEP_NAMES
 
 MAX_ID = 2**31 - 1
 KINDS = ["string", "boolean", "int", "float", "decimal", "datetime", "date", "time", "year", "uuid", "json", "ip",
          "array", "object", "map"]
-STEPS = ["Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize"]
+STEPS = list(STEP_NAMES)
 PERIODS = ["5m", "15m", "30m", "1h", "2h", "3h", "6h", "8h", "12h", "24h"]
 
 LOOKBACK = {"type": "string", "pattern": "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$", "example": "5m",

@@ -8,11 +8,10 @@ import json
 import secrets
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 
-
 from ..alignment import alignment_difference
+from ..conf import knobs
 from ..connectors import get_connector
 from ..connectors.querycheck import QueryNotAllowed
 from ..errors import BadRequest, NotFound, Unprocessable
@@ -167,13 +166,13 @@ def _check_function(function, in_schema: Type | None, out_schema: Type | None) -
 
 
 def function_limits() -> Limits:
-    return Limits(batch_timeout_seconds=settings.KRENALIS["FUNCTION_BATCH_TIMEOUT"],
-                  memory_bytes=settings.KRENALIS["FUNCTION_MEMORY_MB"] * 2**20)
+    return Limits(batch_timeout_seconds=knobs.FUNCTION_BATCH_TIMEOUT,
+                  memory_bytes=knobs.FUNCTION_MEMORY_MB * 2**20)
 
 
 def enabled_languages() -> list[str]:
     """Languages switched on in settings; Python also needs its sandbox to work on this machine."""
-    enabled = settings.KRENALIS["TRANSFORMATION_LANGUAGES"]
+    enabled = knobs.TRANSFORMATION_LANGUAGES
     languages = [lang for lang in LANGUAGES if lang in enabled]
     if "Python" in languages and not python_sandbox_status()["available"]:
         languages.remove("Python")
@@ -446,12 +445,6 @@ def _apply(pipeline: Pipeline, data: PipelineInput, valid: ValidPipeline) -> Non
     pipeline.out_schema = type_to_json(valid.out_schema)
 
 
-def _out_paths(pipeline: Pipeline) -> set[str]:
-    if pipeline.has_function:
-        return set(pipeline.function_out_paths or ())
-    return set(pipeline.transformation_mapping or ())
-
-
 def _definition(pipeline: Pipeline) -> tuple:
     """The fields whose change makes the next incremental run start over (reference §7.4)."""
     return (pipeline.query, pipeline.user_id_column, pipeline.updated_at_column, pipeline.updated_at_format,
@@ -494,11 +487,11 @@ def pipeline_update(*, pipeline: Pipeline, data: PipelineInput) -> None:
     valid = validate_pipeline(data, pipeline.workspace)
     check_source_query(pipeline.connection, data.query)
     locked = Pipeline.objects.select_for_update().get(id=pipeline.id)
-    before, old_out_paths = _definition(locked), _out_paths(locked)
+    before, old_out_paths = _definition(locked), set(locked.out_paths)
     _apply(locked, data, valid)
     if not locked.incremental or _definition(locked) != before:
         locked.cursor = None
-    dropped = old_out_paths - _out_paths(locked)
+    dropped = old_out_paths - set(locked.out_paths)
     if dropped:
         locked.properties_to_unset = sorted(set(locked.properties_to_unset) | dropped)
     locked.revision += 1

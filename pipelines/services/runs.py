@@ -11,21 +11,23 @@ the sweep ends the source session the run recorded, from whichever process sweep
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from warehouse.backends import backend_for
 
+from ..conf import knobs
 from ..connectors import ConnectorUnavailable, QueryControl, get_connector
-from ..engine import STEP_NAMES, DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
-from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
+from ..engine import DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
+from ..errors import KrenalisError, ServiceUnavailable, Unprocessable
 from ..ids import random_id
-from ..lookback import format_lookback, held_cursor, in_flight_record
+from ..lookback import held_cursor, in_flight_record
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
+from ..steps import STEP_NAMES
 from ..types import column_name, parse_type
+from . import queue
 from .connections import connection_source_settings
 from .heartbeat import Heartbeat
 from .identities import forget_deleted_pipeline
@@ -35,10 +37,6 @@ from .preview import preview_source, sample_rows
 log = logging.getLogger(__name__)
 
 MAX_KEPT_ERRORS = 1000
-# Timing of the dead-worker detection, from settings.KRENALIS (read again at each use, so that a
-# test or a deployment can shorten them). These two are their values at import, for reference.
-HEARTBEAT_SECONDS = settings.KRENALIS.get("HEARTBEAT_SECONDS", 5)
-DEAD_AFTER = dt.timedelta(seconds=settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60))
 CANCELLED = "run was cancelled"
 DIED = "pipeline has been terminated because its worker stopped responding; it can be run again"
 INTERNAL = "an internal error has occurred"
@@ -50,11 +48,6 @@ WATCH_SECONDS = 1.0
 # should the source not (a PostgreSQL query can switch its own statement_timeout off).
 STATEMENT_TIMEOUT_GRACE = 5.0
 DELETED = "pipeline was deleted"
-
-
-def running_pipeline_ids(pipeline_ids) -> set[int]:
-    return set(Run.objects.filter(pipeline_id__in=pipeline_ids, end_time__isnull=True)
-               .values_list("pipeline_id", flat=True))
 
 
 def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = True) -> Run:
@@ -87,14 +80,8 @@ def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = T
             raise Unprocessable("PipelineAlreadyRunning", f"pipeline {pipeline.id} is already running") from None
         raise
     if enqueue:
-        transaction.on_commit(lambda: _enqueue(run.id))
+        transaction.on_commit(lambda: queue.enqueue_run(run.id))
     return run
-
-
-def _enqueue(run_id: int) -> None:
-    from ..tasks import execute_run_task
-
-    execute_run_task.delay(run_id)
 
 
 def run_cancel(*, run: Run) -> None:
@@ -109,12 +96,12 @@ def run_cancel(*, run: Run) -> None:
 
 
 def heartbeat_seconds() -> float:
-    return float(settings.KRENALIS.get("HEARTBEAT_SECONDS", 5))
+    return float(knobs.HEARTBEAT_SECONDS)
 
 
 def dead_after() -> dt.timedelta:
     """How long a live run's worker may stay silent before the run is ended as failed."""
-    return dt.timedelta(seconds=float(settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60)))
+    return dt.timedelta(seconds=float(knobs.RUN_DEAD_AFTER_SECONDS))
 
 
 def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
@@ -150,7 +137,7 @@ def end_source_session(run_id: int) -> None:
     try:
         if connector is not None:
             if connector.end_session(connection_source_settings(connection), run.source_session,
-                                     connect_timeout=settings.KRENALIS["CONNECT_TIMEOUT"]):
+                                     connect_timeout=knobs.CONNECT_TIMEOUT):
                 log.warning("run %s: its source session was ended", run_id)
     except (ConnectorUnavailable, KrenalisError) as exc:  # unreachable, or no longer allowed
         log.warning("run %s: cannot end its source session: %s", run_id, exc)
@@ -164,7 +151,7 @@ def requeue_waiting_runs() -> int:
     waiting = list(Run.objects.filter(end_time__isnull=True, heartbeat_time__isnull=True,
                                       start_time__lt=timezone.now() - dead_after()).values_list("id", flat=True))
     for run_id in waiting:
-        _enqueue(run_id)
+        queue.enqueue_run(run_id)
     return len(waiting)
 
 
@@ -237,7 +224,7 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
     workspace, connection = pipeline.workspace, pipeline.connection
     in_schema, out_schema = parse_type(pipeline.in_schema), parse_type(pipeline.out_schema)
     backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
-    out_columns = set(map(column_name, _out_paths(pipeline)))
+    out_columns = set(map(column_name, pipeline.out_paths))
 
     def make_transformer():
         if pipeline.has_function:
@@ -266,7 +253,7 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
         connector=get_connector(connection.connector),
         connector_settings=source_settings,
         query=pipeline.query,
-        statement_timeout=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+        statement_timeout=knobs.SOURCE_STATEMENT_TIMEOUT,
         incremental=incremental,
         cursor=cursor,
         user_id_column=pipeline.user_id_column,
@@ -277,7 +264,8 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
         profile_schema=parse_type(workspace.profile_schema),
         make_transformer=make_transformer,
         make_writer=make_writer,
-        writers=settings.KRENALIS["WAREHOUSE_WRITE_CONNECTIONS"] if backend.concurrent_writers else 1,
+        batch_size=knobs.RUN_BATCH_SIZE,
+        writers=knobs.WAREHOUSE_WRITE_CONNECTIONS if backend.concurrent_writers else 1,
         source_refused=source_refused,
         columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
                                 if name not in out_columns),
@@ -298,12 +286,6 @@ def dry_run_pipeline(pipeline: Pipeline, limit: int) -> list[DryRunRow]:
         return dry_run(pipeline_plan(pipeline), limit, read_source=read_preview)
     except ConnectorUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
-
-
-def _out_paths(pipeline: Pipeline):
-    if pipeline.has_function:
-        return pipeline.function_out_paths or []
-    return list(pipeline.transformation_mapping or {})
 
 
 def run_execute(*, run_id: int, on_progress=None) -> Run | None:
@@ -405,50 +387,7 @@ def _commit_cursor(run: Run, cursor, revision: int) -> bool:
     return held
 
 
-def rfc3339(moment: dt.datetime | None) -> str | None:
-    """A UTC instant as the API writes it: seconds, then microseconds when there are any."""
-    if moment is None:
-        return None
-    moment = moment.astimezone(dt.timezone.utc)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
-
-
-def run_json(run: Run) -> dict:
-    live = run.end_time is None
-    return {
-        "id": run.id,
-        "pipeline": run.pipeline_id,
-        "incremental": run.incremental,
-        "startTime": rfc3339(run.start_time),
-        "endTime": rfc3339(run.end_time),
-        "passed": [0] * 7 if live else list(run.passed),
-        "failed": [0] * 7 if live else list(run.failed),
-        "error": run.error,
-    } | (_lookback_json(run) if run.lookback else {})
-
-
-def _lookback_json(run: Run) -> dict:
-    """Only for a run with a look-back window, so that the run object is the reference's otherwise."""
-    live = run.end_time is None
-    return {"lookback": {
-        "window": format_lookback(run.lookback),
-        "reread": 0 if live else run.reread,
-        "cursorHeld": False if live else run.cursor_held,
-        "note": run.in_flight_note,
-    }}
-
-
 def run_errors(*, run: Run) -> dict:
     errors = [{"step": STEP_NAMES[e.step], "userId": e.user_id, "message": e.message}
               for e in run.errors.order_by("seq")[:MAX_KEPT_ERRORS]]
     return {"errors": errors, "total": max(run.errors_total, len(errors))}
-
-
-def parse_incremental(body: dict):
-    value = body.get("incremental")
-    if value is not None and not isinstance(value, bool):
-        raise BadRequest('"incremental" must be a boolean')
-    return value
