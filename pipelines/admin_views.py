@@ -23,6 +23,7 @@ from .api.platform import client_gone
 from .engine import RunStopped
 from .steps import FINALIZE, RECEIVE, STEP_NAMES
 from .errors import BadRequest, KrenalisError
+from .lookback import format_lookback
 from .models import Connection, Pipeline, Run, Workspace
 from .services.pipelines import USER_ID_KINDS, enabled_languages, function_limits
 from .services.preview import preview_query
@@ -542,6 +543,9 @@ def run_summary(run: Run) -> dict:
         "error": run.error,
         "errorsTotal": run.errors_total,
         "url": reverse("admin:pipelines_run_change", args=[run.id]),
+        "lookback": None if not run.lookback else {
+            "window": format_lookback(run.lookback), "reread": run.reread, "cursorHeld": run.cursor_held,
+            "note": run.in_flight_note},
     }
 
 

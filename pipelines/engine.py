@@ -34,6 +34,7 @@ from .alignment import alignment_difference
 from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted, QuerySchema
 from .conf import DEFAULTS
 from .errors import KrenalisError
+from .lookback import read_from
 from .placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
 from .transformers import FatalTransformError
 from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
@@ -128,6 +129,7 @@ class RunPlan:
     batch_size: int = DEFAULTS["RUN_BATCH_SIZE"]
     writers: int = 1                  # warehouse connections writing in parallel
     source_refused: str = ""          # why the source may not be reached (nothing is read then)
+    lookback_seconds: int | None = None  # incremental runs read from cursor - lookback (pipelines/lookback.py)
 
 
 @dataclass
@@ -138,6 +140,9 @@ class RunResult:
     error_step: int | None = None
     cursor: dt.datetime | None = None     # greatest update time among rows that passed InputValidation
     purged: int = 0
+    reread: int = 0                       # rows read only because of the look-back (below the cursor)
+    in_flight: object = None              # the source's transactions in progress when it read (InFlight)
+    in_flight_note: str = ""              # why the source could not show them
 
 
 class MappingTransformer:
@@ -169,15 +174,17 @@ class MappingTransformer:
 
 
 def updated_at_placeholder(plan: RunPlan, connector) -> str:
-    """`${updated_at}`: NULL for full runs and a zero cursor, else the cursor as a typed SQL literal."""
+    """`${updated_at}`: NULL for full runs and a zero cursor, else the cursor (less the look-back) as a
+    typed SQL literal."""
     if not (plan.incremental and plan.updated_at_column and plan.cursor is not None):
         return "NULL"
+    start = read_from(plan.cursor, plan.lookback_seconds)
     column_type = next(p.type for p in plan.in_schema.properties if p.name == plan.updated_at_column)
     if column_type.kind == "datetime":
-        return connector.sql_literal(plan.cursor, column_type)
+        return connector.sql_literal(start, column_type)
     if column_type.kind == "date":
-        return connector.sql_literal(plan.cursor.date(), column_type)
-    text = format_updated_at(plan.cursor, plan.updated_at_format)
+        return connector.sql_literal(start.date(), column_type)
+    text = format_updated_at(start, plan.updated_at_format)
     return connector.sql_literal(text, Type(kind="string"))
 
 
@@ -584,10 +591,15 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     greatest: dt.datetime | None = None
     unidentified_failure = False
     streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's
+    # The look-back notes the source's transactions in progress before the query reads.
+    observe = {"observe": True} if plan.lookback_seconds and plan.updated_at_column else {}
+    window_end = plan.cursor if plan.incremental and plan.lookback_seconds else None
     try:
         with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
-                             batch_size=plan.batch_size, control=control) as rows:
+                             batch_size=plan.batch_size, control=control, **observe) as rows:
             streaming = True
+            result.in_flight = getattr(rows, "in_flight", None)
+            result.in_flight_note = getattr(rows, "in_flight_note", "")
             index = _check_query_schema(plan, rows.schema)
             transformer = plan.make_transformer()
             ahead = _TransformAhead(transformer)
@@ -599,7 +611,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             # A full run into identities that exist writes them at its end, all at once (only what
             # changed): on one connection, which just stages its rows meanwhile.
             staged = full_run and not first_import and getattr(writer, "stage_full_run", lambda: False)()
-            cursor = plan.cursor if plan.incremental else None
+            cursor = read_from(plan.cursor, plan.lookback_seconds) if plan.incremental else None
             read_row = _row_reader(plan, index, now, cursor)
             in_names = [p.name for p in plan.in_schema.properties]
             build, direct = _batch_builder(plan, index, transformer, now)
@@ -687,6 +699,8 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 if built is not None:
                     if cursor is not None:  # older than the cursor: not part of this run
                         built = [row for row in built if row[1] >= cursor]
+                        if window_end is not None:
+                            result.reread += sum(1 for row in built if row[1] < window_end)
                     count = len(built)
                     passed[RECEIVE] += count
                     passed[INPUT] += count
@@ -720,6 +734,8 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                         if read is None:
                             continue  # older than the cursor: not part of this run
                         user_id, updated_at, record = read
+                        if window_end is not None and updated_at < window_end:
+                            result.reread += 1
                         passed[RECEIVE] += 1
                         passed[INPUT] += 1
                         if greatest is None or updated_at > greatest:

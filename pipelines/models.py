@@ -127,6 +127,9 @@ class Pipeline(models.Model):
     updated_at_column = models.CharField(max_length=1024, blank=True, default="")
     updated_at_format = models.CharField(max_length=64, blank=True, default="")
     incremental = models.BooleanField(default=False)
+    # Seconds an incremental run reads behind its cursor, for rows committed late (pipelines/lookback.py);
+    # null = off. With it, runs also hold the cursor below the source's transactions in progress.
+    updated_at_lookback = models.PositiveIntegerField(null=True, blank=True)
     # Exactly one of the two transformations is set: a mapping, or a function.
     transformation_mapping = models.JSONField(null=True, blank=True)
     function_language = models.CharField(max_length=20, blank=True, default="")
@@ -184,6 +187,15 @@ class Run(models.Model):
     # The source's id of the session running the run's query (connector-specific, e.g. a PostgreSQL
     # backend pid), while it runs: the dead-worker sweep ends that session from another process.
     source_session = models.JSONField(null=True, blank=True)
+    # The look-back window the run used (seconds; null: off), the rows it read again because of it,
+    # whether the cursor it stored was held below its greatest update time (a transaction of the
+    # source was in progress), what it saw of the source's transactions in progress (the next run
+    # starts from it), and why the source showed none.
+    lookback = models.PositiveIntegerField(null=True, blank=True)
+    reread = models.BigIntegerField(default=0)
+    cursor_held = models.BooleanField(default=False)
+    in_flight = models.JSONField(null=True, blank=True, editable=False)
+    in_flight_note = models.TextField(blank=True, default="")
     passed = models.JSONField(default=list)
     failed = models.JSONField(default=list)
     error = models.TextField(blank=True, default="")

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "pipelines.types", "pipelines.mapping", "pipelines.timeformats", "pipelines.transformers", "pipelines.engine",
     "pipelines.connectors", "pipelines.placeholders", "pipelines.alignment", "pipelines.apikeys", "pipelines.errors",
-    "pipelines.validation", "pipelines.conf", "pipelines.steps", "pipelines.jsoncodec", "warehouse.backends",
+    "pipelines.validation", "pipelines.lookback", "pipelines.conf", "pipelines.steps", "pipelines.jsoncodec", "warehouse.backends",
     "warehouse.profile_schema", "warehouse.columns", "warehouse.alter_schema", "warehouse.writer", "warehouse.resolution",
 ]
 

@@ -1,4 +1,5 @@
 """The /v1 pipeline endpoints: the seed's create, update and get, plus list, delete, status, schedule."""
+from ..lookback import format_lookback
 from ..models import Connection, Pipeline
 from ..selectors import pipeline_list, running_pipeline_ids
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
@@ -11,7 +12,7 @@ PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.ite
 
 
 def pipeline_json(pipeline: Pipeline, *, running: bool = False) -> dict:
-    """The seed's GET /v1/pipelines/:id object, keys in the seed's order."""
+    """The seed's GET /v1/pipelines/:id object, keys in the seed's order (and the look-back when set)."""
     if pipeline.has_function:
         transformation = {"mapping": None, "function": {
             "source": pipeline.function_source,
@@ -43,7 +44,13 @@ def pipeline_json(pipeline: Pipeline, *, running: bool = False) -> dict:
         "running": running,
         "scheduleStart": pipeline.schedule_start if scheduled else None,
         "schedulePeriod": PERIOD_NAMES.get(pipeline.schedule_period) if scheduled else None,
-    }
+    } | _lookback(pipeline)
+
+
+def _lookback(pipeline: Pipeline) -> dict:
+    """Beyond the seed, shown only when set: with the look-back off the object is the seed's."""
+    return {"updatedAtLookback": format_lookback(pipeline.updated_at_lookback)} if pipeline.updated_at_lookback \
+        else {}
 
 
 def pipelines_json(pipelines, running: set[int] | None = None) -> list[dict]:
@@ -65,6 +72,7 @@ def pipeline_input(body: dict) -> PipelineInput:
         updated_at_column=fields.string(body, "updatedAtColumn"),
         updated_at_format=fields.string(body, "updatedAtFormat"),
         incremental=fields.boolean(body, "incremental"),
+        updated_at_lookback=fields.nullable_string(body, "updatedAtLookback"),
         transformation=transformation,
         in_schema=body.get("inSchema"),
         out_schema=body.get("outSchema"),

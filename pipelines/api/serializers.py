@@ -1,5 +1,6 @@
 """Output shapes of the API objects (reference §3, §4, §5.1), in the reference's key order."""
 from ..connectors import REGISTRY
+from ..lookback import format_lookback
 from ..models import Connection, Run, Workspace
 from ..timeformats.rfc3339 import nullable_rfc3339
 
@@ -65,7 +66,18 @@ def run_json(run: Run) -> dict:
         "passed": [0] * 7 if live else list(run.passed),
         "failed": [0] * 7 if live else list(run.failed),
         "error": run.error,
-    }
+    } | (_lookback_json(run) if run.lookback else {})
+
+
+def _lookback_json(run: Run) -> dict:
+    """Only for a run with a look-back window, so that the run object is the reference's otherwise."""
+    live = run.end_time is None
+    return {"lookback": {
+        "window": format_lookback(run.lookback),
+        "reread": 0 if live else run.reread,
+        "cursorHeld": False if live else run.cursor_held,
+        "note": run.in_flight_note,
+    }}
 
 
 def identity_json(item: dict) -> dict:

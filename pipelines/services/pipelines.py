@@ -17,6 +17,7 @@ from ..connectors.querycheck import QueryNotAllowed
 from ..errors import BadRequest, NotFound, Unprocessable
 from ..ids import create_with_random_id
 from .identities import remove_identities
+from ..lookback import LookbackError, parse_lookback
 from ..mapping import MappingError, compile_mapping
 from ..models import Connection, Pipeline, Workspace
 from ..placeholders import PlaceholderError, check_placeholders, replace_placeholders
@@ -51,6 +52,7 @@ class PipelineInput:
     updated_at_column: str = ""
     updated_at_format: str = ""
     incremental: bool = False
+    updated_at_lookback: str | None = None   # "5m"; None = off
     transformation: dict | None = None
     in_schema: object = None     # schema JSON as received
     out_schema: object = None
@@ -65,6 +67,7 @@ class ValidPipeline:
     out_schema: Type
     mapping: dict | None
     function: dict | None
+    lookback_seconds: int | None = None
 
 
 def _parse_schema(data, what: str) -> Type | None:
@@ -323,6 +326,14 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
             raise BadRequest("the specified order by is longer than 1024 runes")
     if data.incremental and not updated_at_column:                                              # 17
         raise BadRequest("incremental requires an update time column")
+    lookback_seconds = None                                                                     # 17, ours
+    if data.updated_at_lookback:  # "" is off, as null
+        if not updated_at_column:
+            raise BadRequest("update time look-back requires an update time column")
+        try:
+            lookback_seconds = parse_lookback(data.updated_at_lookback)
+        except LookbackError as exc:
+            raise BadRequest(str(exc)) from None
     if in_schema is not None:                                                                   # 18
         _check_input_schema(in_schema)
     if out_schema is not None:
@@ -400,7 +411,8 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
     difference = alignment_difference(out_schema, parse_type(workspace.profile_schema))
     if difference:
         raise Unprocessable("SchemaNotAligned", f"in the output schema, {difference}{REVIEW}")
-    return ValidPipeline(in_schema=in_schema, out_schema=out_schema, mapping=mapping, function=function)
+    return ValidPipeline(in_schema=in_schema, out_schema=out_schema, mapping=mapping, function=function,
+                         lookback_seconds=lookback_seconds)
 
 
 def check_source_query(connection: Connection, query: str) -> None:
@@ -421,6 +433,7 @@ def _apply(pipeline: Pipeline, data: PipelineInput, valid: ValidPipeline) -> Non
     pipeline.updated_at_column = data.updated_at_column
     pipeline.updated_at_format = data.updated_at_format
     pipeline.incremental = data.incremental
+    pipeline.updated_at_lookback = valid.lookback_seconds
     pipeline.transformation_mapping = valid.mapping
     function = valid.function or {}
     pipeline.function_language = function.get("language", "")

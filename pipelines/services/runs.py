@@ -22,6 +22,7 @@ from ..connectors import ConnectorUnavailable, QueryControl, get_connector
 from ..engine import DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
 from ..errors import KrenalisError, ServiceUnavailable, Unprocessable
 from ..ids import random_id
+from ..lookback import held_cursor, in_flight_record
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
 from ..steps import STEP_NAMES
@@ -72,6 +73,7 @@ def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = T
         with transaction.atomic():
             run = Run.objects.create(id=random_id(), pipeline=pipeline, incremental=effective,
                                      start_cursor=pipeline.cursor if effective else None,
+                                     lookback=pipeline.updated_at_lookback if pipeline.updated_at_column else None,
                                      start_time=timezone.now(), passed=[0] * 7, failed=[0] * 7)
     except IntegrityError:
         if Run.objects.filter(pipeline=pipeline, end_time__isnull=True).exists():
@@ -211,11 +213,12 @@ def _stop_reason(state: dict) -> str | None:
 
 
 def build_plan(run: Run) -> RunPlan:
-    return pipeline_plan(run.pipeline, run_id=run.id, incremental=run.incremental, cursor=run.start_cursor)
+    return pipeline_plan(run.pipeline, run_id=run.id, incremental=run.incremental, cursor=run.start_cursor,
+                         lookback_seconds=run.lookback)
 
 
 def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental: bool = False,
-                  cursor: dt.datetime | None = None) -> RunPlan:
+                  cursor: dt.datetime | None = None, lookback_seconds: int | None = None) -> RunPlan:
     """The plan of a run of `pipeline`; without `run_id`, of its dry run (the pipeline may be the
     admin editor's, unsaved: nothing is written)."""
     workspace, connection = pipeline.workspace, pipeline.connection
@@ -266,6 +269,7 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
         source_refused=source_refused,
         columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
                                 if name not in out_columns),
+        lookback_seconds=lookback_seconds,
     )
 
 
@@ -317,9 +321,10 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
                 Heartbeat(watch, lambda: WATCH_SECONDS, f"watch-{run_id}"):
             result = execute_run(plan, monitor, control=control)
         error, cursor = result.error, result.cursor
+        in_flight = _in_flight_record(run, result)
     except Exception:
         log.exception("run %s failed unexpectedly", run_id)
-        error, cursor, result = INTERNAL, None, None
+        error, cursor, result, in_flight = INTERNAL, None, None, None
         monitor.record_error(0, None, INTERNAL)
     if not Pipeline.objects.filter(id=run.pipeline_id).exists():
         # Deleted while the run wrote: what it wrote after the deletion removed the pipeline's
@@ -335,35 +340,51 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
         live.error = monitor.stopped_by or error
         if result is not None:
             live.passed, live.failed = result.passed, result.failed
+            live.reread, live.in_flight_note = result.reread, result.in_flight_note
+        live.in_flight = in_flight
         live.errors_total = monitor.total
-        live.save(update_fields=["end_time", "error", "passed", "failed", "errors_total"])
         if not live.error:
-            _commit_cursor(live, cursor, revision)
+            live.cursor_held = _commit_cursor(live, cursor, revision)
+        live.save(update_fields=["end_time", "error", "passed", "failed", "errors_total", "reread", "in_flight",
+                                 "in_flight_note", "cursor_held"])
         if not live.error or live.passed[6]:
             workspace_id = run.pipeline.workspace_id
             transaction.on_commit(lambda: resolution_after_import(workspace_id))
     return live
 
 
-def _commit_cursor(run: Run, cursor, revision: int) -> None:
+def _in_flight_record(run: Run, result) -> dict | None:
+    """What the run saw of the source's transactions in progress, completed with what the
+    pipeline's previous observation saw (pipelines/lookback.py)."""
+    if result.in_flight is None:
+        return None
+    previous = (Run.objects.filter(pipeline_id=run.pipeline_id, in_flight__isnull=False).exclude(id=run.id)
+                .order_by("-start_time", "-id").values_list("in_flight", flat=True).first())
+    return in_flight_record(result.in_flight, previous)
+
+
+def _commit_cursor(run: Run, cursor, revision: int) -> bool:
     """The cursor advances only with a successful run whose data is committed (it is, by now), and
     only when the pipeline was not changed meanwhile: a change may have reset the cursor or added
-    columns to unset, which the next run must see."""
+    columns to unset, which the next run must see. With the look-back, it is held below the
+    transactions that were in progress when the run read (True when held)."""
     pipeline = Pipeline.objects.select_for_update().get(id=run.pipeline_id)
     if pipeline.revision != revision:
-        return
-    fields = []
+        return False
+    fields, held = [], False
     if pipeline.properties_to_unset:
         pipeline.properties_to_unset = []
         fields.append("properties_to_unset")
     if pipeline.updated_at_column:
         start = run.start_cursor if run.incremental else None
         new = max(c for c in (start, cursor) if c is not None) if (start or cursor) else None
+        new, held = held_cursor(new, start, run.in_flight)
         if new != pipeline.cursor:
             pipeline.cursor = new
             fields.append("cursor")
     if fields:
         pipeline.save(update_fields=fields)
+    return held
 
 
 def run_errors(*, run: Run) -> dict:
