@@ -28,6 +28,7 @@ import dj_database_url
 from celery.schedules import crontab
 
 from krenalis.private import private_directory, read_private, write_private
+from pipelines.conf import from_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KRENALIS_VAR_DIR", BASE_DIR / "var"))
@@ -223,12 +224,12 @@ CELERY_TIMEZONE = "UTC"
 # Tasks keep no results, so beat needs no `celery.backend_cleanup` entry.
 CELERY_RESULT_EXPIRES = None
 # Periodic tasks, declared here; beat (django-celery-beat's DatabaseScheduler) copies them into
-# its PeriodicTask table at start, where the admin shows them. See pipelines/scheduling.py.
+# its PeriodicTask table at start, where the admin shows them. See pipelines/services/scheduling.py.
 CELERY_BEAT_SCHEDULE = {
     "krenalis.schedule-tick": {
         "task": "pipelines.tasks.schedule_tick_task",
         "schedule": crontab(minute="*"),
-        "options": {"expire_seconds": 45},  # pipelines.scheduling.TICK_EXPIRES
+        "options": {"expire_seconds": 45},  # pipelines.services.scheduling.TICK_EXPIRES
     },
     "krenalis.sweep-dead-runs": {
         "task": "pipelines.tasks.sweep_dead_runs_task",
@@ -237,35 +238,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# The product's own knobs, in one place (DRF-style namespaced settings).
-KRENALIS = {
-    # seconds a source query may run before the database cancels it
-    "SOURCE_STATEMENT_TIMEOUT": int(os.environ.get("KRENALIS_SOURCE_STATEMENT_TIMEOUT", "300")),
-    # seconds to wait when connecting to a source or warehouse database
-    "CONNECT_TIMEOUT": int(os.environ.get("KRENALIS_CONNECT_TIMEOUT", "10")),
-    # transformation languages that are switched on
-    "TRANSFORMATION_LANGUAGES": [
-        lang for lang in os.environ.get("KRENALIS_TRANSFORMATION_LANGUAGES", "JavaScript,Python").split(",") if lang
-    ],
-    # limits of user transformation functions (per batch of rows, and per runtime)
-    "FUNCTION_BATCH_TIMEOUT": float(os.environ.get("KRENALIS_FUNCTION_BATCH_TIMEOUT", "10")),
-    "FUNCTION_MEMORY_MB": int(os.environ.get("KRENALIS_FUNCTION_MEMORY_MB", "256")),
-    # connections a run writes a PostgreSQL warehouse with, in parallel (rows split by user ID)
-    "WAREHOUSE_WRITE_CONNECTIONS": int(os.environ.get("KRENALIS_WAREHOUSE_WRITE_CONNECTIONS", "2")),
-    # Query previews run while their client waits, on the web server: seconds one may take (the
-    # source's statement timeout, and then the query is interrupted), bytes of one value and of all
-    # the rows (values beyond are cut, rows beyond are left out), and how many run at once in one web
-    # process and, in one process, for one workspace (a preview beyond is refused: 503 / 429).
-    "PREVIEW_TIMEOUT": int(os.environ.get("KRENALIS_PREVIEW_TIMEOUT", "30")),
-    "PREVIEW_MAX_VALUE_BYTES": int(os.environ.get("KRENALIS_PREVIEW_MAX_VALUE_BYTES", str(64 * 1024))),
-    "PREVIEW_MAX_BYTES": int(os.environ.get("KRENALIS_PREVIEW_MAX_BYTES", str(4 * 1024 * 1024))),
-    "PREVIEW_CONCURRENCY": int(os.environ.get("KRENALIS_PREVIEW_CONCURRENCY", "4")),
-    "PREVIEW_CONCURRENCY_PER_WORKSPACE": int(os.environ.get("KRENALIS_PREVIEW_CONCURRENCY_PER_WORKSPACE", "2")),
-    # where embedded (SQLite) warehouses keep their files
-    "SQLITE_WAREHOUSE_DIR": str(VAR_DIR / "warehouses"),
-    # the only directory SQLite source connections may read files from
-    "SQLITE_SOURCE_DIR": os.environ.get("KRENALIS_SQLITE_SOURCE_DIR", str(VAR_DIR / "sources")),
-}
+# The product's own knobs: their defaults and comments are in pipelines/conf.py, read as conf.knobs.
+KRENALIS = from_environment(os.environ, VAR_DIR)
 
 LOGGING = {
     "version": 1,
@@ -274,29 +248,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("KRENALIS_LOG_LEVEL", "INFO")},
 }
 
-# Reliability knobs (read by pipelines/services/runs.py and pipelines/services/connections.py).
-KRENALIS.update({
-    # seconds between two heartbeats of a live run's worker
-    "HEARTBEAT_SECONDS": float(os.environ.get("KRENALIS_HEARTBEAT_SECONDS", "5")),
-    # a live run whose worker has not beaten for this long is ended as failed; the pipeline can run again
-    "RUN_DEAD_AFTER_SECONDS": float(os.environ.get("KRENALIS_RUN_DEAD_AFTER_SECONDS", "60")),
-    # seconds between two sweeps of dead runs by beat
-    "SWEEP_DEAD_RUNS_SECONDS": float(os.environ.get("KRENALIS_SWEEP_DEAD_RUNS_SECONDS", "30")),
-    # hosts that source and warehouse database connections may use: names (exact), IP addresses,
-    # CIDR networks, "public" (any public address) or "*" (any address), comma-separated. Unset:
-    # public addresses only. A name not listed is resolved, and each of its addresses checked.
-    # See pipelines/connectors/network.py.
-    "DATABASE_ALLOWED_HOSTS": [
-        host.strip() for host in os.environ.get("KRENALIS_DATABASE_ALLOWED_HOSTS", "").split(",") if host.strip()
-    ],
-    # ports they may use: numbers and ranges, e.g. "5432,3306" or "1024-65535"
-    "DATABASE_ALLOWED_PORTS": os.environ.get("KRENALIS_DATABASE_ALLOWED_PORTS", "1-65535"),
-    # admin logins: failed attempts allowed per username and per client address within
-    # LOGIN_LOCKOUT_SECONDS of the first; past them, logins are refused for LOGIN_LOCKOUT_SECONDS
-    "LOGIN_FAILURES_PER_USER": int(os.environ.get("KRENALIS_LOGIN_FAILURES_PER_USER", "5")),
-    "LOGIN_FAILURES_PER_ADDRESS": int(os.environ.get("KRENALIS_LOGIN_FAILURES_PER_ADDRESS", "20")),
-    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("KRENALIS_LOGIN_LOCKOUT_SECONDS", "900")),
-})
 CELERY_BEAT_SCHEDULE["krenalis.sweep-dead-runs"]["schedule"] = KRENALIS["SWEEP_DEAD_RUNS_SECONDS"]
 # The OpenAPI document: every /v1 operation is described by pipelines/api/openapi.py.
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = ["pipelines.api.openapi.postprocess"]

@@ -18,6 +18,7 @@ from .admin_forms import (SETTINGS_FIELDS, APIKeyForm, ConnectionForm, Throttled
                           WorkspaceForm, stored_ca_certificate, type_label)
 from .errors import KrenalisError
 from .models import APIKey, Connection, Pipeline, Run, Workspace
+from .selectors import connections_with_pipelines, pipelines_with_last_run, workspaces_with_counts
 from .services.connections import connection_delete
 from .services.pipelines import pipeline_delete
 from .services.runs import run_start
@@ -90,13 +91,16 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def profile_schema_table(self, obj):
         return schema_table(obj.profile_schema)
 
-    @admin.display(description="Connections")
-    def connection_count(self, obj):
-        return obj.connections.count()
+    def get_queryset(self, request):
+        return workspaces_with_counts(super().get_queryset(request))
 
-    @admin.display(description="Pipelines")
+    @admin.display(description="Connections", ordering="connection_total")
+    def connection_count(self, obj):
+        return obj.connection_total or 0
+
+    @admin.display(description="Pipelines", ordering="pipeline_total")
     def pipeline_count(self, obj):
-        return obj.pipelines.count()
+        return obj.pipeline_total or 0
 
     def get_urls(self):
         def view(func):
@@ -149,6 +153,7 @@ class APIKeyAdmin(admin.ModelAdmin):
     form = APIKeyForm
     list_display = ("name", "hint", "workspace", "created_at")
     list_filter = ("workspace",)
+    list_select_related = ("workspace",)
 
     class Media:
         css = CONSOLE_CSS
@@ -213,6 +218,9 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="Workspace")
     def workspace_name(self, obj):
         return str(obj.workspace)
+
+    def get_queryset(self, request):
+        return connections_with_pipelines(super().get_queryset(request))
 
     @admin.display(description="Pipelines")
     def pipelines_links(self, obj):
@@ -301,9 +309,12 @@ class PipelineAdmin(admin.ModelAdmin):
         return format_html('every {}, next <time class="kr-local" datetime="{}">{}</time>', facts["period"],
                            facts["next_run"].isoformat(), facts["next_run"].strftime("%H:%M UTC"))
 
+    def get_queryset(self, request):
+        return pipelines_with_last_run(super().get_queryset(request))
+
     @admin.display(description="Last run")
     def last_run(self, obj):
-        run = obj.runs.order_by("-start_time").first()
+        run = obj.last_runs[0] if obj.last_runs else None
         if run is None:
             return "never"
         summary = admin_views.run_summary(run)

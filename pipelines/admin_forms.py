@@ -15,6 +15,7 @@ from .connectors import REGISTRY
 from .connectors.mysql import SSL_MODES as MYSQL_SSL_MODES
 from .connectors.postgresql import SSL_MODES as PG_SSL_MODES
 from .errors import KrenalisError
+from .lookback import format_lookback
 from .models import APIKey, Connection, Pipeline, Workspace
 from .services.apikeys import api_key_create
 from .services.connections import connection_create, connection_rename, connection_update_settings, test_settings
@@ -31,6 +32,7 @@ PIPELINE_FIELD_WORDS = (
     ("name", ("name ",)),
     ("user_id_column", ("user ID column",)),
     ("updated_at_format", ("update time format", "pipeline cannot specify an update time format")),
+    ("updated_at_lookback", ("update time look-back",)),
     ("updated_at_column", ("update time column",)),
     ("incremental", ("incremental",)),
     ("in_schema", ("input schema", "input pipeline schema", "source pipeline schema", "input property")),
@@ -454,6 +456,13 @@ class PipelineForm(ServiceFormMixin, forms.Form):
                                                   "format such as %Y-%m-%d %H:%M:%S.")
     incremental = forms.BooleanField(required=False, label="Incremental",
                                      help_text="Scheduled runs read only the rows changed since the last run.")
+    updated_at_lookback = forms.CharField(required=False, label="Look-back",
+                                          widget=forms.TextInput(attrs={"placeholder": "off, or e.g. 5m"}),
+                                          help_text="For rows committed late (a long transaction, a replica that "
+                                                    "lags): incremental runs read again the rows updated this long "
+                                                    "before the cursor, and hold the cursor below transactions "
+                                                    "still in progress in the source (PostgreSQL; MySQL with the "
+                                                    "PROCESS privilege). 1s to 7d, e.g. 30s, 5m, 1h30m. Empty: off.")
     transformation = forms.ChoiceField(choices=[("mapping", "Mapping"), ("function", "Function")],
                                        initial="mapping", widget=forms.RadioSelect)
     mapping = JSONTextField(required=False, rows=3, widget=forms.HiddenInput)
@@ -497,6 +506,7 @@ class PipelineForm(ServiceFormMixin, forms.Form):
             "updated_at_column": pipeline.updated_at_column,
             "updated_at_format": pipeline.updated_at_format,
             "incremental": pipeline.incremental,
+            "updated_at_lookback": format_lookback(pipeline.updated_at_lookback) or "",
             "transformation": "function" if function else "mapping",
             "mapping": pipeline.transformation_mapping or {},
             "function_language": pipeline.function_language or "JavaScript",
@@ -547,6 +557,7 @@ class PipelineForm(ServiceFormMixin, forms.Form):
             updated_at_column=data.get("updated_at_column") or "",
             updated_at_format=data.get("updated_at_format") or "",
             incremental=data.get("incremental", False),
+            updated_at_lookback=data.get("updated_at_lookback") or None,
             transformation=transformation,
             in_schema=data.get("in_schema"),
             out_schema=out_schema_for(workspace, out_paths) if out_paths else None,

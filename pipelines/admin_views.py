@@ -20,8 +20,10 @@ from .admin_forms import (FORMAT_SUGGESTIONS, JS_TEMPLATE, PY_TEMPLATE, Connecti
 from warehouse.columns import profile_columns
 
 from .api.platform import client_gone
-from .engine import FINALIZE, RECEIVE, STEP_NAMES, RunStopped
+from .engine import RunStopped
+from .steps import FINALIZE, RECEIVE, STEP_NAMES
 from .errors import BadRequest, KrenalisError
+from .lookback import format_lookback
 from .models import Connection, Pipeline, Run, Workspace
 from .services.pipelines import USER_ID_KINDS, enabled_languages, function_limits
 from .services.preview import preview_query
@@ -443,7 +445,7 @@ def cannot_run_reason(pipeline: Pipeline) -> str:
 def schedule_facts(pipeline: Pipeline, now=None) -> dict:
     """The schedule as the pages show it: its period and its next run (None when it has none)."""
     from .admin_forms import PERIOD_NAMES
-    from .scheduling import next_due
+    from .services.scheduling import next_due
 
     period = PERIOD_NAMES.get(pipeline.schedule_period)
     next_run = None
@@ -541,6 +543,9 @@ def run_summary(run: Run) -> dict:
         "error": run.error,
         "errorsTotal": run.errors_total,
         "url": reverse("admin:pipelines_run_change", args=[run.id]),
+        "lookback": None if not run.lookback else {
+            "window": format_lookback(run.lookback), "reread": run.reread, "cursorHeld": run.cursor_held,
+            "note": run.in_flight_note},
     }
 
 

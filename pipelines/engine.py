@@ -32,17 +32,18 @@ from typing import Callable, Protocol
 
 from .alignment import alignment_difference
 from .connectors import ConnectorUnavailable, QueryControl, QueryInterrupted, QuerySchema
+from .conf import DEFAULTS
 from .errors import KrenalisError
+from .lookback import read_from
 from .placeholders import PlaceholderError, replace_placeholders, with_updated_at_hint
 from .transformers import FatalTransformError
 from .timeformats import TimeFormatError, format_updated_at, parse_updated_at
 from .types import (
     NormalizeError, Property, RawJSON, Type, column_name, leaf_paths, leaf_values, make_normalizer, object_type,
 )
-from .types.values import column_check, column_normalizer
+from .types.normalize import column_check, column_normalizer
+from .steps import FINALIZE, INPUT, OUTPUT, RECEIVE, STEP_NAMES, TRANSFORMATION
 
-RECEIVE, INPUT, FILTER, CONSENT, TRANSFORMATION, OUTPUT, FINALIZE = range(7)
-STEP_NAMES = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
 REVIEW = ". Please review and update the pipeline before attempting to import the users."
 UNLIMITED = "9223372036854775807"
 UNIDENTIFIED = "unimported records not deleted because at least one with errors could not be identified"
@@ -74,15 +75,20 @@ class Transformer(Protocol):
         ...
 
 
-class IdentityWriter(Protocol):
+class RowWriter(Protocol):
+    """What a run needs of the writer of one warehouse connection: every method the engine calls
+    (warehouse.writer.IdentityWriter, whose docstrings say what each does, is one)."""
+
     def write(self, rows: list[tuple[str, dt.datetime, tuple]]) -> int: ...
     def keep(self, identity_ids: list[str]) -> None: ...
     def unset(self, column_names: list[str]) -> None: ...
     def purge(self) -> int: ...
+    def has_identities(self) -> bool: ...
+    def flush(self) -> None: ...
     def close(self) -> None: ...
-    # Optional (warehouse.writer.IdentityWriter): a full run staged and applied at its end.
-    # def stage_full_run(self) -> bool: ...
-    # def finish_full_run(self, *, purge: bool) -> int: ...
+    # A full run staged and applied at its end (IdentityWriter's default stages nothing).
+    def stage_full_run(self) -> bool: ...
+    def finish_full_run(self, *, purge: bool) -> int: ...
 
 
 class RunMonitor(Protocol):
@@ -118,11 +124,12 @@ class RunPlan:
     out_schema: Type
     profile_schema: Type
     make_transformer: Callable[[], Transformer]
-    make_writer: Callable[[list[tuple[str, Type]]], IdentityWriter]
+    make_writer: Callable[[list[tuple[str, Type]]], RowWriter]
     columns_to_unset: list[str] = field(default_factory=list)
-    batch_size: int = 5000
+    batch_size: int = DEFAULTS["RUN_BATCH_SIZE"]
     writers: int = 1                  # warehouse connections writing in parallel
     source_refused: str = ""          # why the source may not be reached (nothing is read then)
+    lookback_seconds: int | None = None  # incremental runs read from cursor - lookback (pipelines/lookback.py)
 
 
 @dataclass
@@ -133,6 +140,9 @@ class RunResult:
     error_step: int | None = None
     cursor: dt.datetime | None = None     # greatest update time among rows that passed InputValidation
     purged: int = 0
+    reread: int = 0                       # rows read only because of the look-back (below the cursor)
+    in_flight: object = None              # the source's transactions in progress when it read (InFlight)
+    in_flight_note: str = ""              # why the source could not show them
 
 
 class MappingTransformer:
@@ -164,15 +174,17 @@ class MappingTransformer:
 
 
 def updated_at_placeholder(plan: RunPlan, connector) -> str:
-    """`${updated_at}`: NULL for full runs and a zero cursor, else the cursor as a typed SQL literal."""
+    """`${updated_at}`: NULL for full runs and a zero cursor, else the cursor (less the look-back) as a
+    typed SQL literal."""
     if not (plan.incremental and plan.updated_at_column and plan.cursor is not None):
         return "NULL"
+    start = read_from(plan.cursor, plan.lookback_seconds)
     column_type = next(p.type for p in plan.in_schema.properties if p.name == plan.updated_at_column)
     if column_type.kind == "datetime":
-        return connector.sql_literal(plan.cursor, column_type)
+        return connector.sql_literal(start, column_type)
     if column_type.kind == "date":
-        return connector.sql_literal(plan.cursor.date(), column_type)
-    text = format_updated_at(plan.cursor, plan.updated_at_format)
+        return connector.sql_literal(start.date(), column_type)
+    text = format_updated_at(start, plan.updated_at_format)
     return connector.sql_literal(text, Type(kind="string"))
 
 
@@ -326,7 +338,7 @@ class _Lane:
     QUEUED_JOBS = 6
     COALESCED_ROWS = 15_000
 
-    def __init__(self, writer: IdentityWriter, number: int):
+    def __init__(self, writer: RowWriter, number: int):
         self.writer = writer
         self.jobs: queue.Queue = queue.Queue(maxsize=self.QUEUED_JOBS)
         self.written = 0
@@ -388,7 +400,7 @@ class _BackgroundWriter:
 
     WAIT_CHECK_SECONDS = 0.5
 
-    def __init__(self, writers: list[IdentityWriter], must_drop: Callable[[], bool] = lambda: False):
+    def __init__(self, writers: list[RowWriter], must_drop: Callable[[], bool] = lambda: False):
         self.lanes = [_Lane(writer, number) for number, writer in enumerate(writers)]
         self.must_drop = must_drop
 
@@ -575,14 +587,19 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
     out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
     transformer = ahead = writer = background = None
     first_import = staged = False
-    writers: list[IdentityWriter] = []
+    writers: list[RowWriter] = []
     greatest: dt.datetime | None = None
     unidentified_failure = False
     streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's
+    # The look-back notes the source's transactions in progress before the query reads.
+    observe = {"observe": True} if plan.lookback_seconds and plan.updated_at_column else {}
+    window_end = plan.cursor if plan.incremental and plan.lookback_seconds else None
     try:
         with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
-                             batch_size=plan.batch_size, control=control) as rows:
+                             batch_size=plan.batch_size, control=control, **observe) as rows:
             streaming = True
+            result.in_flight = getattr(rows, "in_flight", None)
+            result.in_flight_note = getattr(rows, "in_flight_note", "")
             index = _check_query_schema(plan, rows.schema)
             transformer = plan.make_transformer()
             ahead = _TransformAhead(transformer)
@@ -594,7 +611,7 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
             # A full run into identities that exist writes them at its end, all at once (only what
             # changed): on one connection, which just stages its rows meanwhile.
             staged = full_run and not first_import and getattr(writer, "stage_full_run", lambda: False)()
-            cursor = plan.cursor if plan.incremental else None
+            cursor = read_from(plan.cursor, plan.lookback_seconds) if plan.incremental else None
             read_row = _row_reader(plan, index, now, cursor)
             in_names = [p.name for p in plan.in_schema.properties]
             build, direct = _batch_builder(plan, index, transformer, now)
@@ -682,6 +699,8 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 if built is not None:
                     if cursor is not None:  # older than the cursor: not part of this run
                         built = [row for row in built if row[1] >= cursor]
+                        if window_end is not None:
+                            result.reread += sum(1 for row in built if row[1] < window_end)
                     count = len(built)
                     passed[RECEIVE] += count
                     passed[INPUT] += count
@@ -715,6 +734,8 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                         if read is None:
                             continue  # older than the cursor: not part of this run
                         user_id, updated_at, record = read
+                        if window_end is not None and updated_at < window_end:
+                            result.reread += 1
                         passed[RECEIVE] += 1
                         passed[INPUT] += 1
                         if greatest is None or updated_at > greatest:

@@ -6,6 +6,7 @@ Secrets (connection and warehouse settings) are kept encrypted; API keys only as
 from django.db import models
 
 from .encryption import decrypt_json, encrypt_json
+from .steps import STEP_NAMES
 
 
 class Workspace(models.Model):
@@ -126,6 +127,9 @@ class Pipeline(models.Model):
     updated_at_column = models.CharField(max_length=1024, blank=True, default="")
     updated_at_format = models.CharField(max_length=64, blank=True, default="")
     incremental = models.BooleanField(default=False)
+    # Seconds an incremental run reads behind its cursor, for rows committed late (pipelines/lookback.py);
+    # null = off. With it, runs also hold the cursor below the source's transactions in progress.
+    updated_at_lookback = models.PositiveIntegerField(null=True, blank=True)
     # Exactly one of the two transformations is set: a mapping, or a function.
     transformation_mapping = models.JSONField(null=True, blank=True)
     function_language = models.CharField(max_length=20, blank=True, default="")
@@ -138,7 +142,7 @@ class Pipeline(models.Model):
     schedule_start = models.SmallIntegerField()          # minute of the day, fixed at creation
     schedule_period = models.SmallIntegerField(default=0)  # minutes; 0 = not scheduled
     # The minute (UTC) of the last scheduler tick that claimed the pipeline: a tick that fires twice for
-    # the same minute finds it taken and starts no second run (see pipelines.scheduling).
+    # the same minute finds it taken and starts no second run (see pipelines.services.scheduling).
     last_scheduled_minute = models.DateTimeField(null=True, blank=True, editable=False)
     # Greatest update time among the rows of the last successful incremental-capable run; null = zero cursor.
     cursor = models.DateTimeField(null=True, blank=True)
@@ -158,12 +162,19 @@ class Pipeline(models.Model):
     def has_function(self) -> bool:
         return bool(self.function_language)
 
+    @property
+    def out_paths(self) -> list[str]:
+        """The output properties the transformation writes: the function's, or the mapping's keys."""
+        if self.has_function:
+            return list(self.function_out_paths or ())
+        return list(self.transformation_mapping or ())
+
 
 class Run(models.Model):
     """One execution of a pipeline. A run is live while `end_time` is null; the database allows one
     live run per pipeline, whatever the number of workers."""
 
-    STEPS = ("Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize")
+    STEPS = STEP_NAMES
 
     id = models.IntegerField(primary_key=True)
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="runs")
@@ -176,6 +187,15 @@ class Run(models.Model):
     # The source's id of the session running the run's query (connector-specific, e.g. a PostgreSQL
     # backend pid), while it runs: the dead-worker sweep ends that session from another process.
     source_session = models.JSONField(null=True, blank=True)
+    # The look-back window the run used (seconds; null: off), the rows it read again because of it,
+    # whether the cursor it stored was held below its greatest update time (a transaction of the
+    # source was in progress), what it saw of the source's transactions in progress (the next run
+    # starts from it), and why the source showed none.
+    lookback = models.PositiveIntegerField(null=True, blank=True)
+    reread = models.BigIntegerField(default=0)
+    cursor_held = models.BooleanField(default=False)
+    in_flight = models.JSONField(null=True, blank=True, editable=False)
+    in_flight_note = models.TextField(blank=True, default="")
     passed = models.JSONField(default=list)
     failed = models.JSONField(default=list)
     error = models.TextField(blank=True, default="")

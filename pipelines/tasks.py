@@ -3,7 +3,8 @@ import datetime as dt
 
 from celery import shared_task
 
-from .scheduling import schedule_tick
+from .services.scheduling import schedule_tick
+from .services.identity_resolution import identity_resolution_execute, start_resolution_now
 from .services.runs import requeue_waiting_runs, run_execute, sweep_dead_runs
 
 
@@ -28,8 +29,6 @@ def schedule_tick_task(at: str | None = None) -> None:
 def resolve_identities_task(workspace_id: int, operation_id: str | None = None) -> None:
     """Executes a started identity resolution; without `operation_id`, starts one first (if none
     is executing; otherwise one runs after it)."""
-    from .services.identity_resolution import identity_resolution_execute, start_resolution_now
-
     if operation_id is None:
         operation_id = start_resolution_now(workspace_id)
         if operation_id is None:

@@ -54,7 +54,8 @@ kpid the log kept) and those that a changed identity now links to, transitively:
 identifier, the unique key for rule 1, then the mask test of rule 2 pair by pair), adds their
 whole profiles, and repeats from what it added until nothing is (an unchanged identity links only
 within its profile or to a changed one, so one round suffices in a consistent warehouse). The
-identities needed are read once into a temporary table. That set is closed under the links, so the
+identities needed are read once into a temporary table (on PostgreSQL the changed ones where the
+log says their row versions are, see warehouse.changes; the others by primary key). That set is closed under the links, so the
 steps above applied to it alone give exactly the components a full resolution gives there; and
 since the kpids of its profiles are claimed by its identities only, the kpid rule gives the same
 answer too. Only those profiles and their identities' kpids are rewritten.
@@ -205,8 +206,13 @@ class _Resolution:
         return text
 
     def members_sql(self, kpids: str) -> str:
-        """The `pk`s listed by the profiles whose kpids are in table `kpids`."""
+        """The `pk`s listed by the profiles whose kpids are in table `kpids` (may queue statements
+        that read those profiles first)."""
         raise NotImplementedError
+
+    def delete_old_profiles(self) -> None:
+        """In the publishing transaction: deletes the profiles of `ir_tk`, those being replaced."""
+        self.execute("DELETE FROM krenalis_profiles WHERE _kpid IN (SELECT kpid FROM ir_tk)")
 
     def prefer_indexes(self) -> None:
         """An incremental resolution looks up a few rows of large tables: by index."""
@@ -503,7 +509,7 @@ class _Resolution:
         replace those they were (`ir_tk`), kpids, and the log."""
         self.begin_publish()
         try:
-            self.execute("DELETE FROM krenalis_profiles WHERE _kpid IN (SELECT kpid FROM ir_tk)")
+            self.delete_old_profiles()
             self.execute("INSERT INTO krenalis_profiles SELECT * FROM ir_prof")
             low, high = self.rows("SELECT min(pk), max(pk) FROM ir_changes")[0]
             if low is not None:
@@ -611,6 +617,7 @@ class PostgreSQLResolution(_Resolution):
     def __init__(self, conn, spec: ResolutionSpec):
         super().__init__(conn, spec)
         self.cur = conn.cursor()
+        self.old_profiles = False       # whether `ir_old` holds the profiles read (see members_sql)
         self.pending: list[str] = []    # statements whose results nobody reads, not sent yet
 
     # Round trips: a statement whose result is not read waits, and goes with the next one that is
@@ -664,7 +671,26 @@ class PostgreSQLResolution(_Resolution):
                                 psycopg2.errors.LockNotAvailable))
 
     def members_sql(self, kpids):
-        return f"SELECT unnest(p._identities) AS pk FROM krenalis_profiles p JOIN {kpids} t ON t.kpid = p._kpid"
+        # Each profile is read once, with where its row is (`ir_old`), so that publishing deletes
+        # it by TID scan rather than by a second pass over the primary key.
+        if not self.old_profiles:
+            self.execute("CREATE TEMP TABLE ir_old (tid tid, kpid uuid, identities integer[])")
+            self.old_profiles = True
+        self.execute(f"INSERT INTO ir_old SELECT p.ctid, p._kpid, p._identities FROM krenalis_profiles p "
+                     f"JOIN {kpids} t ON t.kpid = p._kpid")
+        return f"SELECT unnest(o.identities) AS pk FROM ir_old o JOIN {kpids} t ON t.kpid = o.kpid"
+
+    def delete_old_profiles(self):
+        # Only resolutions write profiles, one at a time: the rows read are still there, unless
+        # something rewrote the table (the kpid check). Whatever is left is deleted by kpid.
+        if not self.old_profiles:
+            return super().delete_old_profiles()
+        self.execute("CREATE TEMP TABLE ir_gone (kpid uuid)")
+        self.execute("WITH d AS (DELETE FROM krenalis_profiles p USING ir_old o WHERE p.ctid = o.tid "
+                     "AND p._kpid = o.kpid RETURNING p._kpid) INSERT INTO ir_gone SELECT _kpid FROM d")
+        self.execute("CREATE TEMP TABLE ir_left AS SELECT kpid FROM ir_tk t "
+                     "WHERE NOT EXISTS (SELECT 1 FROM ir_gone g WHERE g.kpid = t.kpid)")
+        self.execute("DELETE FROM krenalis_profiles WHERE _kpid IN (SELECT kpid FROM ir_left)")
 
     def read_changed_rows(self):
         # Where the log says each row version is (see warehouse.changes), when that version is

@@ -9,52 +9,38 @@ def _wrong(key: str, expected: str):
     return BadRequest(f'"{key}" must be {expected}')
 
 
-def string(body: dict, key: str, default: str = "") -> str:
+def _read(body: dict, key: str, accepts, expected: str, default):
     value = body.get(key)
     if value is None:
         return default
-    if not isinstance(value, str):
-        raise _wrong(key, "a string")
+    if not accepts(value):
+        raise _wrong(key, expected)
     return value
+
+
+def string(body: dict, key: str, default: str | None = "") -> str | None:
+    return _read(body, key, lambda v: isinstance(v, str), "a string", default)
 
 
 def nullable_string(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise _wrong(key, "a string")
-    return value
+    return string(body, key, None)
 
 
-def boolean(body: dict, key: str, default: bool = False) -> bool:
-    value = body.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise _wrong(key, "a boolean")
-    return value
+def boolean(body: dict, key: str, default: bool | None = False) -> bool | None:
+    return _read(body, key, lambda v: isinstance(v, bool), "a boolean", default)
 
 
 def nullable_boolean(body: dict, key: str) -> bool | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise _wrong(key, "a boolean")
-    return value
+    return boolean(body, key, None)
 
 
 def integer(body: dict, key: str, default: int | None = None) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return default
-    if type(value) is not int:  # booleans and non-integers (Decimal) are refused
-        raise _wrong(key, "an integer")
-    return value
+    # booleans and non-integers (Decimal) are refused
+    return _read(body, key, lambda v: type(v) is int, "an integer", default)
 
 
 def obj(body: dict, key: str) -> dict | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, dict):
-        raise _wrong(key, "an object")
-    return value
+    return _read(body, key, lambda v: isinstance(v, dict), "an object", None)
 
 
 def array(body: dict, key: str):

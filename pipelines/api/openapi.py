@@ -13,12 +13,20 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 
 from ..connectors.mysql import SSL_MODES as MYSQL_SSL_MODES
 from ..connectors.postgresql import SSL_MODES as PG_SSL_MODES
+from ..steps import STEP_NAMES
 
 MAX_ID = 2**31 - 1
 KINDS = ["string", "boolean", "int", "float", "decimal", "datetime", "date", "time", "year", "uuid", "json", "ip",
          "array", "object", "map"]
-STEPS = ["Receive", "InputValidation", "Filter", "Consent", "Transformation", "OutputValidation", "Finalize"]
+STEPS = list(STEP_NAMES)
 PERIODS = ["5m", "15m", "30m", "1h", "2h", "3h", "6h", "8h", "12h", "24h"]
+
+LOOKBACK = {"type": "string", "pattern": "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$", "example": "5m",
+            "description": "Look-back window of incremental runs, 1s to 7d (null or empty: off): a run reads the rows "
+                           "updated since its cursor less the window, so that rows committed late are imported; "
+                           "it also holds the cursor below the source's transactions in progress where the source "
+                           "shows them (PostgreSQL; MySQL/MariaDB with the PROCESS privilege). Needs "
+                           "updatedAtColumn."}
 
 # Scopes of an endpoint (reference §2.2), for the errors it documents.
 WORKSPACE, ORGANIZATION, OPTIONAL = "workspace", "organization", "optional"
@@ -224,6 +232,7 @@ SCHEMAS = {
         "running": BOOLEAN,
         "scheduleStart": _nullable({"type": "integer", "minimum": 0, "maximum": 1439}),
         "schedulePeriod": _nullable({"type": "string", "enum": PERIODS}),
+        "updatedAtLookback": {**LOOKBACK, "description": "Only when set: " + LOOKBACK["description"]},
     }, ["id", "name", "connector", "connectorType", "connection", "connectionRole", "target", "enabled", "query",
         "userIDColumn", "updatedAtColumn", "updatedAtFormat", "incremental", "transformation", "inSchema",
         "outSchema", "running", "scheduleStart", "schedulePeriod"]),
@@ -236,6 +245,7 @@ SCHEMAS = {
         "updatedAtColumn": STRING,
         "updatedAtFormat": STRING,
         "incremental": BOOLEAN,
+        "updatedAtLookback": _nullable(LOOKBACK),
         "transformation": _object({
             "mapping": _nullable({"type": "object", "additionalProperties": STRING}),
             "function": _nullable(_object({"source": STRING,
@@ -260,6 +270,15 @@ SCHEMAS = {
         "passed": {**_array({"type": "integer", "minimum": 0}), "minItems": 7, "maxItems": 7},
         "failed": {**_array({"type": "integer", "minimum": 0}), "minItems": 7, "maxItems": 7},
         "error": STRING,
+        "lookback": _object({
+            "window": LOOKBACK,
+            "reread": {"type": "integer", "minimum": 0, "description": "rows read again because of the window "
+                                                                        "(update time below the run's start cursor)"},
+            "cursorHeld": {**BOOLEAN, "description": "the cursor was held below the greatest update time read: a "
+                                                     "transaction of the source was in progress when the run read"},
+            "note": {**STRING, "description": "why the source showed no transactions in progress (empty when it did)"},
+        }, ["window", "reread", "cursorHeld", "note"],
+            description="Only for a run of a pipeline with updatedAtLookback; counts are zeros while it is live."),
     }, ["id", "pipeline", "incremental", "startTime", "endTime", "passed", "failed", "error"],
         description="passed/failed count rows per step: Receive, InputValidation, Filter, Consent, Transformation, "
                     "OutputValidation, Finalize. While the run is live they are zeros and endTime is null."),

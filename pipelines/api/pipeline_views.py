@@ -1,17 +1,18 @@
 """The /v1 pipeline endpoints: the seed's create, update and get, plus list, delete, status, schedule."""
-from ..errors import NotFound
+from ..lookback import format_lookback
 from ..models import Connection, Pipeline
+from ..selectors import pipeline_list, running_pipeline_ids
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
                                   pipeline_set_status, pipeline_update)
 from . import fields
 from .openapi import operation, path_id as doc_id
-from .platform import ApiView, ok, path_id
+from .platform import ApiView, get_or_404, ok
 
 PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.items()}
 
 
 def pipeline_json(pipeline: Pipeline, *, running: bool = False) -> dict:
-    """The seed's GET /v1/pipelines/:id object, keys in the seed's order."""
+    """The seed's GET /v1/pipelines/:id object, keys in the seed's order (and the look-back when set)."""
     if pipeline.has_function:
         transformation = {"mapping": None, "function": {
             "source": pipeline.function_source,
@@ -43,23 +44,21 @@ def pipeline_json(pipeline: Pipeline, *, running: bool = False) -> dict:
         "running": running,
         "scheduleStart": pipeline.schedule_start if scheduled else None,
         "schedulePeriod": PERIOD_NAMES.get(pipeline.schedule_period) if scheduled else None,
-    }
+    } | _lookback(pipeline)
 
 
-def _running_ids(pipelines) -> set[int]:
-    from ..services.runs import running_pipeline_ids
+def _lookback(pipeline: Pipeline) -> dict:
+    """Beyond the seed, shown only when set: with the look-back off the object is the seed's."""
+    return {"updatedAtLookback": format_lookback(pipeline.updated_at_lookback)} if pipeline.updated_at_lookback \
+        else {}
 
-    return running_pipeline_ids([p.id for p in pipelines])
 
-
-def pipelines_json(pipelines) -> list[dict]:
+def pipelines_json(pipelines, running: set[int] | None = None) -> list[dict]:
+    """`running`: the ids of those with a live run (read here when not given)."""
     pipelines = list(pipelines)
-    running = _running_ids(pipelines)
+    if running is None:
+        running = running_pipeline_ids([p.id for p in pipelines])
     return [pipeline_json(p, running=p.id in running) for p in pipelines]
-
-
-def pipelines_json_of(connection: Connection) -> list[dict]:
-    return pipelines_json(connection.pipelines.select_related("connection").order_by("name", "id"))
 
 
 def pipeline_input(body: dict) -> PipelineInput:
@@ -73,6 +72,7 @@ def pipeline_input(body: dict) -> PipelineInput:
         updated_at_column=fields.string(body, "updatedAtColumn"),
         updated_at_format=fields.string(body, "updatedAtFormat"),
         incremental=fields.boolean(body, "incremental"),
+        updated_at_lookback=fields.nullable_string(body, "updatedAtLookback"),
         transformation=transformation,
         in_schema=body.get("inSchema"),
         out_schema=body.get("outSchema"),
@@ -82,18 +82,15 @@ def pipeline_input(body: dict) -> PipelineInput:
 
 class PipelineMixin:
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
-        pid = path_id(pipeline_id, 'identifier "{value}" is not a valid pipeline identifier')
-        pipeline = Pipeline.objects.select_related("connection").filter(id=pid, workspace=self.workspace).first()
-        if pipeline is None:
-            raise NotFound(f"pipeline {pid} does not exist")
-        return pipeline
+        return get_or_404(Pipeline.objects.select_related("connection").filter(workspace=self.workspace),
+                          pipeline_id, invalid='identifier "{value}" is not a valid pipeline identifier',
+                          missing="pipeline {id} does not exist")
 
 
 class PipelinesView(ApiView):
     @operation("listPipelines", "The pipelines of the workspace, by name", tag="Pipelines", ok="PipelineList")
     def get(self, request):
-        pipelines = Pipeline.objects.filter(workspace=self.workspace).select_related("connection")
-        return ok({"pipelines": pipelines_json(pipelines.order_by("name", "id"))})
+        return ok({"pipelines": pipelines_json(pipeline_list(workspace=self.workspace))})
 
     @operation("createPipeline", "Create a pipeline that imports users from a database", tag="Pipelines",
                request="PipelineCreate", ok="Created", errors=[422])

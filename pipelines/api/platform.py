@@ -163,6 +163,17 @@ def path_id(text: str, message: str) -> int:
     return value
 
 
+def get_or_404(queryset, text: str, *, invalid: str, missing: str):
+    """The object of `queryset` whose id is the path identifier `text`: 400 with `invalid` (which may
+    contain {value}) when it is no identifier, 404 with `missing` (which may contain {id}) when
+    there is none."""
+    object_id = path_id(text, invalid)
+    found = queryset.filter(id=object_id).first()
+    if found is None:
+        raise errors.NotFound(missing.format(id=object_id))
+    return found
+
+
 def client_gone(request):
     """A function that says whether the client of `request` has closed its connection (to stop
     work it no longer waits for), or None when the server does not tell: gunicorn hands its socket

@@ -9,7 +9,8 @@ from . import fields
 from .openapi import (ANY_OBJECT, BOOLEAN, DATE_TIME, INTEGER, SCHEMAS, STRING, _array, _id, _nullable, _object,
                       operation, query_int, ref)
 from .platform import ApiView, ok
-from .run_views import _identity_json, _paging
+from .run_views import _paging
+from .serializers import identity_json
 
 # The components of these endpoints, added to those of the OpenAPI document.
 _MISALIGNED = _array(_object({"pipeline": _id("pipeline"), "name": STRING, "message": STRING},
@@ -97,7 +98,7 @@ class ProfileIdentitiesView(ApiView):
         items, total = profiles.profile_identities(workspace=self.workspace, kpid=kpid,
                                                    first=_paging(params, "first", 0, 0, 2**31 - 1),
                                                    limit=_paging(params, "limit", 100, 1, 1000))
-        return ok({"identities": [_identity_json(i) for i in items], "total": total})
+        return ok({"identities": [identity_json(i) for i in items], "total": total})
 
 
 def _schema_change(body: dict) -> dict:

@@ -7,7 +7,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework import parsers, renderers
 
 from .. import errors
-from . import jsoncodec
+from .. import jsoncodec
 
 
 class JSONParser(parsers.BaseParser):

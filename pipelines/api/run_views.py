@@ -1,13 +1,14 @@
 """The /v1 run endpoints: start, list, read, cancel, errors; and identities of a connection."""
-from warehouse.backends import backend_for
-from warehouse.identities import list_identities
-
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest
 from ..models import Run
-from ..services.runs import parse_incremental, rfc3339, run_cancel, run_errors, run_json, run_start
+from ..selectors import run_list
+from ..services.identities import connection_identities
+from ..services.runs import run_cancel, run_errors, run_start
+from . import fields
 from .openapi import operation, path_id as doc_id, query_int
 from .pipeline_views import PipelineMixin
-from .platform import ApiView, ok, path_id
+from .platform import ApiView, get_or_404, ok, path_id
+from .serializers import identity_json, run_json
 from .views import ConnectionMixin
 
 
@@ -16,28 +17,25 @@ class PipelineRunsView(PipelineMixin, ApiView):
                request="RunStart", ok="Created", errors=[422], parameters=[doc_id("pipeline_id", "pipeline")])
     def post(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        run = run_start(pipeline=pipeline, incremental=parse_incremental(self.body()))
+        run = run_start(pipeline=pipeline, incremental=fields.nullable_boolean(self.body(), "incremental"))
         return ok({"id": run.id})
 
 
 class RunMixin:
     def get_run(self, run_id: str) -> Run:
-        rid = path_id(run_id, 'identifier "{value}" is not a valid run identifier')
-        run = Run.objects.filter(id=rid, pipeline__workspace=self.workspace).first()
-        if run is None:
-            raise NotFound(f"pipeline run {rid} does not exist")
-        return run
+        return get_or_404(Run.objects.filter(pipeline__workspace=self.workspace), run_id,
+                          invalid='identifier "{value}" is not a valid run identifier',
+                          missing="pipeline run {id} does not exist")
 
 
 class RunsView(ApiView):
     @operation("listRuns", "The runs of the workspace, newest first", tag="Runs", ok="RunList",
                parameters=[query_int("pipeline", "only the runs of this pipeline", 1, 2**31 - 1)])
     def get(self, request):
-        runs = Run.objects.filter(pipeline__workspace=self.workspace)
         pipeline = request.query_params.get("pipeline")
         if pipeline is not None:
-            runs = runs.filter(pipeline_id=path_id(pipeline, 'identifier "{value}" is not a valid pipeline identifier'))
-        return ok({"runs": [run_json(r) for r in runs.order_by("-start_time", "-id")]})
+            pipeline = path_id(pipeline, 'identifier "{value}" is not a valid pipeline identifier')
+        return ok({"runs": [run_json(r) for r in run_list(workspace=self.workspace, pipeline_id=pipeline)]})
 
 
 class RunView(RunMixin, ApiView):
@@ -84,14 +82,6 @@ class ConnectionIdentitiesView(ConnectionMixin, ApiView):
         connection = self.get_connection(connection_id)
         first = _paging(request.query_params, "first", 0, 0, 2**31 - 1)
         limit = _paging(request.query_params, "limit", 100, 1, 1000)
-        workspace = self.workspace
-        backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
-        pipeline_ids = list(connection.pipelines.values_list("id", flat=True))
-        items, total = list_identities(backend, connection_id=connection.id, pipeline_ids=pipeline_ids,
-                                       first=first, limit=limit)
-        return ok({"identities": [_identity_json(i) for i in items], "total": total})
-
-
-def _identity_json(item: dict) -> dict:
-    return {"userId": item["userId"], "connection": item["connection"], "pipeline": item["pipeline"],
-            "updatedAt": rfc3339(item["updatedAt"])}
+        items, total = connection_identities(workspace=self.workspace, connection=connection, first=first,
+                                             limit=limit)
+        return ok({"identities": [identity_json(i) for i in items], "total": total})

@@ -1,6 +1,8 @@
 """Output shapes of the API objects (reference §3, §4, §5.1), in the reference's key order."""
 from ..connectors import REGISTRY
-from ..models import Connection, Workspace
+from ..lookback import format_lookback
+from ..models import Connection, Run, Workspace
+from ..timeformats.rfc3339 import nullable_rfc3339
 
 SAMPLE_QUERY = "SELECT *\nFROM users\n"
 
@@ -50,3 +52,34 @@ def connection_json(connection: Connection, pipelines: list[dict]) -> dict:
         "sendingMode": None,
         "pipelines": pipelines,
     }
+
+
+def run_json(run: Run) -> dict:
+    """Its times with 0 or 6 fractional digits, as the reference writes them."""
+    live = run.end_time is None
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline_id,
+        "incremental": run.incremental,
+        "startTime": nullable_rfc3339(run.start_time),
+        "endTime": nullable_rfc3339(run.end_time),
+        "passed": [0] * 7 if live else list(run.passed),
+        "failed": [0] * 7 if live else list(run.failed),
+        "error": run.error,
+    } | (_lookback_json(run) if run.lookback else {})
+
+
+def _lookback_json(run: Run) -> dict:
+    """Only for a run with a look-back window, so that the run object is the reference's otherwise."""
+    live = run.end_time is None
+    return {"lookback": {
+        "window": format_lookback(run.lookback),
+        "reread": 0 if live else run.reread,
+        "cursorHeld": False if live else run.cursor_held,
+        "note": run.in_flight_note,
+    }}
+
+
+def identity_json(item: dict) -> dict:
+    return {"userId": item["userId"], "connection": item["connection"], "pipeline": item["pipeline"],
+            "updatedAt": nullable_rfc3339(item["updatedAt"])}

@@ -1,13 +1,14 @@
 """The /v1 endpoints of workspaces, connectors and connections. Thin: parse, call a service, shape."""
-from ..errors import NotFound
 from ..models import Connection, Workspace
+from ..selectors import connection_list, pipeline_list, running_pipeline_ids
 from ..services.connections import connection_create, connection_delete, connection_rename, connection_test
 from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
 from . import fields
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, path_id as doc_id
-from .platform import OPTIONAL, ORGANIZATION, ApiView, client_gone, ok, path_id
+from .platform import OPTIONAL, ORGANIZATION, ApiView, client_gone, get_or_404, ok
+from .pipeline_views import pipelines_json
 from .serializers import connection_json, connectors_json, workspace_json
 
 
@@ -71,17 +72,13 @@ class TransformationLanguagesView(ApiView):
         return ok({"languages": enabled_languages()})
 
 
-def _pipelines_of(connection: Connection) -> list[dict]:
-    from .pipeline_views import pipelines_json_of
-
-    return pipelines_json_of(connection)
-
-
 class ConnectionsView(ApiView):
     @operation("listConnections", "The connections of the workspace", tag="Connections", ok="ConnectionList")
     def get(self, request):
-        connections = Connection.objects.filter(workspace=self.workspace).order_by("name", "id")
-        return ok({"connections": [connection_json(c, _pipelines_of(c)) for c in connections]})
+        connections = list(connection_list(workspace=self.workspace))
+        running = running_pipeline_ids([p.id for c in connections for p in c.pipelines.all()])
+        return ok({"connections": [connection_json(c, pipelines_json(c.pipelines.all(), running))
+                                   for c in connections]})
 
     @operation("createConnection", "Create a source connection (its settings are tested first)",
                tag="Connections", request="ConnectionCreate", ok="Created", errors=[422, 503])
@@ -115,11 +112,9 @@ class ConnectionTestView(ApiView):
 
 class ConnectionMixin:
     def get_connection(self, connection_id: str) -> Connection:
-        cid = path_id(connection_id, 'connection identifier "{value}" is not valid')
-        connection = Connection.objects.filter(id=cid, workspace=self.workspace).first()
-        if connection is None:
-            raise NotFound(f"connection {cid} does not exist")
-        return connection
+        return get_or_404(Connection.objects.filter(workspace=self.workspace), connection_id,
+                          invalid='connection identifier "{value}" is not valid',
+                          missing="connection {id} does not exist")
 
 
 class ConnectionView(ConnectionMixin, ApiView):
@@ -127,7 +122,8 @@ class ConnectionView(ConnectionMixin, ApiView):
                parameters=[doc_id("connection_id", "connection")])
     def get(self, request, connection_id):
         connection = self.get_connection(connection_id)
-        return ok(connection_json(connection, _pipelines_of(connection)))
+        return ok(connection_json(connection, pipelines_json(pipeline_list(workspace=self.workspace,
+                                                                           connection=connection))))
 
     @operation("updateConnection", "Rename a connection", tag="Connections", request="ConnectionUpdate",
                parameters=[doc_id("connection_id", "connection")])

@@ -8,12 +8,15 @@ Pure Python (no Django). A connector has three verbs:
   login (it can do more than read). Raises ConnectorUnavailable (→ 503).
 - ``check_query(sql) -> str``: refuses a query that may do more than read (QueryNotAllowed, a
   ConnectorUnavailable), before anything connects; ``query`` calls it (see querycheck.py).
-- ``query(settings, sql, *, timeout_seconds, batch_size, max_rows, control)``: a context manager that
+- ``query(settings, sql, *, timeout_seconds, batch_size, max_rows, control, observe)``: a context manager that
   runs one SQL statement read-only, with a statement timeout, and yields a QueryResult: its ``schema``
   (the supported columns typed as Krenalis types, plus "issues" for the columns left out) and,
   when iterated, **batches** (lists of tuples) of values already in the Krenalis value model,
   read in constant memory. Raises ConnectorUnavailable on any database failure. ``control``, a
   QueryControl, lets another thread interrupt the query in the source at any moment (QueryInterrupted).
+  With ``observe``, the connector first notes the source's transactions in progress, before the
+  query's snapshot: ``result.in_flight`` (an InFlight), or None and ``result.in_flight_note`` saying
+  why it cannot (the look-back of incremental runs, see pipelines/lookback.py).
 
 Plus ``sql_literal(value, type)`` to render the ``${updated_at}`` placeholder, and
 ``end_session(settings, session)`` to end, from another process, the source session a QueryControl
@@ -51,7 +54,7 @@ from pipelines.types import Property, RawJSON, Type, is_valid_property_name, obj
 __all__ = [
     "InvalidSettings", "ConnectorUnavailable", "QueryFailed", "QueryInterrupted", "QueryControl", "Column",
     "QuerySchema", "QueryResult", "Connector", "INVALID_NAME_ISSUE", "UNSUPPORTED_TYPE_ISSUE", "ordinal",
-    "scrub_secrets", "ADDRESS", "connect_address", "check_certificates", "certificate_file", "NO_FILE",
+    "scrub_secrets", "InFlight", "ADDRESS", "connect_address", "check_certificates", "certificate_file", "NO_FILE",
 ]
 
 UTC = _dt.timezone.utc
@@ -179,6 +182,17 @@ class QueryControl:
                 return QueryInterrupted(self.reason)
             return wrap(error)
         return wrapped
+
+
+@dataclass
+class InFlight:
+    """The source's transactions in progress (other than the query's own) just before the query's
+    snapshot was taken: whatever they commit later, the query cannot have read."""
+
+    source: str                                      # which server and database (keys mean nothing elsewhere)
+    at: _dt.datetime                                 # the source's clock when it looked
+    transactions: dict[str, _dt.datetime | None]     # transaction key -> its start (None: not shown)
+    margin: _dt.timedelta = _dt.timedelta(0)         # how much earlier than its start a transaction may stamp
 
 
 class QueryFailed(ConnectorUnavailable):
@@ -316,6 +330,8 @@ class QueryResult:
         self._first_size = first_size
         self.exhausted = False  # True once the driver reported the end of the rows
         self.rows_read = 0
+        self.in_flight: InFlight | None = None  # with query(observe=True), see InFlight
+        self.in_flight_note = ""                # why there is no observation
 
     @property
     def columns(self) -> list[Column]:
@@ -593,7 +609,7 @@ class Connector:
 
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
               max_rows: int | None = None, connect_timeout: int | None = None,
-              control: QueryControl | None = None):  # pragma: no cover - abstract
+              control: QueryControl | None = None, observe: bool = False):  # pragma: no cover - abstract
         """Context manager yielding a QueryResult; see the module docstring."""
         raise NotImplementedError
 

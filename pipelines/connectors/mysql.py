@@ -57,8 +57,8 @@ from MySQLdb.times import DateTime_or_None
 
 from pipelines.types import Type
 
-from .base import (READ_ONLY_ADVICE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, InvalidSettings,
-                   QueryControl, QueryFailed, QueryResult, build_schema, bytes_to_str, certificate_file, check_bytes,
+from .base import (READ_ONLY_ADVICE, UNSUPPORTED_TYPE_ISSUE, ConnectorUnavailable, Connector, InFlight,
+                   InvalidSettings, QueryControl, QueryFailed, QueryResult, build_schema, bytes_to_str, certificate_file, check_bytes,
                    check_certificates, check_port, check_runes, connect_address, float32_value, get_int, get_string,
                    make_batch_transform, one_line, require_object, scrub_secrets, to_raw_json)
 from .querycheck import check_mysql_query
@@ -388,12 +388,13 @@ class MySQLConnector(Connector):
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
               max_rows: int | None = None, connect_timeout: int | None = None,
-              control: QueryControl | None = None):
+              control: QueryControl | None = None, observe: bool = False):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         sql = self.check_query(sql)
         control = control or QueryControl()
         connect_timeout = self._timeout(connect_timeout)
+        in_flight, note = None, ""
         conn = self._connect(settings, timeout_seconds=timeout_seconds, connect_timeout=connect_timeout)
         thread_id = conn.thread_id()
         result = None
@@ -402,6 +403,8 @@ class MySQLConnector(Connector):
             try:
                 control.attach(lambda: self._kill(settings, thread_id, "QUERY", connect_timeout),
                                {"id": thread_id} if control.wants_session else None)
+                if observe:
+                    in_flight, note = control.call(self._in_flight, conn, settings)
                 conn.query("START TRANSACTION READ ONLY")
                 cur = conn.cursor()  # SSCursor: rows stay on the server until fetched
                 control.call(cur.execute, sql)
@@ -422,6 +425,7 @@ class MySQLConnector(Connector):
                                  batch_size=batch_size, max_rows=max_rows,
                                  wrap_error=lambda error: self._error(error, settings, statement=True),
                                  control=control)
+            result.in_flight, result.in_flight_note = in_flight, note
             yield result
         finally:
             control.detach(had_session=control.wants_session)
@@ -433,6 +437,39 @@ class MySQLConnector(Connector):
                 except Exception:
                     pass
             conn.close()
+
+    @staticmethod
+    def _in_flight(conn, settings: dict) -> tuple[InFlight | None, str]:
+        """InnoDB's transactions in progress (information_schema.INNODB_TRX, which needs the PROCESS
+        privilege), other than ours, before the query's transaction starts (its snapshot is taken at
+        its first read). `trx_started` is in the server's system time zone and in whole seconds, and
+        a statement's NOW() may be a moment earlier than the transaction it starts: a second of
+        margin. Every transaction of the server counts (one may write any database)."""
+        cur = conn.cursor(MySQLdb.cursors.Cursor)
+        try:
+            cur.execute("SET SESSION time_zone = 'SYSTEM'")
+            cur.execute("SELECT UNIX_TIMESTAMP(NOW(6))")
+            (at,) = cur.fetchone()
+            try:
+                cur.execute("SELECT trx_id, UNIX_TIMESTAMP(trx_started) FROM information_schema.INNODB_TRX "
+                            "WHERE trx_mysql_thread_id <> CONNECTION_ID()")
+                rows = cur.fetchall()
+            except MySQLdb.OperationalError as error:
+                if error.args and error.args[0] == 1227:  # access denied: PROCESS is needed
+                    return None, (f"MySQL shows its transactions in progress (information_schema.INNODB_TRX) only "
+                                  f"to a user with the PROCESS privilege, which {settings.get('username')!r} lacks "
+                                  f"(GRANT PROCESS ON *.* TO ...): only the look-back window covers late commits")
+                raise
+            finally:
+                cur.execute("SET SESSION time_zone = '+00:00'")
+        finally:
+            cur.close()
+
+        def utc(seconds) -> _dt.datetime:
+            return _dt.datetime.fromtimestamp(float(seconds), _dt.timezone.utc)
+
+        return InFlight(source="mysql", at=utc(at), margin=_dt.timedelta(seconds=1),
+                        transactions={str(trx_id): utc(started) for trx_id, started in rows}), ""
 
     def _kill(self, settings: dict, thread_id: int, what: str, connect_timeout: int) -> bool:
         """KILL QUERY (the statement) or KILL CONNECTION (the session) `thread_id`, on a connection of

@@ -44,7 +44,7 @@ import psycopg2.extensions as _ext
 from pipelines.types import RawJSON, Type
 
 from .base import (NO_FILE, PRECISION_ISSUE, READ_ONLY_ADVICE, SCALE_ISSUE, UNSUPPORTED_TYPE_ISSUE, WRITABLE_SHOWN,
-                   ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryFailed, QueryResult,
+                   ConnectorUnavailable, Connector, InFlight, InvalidSettings, QueryControl, QueryFailed, QueryResult,
                    build_schema, certificate_file, check_bytes, check_certificates, check_port, check_runes,
                    connect_address, get_int, get_string, make_batch_transform, one_line, require_object,
                    scrub_secrets, writable_tables)
@@ -326,7 +326,9 @@ class PostgreSQLConnector(Connector):
         except Exception as error:
             raise self._error(error, settings) from None
         try:
-            conn.set_session(readonly=True, autocommit=False)
+            # READ COMMITTED whatever the server's default: the query's snapshot is taken when it is
+            # declared, after the look-back's observation of the transactions in progress (observe).
+            conn.set_session(readonly=True, autocommit=False, isolation_level="READ COMMITTED")
             for caster in _TYPECASTERS:
                 _ext.register_type(caster, conn)
             with conn.cursor() as cur:
@@ -371,11 +373,12 @@ class PostgreSQLConnector(Connector):
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
               max_rows: int | None = None, connect_timeout: int | None = None,
-              control: QueryControl | None = None):
+              control: QueryControl | None = None, observe: bool = False):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         sql = self.check_query(sql)
         control = control or QueryControl()
+        in_flight = None
         conn = self._connect(settings, statement_timeout_ms=max(int(timeout_seconds * 1000), 1),
                              connect_timeout=self._timeout(connect_timeout))
         session = None
@@ -386,6 +389,8 @@ class PostgreSQLConnector(Connector):
                     session = self._session(conn)
                 # libpq's cancel request, safe from any thread: the FETCH in progress ends at once
                 control.attach(conn.cancel, session)
+                if observe:
+                    in_flight = control.call(self._in_flight, conn)
                 cur = conn.cursor(name="krenalis_query")
                 control.call(cur.execute, sql)  # DECLARE ... CURSOR FOR <sql>
                 first_size = batch_size if max_rows is None else min(batch_size, max_rows)
@@ -400,10 +405,33 @@ class PostgreSQLConnector(Connector):
                                  batch_size=batch_size, max_rows=max_rows, first_batch=first, first_size=first_size,
                                  wrap_error=lambda error: self._error(error, settings, statement=True),
                                  control=control)
+            result.in_flight = in_flight
             yield result
         finally:
             control.detach(had_session=session is not None)
             conn.close()  # the transaction is rolled back; nothing was written
+
+    @staticmethod
+    def _in_flight(conn) -> InFlight:
+        """The transactions of this database in progress, other than ours: every transaction holds the
+        lock of its virtual transaction id until it ends, and pg_locks shows them to any user;
+        pg_stat_activity shows their start only to the same role or pg_read_all_stats (else None).
+        Read before the query is declared (READ COMMITTED: its snapshot is taken then), the clock
+        first: a transaction that starts later started after `at`."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT clock_timestamp(), pg_postmaster_start_time()::text || ' ' || oid::text "
+                        "FROM pg_database WHERE datname = current_database()")
+            at, source = cur.fetchone()
+            cur.execute("SELECT l.pid, l.virtualxid, a.xact_start FROM pg_locks l "
+                        "JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'virtualxid' AND l.mode = 'ExclusiveLock' AND l.granted "
+                        "AND l.pid <> pg_backend_pid() AND a.datid = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database()) "
+                        "AND a.usesysid IS NOT NULL "  # autovacuum has no role (writes no user rows)
+                        "AND coalesce(a.backend_type, '') NOT IN ('autovacuum worker', 'parallel worker')")
+            rows = cur.fetchall()
+        return InFlight(source=f"postgresql {source}", at=at,
+                        transactions={f"{pid} {vxid}": start for pid, vxid, start in rows})
 
     @staticmethod
     def _session(conn) -> dict:

@@ -34,6 +34,9 @@ from pipelines.types import Type
 from .base import (ConnectorUnavailable, Connector, InvalidSettings, QueryControl, QueryFailed, QueryResult, build_schema,
                    bytes_to_str, get_string, make_batch_transform, one_line, require_object, to_raw_json)
 
+IN_FLIGHT_NOTE = ("SQLite does not show its transactions in progress to another process: only the look-back "
+                  "window covers late commits")
+
 __all__ = ["SQLiteConnector"]
 
 UTC = _dt.timezone.utc
@@ -236,7 +239,7 @@ class SQLiteConnector(Connector):
     @contextmanager
     def query(self, settings: dict, sql: str, *, timeout_seconds: int, batch_size: int = 10_000,
               max_rows: int | None = None, connect_timeout: int | None = None,
-              control: QueryControl | None = None):
+              control: QueryControl | None = None, observe: bool = False):
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         control = control or QueryControl()
@@ -291,9 +294,12 @@ class SQLiteConnector(Connector):
                 restart_clock()
                 return cur.fetchmany(size)
 
-            yield QueryResult(schema, fetch if description else (lambda size: ()),
-                              make_batch_transform(len(typed), positions, converters),
-                              batch_size=batch_size, max_rows=max_rows, wrap_error=plain_error, control=control)
+            result = QueryResult(schema, fetch if description else (lambda size: ()),
+                                 make_batch_transform(len(typed), positions, converters),
+                                 batch_size=batch_size, max_rows=max_rows, wrap_error=plain_error, control=control)
+            if observe:
+                result.in_flight_note = IN_FLIGHT_NOTE
+            yield result
         finally:
             control.detach()
             conn.close()

@@ -9,7 +9,7 @@ from pipelines.types import (
 from .compiled import Compiled, constant
 from .convert import (
     BOOLEAN, DECIMAL_LITERAL, INT32, INT64, JSON, STRING, convertible, converter, holds_every_value,
-    property_named, scalar_text,
+    scalar_text,
 )
 from .errors import (
     ConvertError, EvalError, MappingError, TransformError, format_convert_error, guillemets,
@@ -185,7 +185,7 @@ class Context:
         source = node.source
         first = segments[0]
         schema = self.in_schema
-        prop = property_named(schema, first.key) if schema is not None else None
+        prop = schema.property_named(first.key) if schema is not None else None
         if prop is None:
             raise MappingError(f'property "{first.key}" does not exist')
         if first.optional:
@@ -205,7 +205,7 @@ class Context:
                     raise MappingError(f"invalid {source}: operator '?' can be used only with json")
                 if segment.bracket and not is_valid_name(segment.key):
                     raise MappingError(f"invalid {source}: {go_quote(segment.key)} is not a valid property name")
-                inner = property_named(t, segment.key)
+                inner = t.property_named(segment.key)
                 if inner is None:
                     raise MappingError(f'invalid {source}: property "{segment.key}" does not exist')
                 schema_path.append(segment.key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 
 class MappingError(ValueError):
     """A mapping that does not compile; str() is the detail without the 'invalid mapping: ' prefix."""
@@ -38,12 +40,31 @@ class ConvertError(Exception):
         self.detail = detail
 
 
+def fail(kind: str, t, detail: str = "") -> NoReturn:
+    """Raise the ConvertError of `kind` for the type `t`."""
+    raise ConvertError(kind, str(t), detail)
+
+
 PARSE_WHAT = {
     "datetime": "a date time in ISO 8601 format",
     "date": "a date in ISO 8601 format",
     "time": "a time in ISO 8601 format",
     "uuid": "a UUID",
     "ip": "an IP address",
+}
+
+
+_MESSAGES = {
+    "not_convertible": "{subject} is not convertible to the {type} type",
+    "not_value": "number {subject} is not a {type} value",
+    "less": "number {subject} is less than {detail}",
+    "greater": "number {subject} is greater than {detail}",
+    "parse": "{subject} is not parsable as {what}",
+    "year": "year of {subject} is not in range [1,9999]",
+    "chars": "{subject} exceeds the {detail}-char limit",
+    "bytes": "{subject} exceeds the {detail}-byte limit",
+    "enum": "{subject} is not one of the allowed values",
+    "pattern": "{subject} does not match {pattern}",
 }
 
 
@@ -58,26 +79,6 @@ def format_convert_error(err: ConvertError, subject: str, *, runtime: bool) -> s
     «»; at compile time `subject` is the constant as written in Go syntax.
     """
     q = guillemets if runtime else (lambda s: s)
-    s = q(subject)
-    kind = err.kind
-    if kind == "not_convertible":
-        return f"{s} is not convertible to the {q(err.type)} type"
-    if kind == "not_value":
-        return f"number {s} is not a {q(err.type)} value"
-    if kind == "less":
-        return f"number {s} is less than {err.detail}"
-    if kind == "greater":
-        return f"number {s} is greater than {err.detail}"
-    if kind == "parse":
-        return f"{s} is not parsable as {PARSE_WHAT[err.type]}"
-    if kind == "year":
-        return f"year of {s} is not in range [1,9999]"
-    if kind == "chars":
-        return f"{s} exceeds the {err.detail}-char limit"
-    if kind == "bytes":
-        return f"{s} exceeds the {err.detail}-byte limit"
-    if kind == "enum":
-        return f"{s} is not one of the allowed values"
-    if kind == "pattern":
-        return f"{s} does not match {q('/' + err.detail.replace('/', chr(92) + '/') + '/')}"
-    raise AssertionError(kind)
+    pattern = q("/" + err.detail.replace("/", "\\/") + "/") if err.kind == "pattern" else ""
+    return _MESSAGES[err.kind].format(subject=q(subject), type=q(err.type), detail=err.detail,
+                                      what=PARSE_WHAT.get(err.type, ""), pattern=pattern)

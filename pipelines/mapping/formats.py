@@ -9,88 +9,28 @@ from __future__ import annotations
 
 import json
 import math
-import struct
-from datetime import date, datetime, time, timezone
+from datetime import date
 from decimal import Decimal
 
+from pipelines.timeformats.rfc3339 import rfc3339_formatter, time_of_day_formatter, trimmed_fraction
 from pipelines.types import RawJSON
+from pipelines.types.values import float_digits, positional_digits
 
-UTC = timezone.utc
-_F32 = struct.Struct("<f")
 
 
 # --------------------------------------------------------------------------- floats
-
-def to_float32(value: float) -> float:
-    """Nearest float32 (OverflowError for finite values beyond its range)."""
-    return _F32.unpack(_F32.pack(value))[0]
-
-
-def _shortest_digits(value: float, bit_size: int) -> str:
-    if bit_size == 32:
-        target = to_float32(value)
-        for digits in range(1, 10):
-            text = "%.*e" % (digits - 1, value)
-            try:
-                if to_float32(float(text)) == target:
-                    return text
-            except OverflowError:  # rounded beyond the float32 range
-                continue
-    return repr(value)
-
-
-def format_float(value: float, bit_size: int = 64) -> str:
-    """Go's strconv.FormatFloat(v, 'g', -1, bitSize): shortest digits, exponent iff exp < -4 or >= 6."""
-    if value != value:
-        return "NaN"
-    if value == math.inf:
-        return "+Inf"
-    if value == -math.inf:
-        return "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digits, exponent = Decimal(_shortest_digits(value, bit_size)).as_tuple()
-    digits = list(digits)
-    while len(digits) > 1 and digits[-1] == 0:
-        digits.pop()
-        exponent += 1
-    mantissa = "".join(map(str, digits))
-    point_exponent = exponent + len(digits) - 1
-    prefix = "-" if sign else ""
-    if point_exponent < -4 or point_exponent >= 6:
-        tail = mantissa[1:]
-        exp_sign = "-" if point_exponent < 0 else "+"
-        return f"{prefix}{mantissa[0]}{'.' + tail if tail else ''}e{exp_sign}{abs(point_exponent):02d}"
-    if exponent >= 0:
-        return prefix + mantissa + "0" * exponent
-    point = len(mantissa) + exponent
-    if point > 0:
-        return f"{prefix}{mantissa[:point]}.{mantissa[point:]}"
-    return f"{prefix}0.{'0' * -point}{mantissa}"
-
 
 def json_float(value: float, bit_size: int = 64) -> str:
     """A float as a JSON number the way Go's encoding/json writes it (exponent iff < 1e-6 or >= 1e21)."""
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digits, exponent = Decimal(_shortest_digits(value, bit_size)).as_tuple()
-    digits = list(digits)
-    while len(digits) > 1 and digits[-1] == 0:
-        digits.pop()
-        exponent += 1
-    mantissa = "".join(map(str, digits))
+    sign, digits, exponent = float_digits(value, bit_size)
     point_exponent = exponent + len(digits) - 1
-    prefix = "-" if sign else ""
     if point_exponent < -6 or point_exponent >= 21:
-        tail = mantissa[1:]
+        tail = digits[1:]
         exp_text = f"-{-point_exponent}" if point_exponent < 0 else f"+{point_exponent:02d}"
-        return f"{prefix}{mantissa[0]}{'.' + tail if tail else ''}e{exp_text}"
-    if exponent >= 0:
-        return prefix + mantissa + "0" * exponent
-    point = len(mantissa) + exponent
-    if point > 0:
-        return f"{prefix}{mantissa[:point]}.{mantissa[point:]}"
-    return f"{prefix}0.{'0' * -point}{mantissa}"
+        return f"{sign}{digits[0]}{'.' + tail if tail else ''}e{exp_text}"
+    return sign + positional_digits(digits, exponent)
 
 
 # --------------------------------------------------------------------------- other scalars
@@ -99,26 +39,13 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _fraction(microsecond: int) -> str:
-    if not microsecond:
-        return ""
-    return ("." + f"{microsecond:06d}").rstrip("0")
-
-
-def format_datetime(value: datetime) -> str:
-    """RFC 3339 with trailing fractional zeros trimmed: 2023-05-24T09:01:57.49361Z."""
-    if value.tzinfo is not None and value.utcoffset():
-        value = value.astimezone(UTC)
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-            f"{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}Z")
+# RFC 3339 with trailing fractional zeros trimmed: 2023-05-24T09:01:57.49361Z.
+format_datetime = rfc3339_formatter(trimmed_fraction)
+format_time = time_of_day_formatter(trimmed_fraction)
 
 
 def format_date(value: date) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-
-
-def format_time(value: time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
 
 
 def go_quote(text: str) -> str:

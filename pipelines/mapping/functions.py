@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pipelines.types import RawJSON, Type
+from pipelines.types.values import format_float
 
 from .compiled import Compiled
 from .convert import (
@@ -13,8 +14,7 @@ from .convert import (
 )
 from .errors import ConvertError, EvalError, MappingError, guillemets
 from .formats import (
-    JSON_NULL, JSONNumber, dumps_json, format_decimal, format_float, format_time, json_kind,
-    json_type_name, loads_json,
+    JSON_NULL, JSONNumber, dumps_json, format_decimal, format_time, json_kind, json_type_name, loads_json,
 )
 from .parser import Concat, Literal, Path
 

@@ -1,9 +1,9 @@
 """Which database servers this deployment may reach: the address policy built from the settings
 (KRENALIS_DATABASE_ALLOWED_HOSTS and _PORTS) and the product's own databases, and the settings of
 a connection pinned to a checked address (pipelines/connectors/network.py does the checking)."""
-from django.conf import settings as django_settings
 from django.db import connections
 
+from ..conf import knobs
 from ..connectors import ConnectorUnavailable, InvalidSettings
 from ..connectors.network import AddressPolicy, OwnDatabase, parse_allowed_hosts, parse_allowed_ports, pin_settings
 from ..errors import ServiceUnavailable, Unprocessable
@@ -32,8 +32,8 @@ def own_databases(*, warehouses: bool = True, except_workspace: int | None = Non
 
 def address_policy(*, warehouses: bool = True, except_workspace: int | None = None) -> AddressPolicy:
     """The allow-list of the settings, and the own databases no connection may name."""
-    return AddressPolicy(allowed_hosts=parse_allowed_hosts(django_settings.KRENALIS.get("DATABASE_ALLOWED_HOSTS")),
-                         allowed_ports=parse_allowed_ports(django_settings.KRENALIS.get("DATABASE_ALLOWED_PORTS")),
+    return AddressPolicy(allowed_hosts=parse_allowed_hosts(knobs.DATABASE_ALLOWED_HOSTS),
+                         allowed_ports=parse_allowed_ports(knobs.DATABASE_ALLOWED_PORTS),
                          own_databases=own_databases(warehouses=warehouses, except_workspace=except_workspace))
 
 

@@ -1,4 +1,5 @@
-"""Removing imported identities from a workspace's warehouse when what imported them is deleted.
+"""The identities a workspace's warehouse holds: those imported through a connection, and removing
+them when what imported them is deleted.
 
 Deleting a pipeline, a connection or a workspace removes from the warehouse the identities it
 imported, once the deletion is committed; the profiles follow at the next identity resolution,
@@ -11,12 +12,21 @@ import logging
 from django.db import transaction
 
 from warehouse.backends import backend_for
-from warehouse.identities import delete_connection_identities, delete_pipeline_identities
+from warehouse.identities import delete_connection_identities, delete_pipeline_identities, list_identities
 
 from ..errors import KrenalisError
-from ..models import Workspace
+from ..models import Connection, Workspace
 
 log = logging.getLogger(__name__)
+
+
+def connection_identities(*, workspace: Workspace, connection: Connection, first: int,
+                          limit: int) -> tuple[list[dict], int]:
+    """A page of the identities imported through `connection` (by any of its pipelines) into the
+    warehouse of its `workspace`, newest first, and how many there are."""
+    backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
+    pipeline_ids = list(connection.pipelines.values_list("id", flat=True))
+    return list_identities(backend, connection_id=connection.id, pipeline_ids=pipeline_ids, first=first, limit=limit)
 
 
 def remove_identities(workspace: Workspace, *, pipeline_ids=(), connection_id: int | None = None) -> None:

@@ -26,8 +26,9 @@ from warehouse.resolution import ResolutionBusy, ResolutionResult, ResolutionSpe
 
 from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
 from ..models import Pipeline, Workspace
+from . import queue
 from .heartbeat import Heartbeat
-from .pipelines import _out_paths
+from ..timeformats.rfc3339 import nullable_rfc3339
 from ..types import Type, format_datetime, is_valid_property_path, parse_type, property_by_path
 from ..types.paths import PathNotExistError
 
@@ -135,14 +136,8 @@ def _claim(workspace_id: int) -> uuid.UUID | None:
     return operation if claimed else None
 
 
-def _enqueue(workspace_id: int, operation: uuid.UUID) -> None:
-    from ..tasks import resolve_identities_task
-
-    resolve_identities_task.delay(workspace_id, str(operation))
-
-
 def _queue(workspace_id: int, operation: uuid.UUID) -> None:
-    transaction.on_commit(lambda: _enqueue(workspace_id, operation))
+    transaction.on_commit(lambda: queue.enqueue_resolution(workspace_id, str(operation)))
 
 
 def _check_mode(workspace: Workspace) -> None:
@@ -206,7 +201,8 @@ def identity_resolution_latest(workspace: Workspace) -> dict:
 
 
 def rfc3339(moment) -> str | None:
-    return None if moment is None else format_datetime(moment)
+    """Identity resolution's and profiles' times as the API writes them: 0, 3 or 6 digits of fraction."""
+    return nullable_rfc3339(moment, format_datetime)
 
 
 # --------------------------------------------------------------------------- executing
@@ -300,7 +296,7 @@ def apply_properties_to_unset(workspace: Workspace, backend, schema: Type) -> No
     next run, so that the profiles stop showing them. The run still does it (idempotent) and
     empties the list."""
     for pipeline in Pipeline.objects.filter(workspace=workspace).exclude(properties_to_unset=[]):
-        written = {c.name for path in _out_paths(pipeline) for c in leaf_columns(schema, path)}
+        written = {c.name for path in pipeline.out_paths for c in leaf_columns(schema, path)}
         columns = sorted({c.name for path in pipeline.properties_to_unset for c in leaf_columns(schema, path)}
                          - written)
         if columns:

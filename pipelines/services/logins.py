@@ -15,6 +15,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from ..conf import knobs
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +33,7 @@ def client_address(request) -> str:
 
 
 def _limits() -> tuple[int, int, int]:
-    knobs = settings.KRENALIS
-    return knobs["LOGIN_FAILURES_PER_USER"], knobs["LOGIN_FAILURES_PER_ADDRESS"], knobs["LOGIN_LOCKOUT_SECONDS"]
+    return knobs.LOGIN_FAILURES_PER_USER, knobs.LOGIN_FAILURES_PER_ADDRESS, knobs.LOGIN_LOCKOUT_SECONDS
 
 
 def _keys(username: str, address: str) -> list[tuple[str, int]]:

@@ -8,16 +8,16 @@ import json
 import secrets
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 
-
 from ..alignment import alignment_difference
+from ..conf import knobs
 from ..connectors import get_connector
 from ..connectors.querycheck import QueryNotAllowed
 from ..errors import BadRequest, NotFound, Unprocessable
 from ..ids import create_with_random_id
 from .identities import remove_identities
+from ..lookback import LookbackError, parse_lookback
 from ..mapping import MappingError, compile_mapping
 from ..models import Connection, Pipeline, Workspace
 from ..placeholders import PlaceholderError, check_placeholders, replace_placeholders
@@ -52,6 +52,7 @@ class PipelineInput:
     updated_at_column: str = ""
     updated_at_format: str = ""
     incremental: bool = False
+    updated_at_lookback: str | None = None   # "5m"; None = off
     transformation: dict | None = None
     in_schema: object = None     # schema JSON as received
     out_schema: object = None
@@ -66,6 +67,7 @@ class ValidPipeline:
     out_schema: Type
     mapping: dict | None
     function: dict | None
+    lookback_seconds: int | None = None
 
 
 def _parse_schema(data, what: str) -> Type | None:
@@ -164,13 +166,13 @@ def _check_function(function, in_schema: Type | None, out_schema: Type | None) -
 
 
 def function_limits() -> Limits:
-    return Limits(batch_timeout_seconds=settings.KRENALIS["FUNCTION_BATCH_TIMEOUT"],
-                  memory_bytes=settings.KRENALIS["FUNCTION_MEMORY_MB"] * 2**20)
+    return Limits(batch_timeout_seconds=knobs.FUNCTION_BATCH_TIMEOUT,
+                  memory_bytes=knobs.FUNCTION_MEMORY_MB * 2**20)
 
 
 def enabled_languages() -> list[str]:
     """Languages switched on in settings; Python also needs its sandbox to work on this machine."""
-    enabled = settings.KRENALIS["TRANSFORMATION_LANGUAGES"]
+    enabled = knobs.TRANSFORMATION_LANGUAGES
     languages = [lang for lang in LANGUAGES if lang in enabled]
     if "Python" in languages and not python_sandbox_status()["available"]:
         languages.remove("Python")
@@ -324,6 +326,14 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
             raise BadRequest("the specified order by is longer than 1024 runes")
     if data.incremental and not updated_at_column:                                              # 17
         raise BadRequest("incremental requires an update time column")
+    lookback_seconds = None                                                                     # 17, ours
+    if data.updated_at_lookback:  # "" is off, as null
+        if not updated_at_column:
+            raise BadRequest("update time look-back requires an update time column")
+        try:
+            lookback_seconds = parse_lookback(data.updated_at_lookback)
+        except LookbackError as exc:
+            raise BadRequest(str(exc)) from None
     if in_schema is not None:                                                                   # 18
         _check_input_schema(in_schema)
     if out_schema is not None:
@@ -401,7 +411,8 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
     difference = alignment_difference(out_schema, parse_type(workspace.profile_schema))
     if difference:
         raise Unprocessable("SchemaNotAligned", f"in the output schema, {difference}{REVIEW}")
-    return ValidPipeline(in_schema=in_schema, out_schema=out_schema, mapping=mapping, function=function)
+    return ValidPipeline(in_schema=in_schema, out_schema=out_schema, mapping=mapping, function=function,
+                         lookback_seconds=lookback_seconds)
 
 
 def check_source_query(connection: Connection, query: str) -> None:
@@ -422,6 +433,7 @@ def _apply(pipeline: Pipeline, data: PipelineInput, valid: ValidPipeline) -> Non
     pipeline.updated_at_column = data.updated_at_column
     pipeline.updated_at_format = data.updated_at_format
     pipeline.incremental = data.incremental
+    pipeline.updated_at_lookback = valid.lookback_seconds
     pipeline.transformation_mapping = valid.mapping
     function = valid.function or {}
     pipeline.function_language = function.get("language", "")
@@ -431,12 +443,6 @@ def _apply(pipeline: Pipeline, data: PipelineInput, valid: ValidPipeline) -> Non
     pipeline.function_out_paths = function.get("outPaths")
     pipeline.in_schema = type_to_json(valid.in_schema)
     pipeline.out_schema = type_to_json(valid.out_schema)
-
-
-def _out_paths(pipeline: Pipeline) -> set[str]:
-    if pipeline.has_function:
-        return set(pipeline.function_out_paths or ())
-    return set(pipeline.transformation_mapping or ())
 
 
 def _definition(pipeline: Pipeline) -> tuple:
@@ -481,11 +487,11 @@ def pipeline_update(*, pipeline: Pipeline, data: PipelineInput) -> None:
     valid = validate_pipeline(data, pipeline.workspace)
     check_source_query(pipeline.connection, data.query)
     locked = Pipeline.objects.select_for_update().get(id=pipeline.id)
-    before, old_out_paths = _definition(locked), _out_paths(locked)
+    before, old_out_paths = _definition(locked), set(locked.out_paths)
     _apply(locked, data, valid)
     if not locked.incremental or _definition(locked) != before:
         locked.cursor = None
-    dropped = old_out_paths - _out_paths(locked)
+    dropped = old_out_paths - set(locked.out_paths)
     if dropped:
         locked.properties_to_unset = sorted(set(locked.properties_to_unset) | dropped)
     locked.revision += 1

@@ -1,6 +1,6 @@
 """Query preview ("test the query", reference §6): rows, the derived schema and issues.
 
-A preview runs on the web server while its client waits, so it is bounded (settings.KRENALIS):
+A preview runs on the web server while its client waits, so it is bounded (conf.knobs):
 
 - in time: PREVIEW_TIMEOUT seconds in all, set as the source's statement timeout too; past it, or
   when the client goes away (under gunicorn), the query is interrupted in the source;
@@ -21,8 +21,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable
 
-from django.conf import settings
-
+from ..conf import knobs
 from ..connectors import ConnectorUnavailable, QueryControl, get_connector
 from ..errors import BadRequest, ServiceUnavailable, TooManyRequests, Unprocessable
 from ..models import Connection
@@ -77,8 +76,7 @@ def preview_source(connection: Connection, sql: str, *, max_rows: int | None,
     (its first batch is one row). A source failure is 503, with a hint when `query` (the user's
     text, placeholders not replaced) compares a column with an untyped ``${updated_at}``."""
     source_settings = connection_source_settings(connection)
-    limits = settings.KRENALIS
-    timeout = limits["PREVIEW_TIMEOUT"]
+    timeout = knobs.PREVIEW_TIMEOUT
     connector = get_connector(connection.connector)
     control = QueryControl()
     deadline = time.monotonic() + timeout
@@ -97,7 +95,7 @@ def preview_source(connection: Connection, sql: str, *, max_rows: int | None,
             # The source's own statement timeout comes a second after the watcher's, whose message
             # names the setting; it still ends the query should this process go away.
             with connector.query(source_settings, sql, timeout_seconds=timeout + 1, batch_size=1,
-                                 max_rows=max_rows, connect_timeout=min(limits["CONNECT_TIMEOUT"], timeout),
+                                 max_rows=max_rows, connect_timeout=min(knobs.CONNECT_TIMEOUT, timeout),
                                  control=control) as result:
                 yield result
         except ConnectorUnavailable as exc:
@@ -114,8 +112,7 @@ class _RunningPreviews:
 
     @contextmanager
     def take(self, workspace_id: int):
-        limits = settings.KRENALIS
-        per_workspace, in_all = limits["PREVIEW_CONCURRENCY_PER_WORKSPACE"], limits["PREVIEW_CONCURRENCY"]
+        per_workspace, in_all = knobs.PREVIEW_CONCURRENCY_PER_WORKSPACE, knobs.PREVIEW_CONCURRENCY
         with self._lock:
             if self._count[workspace_id] >= per_workspace:
                 raise TooManyRequests(f"too many previews are running in this workspace (at most {per_workspace} at "
@@ -139,7 +136,7 @@ _running = _RunningPreviews()
 def _batches(result, limit: int):
     """Batches of `result`, `limit` rows in all: the first of one row, each next one of as many rows
     as PREVIEW_MAX_BYTES holds at the weight rows had so far (one at a time for huge values)."""
-    max_total = settings.KRENALIS["PREVIEW_MAX_BYTES"]
+    max_total = knobs.PREVIEW_MAX_BYTES
     read, size = 0, 1
     while read < limit:
         batch = result.next_batch(size)
@@ -155,7 +152,7 @@ def _batches(result, limit: int):
 def _read_rows(result, limit: int, issues: list[str]) -> list[dict]:
     """Up to `limit` rows in their API form, within the preview's byte limits (issues say where
     they cut, and which values a run would reject)."""
-    max_value, max_total = settings.KRENALIS["PREVIEW_MAX_VALUE_BYTES"], settings.KRENALIS["PREVIEW_MAX_BYTES"]
+    max_value, max_total = knobs.PREVIEW_MAX_VALUE_BYTES, knobs.PREVIEW_MAX_BYTES
     columns = result.schema.columns
     normalizers = [make_normalizer(Property(name=c.name, type=c.type, nullable=c.nullable), c.name) for c in columns]
     rows: list[dict] = []
@@ -195,7 +192,7 @@ def _read_rows(result, limit: int, issues: list[str]) -> list[dict]:
 def sample_rows(result, limit: int) -> list[tuple]:
     """Up to `limit` rows as the connector gives them (for "Test on preview rows"), as many as
     PREVIEW_MAX_BYTES holds: a preview never keeps more in memory."""
-    max_total = settings.KRENALIS["PREVIEW_MAX_BYTES"]
+    max_total = knobs.PREVIEW_MAX_BYTES
     rows, total = [], 0
     for row in (row for batch in _batches(result, limit) for row in batch):
         total += sum(map(_weight, row))

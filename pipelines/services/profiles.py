@@ -22,7 +22,7 @@ from warehouse.columns import ProfileColumn, profile_columns
 from warehouse.resolution import Condition, ProfileQuery
 
 from ..alignment import alignment_difference
-from ..api import jsoncodec
+from .. import jsoncodec
 from ..errors import BadRequest, KrenalisError, NotFound, Unprocessable
 from ..models import Connection, Pipeline, Workspace
 from ..types import (

@@ -11,20 +11,23 @@ the sweep ends the source session the run recorded, from whichever process sweep
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from warehouse.backends import backend_for
 
+from ..conf import knobs
 from ..connectors import ConnectorUnavailable, QueryControl, get_connector
-from ..engine import STEP_NAMES, DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
-from ..errors import BadRequest, KrenalisError, ServiceUnavailable, Unprocessable
+from ..engine import DryRunRow, MappingTransformer, RunPlan, dry_run, execute_run
+from ..errors import KrenalisError, ServiceUnavailable, Unprocessable
 from ..ids import random_id
+from ..lookback import held_cursor, in_flight_record
 from ..mapping import TransformError, compile_mapping
 from ..models import Pipeline, Run, RunError
+from ..steps import STEP_NAMES
 from ..types import column_name, parse_type
+from . import queue
 from .connections import connection_source_settings
 from .heartbeat import Heartbeat
 from .identities import forget_deleted_pipeline
@@ -34,10 +37,6 @@ from .preview import preview_source, sample_rows
 log = logging.getLogger(__name__)
 
 MAX_KEPT_ERRORS = 1000
-# Timing of the dead-worker detection, from settings.KRENALIS (read again at each use, so that a
-# test or a deployment can shorten them). These two are their values at import, for reference.
-HEARTBEAT_SECONDS = settings.KRENALIS.get("HEARTBEAT_SECONDS", 5)
-DEAD_AFTER = dt.timedelta(seconds=settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60))
 CANCELLED = "run was cancelled"
 DIED = "pipeline has been terminated because its worker stopped responding; it can be run again"
 INTERNAL = "an internal error has occurred"
@@ -49,11 +48,6 @@ WATCH_SECONDS = 1.0
 # should the source not (a PostgreSQL query can switch its own statement_timeout off).
 STATEMENT_TIMEOUT_GRACE = 5.0
 DELETED = "pipeline was deleted"
-
-
-def running_pipeline_ids(pipeline_ids) -> set[int]:
-    return set(Run.objects.filter(pipeline_id__in=pipeline_ids, end_time__isnull=True)
-               .values_list("pipeline_id", flat=True))
 
 
 def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = True) -> Run:
@@ -79,20 +73,15 @@ def run_start(*, pipeline: Pipeline, incremental: bool | None, enqueue: bool = T
         with transaction.atomic():
             run = Run.objects.create(id=random_id(), pipeline=pipeline, incremental=effective,
                                      start_cursor=pipeline.cursor if effective else None,
+                                     lookback=pipeline.updated_at_lookback if pipeline.updated_at_column else None,
                                      start_time=timezone.now(), passed=[0] * 7, failed=[0] * 7)
     except IntegrityError:
         if Run.objects.filter(pipeline=pipeline, end_time__isnull=True).exists():
             raise Unprocessable("PipelineAlreadyRunning", f"pipeline {pipeline.id} is already running") from None
         raise
     if enqueue:
-        transaction.on_commit(lambda: _enqueue(run.id))
+        transaction.on_commit(lambda: queue.enqueue_run(run.id))
     return run
-
-
-def _enqueue(run_id: int) -> None:
-    from ..tasks import execute_run_task
-
-    execute_run_task.delay(run_id)
 
 
 def run_cancel(*, run: Run) -> None:
@@ -107,12 +96,12 @@ def run_cancel(*, run: Run) -> None:
 
 
 def heartbeat_seconds() -> float:
-    return float(settings.KRENALIS.get("HEARTBEAT_SECONDS", 5))
+    return float(knobs.HEARTBEAT_SECONDS)
 
 
 def dead_after() -> dt.timedelta:
     """How long a live run's worker may stay silent before the run is ended as failed."""
-    return dt.timedelta(seconds=float(settings.KRENALIS.get("RUN_DEAD_AFTER_SECONDS", 60)))
+    return dt.timedelta(seconds=float(knobs.RUN_DEAD_AFTER_SECONDS))
 
 
 def sweep_dead_runs(*, pipeline_id: int | None = None) -> int:
@@ -148,7 +137,7 @@ def end_source_session(run_id: int) -> None:
     try:
         if connector is not None:
             if connector.end_session(connection_source_settings(connection), run.source_session,
-                                     connect_timeout=settings.KRENALIS["CONNECT_TIMEOUT"]):
+                                     connect_timeout=knobs.CONNECT_TIMEOUT):
                 log.warning("run %s: its source session was ended", run_id)
     except (ConnectorUnavailable, KrenalisError) as exc:  # unreachable, or no longer allowed
         log.warning("run %s: cannot end its source session: %s", run_id, exc)
@@ -162,7 +151,7 @@ def requeue_waiting_runs() -> int:
     waiting = list(Run.objects.filter(end_time__isnull=True, heartbeat_time__isnull=True,
                                       start_time__lt=timezone.now() - dead_after()).values_list("id", flat=True))
     for run_id in waiting:
-        _enqueue(run_id)
+        queue.enqueue_run(run_id)
     return len(waiting)
 
 
@@ -224,17 +213,18 @@ def _stop_reason(state: dict) -> str | None:
 
 
 def build_plan(run: Run) -> RunPlan:
-    return pipeline_plan(run.pipeline, run_id=run.id, incremental=run.incremental, cursor=run.start_cursor)
+    return pipeline_plan(run.pipeline, run_id=run.id, incremental=run.incremental, cursor=run.start_cursor,
+                         lookback_seconds=run.lookback)
 
 
 def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental: bool = False,
-                  cursor: dt.datetime | None = None) -> RunPlan:
+                  cursor: dt.datetime | None = None, lookback_seconds: int | None = None) -> RunPlan:
     """The plan of a run of `pipeline`; without `run_id`, of its dry run (the pipeline may be the
     admin editor's, unsaved: nothing is written)."""
     workspace, connection = pipeline.workspace, pipeline.connection
     in_schema, out_schema = parse_type(pipeline.in_schema), parse_type(pipeline.out_schema)
     backend = backend_for(workspace.warehouse_platform, workspace.warehouse_settings)
-    out_columns = set(map(column_name, _out_paths(pipeline)))
+    out_columns = set(map(column_name, pipeline.out_paths))
 
     def make_transformer():
         if pipeline.has_function:
@@ -263,7 +253,7 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
         connector=get_connector(connection.connector),
         connector_settings=source_settings,
         query=pipeline.query,
-        statement_timeout=settings.KRENALIS["SOURCE_STATEMENT_TIMEOUT"],
+        statement_timeout=knobs.SOURCE_STATEMENT_TIMEOUT,
         incremental=incremental,
         cursor=cursor,
         user_id_column=pipeline.user_id_column,
@@ -274,10 +264,12 @@ def pipeline_plan(pipeline: Pipeline, *, run_id: int | None = None, incremental:
         profile_schema=parse_type(workspace.profile_schema),
         make_transformer=make_transformer,
         make_writer=make_writer,
-        writers=settings.KRENALIS["WAREHOUSE_WRITE_CONNECTIONS"] if backend.concurrent_writers else 1,
+        batch_size=knobs.RUN_BATCH_SIZE,
+        writers=knobs.WAREHOUSE_WRITE_CONNECTIONS if backend.concurrent_writers else 1,
         source_refused=source_refused,
         columns_to_unset=sorted(name for name in map(column_name, pipeline.properties_to_unset)
                                 if name not in out_columns),
+        lookback_seconds=lookback_seconds,
     )
 
 
@@ -294,12 +286,6 @@ def dry_run_pipeline(pipeline: Pipeline, limit: int) -> list[DryRunRow]:
         return dry_run(pipeline_plan(pipeline), limit, read_source=read_preview)
     except ConnectorUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
-
-
-def _out_paths(pipeline: Pipeline):
-    if pipeline.has_function:
-        return pipeline.function_out_paths or []
-    return list(pipeline.transformation_mapping or {})
 
 
 def run_execute(*, run_id: int, on_progress=None) -> Run | None:
@@ -335,9 +321,10 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
                 Heartbeat(watch, lambda: WATCH_SECONDS, f"watch-{run_id}"):
             result = execute_run(plan, monitor, control=control)
         error, cursor = result.error, result.cursor
+        in_flight = _in_flight_record(run, result)
     except Exception:
         log.exception("run %s failed unexpectedly", run_id)
-        error, cursor, result = INTERNAL, None, None
+        error, cursor, result, in_flight = INTERNAL, None, None, None
         monitor.record_error(0, None, INTERNAL)
     if not Pipeline.objects.filter(id=run.pipeline_id).exists():
         # Deleted while the run wrote: what it wrote after the deletion removed the pipeline's
@@ -353,70 +340,54 @@ def run_execute(*, run_id: int, on_progress=None) -> Run | None:
         live.error = monitor.stopped_by or error
         if result is not None:
             live.passed, live.failed = result.passed, result.failed
+            live.reread, live.in_flight_note = result.reread, result.in_flight_note
+        live.in_flight = in_flight
         live.errors_total = monitor.total
-        live.save(update_fields=["end_time", "error", "passed", "failed", "errors_total"])
         if not live.error:
-            _commit_cursor(live, cursor, revision)
+            live.cursor_held = _commit_cursor(live, cursor, revision)
+        live.save(update_fields=["end_time", "error", "passed", "failed", "errors_total", "reread", "in_flight",
+                                 "in_flight_note", "cursor_held"])
         if not live.error or live.passed[6]:
             workspace_id = run.pipeline.workspace_id
             transaction.on_commit(lambda: resolution_after_import(workspace_id))
     return live
 
 
-def _commit_cursor(run: Run, cursor, revision: int) -> None:
+def _in_flight_record(run: Run, result) -> dict | None:
+    """What the run saw of the source's transactions in progress, completed with what the
+    pipeline's previous observation saw (pipelines/lookback.py)."""
+    if result.in_flight is None:
+        return None
+    previous = (Run.objects.filter(pipeline_id=run.pipeline_id, in_flight__isnull=False).exclude(id=run.id)
+                .order_by("-start_time", "-id").values_list("in_flight", flat=True).first())
+    return in_flight_record(result.in_flight, previous)
+
+
+def _commit_cursor(run: Run, cursor, revision: int) -> bool:
     """The cursor advances only with a successful run whose data is committed (it is, by now), and
     only when the pipeline was not changed meanwhile: a change may have reset the cursor or added
-    columns to unset, which the next run must see."""
+    columns to unset, which the next run must see. With the look-back, it is held below the
+    transactions that were in progress when the run read (True when held)."""
     pipeline = Pipeline.objects.select_for_update().get(id=run.pipeline_id)
     if pipeline.revision != revision:
-        return
-    fields = []
+        return False
+    fields, held = [], False
     if pipeline.properties_to_unset:
         pipeline.properties_to_unset = []
         fields.append("properties_to_unset")
     if pipeline.updated_at_column:
         start = run.start_cursor if run.incremental else None
         new = max(c for c in (start, cursor) if c is not None) if (start or cursor) else None
+        new, held = held_cursor(new, start, run.in_flight)
         if new != pipeline.cursor:
             pipeline.cursor = new
             fields.append("cursor")
     if fields:
         pipeline.save(update_fields=fields)
-
-
-def rfc3339(moment: dt.datetime | None) -> str | None:
-    """A UTC instant as the API writes it: seconds, then microseconds when there are any."""
-    if moment is None:
-        return None
-    moment = moment.astimezone(dt.timezone.utc)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
-
-
-def run_json(run: Run) -> dict:
-    live = run.end_time is None
-    return {
-        "id": run.id,
-        "pipeline": run.pipeline_id,
-        "incremental": run.incremental,
-        "startTime": rfc3339(run.start_time),
-        "endTime": rfc3339(run.end_time),
-        "passed": [0] * 7 if live else list(run.passed),
-        "failed": [0] * 7 if live else list(run.failed),
-        "error": run.error,
-    }
+    return held
 
 
 def run_errors(*, run: Run) -> dict:
     errors = [{"step": STEP_NAMES[e.step], "userId": e.user_id, "message": e.message}
               for e in run.errors.order_by("seq")[:MAX_KEPT_ERRORS]]
     return {"errors": errors, "total": max(run.errors_total, len(errors))}
-
-
-def parse_incremental(body: dict):
-    value = body.get("incremental")
-    if value is not None and not isinstance(value, bool):
-        raise BadRequest('"incremental" must be a boolean')
-    return value

@@ -1,13 +1,13 @@
 """Creating, changing and deleting workspaces; each owns a warehouse initialized at creation."""
 import os
 
-from django.conf import settings as django_settings
 from django.db import transaction
 
 from warehouse.backends import PLATFORMS, backend_for
 from warehouse.backends.sqlite import SQLiteWarehouse
 from warehouse.profile_schema import ProfileSchemaError, check_profile_schema
 
+from ..conf import knobs
 from ..connectors import ConnectorUnavailable, InvalidSettings
 from ..connectors.network import pin_settings
 from ..errors import BadRequest, ServiceUnavailable, Unprocessable
@@ -78,7 +78,7 @@ def _check_warehouse_location(backend_class, settings: dict) -> None:
         except ConnectorUnavailable as exc:
             raise ServiceUnavailable(str(exc)) from None
     if backend_class is SQLiteWarehouse and "path" in settings:
-        root = os.path.realpath(django_settings.KRENALIS["SQLITE_WAREHOUSE_DIR"])
+        root = os.path.realpath(knobs.SQLITE_WAREHOUSE_DIR)
         resolved = os.path.realpath(os.path.join(root, settings["path"]))
         if os.path.commonpath([root, resolved]) != root or resolved == root:
             raise invalid_settings("path must be inside the directory of the SQLite warehouses")

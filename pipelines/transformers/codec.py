@@ -36,11 +36,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pipelines.timeformats.rfc3339 import rfc3339_formatter, time_of_day_formatter, trimmed_fraction
 from pipelines.types import RawJSON, Type
 from pipelines.types.schema import (
     canonical_decimal, compile_pattern, decimal_fits, decimal_text, shortest_float32_text, to_float32,
 )
-from pipelines.types.values import column_check, format_float, format_ip
+from pipelines.types.normalize import column_check
+from pipelines.types.values import format_bound, format_ip, special_float
 
 JAVASCRIPT = "JavaScript"
 PYTHON = "Python"
@@ -90,24 +92,15 @@ def type_name(t: Type, language: str) -> str:
 Encoder = Callable[[Any], Any]  # non-null model value -> JSON-able value
 
 
-def _trimmed_fraction(microsecond: int) -> str:
-    return "." + f"{microsecond:06d}".rstrip("0") if microsecond else ""
-
-
 def _utc_naive(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
-def _js_datetime(value: datetime) -> str:
-    v = _utc_naive(value)
-    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-            f"{_trimmed_fraction(v.microsecond)}Z")
-
-
-def _js_time(v: time) -> str:
-    return f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}{_trimmed_fraction(v.microsecond)}"
+# JavaScript's text of dates and times (trailing fractional zeros trimmed).
+_js_datetime = rfc3339_formatter(trimmed_fraction)
+_js_time = time_of_day_formatter(trimmed_fraction)
 
 
 def _decimal_string(value: Decimal) -> str:
@@ -129,16 +122,6 @@ def _finite_float(text: str) -> float:
 _JS_JSON_DECODER = json.JSONDecoder(parse_float=_finite_float)
 
 
-def _special_float(value: float):
-    if value != value:
-        return "NaN"
-    if value == math.inf:
-        return "Infinity"
-    if value == -math.inf:
-        return "-Infinity"
-    return value
-
-
 def _value_encoder(t: Type, language: str, preserve_json: bool) -> Encoder | None:
     """The encoder of one non-null value, or None when the value passes as is."""
     kind = t.kind
@@ -148,7 +131,7 @@ def _value_encoder(t: Type, language: str, preserve_json: bool) -> Encoder | Non
     if kind == "int":
         return str if js and t.bit_size == 64 else None
     if kind == "float":
-        return _special_float if js else None  # Python: NaN/Infinity literals over the pipe
+        return special_float if js else None  # Python: NaN/Infinity literals over the pipe
     if kind == "decimal":
         return _decimal_string
     if kind == "datetime":
@@ -330,17 +313,9 @@ _DIGITS = re.compile(r"-?[0-9]+")
 
 def _check_range(number, low, high, path, t: Type):
     if number < low:
-        raise OutputError(f"property «{path}» is less than {_bound_text(low, t)}")
+        raise OutputError(f"property «{path}» is less than {format_bound(low, t)}")
     if number > high:
-        raise OutputError(f"property «{path}» is greater than {_bound_text(high, t)}")
-
-
-def _bound_text(value, t: Type) -> str:
-    if isinstance(value, float):
-        return format_float(value, t.bit_size or 64)
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    return str(value)
+        raise OutputError(f"property «{path}» is greater than {format_bound(high, t)}")
 
 
 def _int_decoder(t: Type, language: str, preserve_json: bool) -> Decoder:
@@ -577,14 +552,14 @@ def _reject_constant(name):
 _STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _without_special_floats(value):
+def _withoutspecial_floats(value):
     """Non-finite floats inside a json value become "NaN"/"Infinity"/"-Infinity" (normalization)."""
     if isinstance(value, float):
-        return _special_float(value)
+        return special_float(value)
     if isinstance(value, dict):
-        return {k: _without_special_floats(v) for k, v in value.items()}
+        return {k: _withoutspecial_floats(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_special_floats(v) for v in value]
+        return [_withoutspecial_floats(v) for v in value]
     return value
 
 
@@ -593,7 +568,7 @@ def json_value_text(value) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError:
-        return json.dumps(_without_special_floats(value), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(_withoutspecial_floats(value), ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_decoder(t: Type, language: str, preserve_json: bool) -> Decoder:

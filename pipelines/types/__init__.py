@@ -1,5 +1,8 @@
 """The Krenalis type system: schemas, property paths and values (pure Python, no Django)."""
 
+from pipelines.timeformats.iso8601 import parse_iso8601
+
+from .normalize import make_normalizer, normalize_value
 from .paths import (
     PathNotExistError, column_name, contains_path, is_valid_property_name, is_valid_property_path,
     leaf_paths, leaf_values, property_by_path, prune, store_value, unused_leaf_paths, walk_properties,
@@ -10,8 +13,7 @@ from .schema import (
     parse_type, property_to_json, string, time_, type_to_json, uuid_, year,
 )
 from .values import (
-    NormalizeError, RawJSON, encode_value, format_datetime, format_float, format_time,
-    make_normalizer, normalize_value, parse_iso8601, parse_time_of_day,
+    NormalizeError, RawJSON, encode_value, format_datetime, format_float, format_time, parse_time_of_day,
 )
 
 __all__ = [

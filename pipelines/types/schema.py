@@ -113,12 +113,17 @@ def to_float32(value: float) -> float:
 
 
 def shortest_float32_text(value: float) -> str:
-    """Shortest decimal text that reads back as the same float32 (Go's FormatFloat(v,'g',-1,32))."""
+    """Shortest decimal text that reads back as the float32 nearest `value` (Go's
+    FormatFloat(v, 'g', -1, 32)); OverflowError when that is beyond the float32 range."""
+    single = to_float32(value)
     for digits in range(1, 10):
-        text = "%.*g" % (digits, value)
-        if to_float32(float(text)) == value:
-            return text
-    return repr(value)  # pragma: no cover - 9 digits always suffice
+        text = "%.*g" % (digits, single)
+        try:
+            if to_float32(float(text)) == single:
+                return text
+        except OverflowError:  # rounded up beyond the float32 range
+            continue
+    return repr(single)  # pragma: no cover - 9 digits always suffice
 
 
 def natural_bounds(t: Type) -> tuple:

@@ -561,7 +561,7 @@ def test_durations_read_well_from_milliseconds_to_hours(seconds, shown):
 def test_the_schedule_shows_the_next_run_and_a_disabled_pipeline_cannot_run_with_a_reason(admin_client, connection):
     import datetime as dt
 
-    from pipelines.scheduling import next_due
+    from pipelines.services.scheduling import next_due
     from pipelines.services.pipelines import pipeline_set_schedule
 
     pipeline = make_pipeline(connection)
@@ -634,3 +634,17 @@ def test_the_editor_knows_the_cursor_a_save_would_reset(admin_client, connection
     page = admin_client.get(reverse("admin:pipelines_pipeline_change", args=[pipeline.id])).content.decode()
     assert '"cursor": "2024-05-01 10:00:00 UTC"' in page and 'id="kr-cursor-note" hidden' in page
     assert 'id="kr-unsaved-run" hidden' in page
+
+
+def test_preview_and_test_on_preview_rows_reach_only_allowed_hosts(admin_client, connection, settings):
+    """The editor's Preview and "Test on preview rows" go through the services the API uses, so a
+    saved connection whose host the allow-list no longer allows is refused before anything connects,
+    with the message the API gives (issue 22 item 1)."""
+    post = editor_post(connection)
+    settings.KRENALIS = {**settings.KRENALIS, "DATABASE_ALLOWED_HOSTS": ["10.0.0.0/8"]}
+    preview = admin_client.post(reverse("admin:pipelines_pipeline_preview"),
+                                {"connection": str(connection.id), "query": QUERY})
+    tested = admin_client.post(reverse("admin:pipelines_pipeline_test"), post)
+    for resp in (preview, tested):
+        assert resp.status_code == 422, resp.content
+        assert "is not allowed" in resp.json()["error"] and "KRENALIS_DATABASE_ALLOWED_HOSTS" in resp.json()["error"]

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.db import connection as db_connection
 
-from pipelines import scheduling
+from pipelines.services import scheduling
 from pipelines.beat import Scheduler
 
 

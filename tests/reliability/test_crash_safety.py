@@ -10,6 +10,7 @@ import time
 import pytest
 
 from pipelines.models import Run
+from pipelines.services import queue as task_queue
 from pipelines.services import runs
 from pipelines.services.runs import DIED
 from tests import support
@@ -73,7 +74,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(api, warehouse_db,
         with app.connection_for_write(BROKER) as conn:
             execute_run_task.apply_async(args=[run_id], queue=queue, connection=conn)
 
-    monkeypatch.setattr(runs, "_enqueue", enqueue)
+    monkeypatch.setattr(task_queue, "enqueue_run", enqueue)
     source = big_source(rows)
     workers = []
     try:

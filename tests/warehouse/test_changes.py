@@ -167,6 +167,29 @@ def test_postgresql_logs_made_before_tid_existed_get_it(pg_wh):
     sql(pg_wh, "ALTER TABLE krenalis_changes DROP COLUMN tid")
     write(pg_wh, 1, 10, [("a", 1, {"email": "a@example.com"})])       # the writer adds it
     assert sql(pg_wh, "SELECT count(tid) FROM krenalis_changes") == [(1,)]
+
+
+def test_postgresql_publishing_replaces_profiles_that_moved_since_they_were_read(pg_wh, monkeypatch):
+    """The incremental resolution deletes the profiles it replaces where it read them; a row
+    version moved meanwhile (here by an UPDATE from another session) is deleted by its kpid."""
+    from warehouse.resolution import PostgreSQLResolution
+
+    write(pg_wh, 1, 10, [(name, 1, {"email": f"{name}@example.com"}) for name in "abc"])
+    resolve(pg_wh)
+    write(pg_wh, 1, 10, [("a", 2, {"email": "a@example.com", "name": "Ann"})], run=2)
+    begin_publish = PostgreSQLResolution.begin_publish
+
+    def moved_first(self):
+        sql(pg_wh, "UPDATE krenalis_profiles SET _updated_at = _updated_at")
+        begin_publish(self)
+
+    monkeypatch.setattr(PostgreSQLResolution, "begin_publish", moved_first)
+    result = resolve(pg_wh)
+    assert (result.kind, result.profiles) == (INCREMENTAL, 1)
+    assert sorted(sql(pg_wh, "SELECT email, name FROM profiles")) == [
+        ("a@example.com", "Ann"), ("b@example.com", None), ("c@example.com", None)]
+
+
 def staged_rows(wh, pipeline) -> dict:
     """identity id -> (_pk, _kpid, _run, email, name) of the pipeline's identities."""
     return {row[0]: (row[1], None if row[2] is None else str(row[2]), *row[3:])

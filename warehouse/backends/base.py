@@ -1,4 +1,5 @@
 """What every warehouse platform provides."""
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from pipelines.errors import Unprocessable
@@ -8,6 +9,20 @@ from ..writer import IdentityWriter
 
 META_COLUMNS = ("_pk", "_pipeline", "_is_anonymous", "_identity_id", "_connection", "_anonymous_ids",
                 "_updated_at", "_run", "_kpid", "_cluster")
+
+
+class Hosting:
+    """What the product hands the backends when it starts (pipelines/apps.py), each read at each use
+    so that a test or a deployment may change it: the connect timeout, the address policy a
+    PostgreSQL warehouse's host is checked against, and the directory of the SQLite warehouses it
+    manages. The warehouse package reads no settings of its own."""
+
+    connect_timeout: Callable[[], float] = staticmethod(lambda: 10.0)
+    address_policy: Callable[[], object] | None = None
+    sqlite_dir: Callable[[], str] | None = None
+
+
+HOSTING = Hosting()
 
 
 def invalid_settings(message: str) -> Unprocessable:

@@ -4,7 +4,6 @@ from contextlib import contextmanager
 from datetime import timezone
 
 import psycopg2
-from django.conf import settings as django_settings
 from psycopg2 import sql
 
 from pipelines.connectors import ConnectorUnavailable, InvalidSettings
@@ -16,7 +15,7 @@ from pipelines.types import Type
 from .. import changes
 from ..columns import postgres_type, profile_columns
 from ..writer import CopyEncoder, IdentityWriter, check_column_name, copy_escape, dedupe
-from .base import WarehouseBackend, identity_item, invalid_settings
+from .base import HOSTING, WarehouseBackend, identity_item, invalid_settings
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -63,11 +62,11 @@ class PostgreSQLWarehouse(WarehouseBackend):
         the caller closes it. ServiceUnavailable, without the password, when it fails. It goes to
         the host's address checked against the allowed hosts (never the metadata database), and
         reads no ~/.pgpass."""
-        from pipelines.services.addresses import address_policy
-
+        if HOSTING.address_policy is None:
+            raise RuntimeError("the warehouse has no address policy: the pipelines app sets it when it starts")
         s = self.settings
         try:
-            address = pin_address(s["host"], s["port"], s["database"], address_policy(warehouses=False))
+            address = pin_address(s["host"], s["port"], s["database"], HOSTING.address_policy())
         except InvalidSettings as exc:
             raise invalid_settings(str(exc)) from None
         except ConnectorUnavailable as exc:
@@ -76,7 +75,7 @@ class PostgreSQLWarehouse(WarehouseBackend):
             return psycopg2.connect(host=s["host"], hostaddr=address, port=s["port"], user=s["username"],
                                     password=s["password"], dbname=s["database"], passfile=NO_FILE,
                                     options=f"-c search_path={s['schema']}",
-                                    connect_timeout=django_settings.KRENALIS["CONNECT_TIMEOUT"],
+                                    connect_timeout=HOSTING.connect_timeout(),
                                     application_name="krenalis-warehouse")
         except psycopg2.Error as exc:
             raise ServiceUnavailable(_safe_message(exc, s["password"])) from None

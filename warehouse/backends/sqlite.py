@@ -5,15 +5,13 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from django.conf import settings as django_settings
-
 from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
 from .. import changes
 from ..columns import profile_columns, sqlite_type
 from ..writer import IdentityWriter, check_column_name, dedupe, sqlite_row_encoder
-from .base import WarehouseBackend, identity_item, invalid_settings
+from .base import HOSTING, WarehouseBackend, identity_item, invalid_settings
 
 
 class SQLiteWarehouse(WarehouseBackend):
@@ -38,7 +36,7 @@ class SQLiteWarehouse(WarehouseBackend):
 
     @staticmethod
     def managed_path(workspace_id: int) -> str:
-        return str(Path(django_settings.KRENALIS["SQLITE_WAREHOUSE_DIR"]) / f"workspace_{workspace_id}.sqlite3")
+        return str(Path(HOSTING.sqlite_dir()) / f"workspace_{workspace_id}.sqlite3")
 
     @property
     def path(self) -> str:

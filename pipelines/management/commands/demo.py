@@ -14,13 +14,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from pipelines.conf import knobs
 from pipelines.errors import KrenalisError
 from pipelines.models import Pipeline, Workspace
-from pipelines.scheduling import minute_of_day, next_due
+from pipelines.services.scheduling import minute_of_day, next_due
 from pipelines.services.connections import connection_create
 from pipelines.services.pipelines import PipelineInput, pipeline_create, pipeline_set_schedule
 from pipelines.services.preview import preview_query
@@ -68,7 +68,7 @@ class Demo:
 
 
 def sqlite_source_path() -> Path:
-    return Path(settings.KRENALIS["SQLITE_SOURCE_DIR"]) / SQLITE_FILE
+    return Path(knobs.SQLITE_SOURCE_DIR) / SQLITE_FILE
 
 
 def demo_create(*, connector: str = "sqlite", source_settings: dict | None = None, platform: str = "SQLite",
@@ -124,7 +124,7 @@ def _first_minute(after_seconds: int) -> dt.datetime:
 
 def _source_label(connector: str, source_settings: dict) -> str:
     if connector == "sqlite":
-        return f"SQLite {Path(settings.KRENALIS['SQLITE_SOURCE_DIR']) / source_settings['path']}"
+        return f"SQLite {Path(knobs.SQLITE_SOURCE_DIR) / source_settings['path']}"
     return f"{connector} {source_settings.get('host')}/{source_settings.get('database')}"
 
 

@@ -10,10 +10,10 @@ import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection as db_connection
 
 from pipelines.errors import KrenalisError
 from pipelines.models import Pipeline, Run
+from pipelines.services.heartbeat import Heartbeat
 from pipelines.services.runs import run_cancel, run_execute, run_start
 
 # Filter and Consent never count anything for database sources.
@@ -42,8 +42,9 @@ class _ProgressLine:
         self.counters = ([0] * 7, [0] * 7)
         self.started = time.monotonic()
         self.cancel = threading.Event()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name=f"progress-{run.id}", daemon=True)
+        self.cancelled = False
+        self.next_draw = self.started + self.interval
+        self.heartbeat = Heartbeat(self._tick, lambda: 0.2, f"progress-{run.id}")
 
     def update(self, passed, failed) -> None:
         self.counters = (passed, failed)
@@ -66,27 +67,20 @@ class _ProgressLine:
             self.stream.write(self.line(), style_func=str)
         self.stream.flush()
 
-    def _loop(self) -> None:
-        try:
-            cancelled = False
-            next_draw = self.started + self.interval
-            while not self.done.wait(0.2):
-                if self.cancel.is_set() and not cancelled:
-                    cancelled = True
-                    run_cancel(run=Run.objects.get(id=self.run_id))
-                if time.monotonic() >= next_draw:
-                    next_draw += self.interval
-                    self.draw()
-        finally:
-            db_connection.close()  # this thread's own connection, if the cancel opened one
+    def _tick(self) -> None:
+        if self.cancel.is_set() and not self.cancelled:
+            self.cancelled = True
+            run_cancel(run=Run.objects.get(id=self.run_id))
+        if time.monotonic() >= self.next_draw:
+            self.next_draw += self.interval
+            self.draw()
 
     def __enter__(self):
-        self.thread.start()
+        self.heartbeat.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
+        self.heartbeat.__exit__(*exc)
         if self.tty:
             self.stream.write("\r\x1b[K", style_func=str, ending="")
             self.stream.flush()

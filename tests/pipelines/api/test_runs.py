@@ -88,3 +88,11 @@ def test_errors_of_an_unknown_run(ws):
         400, "BadRequest", 'identifier "x" is not a valid run identifier')
     assert error_of(ws.api.post("/v1/pipelines/runs/12345/cancel")) == (
         404, "NotFound", "pipeline run 12345 does not exist")
+
+
+def test_incremental_must_be_a_boolean_and_starts_nothing(ws, pipeline_id):
+    """`incremental` is read like every other optional boolean of the API (api/fields.py)."""
+    assert error_of(ws.api.post(f"/v1/pipelines/{pipeline_id}/runs", {"incremental": "yes"})) == (
+        400, "BadRequest", '"incremental" must be a boolean')
+    assert ws.api.get(f"/v1/pipelines/{pipeline_id}").json()["running"] is False
+    assert ws.api.get("/v1/pipelines/runs").json()["runs"] == []

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from pipelines.errors import Unprocessable
 from pipelines.models import Pipeline, Run
-from pipelines.services.runs import (CANCELLED, DEAD_AFTER, DIED, STATEMENT_TIMEOUT, run_cancel, run_execute,
+from pipelines.services.runs import (CANCELLED, DIED, STATEMENT_TIMEOUT, dead_after, run_cancel, run_execute,
                                      run_start, sweep_dead_runs)
 from tests import support
 from tests.pipelines.services import (counts, create_connection, create_pipeline, create_workspace, cursor_of,
@@ -125,7 +125,7 @@ def test_a_run_whose_worker_died_is_ended_and_the_pipeline_runs_again(pipeline_i
     assert sweep_dead_runs() == 0  # beating 30 s ago: alive
     with pytest.raises(Unprocessable):
         start(pipeline_id)
-    Run.objects.filter(id=run.id).update(heartbeat_time=timezone.now() - DEAD_AFTER - dt.timedelta(seconds=1))
+    Run.objects.filter(id=run.id).update(heartbeat_time=timezone.now() - dead_after() - dt.timedelta(seconds=1))
     assert sweep_dead_runs() == 1
     run.refresh_from_db()
     assert run.end_time is not None and run.error == DIED
@@ -161,7 +161,7 @@ def test_a_worker_whose_run_was_swept_stops_at_its_next_batch(ws, pg_source):
     run = start(pid)
 
     def swept(passed, failed):  # after the first batch: the heartbeat is a minute old
-        Run.objects.filter(id=run.id).update(heartbeat_time=timezone.now() - DEAD_AFTER - dt.timedelta(seconds=1))
+        Run.objects.filter(id=run.id).update(heartbeat_time=timezone.now() - dead_after() - dt.timedelta(seconds=1))
         assert sweep_dead_runs() == 1
 
     assert run_execute(run_id=run.id, on_progress=swept) is None
@@ -277,7 +277,7 @@ def test_the_sweep_ends_the_source_query_of_a_hung_worker(ws, any_source, tmp_pa
             f"the query never ran\n{worker.output()[-3000:]}"
         os.killpg(worker.pid, signal.SIGSTOP)
         stopped = True
-        Run.objects.filter(id=run.id).update(heartbeat_time=timezone.now() - DEAD_AFTER - dt.timedelta(seconds=1))
+        Run.objects.filter(id=run.id).update(heartbeat_time=timezone.now() - dead_after() - dt.timedelta(seconds=1))
         assert sweep_dead_runs() == 1
         assert support.wait_for(lambda: support.busy_sessions(any_source) == 0, timeout=10)
         run.refresh_from_db()

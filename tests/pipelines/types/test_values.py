@@ -10,10 +10,9 @@ from pipelines.types.schema import (
     Property, Type, array_, boolean, decimal, dumps_json, float_, int_, ip, json_, map_,
     object_type, string, uuid_, year,
 )
-from pipelines.types.values import (
-    NormalizeError, RawJSON, encode_value, format_float, make_normalizer, normalize_value,
-    parse_iso8601,
-)
+from pipelines.types import parse_iso8601
+from pipelines.types.normalize import make_normalizer, normalize_value
+from pipelines.types.values import NormalizeError, RawJSON, encode_value, format_float
 
 UTC = timezone.utc
 DATETIME, DATE, TIME = Type("datetime"), Type("date"), Type("time")
@@ -354,6 +353,7 @@ def test_dates_no_calendar_year_holds_say_so(value, type_):
     ("2023-10-17T09:34:25+0230", datetime(2023, 10, 17, 7, 4, 25, tzinfo=UTC)),
     ("2023-10-17T09:34:25.5-01:00", datetime(2023, 10, 17, 10, 34, 25, 500000, tzinfo=UTC)),
     ("2024-02-29", datetime(2024, 2, 29, tzinfo=UTC)),
+    ("2023-10-17T09:34:25,5Z", datetime(2023, 10, 17, 9, 34, 25, 500000, tzinfo=UTC)),  # the reference's comma
 ])
 def test_lenient_iso8601_accepts(text, expected):
     assert parse_iso8601(text) == expected
@@ -363,10 +363,21 @@ def test_lenient_iso8601_accepts(text, expected):
     "09:34:25", "2023-10-17T09:34:25z", "2023-10-17T24:00", "2023-13-01", "2023-02-29", "2023-366",
     "2023-10-17T09:34:25.1234567890", "2023-10-17T09:34:25-00:00", "20231017", "2023-10-17T09:60",
     "2023-W42", "",
+    "2020T10", "2023-10T09:34",  # a time needs a full date (the reference's parser)
 ])
 def test_lenient_iso8601_rejects(text):
     with pytest.raises(ValueError):
         parse_iso8601(text)
+
+
+def test_rows_read_iso8601_as_update_times_do():
+    """Normalization and update times read ISO 8601 with one parser: a string a row holds is a
+    datetime exactly when it is an ISO8601 update time."""
+    from pipelines.timeformats import parse_updated_at
+    far = datetime(2100, 1, 1, tzinfo=UTC)
+    assert norm("2023-10-17T09:34:25,25+01", DATETIME) == parse_updated_at("2023-10-17T09:34:25,25+01", "string",
+                                                                          "ISO8601", now=far)
+    assert error("2020T10", DATETIME) == "property 'x' has a string value that does not represent a datetime value"
 
 
 # --------------------------------------------------------------------------- uuid, ip, json
@@ -495,3 +506,16 @@ def test_every_driver_value_is_either_refused_or_encodable(type_):
         except NormalizeError:
             continue
         dumps_json(encode_value(model, type_))
+
+
+def test_shortest_float32_text_rounds_to_float32_first():
+    """One shortest float32 text for the type system, the mappings and the transformers: a float64
+    input is read as the float32 nearest it (Go converts to float32 first), and beyond the float32
+    range there is none."""
+    from pipelines.types.schema import MAX_FLOAT32, shortest_float32_text
+    assert shortest_float32_text(0.1) == "0.1"
+    assert shortest_float32_text(16777217.0) == "16777216"
+    assert shortest_float32_text(MAX_FLOAT32) == "3.4028235e+38"
+    assert format_float(0.1, 32) == "0.1"
+    with pytest.raises(OverflowError):
+        shortest_float32_text(1e39)

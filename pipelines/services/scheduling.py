@@ -26,9 +26,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .errors import NotFound, Unprocessable
-from .models import Pipeline, Run
-from .services.runs import run_start
+from ..errors import NotFound, Unprocessable
+from ..models import Pipeline, Run
+from .runs import run_start
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import json
 import unicodedata
 from decimal import Decimal
 
-from ..types import dumps_json
+from .types import dumps_json
 
 
 # Arrays and objects nested deeper than this are refused: no request needs more (a schema nests three

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from pipelines import scheduling
 from pipelines.ids import random_id
 from pipelines.models import Connection, Pipeline, Run, Workspace
-from pipelines.scheduling import (PERIODS, due_minutes, is_due, minute_of_day, next_due, schedule_tick,
+from pipelines.services import scheduling
+from pipelines.services.scheduling import (PERIODS, due_minutes, is_due, minute_of_day, next_due, schedule_tick,
                                   tick_minute)
 from tests import support
 
