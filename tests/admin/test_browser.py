@@ -217,6 +217,8 @@ def test_the_api_docs_and_the_admin_run_under_the_content_security_policy(page, 
     page.goto("/admin/pipelines/apikey/add/")
     page.fill("#id_name", "CSP")
     page.click("input[name=_save]")
+    # the button is wired when the page has loaded: a loaded machine may show it earlier than that
+    page.wait_for_load_state("load")
     page.click("#kr-copy-key")
     expect(page.locator("#kr-copy-key")).to_have_text("Copied")
 

@@ -185,7 +185,7 @@ def staged_run_then_kill(api, warehouse_db, tmp_path, monkeypatch, settings, *, 
         with app.connection_for_write(BROKER) as conn:
             execute_run_task.apply_async(args=[run_id], queue=queue, connection=conn)
 
-    monkeypatch.setattr(runs, "_enqueue", enqueue)
+    monkeypatch.setattr(task_queue, "enqueue_run", enqueue)
     source = big_source(rows)
     workers, holder = [], None
     try:
