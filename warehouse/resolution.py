@@ -739,8 +739,12 @@ class PostgreSQLResolution(_Resolution):
             f"AND con.conrelid = i.indrelid WHERE i.indrelid = '{table}'::regclass ORDER BY c.relname")
         sequence = self.scalar(f"SELECT pg_get_serial_sequence('{table}', '_pk')")
         last_value, is_called = self.rows(f"SELECT last_value, is_called FROM {sequence}")[0]
+        # LIKE copies neither the storage options (fillfactor 70: room for the HOT updates of the
+        # next write-backs and imports) nor the indexes (made after the copy, faster).
+        options = self.scalar(f"SELECT reloptions FROM pg_class WHERE oid = '{table}'::regclass")
+        storage = f" WITH ({', '.join(options)})" if options else ""
         self.execute(f"DROP TABLE IF EXISTS {next_table}")
-        self.execute(f"CREATE TABLE {next_table} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)")
+        self.execute(f"CREATE TABLE {next_table} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES){storage}")
         selected = ", ".join("COALESCE(c.kpid, i._kpid)" if name == "_kpid" else f"i.{_q(name)}" for name in columns)
         self.execute(f"INSERT INTO {next_table} ({', '.join(_q(n) for n in columns)}) OVERRIDING SYSTEM VALUE "
                      f"SELECT {selected} FROM {table} i LEFT JOIN ir_changes c ON c.pk = i._pk")

@@ -492,3 +492,24 @@ def test_many_new_kpids_rewrite_the_identities_table_on_postgresql(pg_wh, monkey
     resolve(wh)
     assert profile(wh, 1, "u0")["name"] == "again"
     assert sql(wh, "SELECT count(*) FROM pg_class WHERE relname LIKE '%_next%'") == [(0,)]
+
+
+def test_a_rewrite_of_the_identities_table_keeps_its_storage_options_on_postgresql(pg_wh, monkeypatch):
+    """fillfactor 70 leaves room on each page, so that the kpids written back by the next
+    resolutions and the rows rewritten by imports stay HOT updates (no new index entries)."""
+    wh = pg_wh
+    from warehouse import resolution
+
+    monkeypatch.setattr(resolution, "REWRITE_MIN_ROWS", 1)
+    options = "SELECT reloptions FROM pg_class WHERE oid = 'krenalis_identities'::regclass"
+    assert sql(wh, options) == [(["fillfactor=70"],)]
+    oid = sql(wh, "SELECT 'krenalis_identities'::regclass::oid")
+    write(wh, 1, 10, [(f"u{i}", i, {"email": f"u{i}@example.com"}) for i in range(20)])
+    assert resolve(wh).kpids_written == 20
+    assert sql(wh, "SELECT 'krenalis_identities'::regclass::oid") != oid      # rewritten, ...
+    assert sql(wh, options) == [(["fillfactor=70"],)]                          # ... options kept
+    oid = sql(wh, "SELECT 'krenalis_identities'::regclass::oid")
+    write(wh, 2, 20, [(f"v{i}", i, {"email": f"v{i}@example.com"}) for i in range(20)])
+    assert resolve(wh, full=True).kpids_written == 20
+    assert sql(wh, "SELECT 'krenalis_identities'::regclass::oid") != oid
+    assert sql(wh, options) == [(["fillfactor=70"],)]
