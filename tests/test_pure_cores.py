@@ -16,6 +16,7 @@ PURE = [
     "pipelines.connectors", "pipelines.placeholders", "pipelines.alignment", "pipelines.apikeys", "pipelines.errors",
     "pipelines.validation", "pipelines.lookback", "pipelines.conf", "pipelines.steps", "pipelines.jsoncodec", "warehouse.backends",
     "warehouse.profile_schema", "warehouse.columns", "warehouse.alter_schema", "warehouse.writer", "warehouse.resolution",
+    "warehouse.profile_queries",
 ]
 
 CHECK = """

@@ -14,6 +14,11 @@ class ProfileColumn:
     type: Type
 
 
+def quote_identifier(name: str) -> str:
+    """A table or column name quoted for SQL (PostgreSQL and SQLite alike)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def profile_columns(profile_schema: Type) -> list[ProfileColumn]:
     return [ProfileColumn(path, column_name(path), prop.type) for path, prop in leaf_paths(profile_schema)]
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from warehouse.alter_schema import SchemaChangeError, alter_statements, plan_schema_change
 from warehouse.backends import backend_for
 from warehouse.columns import ProfileColumn, profile_columns
-from warehouse.resolution import Condition, ProfileQuery
+from warehouse.profile_queries import Condition, ProfileQuery
 
 from ..alignment import alignment_difference
 from .. import jsoncodec

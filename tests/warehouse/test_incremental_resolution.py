@@ -25,7 +25,8 @@ from tests.warehouse.test_resolution import (
     COLUMNS, IDENTIFIERS, SCHEMA, T0, _expected_components, sql, write,
 )
 from warehouse.backends import PostgreSQLWarehouse, SQLiteWarehouse
-from warehouse.resolution import FULL, INCREMENTAL, ProfileQuery, ResolutionSpec
+from warehouse.profile_queries import ProfileQuery
+from warehouse.resolution import FULL, INCREMENTAL, ResolutionSpec
 
 SEED = int(os.environ.get("KRENALIS_IR_SEED") or random.SystemRandom().randrange(10**9))
 STEPS = int(os.environ.get("KRENALIS_IR_STEPS") or 25)

@@ -1,5 +1,6 @@
 """Identity resolution in the warehouse (warehouse.resolution), on PostgreSQL and SQLite: the merge
-rules, attribute precedence, kpid stability, deletes, unsets, schema changes and profile queries.
+rules, attribute precedence, kpid stability, deletes, unsets and schema changes (profile queries:
+test_profile_queries.py).
 
 Identities are written with the real identity writer; a brute-force Python model of the rule
 (pairwise, O(n^2)) checks the set-based SQL on random data."""
@@ -16,7 +17,8 @@ from tests import support
 from warehouse.alter_schema import SchemaChangeError, alter_statements, plan_schema_change
 from warehouse.backends import PostgreSQLWarehouse, SQLiteWarehouse
 from warehouse.columns import profile_columns
-from warehouse.resolution import Condition, ProfileQuery, ResolutionSpec
+from warehouse.profile_queries import ProfileQuery
+from warehouse.resolution import ResolutionSpec
 
 UTC = timezone.utc
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -358,40 +360,6 @@ def test_profiles_record_their_identities_and_identities_their_kpid(wh):
     assert sql(wh, "SELECT _kpid FROM krenalis_identities WHERE _pipeline = 3")[0][0] is None
     resolve(wh)
     assert kpid_of(wh, 3, "late") == kpid
-
-
-def test_profile_queries(wh):
-    write(wh, 1, 10, [(f"u{i}", i, {"email": f"u{i}@example.com", "name": f"name{i % 3}", "score": Decimal(i),
-                                    "tags": ["even" if i % 2 == 0 else "odd"], "customer": i})
-                      for i in range(1, 11)])
-    resolve(wh)
-    columns = tuple(COLUMNS)
-    by_name = {c.name: c for c in COLUMNS}
-    items, total = wh.query_profiles(ProfileQuery(columns=columns, order=by_name["customer"], descending=True,
-                                                  first=2, limit=3))
-    assert total == 10 and [i["values"]["customer"] for i in items] == [8, 7, 6]
-    items, total = wh.query_profiles(ProfileQuery(columns=columns))
-    assert [i["values"]["customer"] for i in items] == list(range(1, 11))  # default: _updated_at
-    items, total = wh.query_profiles(ProfileQuery(
-        columns=columns, conditions=(Condition(by_name["name"], "is", ("name1",)),
-                                     Condition(by_name["score"], "is greater than", (Decimal(3),))),
-        order=by_name["customer"]))
-    assert total == 3 and [i["values"]["customer"] for i in items] == [4, 7, 10]
-    items, total = wh.query_profiles(ProfileQuery(
-        columns=columns, logical="or", conditions=(Condition(by_name["tags"], "contains", ("odd",)),
-                                                   Condition(by_name["customer"], "is one of", (2, 4))),
-        order=by_name["customer"]))
-    assert [i["values"]["customer"] for i in items] == [1, 2, 3, 4, 5, 7, 9]
-    items, total = wh.query_profiles(ProfileQuery(
-        columns=columns, conditions=(Condition(by_name["email"], "starts with", ("u1",)),
-                                     Condition(by_name["email"], "ends with", ("0@example.com",))),))
-    assert [i["values"]["customer"] for i in items] == [10]
-    items, total = wh.query_profiles(ProfileQuery(
-        columns=columns, conditions=(Condition(by_name["address_city"], "is null"),
-                                     Condition(by_name["score"], "is between", (Decimal(2), Decimal(3)))),
-        order=by_name["score"]))
-    assert [i["values"]["customer"] for i in items] == [2, 3]
-    assert wh.query_profiles(ProfileQuery(columns=columns, first=10)) == ([], 10)
 
 
 def test_one_resolution_at_a_time_on_postgresql(pg_wh):

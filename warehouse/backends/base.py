@@ -72,7 +72,7 @@ class WarehouseBackend:
         raise NotImplementedError
 
     # ----------------------------------------------------------------- identity resolution, profiles
-    # (the SQL is in warehouse.resolution and warehouse.alter_schema)
+    # (the SQL is in warehouse.resolution, warehouse.profile_queries and warehouse.alter_schema)
 
     def identity_pipelines(self) -> set[int]:
         """The pipelines that have identities in the warehouse."""
@@ -95,7 +95,7 @@ class WarehouseBackend:
         raise NotImplementedError
 
     def query_profiles(self, query) -> tuple[list[dict], int]:
-        """A page of profiles (warehouse.resolution.ProfileQuery) and the total matching the filter.
+        """A page of profiles (warehouse.profile_queries.ProfileQuery) and the total matching the filter.
         Each item is {"kpid": str, "updatedAt": aware UTC datetime, "values": {column name: value}}."""
         raise NotImplementedError
 

@@ -218,7 +218,7 @@ class PostgreSQLWarehouse(WarehouseBackend):
             self._run_logged(work)
 
     def query_profiles(self, query) -> tuple[list[dict], int]:
-        from ..resolution import order_sql, postgresql_select, where_sql
+        from ..profile_queries import order_sql, postgresql_select, where_sql
 
         where, params = where_sql(query, self.platform)
         select = "".join(", " + postgresql_select(c) for c in query.columns)
@@ -235,7 +235,7 @@ class PostgreSQLWarehouse(WarehouseBackend):
         return self._run(work, readonly=True)
 
     def get_profile(self, kpid: str, columns) -> dict | None:
-        from ..resolution import postgresql_select
+        from ..profile_queries import postgresql_select
 
         select = "".join(", " + postgresql_select(c) for c in columns)
 
@@ -248,7 +248,7 @@ class PostgreSQLWarehouse(WarehouseBackend):
 
     @staticmethod
     def _profile_item(row, columns) -> dict:
-        from ..resolution import postgresql_value
+        from ..profile_queries import postgresql_value
 
         return {"kpid": str(row[0]), "updatedAt": row[1].replace(tzinfo=timezone.utc),
                 "values": {c.name: postgresql_value(v, c.type) for c, v in zip(columns, row[2:])}}

@@ -193,7 +193,7 @@ class SQLiteWarehouse(WarehouseBackend):
         self._write(work)
 
     def query_profiles(self, query) -> tuple[list[dict], int]:
-        from ..resolution import order_sql, where_sql
+        from ..profile_queries import order_sql, where_sql
 
         where, params = where_sql(query, self.platform)
         select = "".join(", " + _quote_identifier(c.name) for c in query.columns)
@@ -220,7 +220,7 @@ class SQLiteWarehouse(WarehouseBackend):
 
     @staticmethod
     def _profile_item(row, columns) -> dict:
-        from ..resolution import sqlite_value
+        from ..profile_queries import sqlite_value
 
         return {"kpid": row[0], "updatedAt": datetime.fromisoformat(row[1]).replace(tzinfo=timezone.utc),
                 "values": {c.name: sqlite_value(v, c.type) for c, v in zip(columns, row[2:])}}
