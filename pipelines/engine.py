@@ -609,8 +609,9 @@ def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None 
                 writer.unset(plan.columns_to_unset)
             first_import = full_run and not writer.has_identities()
             # A full run into identities that exist writes them at its end, all at once (only what
-            # changed): on one connection, which just stages its rows meanwhile.
-            staged = full_run and not first_import and getattr(writer, "stage_full_run", lambda: False)()
+            # changed); a first import into an empty warehouse loads a new table and swaps it in at its
+            # end: both on one connection (the backend says whether it does either).
+            staged = full_run and getattr(writer, "stage_full_run", lambda: False)()
             cursor = read_from(plan.cursor, plan.lookback_seconds) if plan.incremental else None
             read_row = _row_reader(plan, index, now, cursor)
             in_names = [p.name for p in plan.in_schema.properties]
