@@ -358,6 +358,32 @@ class Body(serializers.Serializer):
     rules are the service's."""
 
 
+class WarehouseBody(Body):
+    platform = String()
+    mode = BodyField(lambda body, key: fields.string(body, key, "Normal"))
+    settings = Object(source="warehouse_settings")
+
+
+def _warehouse(body: dict, key: str) -> dict:
+    serializer = WarehouseBody(data=fields.obj(body, key) or {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class WorkspaceCreateBody(Body):
+    """The warehouse's keys (platform, mode, settings) come out beside the others."""
+
+    name = String()
+    profileSchema = AnyValue(source="profile_schema")
+    warehouse = BodyField(_warehouse)
+    uiPreferences = Object(source="ui_preferences")
+
+    def to_internal_value(self, body):
+        fields.obj(body, "warehouse")  # an object: checked before the name, as ever
+        data = super().to_internal_value(body)
+        data.update(data.pop("warehouse"))
+        return data
+
 class WorkspaceUpdateBody(Body):
     name = String()
     uiPreferences = Object(source="ui_preferences")

@@ -8,12 +8,12 @@ from ..services.identities import connection_identities
 from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
-from . import fields
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, query_int
 from .openapi import path_id as doc_id
 from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok, paging
 from .serializers import (ConnectionCreateBody, ConnectionSerializer, ConnectionTestBody, ConnectionUpdateBody,
-                          QueryBody, WorkspaceUpdateBody, connectors_json, identity_json, workspace_json)
+                          QueryBody, WorkspaceCreateBody, WorkspaceUpdateBody, connectors_json, identity_json,
+                          workspace_json)
 
 
 def connections_json(connections) -> list[dict]:
@@ -36,16 +36,7 @@ class WorkspaceViewSet(ApiViewSet):
     @operation("createWorkspace", "Create a workspace and initialize its warehouse", tag="Workspaces",
                scope=DOC_ORGANIZATION, request="WorkspaceCreate", ok="Created", errors=[422, 503])
     def create(self, request):
-        body = self.body()
-        warehouse = fields.obj(body, "warehouse") or {}
-        workspace = workspace_create(
-            name=fields.string(body, "name"),
-            profile_schema=body.get("profileSchema"),
-            platform=fields.string(warehouse, "platform"),
-            mode=fields.string(warehouse, "mode", "Normal"),
-            warehouse_settings=fields.obj(warehouse, "settings"),
-            ui_preferences=fields.obj(body, "uiPreferences"),
-        )
+        workspace = workspace_create(**self.validated(WorkspaceCreateBody))
         return ok({"id": workspace.id})
 
     @operation("getWorkspace", "The selected workspace", tag="Workspaces", ok="Workspace")

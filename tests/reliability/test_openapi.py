@@ -83,7 +83,8 @@ def test_the_documented_request_bodies_are_the_fields_the_serializers_read():
     serializers read the types, the document adds the services' rules)."""
     from pipelines.api import serializers
 
-    bodies = {"WorkspaceUpdate": serializers.WorkspaceUpdateBody, "ConnectionCreate": serializers.ConnectionCreateBody,
+    bodies = {"WorkspaceCreate": serializers.WorkspaceCreateBody, "WorkspaceUpdate": serializers.WorkspaceUpdateBody,
+              "ConnectionCreate": serializers.ConnectionCreateBody,
               "ConnectionTest": serializers.ConnectionTestBody, "ConnectionUpdate": serializers.ConnectionUpdateBody,
               "QueryRequest": serializers.QueryBody, "PipelineCreate": serializers.PipelineCreateBody,
               "PipelineUpdate": serializers.PipelineBody, "PipelineStatus": serializers.PipelineStatusBody,
