@@ -51,7 +51,8 @@ that can differ now are those of the changed identities (their `_kpid`, or for a
 kpid the log kept) and those that a changed identity now links to, transitively: the
 *expansion* starts from the changed identities and the members of their profiles (from
 `krenalis_profiles._identities`), looks up the identities linked to the changed ones (an index per
-identifier, the unique key for rule 1, then the mask test of rule 2 pair by pair), adds their
+identifier on (value, `_pk`), the unique key for rule 1, then the mask test of rule 2 pair by pair;
+never the changed identity itself, whose row is not fetched again), adds their
 whole profiles, and repeats from what it added until nothing is (an unchanged identity links only
 within its profile or to a changed one, so one round suffices in a consistent warehouse). The
 identities needed are read once into a temporary table. That set is closed under the links, so the
@@ -114,7 +115,7 @@ WRITE_BACK_CHUNK = 50000
 MAX_CHUNK_ATTEMPTS = 5
 REWRITE_MIN_ROWS = 50000        # PostgreSQL rewrites krenalis_identities when at least this many
 REWRITE_FRACTION = 0.2          # kpids, and this share of the identities, changed
-IDENTIFIER_INDEX = "krenalis_identities_ident_"   # + a digest of the column: the expansion's lookups
+IDENTIFIER_INDEX = "krenalis_identities_ident_"   # + a digest of its columns: the expansion's lookups
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,17 @@ class ResolutionBusy(Exception):
     """Another resolution holds the warehouse."""
 
 
+def identifier_index_columns(column: str) -> str:
+    """An identifier's index is on (the identifier, `_pk`): the expansion looks up the identities with
+    a changed identity's value *other than itself* by two index ranges (`_pk` below and above its
+    own), so it never fetches the changed rows again, nor prunes their pages (see expand)."""
+    return f"{_q(column)}, _pk"
+
+
 def identifier_index(column: str) -> str:
-    return IDENTIFIER_INDEX + hashlib.sha1(column.encode()).hexdigest()[:12]
+    # The digest covers the index's columns: an index of another shape (an older one on the column
+    # alone) has another name, and the next full resolution replaces it.
+    return IDENTIFIER_INDEX + hashlib.sha1(identifier_index_columns(column).encode()).hexdigest()[:12]
 
 
 class _Resolution:
@@ -292,25 +302,31 @@ class _Resolution:
         self.execute("CREATE TEMP TABLE ir_set (pk integer PRIMARY KEY)")
         self.execute(f"INSERT INTO ir_set SELECT _pk FROM ir_rows UNION {self.members_sql('ir_tk')}")
         front = "".join(f", {_q(name)} AS i{n}" for n, name in enumerate(identifiers, 1))
+        # The lookups never return an identity of the front itself (nor fetch its row: its page
+        # holds the row version the import replaced, and visiting it would prune the page then,
+        # writing it to the WAL): rule 1 skips its own pipeline, rule 2 reads the identifier's
+        # index, on (value, `_pk`), below and above its `_pk`.
         links = []
         if self._connections_with_pipelines():     # rule 1
             links.append("SELECT u._pk AS pk, u._kpid AS kpid FROM ir_front f JOIN ir_pipes p ON p.c = f.c "
-                         "JOIN krenalis_identities u ON u._pipeline = p.p AND u._identity_id = f.uid "
-                         "AND u._is_anonymous = f.anon")
+                         "AND p.p <> f.pipe JOIN krenalis_identities u ON u._pipeline = p.p "
+                         "AND u._identity_id = f.uid AND u._is_anonymous = f.anon")
         for j, name in enumerate(identifiers, 1):   # rule 2: equal on j, no common identifier before
             blocked = ""
             if j > 1:
                 mine = self._mask(j, lambda i: f"f.i{i}")
                 theirs = self._mask(j, lambda i: f"u.{_q(identifiers[i - 1])}")
                 blocked = f" WHERE ({mine} & {theirs}) = 0"
-            links.append(f"SELECT u._pk AS pk, u._kpid AS kpid FROM ir_front f JOIN krenalis_identities u "
-                         f"ON u.{_q(name)} = f.i{j}{blocked}")
+            for side in ("<", ">"):
+                links.append(f"SELECT u._pk AS pk, u._kpid AS kpid FROM ir_front f JOIN krenalis_identities u "
+                             f"ON u.{_q(name)} = f.i{j} AND u._pk {side} f.pk{blocked}")
         while links and self.scalar("SELECT count(*) FROM ir_new"):
             if self.scalar("SELECT count(*) FROM ir_set") > limit:
                 return "many changes"
             self.result.expansions += 1
-            self.execute("CREATE TEMP TABLE ir_front AS SELECT _pk AS pk, _connection AS c, _identity_id AS uid, "
-                         f"_is_anonymous AS anon{front} FROM ir_rows WHERE _pk IN (SELECT pk FROM ir_new)")
+            self.execute("CREATE TEMP TABLE ir_front AS SELECT _pk AS pk, _pipeline AS pipe, _connection AS c, "
+                         f"_identity_id AS uid, _is_anonymous AS anon{front} FROM ir_rows "
+                         "WHERE _pk IN (SELECT pk FROM ir_new)")
             self.execute("CREATE TEMP TABLE ir_link AS SELECT pk, kpid FROM (" + " UNION ".join(links) + ") l "
                          "WHERE NOT EXISTS (SELECT 1 FROM ir_set s WHERE s.pk = l.pk)")
             self.execute("CREATE TEMP TABLE ir_tknew AS SELECT DISTINCT kpid FROM ir_link l WHERE kpid IS NOT NULL "
@@ -546,7 +562,8 @@ class _Resolution:
                      (self.fingerprint, max(0, identities)))
 
     def identifier_indexes(self) -> None:
-        """An index per identifier (the expansion's lookups); those of former identifiers go."""
+        """An index per identifier, on (identifier, `_pk`) (the expansion's lookups); those of former
+        identifiers, or of another shape, go."""
         wanted = {identifier_index(name): name for name in self.spec.identifiers}
         existing = {name for name in self.index_names() if name.startswith(IDENTIFIER_INDEX)}
         if existing == set(wanted):
@@ -556,7 +573,8 @@ class _Resolution:
             for name in sorted(existing - set(wanted)):
                 self.execute(f"DROP INDEX {name}")
             for name, column in wanted.items():
-                self.execute(f"CREATE INDEX IF NOT EXISTS {name} ON krenalis_identities ({_q(column)})")
+                self.execute(f"CREATE INDEX IF NOT EXISTS {name} ON krenalis_identities "
+                             f"({identifier_index_columns(column)})")
             self.commit()
         except BaseException:
             self.rollback()

@@ -1,12 +1,16 @@
-"""The /v1 pipeline endpoints: the seed's create, update and get, plus list, delete, status, schedule."""
+"""The /v1 pipelines viewset: the seed's create, update and get, plus list, delete, status, schedule, and
+starting a run."""
+from rest_framework.decorators import action
+
 from ..lookback import format_lookback
 from ..models import Connection, Pipeline
 from ..selectors import pipeline_list, running_pipeline_ids
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
                                   pipeline_set_status, pipeline_update)
+from ..services.runs import run_start
 from . import fields
 from .openapi import operation, path_id as doc_id
-from .platform import ApiView, get_or_404, ok
+from .platform import ApiViewSet, get_or_404, ok
 
 PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.items()}
 
@@ -80,21 +84,23 @@ def pipeline_input(body: dict) -> PipelineInput:
     )
 
 
-class PipelineMixin:
+class PipelineViewSet(ApiViewSet):
+    lookup_url_kwarg = "pipeline_id"
+    view_names = {"list": "Pipelines", "retrieve": "Pipeline", "status": "Pipeline Status",
+                  "schedule": "Pipeline Schedule", "runs": "Pipeline Runs"}
+
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
         return get_or_404(Pipeline.objects.select_related("connection").filter(workspace=self.workspace),
                           pipeline_id, invalid='identifier "{value}" is not a valid pipeline identifier',
                           missing="pipeline {id} does not exist")
 
-
-class PipelinesView(ApiView):
     @operation("listPipelines", "The pipelines of the workspace, by name", tag="Pipelines", ok="PipelineList")
-    def get(self, request):
+    def list(self, request):
         return ok({"pipelines": pipelines_json(pipeline_list(workspace=self.workspace))})
 
     @operation("createPipeline", "Create a pipeline that imports users from a database", tag="Pipelines",
                request="PipelineCreate", ok="Created", errors=[422])
-    def post(self, request):
+    def create(self, request):
         body = self.body()
         if body.get("formatSettings", ...) is None:  # on create (only), null counts as absent (§7.4)
             del body["formatSettings"]
@@ -107,40 +113,44 @@ class PipelinesView(ApiView):
         )
         return ok({"id": pipeline.id})
 
-
-class PipelineView(PipelineMixin, ApiView):
     @operation("getPipeline", "A pipeline", tag="Pipelines", ok="Pipeline",
                parameters=[doc_id("pipeline_id", "pipeline")])
-    def get(self, request, pipeline_id):
+    def retrieve(self, request, pipeline_id):
         return ok(pipelines_json([self.get_pipeline(pipeline_id)])[0])
 
     @operation("updatePipeline", "Replace a pipeline", tag="Pipelines", request="PipelineUpdate", errors=[422],
                parameters=[doc_id("pipeline_id", "pipeline")])
-    def put(self, request, pipeline_id):
+    def update(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
         pipeline_update(pipeline=pipeline, data=pipeline_input(self.body()))
         return ok()
 
     @operation("deletePipeline", "Delete a pipeline and its imported identities", tag="Pipelines",
                parameters=[doc_id("pipeline_id", "pipeline")])
-    def delete(self, request, pipeline_id):
+    def destroy(self, request, pipeline_id):
         pipeline_delete(pipeline=self.get_pipeline(pipeline_id))
         return ok()
 
-
-class PipelineStatusView(PipelineMixin, ApiView):
     @operation("setPipelineStatus", "Enable or disable a pipeline", tag="Pipelines", request="PipelineStatus",
                parameters=[doc_id("pipeline_id", "pipeline")])
-    def put(self, request, pipeline_id):
+    @action(detail=True, methods=["put"])
+    def status(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
         pipeline_set_status(pipeline=pipeline, enabled=fields.boolean(self.body(), "enabled"))
         return ok()
 
-
-class PipelineScheduleView(PipelineMixin, ApiView):
     @operation("setPipelineSchedule", "Set or clear the schedule period", tag="Pipelines",
                request="PipelineSchedule", parameters=[doc_id("pipeline_id", "pipeline")])
-    def put(self, request, pipeline_id):
+    @action(detail=True, methods=["put"])
+    def schedule(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
         pipeline_set_schedule(pipeline=pipeline, period=self.body().get("period"))
         return ok()
+
+    @operation("startRun", "Start a run of the pipeline (it executes in the background)", tag="Runs",
+               request="RunStart", ok="Created", errors=[422], parameters=[doc_id("pipeline_id", "pipeline")])
+    @action(detail=True, methods=["post"])
+    def runs(self, request, pipeline_id):
+        pipeline = self.get_pipeline(pipeline_id)
+        run = run_start(pipeline=pipeline, incremental=fields.nullable_boolean(self.body(), "incremental"))
+        return ok({"id": run.id})

@@ -7,8 +7,9 @@ their workspace scope, and raise `pipelines.errors` exceptions; nothing here kno
 import secrets
 import socket
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
-from rest_framework import views
+from rest_framework import views, viewsets
 from rest_framework.response import Response
 
 from .. import errors
@@ -108,6 +109,13 @@ def _select_workspace(request, key, scope: str):
     return workspace
 
 
+class ApiSchema(AutoSchema):
+    """A viewset's `list` answers an object that holds the array (`{"connections": [...]}`), not an array."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class ApiView(views.APIView):
     """Base of every /v1 endpoint.
 
@@ -119,6 +127,7 @@ class ApiView(views.APIView):
     body_required = ("POST", "PUT")
     authentication_classes = ()
     permission_classes = ()
+    schema = ApiSchema()
 
     def initial(self, request, *args, **kwargs):
         self.format_kwarg = self.get_format_suffix(**kwargs)
@@ -155,6 +164,23 @@ class ApiView(views.APIView):
         return data
 
 
+class ApiViewSet(viewsets.ViewSetMixin, ApiView):
+    """Base of the /v1 viewsets: an `ApiView` (same checks, in the same order) whose methods are
+    actions on the router of `urls.py`. An `@action` may set `workspace_scope` and `body_required` for itself.
+
+    `view_names` gives each route the name its OPTIONS answer has always had (that of the APIView
+    it was), keyed by the first action of the route (`list`, `retrieve`, or the `@action`'s name)."""
+
+    lookup_value_regex = "[^/]+"  # any path segment: an identifier that is not one is a 400, not a 404
+    view_names: dict[str, str] = {}
+
+    def get_view_name(self):
+        return self.view_names[next(iter(self.action_map.values()))]
+
+    def get_view_description(self, html=False):
+        return ""
+
+
 def path_id(text: str, message: str) -> int:
     """A path identifier, or 400 with `message` (which may contain {value})."""
     value = parse_id(text)
@@ -162,6 +188,20 @@ def path_id(text: str, message: str) -> int:
         raise errors.BadRequest(message.format(value=text))
     return value
 
+
+
+def paging(params, name: str, default: int, low: int, high: int) -> int:
+    """The integer query parameter `name` (`default` when absent), or 400 unless in [low, high]."""
+    text = params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise errors.BadRequest(f"{name} is not valid") from None
+    if not low <= value <= high:
+        raise errors.BadRequest(f"{name} {value} is not valid")
+    return value
 
 def get_or_404(queryset, text: str, *, invalid: str, missing: str):
     """The object of `queryset` whose id is the path identifier `text`: 400 with `invalid` (which may

@@ -1,6 +1,7 @@
-"""The /v1 endpoints of profiles, the profile schema and identity resolution. Thin: parse, call a
+"""The /v1 viewsets of profiles (with the profile schema) and identity resolution. Thin: parse, call a
 service, shape."""
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.decorators import action
 
 from ..errors import BadRequest
 from ..services import identity_resolution as ir
@@ -8,8 +9,7 @@ from ..services import profiles
 from . import fields
 from .openapi import (ANY_OBJECT, BOOLEAN, DATE_TIME, INTEGER, SCHEMAS, STRING, _array, _id, _nullable, _object,
                       operation, query_int, ref)
-from .platform import ApiView, ok
-from .run_views import _paging
+from .platform import ApiViewSet, ok, paging
 from .serializers import identity_json
 
 # The components of these endpoints, added to those of the OpenAPI document.
@@ -67,10 +67,18 @@ def _flag(params, name: str) -> bool:
     return text == "true"
 
 
-class ProfilesView(ApiView):
+class ProfileViewSet(ApiViewSet):
+    """/v1/profiles, the profile schema, and a profile's attributes and identities (no profile object of
+    its own: /v1/profiles/<kpid> is no endpoint)."""
+
+    lookup_url_kwarg = "kpid"
+    view_names = {"list": "Profiles", "profile_schema": "Profile Schema", "schema_preview": "Profile Schema Preview",
+                  "schema_latest_alter": "Profile Schema Latest Alter", "attributes": "Profile Attributes",
+                  "identities": "Profile Identities"}
+
     @operation("listProfiles", "Profiles: selected properties, filtered, ordered, paged, with the total",
                tag="Profiles", ok="ProfileList", errors=[422, 503], parameters=PROFILES_PARAMETERS)
-    def get(self, request):
+    def list(self, request):
         params = request.query_params
         return ok(profiles.profiles_list(
             workspace=self.workspace,
@@ -78,27 +86,50 @@ class ProfilesView(ApiView):
             filter_text=params.get("filter"),
             order=params.get("order"),
             order_desc=_flag(params, "orderDesc"),
-            first=_paging(params, "first", 0, 0, 2**31 - 1),
-            limit=_paging(params, "limit", 100, 1, 1000),
+            first=paging(params, "first", 0, 0, 2**31 - 1),
+            limit=paging(params, "limit", 100, 1, 1000),
         ))
 
-
-class ProfileAttributesView(ApiView):
     @operation("getProfileAttributes", "The attributes of a profile", tag="Profiles", ok="ProfileAttributes",
                errors=[422, 503], parameters=[KPID])
-    def get(self, request, kpid):
+    @action(detail=True)
+    def attributes(self, request, kpid):
         return ok(profiles.profile_attributes(workspace=self.workspace, kpid=kpid))
 
-
-class ProfileIdentitiesView(ApiView):
     @operation("listProfileIdentities", "The identities merged into a profile, newest first", tag="Profiles",
                ok="Identities", errors=[422, 503], parameters=[KPID, *PAGING])
-    def get(self, request, kpid):
+    @action(detail=True)
+    def identities(self, request, kpid):
         params = request.query_params
         items, total = profiles.profile_identities(workspace=self.workspace, kpid=kpid,
-                                                   first=_paging(params, "first", 0, 0, 2**31 - 1),
-                                                   limit=_paging(params, "limit", 100, 1, 1000))
+                                                   first=paging(params, "first", 0, 0, 2**31 - 1),
+                                                   limit=paging(params, "limit", 100, 1, 1000))
         return ok({"identities": [identity_json(i) for i in items], "total": total})
+
+    @operation("getProfileSchema", "The profile schema of the workspace", tag="Profiles", ok="Type")
+    @action(detail=False, url_path="schema")
+    def profile_schema(self, request):
+        return ok(self.workspace.profile_schema)
+
+    @operation("updateProfileSchema", "Change the profile schema: add, drop and rename warehouse columns",
+               tag="Profiles", request="ProfileSchemaChange", errors=[422, 503])
+    @profile_schema.mapping.put
+    def update_schema(self, request):
+        profiles.profile_schema_update(workspace=self.workspace, **_schema_change(self.body()))
+        return ok()
+
+    @operation("previewProfileSchema", "The statements a profile schema change would run, and the pipelines it "
+               "would misalign", tag="Profiles", request="ProfileSchemaChange", ok="ProfileSchemaPreview",
+               errors=[422])
+    @action(detail=False, methods=["put"], url_path="schema/preview")
+    def schema_preview(self, request):
+        return ok(profiles.profile_schema_preview(workspace=self.workspace, **_schema_change(self.body())))
+
+    @operation("getLatestProfileSchemaAlter", "The latest profile schema change", tag="Profiles",
+               ok="ProfileSchemaAlter")
+    @action(detail=False, url_path="schema/latest-alter")
+    def schema_latest_alter(self, request):
+        return ok(profiles.profile_schema_latest_alter(self.workspace))
 
 
 def _schema_change(body: dict) -> dict:
@@ -106,62 +137,38 @@ def _schema_change(body: dict) -> dict:
             "re_paths": body.get("rePaths")}
 
 
-class ProfileSchemaView(ApiView):
-    @operation("getProfileSchema", "The profile schema of the workspace", tag="Profiles", ok="Type")
-    def get(self, request):
-        return ok(self.workspace.profile_schema)
+class IdentityResolutionViewSet(ApiViewSet):
+    """/v1/identity-resolution: its settings, a start, the latest (no list of its own)."""
 
-    @operation("updateProfileSchema", "Change the profile schema: add, drop and rename warehouse columns",
-               tag="Profiles", request="ProfileSchemaChange", errors=[422, 503])
-    def put(self, request):
-        profiles.profile_schema_update(workspace=self.workspace, **_schema_change(self.body()))
-        return ok()
+    view_names = {"resolution_settings": "Identity Resolution Settings", "start": "Identity Resolution Start",
+                  "latest": "Identity Resolution Latest"}
 
-
-class ProfileSchemaPreviewView(ApiView):
-    @operation("previewProfileSchema", "The statements a profile schema change would run, and the pipelines it "
-               "would misalign", tag="Profiles", request="ProfileSchemaChange", ok="ProfileSchemaPreview",
-               errors=[422])
-    def put(self, request):
-        return ok(profiles.profile_schema_preview(workspace=self.workspace, **_schema_change(self.body())))
-
-
-class ProfileSchemaLatestAlterView(ApiView):
-    @operation("getLatestProfileSchemaAlter", "The latest profile schema change", tag="Profiles",
-               ok="ProfileSchemaAlter")
-    def get(self, request):
-        return ok(profiles.profile_schema_latest_alter(self.workspace))
-
-
-class IdentityResolutionSettingsView(ApiView):
     @operation("getIdentityResolutionSettings", "The identity resolution settings", tag="Identity resolution",
                ok="IdentityResolutionSettings")
-    def get(self, request):
+    @action(detail=False, url_path="settings")
+    def resolution_settings(self, request):
         return ok(ir.identity_resolution_settings(self.workspace))
 
     @operation("updateIdentityResolutionSettings", "Set the identifiers and whether imports resolve identities",
                tag="Identity resolution", request="IdentityResolutionSettingsUpdate", errors=[422])
-    def put(self, request):
+    @resolution_settings.mapping.put
+    def update_settings(self, request):
         body = self.body()
         ir.identity_resolution_update_settings(workspace=self.workspace,
                                                run_on_batch_import=fields.boolean(body, "runOnBatchImport"),
                                                identifiers=body.get("identifiers"))
         return ok()
 
-
-class IdentityResolutionStartView(ApiView):
-    body_required = ()
-
     @operation("startIdentityResolution", "Start an identity resolution (it executes in the background)",
                tag="Identity resolution", errors=[422])
-    def post(self, request):
+    @action(detail=False, methods=["post"], body_required=())
+    def start(self, request):
         ir.identity_resolution_start(workspace=self.workspace)
         return ok()
 
-
-class IdentityResolutionLatestView(ApiView):
     @operation("getLatestIdentityResolution", "The latest identity resolution: start and end times, kind, "
                "identities regrouped and profiles written",
                tag="Identity resolution", ok="IdentityResolutionLatest")
-    def get(self, request):
+    @action(detail=False)
+    def latest(self, request):
         return ok(ir.identity_resolution_latest(self.workspace))

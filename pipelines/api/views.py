@@ -1,27 +1,34 @@
-"""The /v1 endpoints of workspaces, connectors and connections. Thin: parse, call a service, shape."""
+"""The /v1 viewsets of workspaces, connectors and connections. Thin: parse, call a service, shape."""
+from rest_framework.decorators import action
+
 from ..models import Connection, Workspace
 from ..selectors import connection_list, pipeline_list, running_pipeline_ids
 from ..services.connections import connection_create, connection_delete, connection_rename, connection_test
+from ..services.identities import connection_identities
 from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
 from . import fields
-from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, path_id as doc_id
-from .platform import OPTIONAL, ORGANIZATION, ApiView, client_gone, get_or_404, ok
+from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, query_int
+from .openapi import path_id as doc_id
+from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok, paging
 from .pipeline_views import pipelines_json
-from .serializers import connection_json, connectors_json, workspace_json
+from .serializers import connection_json, connectors_json, identity_json, workspace_json
 
 
-class WorkspacesView(ApiView):
+class WorkspaceViewSet(ApiViewSet):
+    """/v1/workspaces (the organization's) and /v1/workspaces/current (the selected one)."""
+
     workspace_scope = ORGANIZATION
+    view_names = {"list": "Workspaces", "current": "Current Workspace"}
 
     @operation("listWorkspaces", "List the workspaces", tag="Workspaces", scope=DOC_ORGANIZATION, ok="WorkspaceList")
-    def get(self, request):
+    def list(self, request):
         return ok({"workspaces": [workspace_json(w) for w in Workspace.objects.all()]})
 
     @operation("createWorkspace", "Create a workspace and initialize its warehouse", tag="Workspaces",
                scope=DOC_ORGANIZATION, request="WorkspaceCreate", ok="Created", errors=[422, 503])
-    def post(self, request):
+    def create(self, request):
         body = self.body()
         warehouse = fields.obj(body, "warehouse") or {}
         workspace = workspace_create(
@@ -34,47 +41,59 @@ class WorkspacesView(ApiView):
         )
         return ok({"id": workspace.id})
 
-
-class CurrentWorkspaceView(ApiView):
     @operation("getWorkspace", "The selected workspace", tag="Workspaces", ok="Workspace")
-    def get(self, request):
+    @action(detail=False, workspace_scope=WORKSPACE)
+    def current(self, request):
         return ok(workspace_json(self.workspace))
 
     @operation("updateWorkspace", "Rename the workspace, set its UI preferences", tag="Workspaces",
                request="WorkspaceUpdate")
-    def put(self, request):
+    @current.mapping.put
+    def update_current(self, request):
         body = self.body()
         workspace_update(workspace=self.workspace, name=fields.string(body, "name"),
                          ui_preferences=fields.obj(body, "uiPreferences"))
         return ok()
 
     @operation("deleteWorkspace", "Delete the workspace with its connections and pipelines", tag="Workspaces")
-    def delete(self, request):
+    @current.mapping.delete
+    def delete_current(self, request):
         workspace_delete(workspace=self.workspace)
         return ok()
 
 
-class ConnectorsView(ApiView):
+class ConnectorViewSet(ApiViewSet):
     workspace_scope = OPTIONAL
+    view_names = {"list": "Connectors"}
 
     @operation("listConnectors", "The database connectors", tag="Connectors", scope=DOC_OPTIONAL,
                ok="ConnectorList")
-    def get(self, request):
+    def list(self, request):
         return ok({"connectors": connectors_json()})
 
 
-class TransformationLanguagesView(ApiView):
+class TransformationLanguageViewSet(ApiViewSet):
     workspace_scope = OPTIONAL
+    view_names = {"list": "Transformation Languages"}
 
     @operation("listTransformationLanguages", "The enabled transformation languages", tag="System",
                scope=DOC_OPTIONAL, ok="Languages")
-    def get(self, request):
+    def list(self, request):
         return ok({"languages": enabled_languages()})
 
 
-class ConnectionsView(ApiView):
+class ConnectionViewSet(ApiViewSet):
+    lookup_url_kwarg = "connection_id"
+    view_names = {"list": "Connections", "test": "Connection Test", "retrieve": "Connection",
+                  "query": "Connection Query", "identities": "Connection Identities"}
+
+    def get_connection(self, connection_id: str) -> Connection:
+        return get_or_404(Connection.objects.filter(workspace=self.workspace), connection_id,
+                          invalid='connection identifier "{value}" is not valid',
+                          missing="connection {id} does not exist")
+
     @operation("listConnections", "The connections of the workspace", tag="Connections", ok="ConnectionList")
-    def get(self, request):
+    def list(self, request):
         connections = list(connection_list(workspace=self.workspace))
         running = running_pipeline_ids([p.id for c in connections for p in c.pipelines.all()])
         return ok({"connections": [connection_json(c, pipelines_json(c.pipelines.all(), running))
@@ -82,7 +101,7 @@ class ConnectionsView(ApiView):
 
     @operation("createConnection", "Create a source connection (its settings are tested first)",
                tag="Connections", request="ConnectionCreate", ok="Created", errors=[422, 503])
-    def post(self, request):
+    def create(self, request):
         body = self.body()
         connection = connection_create(
             workspace=self.workspace,
@@ -97,37 +116,27 @@ class ConnectionsView(ApiView):
         )
         return ok({"id": connection.id})
 
-
-class ConnectionTestView(ApiView):
     @operation("testConnection", "Test connection settings without saving them, with warnings about the login",
                tag="Connections", request="ConnectionTest", ok="ConnectionTestResult", errors=[422, 503],
                description="Beyond the reference: connects with the settings as createConnection does (same "
                            "errors) and saves nothing. The warnings say when the login can do more than read "
                            "the source; a user that can only read is the real defence of the source database.")
-    def post(self, request):
+    @action(detail=False, methods=["post"])
+    def test(self, request):
         body = self.body()
         return ok({"warnings": connection_test(connector=fields.string(body, "connector"),
                                                settings=fields.obj(body, "settings"))})
 
-
-class ConnectionMixin:
-    def get_connection(self, connection_id: str) -> Connection:
-        return get_or_404(Connection.objects.filter(workspace=self.workspace), connection_id,
-                          invalid='connection identifier "{value}" is not valid',
-                          missing="connection {id} does not exist")
-
-
-class ConnectionView(ConnectionMixin, ApiView):
     @operation("getConnection", "A connection, with its pipelines", tag="Connections", ok="Connection",
                parameters=[doc_id("connection_id", "connection")])
-    def get(self, request, connection_id):
+    def retrieve(self, request, connection_id):
         connection = self.get_connection(connection_id)
         return ok(connection_json(connection, pipelines_json(pipeline_list(workspace=self.workspace,
                                                                            connection=connection))))
 
     @operation("updateConnection", "Rename a connection", tag="Connections", request="ConnectionUpdate",
                parameters=[doc_id("connection_id", "connection")])
-    def put(self, request, connection_id):
+    def update(self, request, connection_id):
         connection = self.get_connection(connection_id)
         body = self.body()
         connection_rename(connection=connection, name=fields.string(body, "name"),
@@ -137,17 +146,29 @@ class ConnectionView(ConnectionMixin, ApiView):
 
     @operation("deleteConnection", "Delete a connection, its pipelines and imported identities",
                tag="Connections", parameters=[doc_id("connection_id", "connection")])
-    def delete(self, request, connection_id):
+    def destroy(self, request, connection_id):
         connection_delete(connection=self.get_connection(connection_id))
         return ok()
 
-
-class ConnectionQueryView(ConnectionMixin, ApiView):
     @operation("previewQuery", "Run a query on the source: rows, schema and issues", tag="Connections",
                request="QueryRequest", ok="QueryResult", errors=[422, 429, 503],
                parameters=[doc_id("connection_id", "connection")])
-    def post(self, request, connection_id):
+    @action(detail=True, methods=["post"])
+    def query(self, request, connection_id):
         connection = self.get_connection(connection_id)
         body = self.body()
         return ok(preview_query(connection=connection, query=fields.string(body, "query"),
                                 limit=fields.integer(body, "limit", 0), client_gone=client_gone(request)))
+
+    @operation("listConnectionIdentities", "The identities imported through a connection, newest first",
+               tag="Connections", ok="Identities", errors=[422, 503],
+               parameters=[doc_id("connection_id", "connection"), query_int("first", "offset", 0, 2**31 - 1),
+                           query_int("limit", "page size", 1, 1000)])
+    @action(detail=True)
+    def identities(self, request, connection_id):
+        connection = self.get_connection(connection_id)
+        first = paging(request.query_params, "first", 0, 0, 2**31 - 1)
+        limit = paging(request.query_params, "limit", 100, 1, 1000)
+        items, total = connection_identities(workspace=self.workspace, connection=connection, first=first,
+                                             limit=limit)
+        return ok({"identities": [identity_json(i) for i in items], "total": total})

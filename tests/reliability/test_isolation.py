@@ -6,7 +6,7 @@ import re
 import uuid
 
 import pytest
-from django.urls import URLPattern
+from django.urls import URLResolver
 
 from pipelines.api import urls as api_urls
 from pipelines.api.platform import UnknownPathView
@@ -22,19 +22,37 @@ MISSING = {"connection_id": "connection {} does not exist", "pipeline_id": "pipe
            "run_id": "pipeline run {} does not exist", "kpid": 'profile "{}" does not exist'}
 
 
+def routes(patterns=None, prefix: str = ""):
+    """(path template, view class, methods) of every route the URL configuration serves, through the
+    router's includes: a viewset's methods are those its route maps to actions, with the action's
+    own attributes (body_required, workspace_scope) set on a subclass."""
+    for pattern in api_urls.urlpatterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            yield from routes(pattern.url_patterns, prefix + str(pattern.pattern))
+            continue
+        route = prefix + str(pattern.pattern)
+        route = re.sub(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)", lambda m: "{%s}" % (m[1] or m[2]), route)
+        path = "/" + route.replace("^", "").replace("$", "")
+        callback = pattern.callback
+        view = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+        if view is None:
+            continue
+        actions = getattr(callback, "actions", None)
+        if actions is not None:
+            view = type(view.__name__, (view,), dict(getattr(callback, "initkwargs", {})))
+            yield path, view, [m for m in METHODS if m in actions]
+        else:
+            yield path, view, [m for m in METHODS if hasattr(view, m)]
+
+
 def endpoints() -> list[tuple[str, str]]:
     """(METHOD, /v1 path template) of every endpoint the URL configuration serves."""
     found = []
-    for pattern in api_urls.urlpatterns:
-        if not isinstance(pattern, URLPattern):
+    for path, view, methods in routes():
+        if view is UnknownPathView or path.startswith(("/v1/openapi", "/v1/docs")):
             continue
-        view = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
-        route = str(pattern.pattern)
-        if view is None or view is UnknownPathView or route.startswith(("v1/openapi", "v1/docs")):
-            continue
-        path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
-        for method in METHODS:
-            if hasattr(view, method) and (method.upper(), path) not in found:
+        for method in methods:
+            if (method.upper(), path) not in found:
                 found.append((method.upper(), path))
     return found
 

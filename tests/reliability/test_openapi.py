@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from pipelines.api import openapi, profile_views
-from tests.reliability.test_isolation import endpoints
+from tests.reliability.test_isolation import endpoints, routes
 
 # Views whose documentation belongs to their own module (identity resolution, profiles): reported
 # here while they have none, not failed.
@@ -21,14 +21,9 @@ def served_document() -> dict:
 
 
 def view_of(method: str, path: str):
-    from pipelines.api import urls
-
-    route = path.lstrip("/")
-    for pattern in urls.urlpatterns:
-        if re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern)) == route:
-            view = getattr(pattern.callback, "view_class", None)
-            if view is not None and hasattr(view, method.lower()):
-                return view
+    for route, view, methods in routes():
+        if route == path and method.lower() in methods:
+            return view
     return None
 
 

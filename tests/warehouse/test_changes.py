@@ -6,7 +6,7 @@ import pytest
 
 from pipelines.types import parse_type
 from tests.warehouse.test_resolution import (  # noqa: F401 (wh, pg_wh: the fixtures)
-    COLUMNS, SCHEMA, SCHEMA_JSON, T0, kpid_of, pg_wh, resolve, sql, wh, write,
+    COLUMNS, SCHEMA, SCHEMA_JSON, T0, groups, kpid_of, pg_wh, resolve, sql, wh, write,
 )
 from warehouse import changes
 from warehouse.alter_schema import alter_statements, plan_schema_change
@@ -28,6 +28,24 @@ def pk_of(wh, pipeline, identity_id) -> int:
 
 def state(wh) -> tuple:
     return tuple(sql(wh, "SELECT spec IS NOT NULL, identities FROM krenalis_resolution_state")[0])
+
+
+def test_an_incremental_resolution_finds_every_link_of_the_changed_identities(wh):
+    """The expansion's lookups skip each changed identity itself (its own pipeline for rule 1, its
+    own `_pk` in the identifier's index for rule 2), never its links: to an older identity of
+    another pipeline of its connection, to an older or a newer identity with its identifier."""
+    write(wh, 1, 10, [("u1", 1, {"email": "a@example.com"}), ("u2", 1, {"email": "b@example.com"}),
+                      ("u3", 1, {"email": "c@example.com"})])
+    write(wh, 3, 20, [("w", 1, {"email": "d@example.com"})])
+    assert resolve(wh).kind == FULL
+    write(wh, 2, 10, [("u1", 2, {"phone": "1"})])                    # rule 1, the same user of connection 10
+    write(wh, 3, 20, [("v", 2, {"email": "b@example.com"})], run=2)    # a new identity, an older one's email
+    write(wh, 1, 10, [("u3", 2, {"email": "d@example.com"})], run=2, columns=["email"])   # a newer one's
+    assert pk_of(wh, 1, "u3") < pk_of(wh, 3, "w") and pk_of(wh, 1, "u2") < pk_of(wh, 3, "v")
+    result = resolve(wh)
+    assert (result.kind, result.identities) == (INCREMENTAL, 6)   # the 3 written, the 3 they link to
+    assert groups(wh) == {frozenset({(1, "u1"), (2, "u1")}), frozenset({(1, "u2"), (3, "v")}),
+                          frozenset({(1, "u3"), (3, "w")})}
 
 
 def test_writes_record_the_identities_they_insert_and_change(wh):

@@ -483,7 +483,7 @@ def test_many_new_kpids_rewrite_the_identities_table_on_postgresql(pg_wh, monkey
     # ... plus one index per identifier, for the lookups of incremental resolutions.
     assert sorted(row[0].split(" USING btree ")[1] for row in sql(
         wh, "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'krenalis_identities_ident_%'")) == [
-        "(customer)", "(email)", "(phone)"]
+        "(customer, _pk)", "(email, _pk)", "(phone, _pk)"]
     assert sql(wh, "SELECT _pk, _pipeline, _identity_id, name FROM krenalis_identities ORDER BY _pk") == before_rows
     # The writer's upsert and the identity column still work on the new table.
     write(wh, 1, 10, [("u0", 99, {"email": "u0@example.com", "name": "again"}), ("new", 99, {"email": "x"})], run=2)
