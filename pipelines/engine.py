@@ -669,8 +669,9 @@ class _Run:
             writer.unset(plan.columns_to_unset)
         self.first_import = self.full_run and not writer.has_identities()
         # A full run into identities that exist writes them at its end, all at once (only what
-        # changed): on one connection, which just stages its rows meanwhile.
-        self.staged = self.full_run and not self.first_import and writer.stage_full_run()
+        # changed); a first import into an empty warehouse loads a new table and swaps it in at its
+        # end: both on one connection (the backend says whether it does either).
+        self.staged = self.full_run and writer.stage_full_run()
         self.cursor = read_from(plan.cursor, plan.lookback_seconds) if plan.incremental else None
         self.read_row = _row_reader(plan, index, now, self.cursor)
         self.in_names = [p.name for p in plan.in_schema.properties]

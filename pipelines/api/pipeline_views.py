@@ -2,8 +2,7 @@
 starting a run."""
 from rest_framework.decorators import action
 
-from ..lookback import format_lookback
-from ..models import Connection, Pipeline
+from ..models import Pipeline
 from ..selectors import pipeline_list, running_pipeline_ids
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
                                   pipeline_set_status, pipeline_update)
@@ -11,58 +10,14 @@ from ..services.runs import run_start
 from . import fields
 from .openapi import operation, path_id as doc_id
 from .platform import ApiViewSet, get_or_404, ok
-
-PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.items()}
-
-
-def pipeline_json(pipeline: Pipeline, *, running: bool = False) -> dict:
-    """The seed's GET /v1/pipelines/:id object, keys in the seed's order (and the look-back when set)."""
-    if pipeline.has_function:
-        transformation = {"mapping": None, "function": {
-            "source": pipeline.function_source,
-            "language": pipeline.function_language,
-            "preserveJSON": pipeline.function_preserve_json,
-            "inPaths": pipeline.function_in_paths,
-            "outPaths": pipeline.function_out_paths,
-        }}
-    else:
-        transformation = {"mapping": pipeline.transformation_mapping, "function": None}
-    scheduled = pipeline.schedule_period != 0
-    return {
-        "id": pipeline.id,
-        "name": pipeline.name,
-        "connector": pipeline.connection.connector,
-        "connectorType": Connection.CONNECTOR_TYPE,
-        "connection": pipeline.connection_id,
-        "connectionRole": pipeline.connection.role,
-        "target": pipeline.target,
-        "enabled": pipeline.enabled,
-        "query": pipeline.query,
-        "userIDColumn": pipeline.user_id_column,
-        "updatedAtColumn": pipeline.updated_at_column or None,
-        "updatedAtFormat": pipeline.updated_at_format or None,
-        "incremental": pipeline.incremental,
-        "transformation": transformation,
-        "inSchema": pipeline.in_schema,
-        "outSchema": pipeline.out_schema,
-        "running": running,
-        "scheduleStart": pipeline.schedule_start if scheduled else None,
-        "schedulePeriod": PERIOD_NAMES.get(pipeline.schedule_period) if scheduled else None,
-    } | _lookback(pipeline)
-
-
-def _lookback(pipeline: Pipeline) -> dict:
-    """Beyond the seed, shown only when set: with the look-back off the object is the seed's."""
-    return {"updatedAtLookback": format_lookback(pipeline.updated_at_lookback)} if pipeline.updated_at_lookback \
-        else {}
-
+from .serializers import PipelineSerializer
 
 def pipelines_json(pipelines, running: set[int] | None = None) -> list[dict]:
     """`running`: the ids of those with a live run (read here when not given)."""
     pipelines = list(pipelines)
     if running is None:
         running = running_pipeline_ids([p.id for p in pipelines])
-    return [pipeline_json(p, running=p.id in running) for p in pipelines]
+    return PipelineSerializer(pipelines, many=True, context={"running": running}).data
 
 
 def pipeline_input(body: dict) -> PipelineInput:

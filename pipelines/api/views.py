@@ -2,7 +2,7 @@
 from rest_framework.decorators import action
 
 from ..models import Connection, Workspace
-from ..selectors import connection_list, pipeline_list, running_pipeline_ids
+from ..selectors import connection_list, running_pipeline_ids
 from ..services.connections import connection_create, connection_delete, connection_rename, connection_test
 from ..services.identities import connection_identities
 from ..services.pipelines import enabled_languages
@@ -12,8 +12,14 @@ from . import fields
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, query_int
 from .openapi import path_id as doc_id
 from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok, paging
-from .pipeline_views import pipelines_json
-from .serializers import connection_json, connectors_json, identity_json, workspace_json
+from .serializers import ConnectionSerializer, connectors_json, identity_json, workspace_json
+
+
+def connections_json(connections) -> list[dict]:
+    """`connections` with their pipelines prefetched (selectors.connection_list)."""
+    connections = list(connections)
+    running = running_pipeline_ids([p.id for c in connections for p in c.pipelines.all()])
+    return ConnectionSerializer(connections, many=True, context={"running": running}).data
 
 
 class WorkspaceViewSet(ApiViewSet):
@@ -87,17 +93,17 @@ class ConnectionViewSet(ApiViewSet):
     view_names = {"list": "Connections", "test": "Connection Test", "retrieve": "Connection",
                   "query": "Connection Query", "identities": "Connection Identities"}
 
-    def get_connection(self, connection_id: str) -> Connection:
-        return get_or_404(Connection.objects.filter(workspace=self.workspace), connection_id,
+    def get_connection(self, connection_id: str, connections=None) -> Connection:
+        """The connection of the path, of `connections` (default: all those of the workspace)."""
+        if connections is None:
+            connections = Connection.objects.filter(workspace=self.workspace)
+        return get_or_404(connections, connection_id,
                           invalid='connection identifier "{value}" is not valid',
                           missing="connection {id} does not exist")
 
     @operation("listConnections", "The connections of the workspace", tag="Connections", ok="ConnectionList")
     def list(self, request):
-        connections = list(connection_list(workspace=self.workspace))
-        running = running_pipeline_ids([p.id for c in connections for p in c.pipelines.all()])
-        return ok({"connections": [connection_json(c, pipelines_json(c.pipelines.all(), running))
-                                   for c in connections]})
+        return ok({"connections": connections_json(connection_list(workspace=self.workspace))})
 
     @operation("createConnection", "Create a source connection (its settings are tested first)",
                tag="Connections", request="ConnectionCreate", ok="Created", errors=[422, 503])
@@ -130,9 +136,8 @@ class ConnectionViewSet(ApiViewSet):
     @operation("getConnection", "A connection, with its pipelines", tag="Connections", ok="Connection",
                parameters=[doc_id("connection_id", "connection")])
     def retrieve(self, request, connection_id):
-        connection = self.get_connection(connection_id)
-        return ok(connection_json(connection, pipelines_json(pipeline_list(workspace=self.workspace,
-                                                                           connection=connection))))
+        connection = self.get_connection(connection_id, connection_list(workspace=self.workspace))
+        return ok(connections_json([connection])[0])
 
     @operation("updateConnection", "Rename a connection", tag="Connections", request="ConnectionUpdate",
                parameters=[doc_id("connection_id", "connection")])
