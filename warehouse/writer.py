@@ -72,10 +72,11 @@ class IdentityWriter:
         raise NotImplementedError
 
     def stage_full_run(self) -> bool:
-        """Asked once, before the first write of a full run into a pipeline that has identities:
-        whether this writer stages the run's writes and keeps (nothing reaches the identities
-        meanwhile) until `finish_full_run` applies them in one transaction. A backend that
-        cannot (or where it is not faster) answers False and writes as usual."""
+        """Asked once, before the first write of a full run: whether this writer stages the run's
+        writes and keeps (nothing reaches the identities meanwhile) until `finish_full_run` applies
+        them in one transaction. A backend that cannot (or where it is not faster) answers False
+        and writes as usual. PostgreSQL stages a full run into a pipeline that has identities, and
+        loads a new table for a first import into an empty warehouse."""
         return False
 
     def finish_full_run(self, *, purge: bool) -> int:

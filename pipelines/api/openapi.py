@@ -1,19 +1,25 @@
 """The OpenAPI description of /v1: component schemas, the error body, and `operation(...)`, the
 `extend_schema` decorator every view method carries.
 
-drf-spectacular builds the document from the views (`GET /v1/openapi.json`, UI at `/v1/docs`);
+drf-spectacular builds the document from the viewsets (`GET /v1/openapi.json`, UI at `/v1/docs`);
 their decorators name the components defined here, and `postprocess` (a drf-spectacular
 post-processing hook, see settings) adds the components, the Bearer security scheme, and marks
-request bodies required. Response schemas are exact (they are what the API returns, checked by
+request bodies required. The components of the API objects (Workspace, Connector, Connection,
+Function, Pipeline, Run, Identity) are built from the output serializers' fields
+(`_serializer_schema`: names, order, types, bounds, choices, help_text, nullability), with
+`OVERRIDES` for what a field cannot say; the request bodies and the list envelopes are written here.
+Response schemas are exact (they are what the API returns, checked by
 tests/reliability/test_bad_input.py with schemathesis); request schemas describe valid bodies,
 while the server also answers any other body with a documented 400.
 """
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 
 from ..connectors.mysql import SSL_MODES as MYSQL_SSL_MODES
 from ..connectors.postgresql import SSL_MODES as PG_SSL_MODES
 from ..steps import STEP_NAMES
+from . import serializers as api_serializers
 
 MAX_ID = 2**31 - 1
 KINDS = ["string", "boolean", "int", "float", "decimal", "datetime", "date", "time", "year", "uuid", "json", "ip",
@@ -73,6 +79,89 @@ INTEGER = {"type": "integer"}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 DATE_TIME = {"type": "string", "format": "date-time"}
 
+
+# --------------------------------------------------------------------------- schemas of the serializers
+
+def _field_schema(field) -> dict:
+    """The JSON schema of a serializer field: from its class, bounds, choices, help_text, allow_null."""
+    if isinstance(field, serializers.ListSerializer):
+        schema = _array(_field_schema(field.child))
+    elif isinstance(field, serializers.Serializer):
+        name = COMPONENTS.get(type(field))
+        schema = ref(name) if name else _serializer_schema(type(field))
+    elif isinstance(field, api_serializers.ConstantField):
+        value = field.value
+        schema = (_array(STRING) if isinstance(value, list) else BOOLEAN if isinstance(value, bool) else STRING)
+        if field.choices:
+            schema = {**schema, "enum": list(field.choices)}
+    elif isinstance(field, serializers.SerializerMethodField):
+        method = getattr(field.parent, field.method_name)
+        schema = {str: STRING, bool: BOOLEAN, int: INTEGER}[method.__annotations__["return"]]
+    elif isinstance(field, serializers.ListField):
+        schema = _array(_field_schema(field.child))
+        if field.min_length is not None:
+            schema["minItems"] = field.min_length
+        if field.max_length is not None:
+            schema["maxItems"] = field.max_length
+    elif isinstance(field, serializers.ChoiceField):
+        schema = {"type": "string", "enum": list(field.choices)}
+    elif isinstance(field, serializers.IntegerField):
+        schema = dict(INTEGER)
+        if field.min_value is not None:
+            schema["minimum"] = field.min_value
+        if field.max_value is not None:
+            schema["maximum"] = field.max_value
+    else:
+        schema = next(schema for kind, schema in FIELD_SCHEMAS if isinstance(field, kind))
+    if field.help_text:
+        schema = {**schema, "description": str(field.help_text)}
+    if field.allow_null:
+        schema = _nullable(schema)
+    return schema
+
+
+def _serializer_schema(serializer_class, overrides=None) -> dict:
+    """The object schema of an output serializer: its fields in order, required unless optional."""
+    fields = serializer_class().fields
+    properties = {name: (overrides or {}).get(name) or _field_schema(field) for name, field in fields.items()}
+    required = [name for name in fields if name not in serializer_class.optional_fields]
+    return _object(properties, required, description=serializer_class.schema_description or "")
+
+FIELD_SCHEMAS = [  # the field classes whose schema is always the same, most specific first
+    (api_serializers.TypeField, ref("Type")),
+    (api_serializers.StringMapField, {"type": "object", "additionalProperties": STRING}),
+    (api_serializers.ObjectField, ANY_OBJECT),
+    (api_serializers.LookbackField, LOOKBACK),
+    (api_serializers.TimeField, DATE_TIME),
+    (serializers.BooleanField, BOOLEAN),
+    (serializers.CharField, STRING),
+]
+# The serializers documented as components of their own (elsewhere they are a $ref).
+COMPONENTS = {
+    api_serializers.WorkspaceSerializer: "Workspace",
+    api_serializers.ConnectorSerializer: "Connector",
+    api_serializers.ConnectionSerializer: "Connection",
+    api_serializers.FunctionSerializer: "Function",
+    api_serializers.PipelineSerializer: "Pipeline",
+    api_serializers.RunSerializer: "Run",
+    api_serializers.IdentitySerializer: "Identity",
+}
+# What the fields alone cannot say.
+OVERRIDES = {
+    "Connector": {"asSource": _nullable(_object({"targets": _array(STRING), "hasSettings": BOOLEAN,
+                                                 "sampleQuery": STRING, "webhooksPer": STRING, "summary": STRING},
+                                                extra=True)),
+                  "asDestination": _nullable(ANY_OBJECT)},
+    "Connection": {"strategy": _nullable(STRING), "sendingMode": _nullable(STRING)},
+    "Pipeline": {"updatedAtLookback": {**LOOKBACK, "description": "Only when set: " + LOOKBACK["description"]}},
+}
+
+
+def _component(name: str) -> dict:
+    serializer_class = next(cls for cls, component in COMPONENTS.items() if component == name)
+    return _serializer_schema(serializer_class, OVERRIDES.get(name))
+
+
 SCHEMAS = {
     "Error": _object({"error": _object({
         "code": {"type": "string", "description": "BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, "
@@ -107,17 +196,7 @@ SCHEMAS = {
         },
     },
     # --- workspaces
-    "Workspace": _object({
-        "id": _id("workspace identifier"),
-        "name": STRING,
-        "profileSchema": ref("Type"),
-        "primarySources": _nullable(ANY_OBJECT),
-        "resolveIdentitiesOnBatchImport": BOOLEAN,
-        "identifiers": _nullable(_array(STRING)),
-        "warehouseMode": {"type": "string", "enum": ["Normal", "Inspection", "Maintenance"]},
-        "uiPreferences": ANY_OBJECT,
-    }, ["id", "name", "profileSchema", "primarySources", "resolveIdentitiesOnBatchImport", "identifiers",
-        "warehouseMode", "uiPreferences"]),
+    "Workspace": _component("Workspace"),
     "WorkspaceList": _object({"workspaces": _array(ref("Workspace"))}, ["workspaces"]),
     "WorkspaceCreate": _object({
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -135,28 +214,11 @@ SCHEMAS = {
     "WorkspaceUpdate": _object({"name": {"type": "string", "minLength": 1, "maxLength": 100},
                                 "uiPreferences": _nullable(ANY_OBJECT)}, ["name"], extra=True),
     # --- connectors and connections
-    "Connector": _object({
-        "code": STRING, "label": STRING, "type": STRING, "categories": _array(STRING),
-        "asSource": _nullable(_object({"targets": _array(STRING), "hasSettings": BOOLEAN, "sampleQuery": STRING,
-                                       "webhooksPer": STRING, "summary": STRING}, extra=True)),
-        "asDestination": _nullable(ANY_OBJECT),
-        "hasSheets": BOOLEAN, "fileExtension": STRING, "oauth": BOOLEAN, "strategies": BOOLEAN,
-    }, ["code", "label", "type", "categories", "asSource", "asDestination", "hasSheets", "fileExtension", "oauth",
-        "strategies"]),
+    "Connector": _component("Connector"),
     "ConnectorList": _object({"connectors": _array(ref("Connector"))}, ["connectors"]),
     "Languages": _object({"languages": _array({"type": "string", "enum": ["JavaScript", "Python"]})},
                          ["languages"]),
-    "Connection": _object({
-        "id": _id("connection identifier"),
-        "name": STRING,
-        "connector": STRING,
-        "connectorType": {"type": "string", "enum": ["Database"]},
-        "role": {"type": "string", "enum": ["Source", "Destination"]},
-        "strategy": _nullable(STRING),
-        "sendingMode": _nullable(STRING),
-        "pipelines": _array(ref("Pipeline")),
-    }, ["id", "name", "connector", "connectorType", "role", "strategy", "sendingMode", "pipelines"],
-        description="A connection; its settings are never returned."),
+    "Connection": _component("Connection"),
     "ConnectionList": _object({"connections": _array(ref("Connection"))}, ["connections"]),
     "ConnectionCreate": _object({
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -200,42 +262,12 @@ SCHEMAS = {
         "A value longer than KRENALIS_PREVIEW_MAX_VALUE_BYTES (64 KiB) is cut and ends with \"…[truncated]\" "
         "(a json value becomes a string then); rows stop before they hold more than KRENALIS_PREVIEW_MAX_BYTES "
         "(4 MiB). An issue says so in either case.")),
-    "Identity": _object({"userId": STRING, "connection": _id("connection"), "pipeline": _id("pipeline"),
-                         "updatedAt": DATE_TIME}, ["userId", "connection", "pipeline", "updatedAt"]),
+    "Identity": _component("Identity"),
     "Identities": _object({"identities": _array(ref("Identity")), "total": {"type": "integer", "minimum": 0}},
                           ["identities", "total"]),
     # --- pipelines
-    "Function": _object({"source": STRING, "language": {"type": "string", "enum": ["JavaScript", "Python"]},
-                         "preserveJSON": BOOLEAN, "inPaths": _nullable(_array(STRING)),
-                         "outPaths": _nullable(_array(STRING))},
-                        ["source", "language", "preserveJSON", "inPaths", "outPaths"]),
-    "Pipeline": _object({
-        "id": _id("pipeline identifier"),
-        "name": STRING,
-        "connector": STRING,
-        "connectorType": {"type": "string", "enum": ["Database"]},
-        "connection": _id("connection identifier"),
-        "connectionRole": {"type": "string", "enum": ["Source", "Destination"]},
-        "target": {"type": "string", "enum": ["User"]},
-        "enabled": BOOLEAN,
-        "query": STRING,
-        "userIDColumn": STRING,
-        "updatedAtColumn": _nullable(STRING),
-        "updatedAtFormat": _nullable(STRING),
-        "incremental": BOOLEAN,
-        "transformation": _object({
-            "mapping": _nullable({"type": "object", "additionalProperties": STRING}),
-            "function": _nullable(ref("Function")),
-        }, ["mapping", "function"]),
-        "inSchema": ref("Type"),
-        "outSchema": ref("Type"),
-        "running": BOOLEAN,
-        "scheduleStart": _nullable({"type": "integer", "minimum": 0, "maximum": 1439}),
-        "schedulePeriod": _nullable({"type": "string", "enum": PERIODS}),
-        "updatedAtLookback": {**LOOKBACK, "description": "Only when set: " + LOOKBACK["description"]},
-    }, ["id", "name", "connector", "connectorType", "connection", "connectionRole", "target", "enabled", "query",
-        "userIDColumn", "updatedAtColumn", "updatedAtFormat", "incremental", "transformation", "inSchema",
-        "outSchema", "running", "scheduleStart", "schedulePeriod"]),
+    "Function": _component("Function"),
+    "Pipeline": _component("Pipeline"),
     "PipelineList": _object({"pipelines": _array(ref("Pipeline"))}, ["pipelines"]),
     "PipelineUpdate": _object({
         "name": {"type": "string", "minLength": 1, "maxLength": 60},
@@ -261,27 +293,7 @@ SCHEMAS = {
     "PipelineSchedule": _object({"period": _nullable({"type": "string", "enum": PERIODS})}, extra=True),
     # --- runs
     "RunStart": _object({"incremental": _nullable(BOOLEAN)}, extra=True),
-    "Run": _object({
-        "id": _id("run identifier"),
-        "pipeline": _id("pipeline identifier"),
-        "incremental": BOOLEAN,
-        "startTime": DATE_TIME,
-        "endTime": _nullable(DATE_TIME),
-        "passed": {**_array({"type": "integer", "minimum": 0}), "minItems": 7, "maxItems": 7},
-        "failed": {**_array({"type": "integer", "minimum": 0}), "minItems": 7, "maxItems": 7},
-        "error": STRING,
-        "lookback": _object({
-            "window": LOOKBACK,
-            "reread": {"type": "integer", "minimum": 0, "description": "rows read again because of the window "
-                                                                        "(update time below the run's start cursor)"},
-            "cursorHeld": {**BOOLEAN, "description": "the cursor was held below the greatest update time read: a "
-                                                     "transaction of the source was in progress when the run read"},
-            "note": {**STRING, "description": "why the source showed no transactions in progress (empty when it did)"},
-        }, ["window", "reread", "cursorHeld", "note"],
-            description="Only for a run of a pipeline with updatedAtLookback; counts are zeros while it is live."),
-    }, ["id", "pipeline", "incremental", "startTime", "endTime", "passed", "failed", "error"],
-        description="passed/failed count rows per step: Receive, InputValidation, Filter, Consent, Transformation, "
-                    "OutputValidation, Finalize. While the run is live they are zeros and endTime is null."),
+    "Run": _component("Run"),
     "RunList": _object({"runs": _array(ref("Run"))}, ["runs"]),
     "RunErrors": _object({
         "errors": _array(_object({"step": {"type": "string", "enum": STEPS}, "userId": _nullable(STRING),

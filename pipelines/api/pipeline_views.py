@@ -2,86 +2,22 @@
 starting a run."""
 from rest_framework.decorators import action
 
-from ..lookback import format_lookback
-from ..models import Connection, Pipeline
+from ..models import Pipeline
 from ..selectors import pipeline_list, running_pipeline_ids
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
                                   pipeline_set_status, pipeline_update)
 from ..services.runs import run_start
-from . import fields
 from .openapi import operation, path_id as doc_id
 from .platform import ApiViewSet, get_or_404, ok
-
-PERIOD_NAMES = {minutes: name for name, minutes in Pipeline.SCHEDULE_PERIODS.items()}
-
-
-def pipeline_json(pipeline: Pipeline, *, running: bool = False) -> dict:
-    """The seed's GET /v1/pipelines/:id object, keys in the seed's order (and the look-back when set)."""
-    if pipeline.has_function:
-        transformation = {"mapping": None, "function": {
-            "source": pipeline.function_source,
-            "language": pipeline.function_language,
-            "preserveJSON": pipeline.function_preserve_json,
-            "inPaths": pipeline.function_in_paths,
-            "outPaths": pipeline.function_out_paths,
-        }}
-    else:
-        transformation = {"mapping": pipeline.transformation_mapping, "function": None}
-    scheduled = pipeline.schedule_period != 0
-    return {
-        "id": pipeline.id,
-        "name": pipeline.name,
-        "connector": pipeline.connection.connector,
-        "connectorType": Connection.CONNECTOR_TYPE,
-        "connection": pipeline.connection_id,
-        "connectionRole": pipeline.connection.role,
-        "target": pipeline.target,
-        "enabled": pipeline.enabled,
-        "query": pipeline.query,
-        "userIDColumn": pipeline.user_id_column,
-        "updatedAtColumn": pipeline.updated_at_column or None,
-        "updatedAtFormat": pipeline.updated_at_format or None,
-        "incremental": pipeline.incremental,
-        "transformation": transformation,
-        "inSchema": pipeline.in_schema,
-        "outSchema": pipeline.out_schema,
-        "running": running,
-        "scheduleStart": pipeline.schedule_start if scheduled else None,
-        "schedulePeriod": PERIOD_NAMES.get(pipeline.schedule_period) if scheduled else None,
-    } | _lookback(pipeline)
-
-
-def _lookback(pipeline: Pipeline) -> dict:
-    """Beyond the seed, shown only when set: with the look-back off the object is the seed's."""
-    return {"updatedAtLookback": format_lookback(pipeline.updated_at_lookback)} if pipeline.updated_at_lookback \
-        else {}
-
+from .serializers import (PipelineBody, PipelineCreateBody, PipelineScheduleBody, PipelineSerializer,
+                          PipelineStatusBody, RunStartBody)
 
 def pipelines_json(pipelines, running: set[int] | None = None) -> list[dict]:
     """`running`: the ids of those with a live run (read here when not given)."""
     pipelines = list(pipelines)
     if running is None:
         running = running_pipeline_ids([p.id for p in pipelines])
-    return [pipeline_json(p, running=p.id in running) for p in pipelines]
-
-
-def pipeline_input(body: dict) -> PipelineInput:
-    """Reads the PipelineToSet fields of a create or update body (types only; rules are the service's)."""
-    transformation = fields.obj(body, "transformation")
-    return PipelineInput(
-        name=fields.string(body, "name"),
-        enabled=fields.boolean(body, "enabled"),
-        query=fields.string(body, "query"),
-        user_id_column=fields.string(body, "userIDColumn"),
-        updated_at_column=fields.string(body, "updatedAtColumn"),
-        updated_at_format=fields.string(body, "updatedAtFormat"),
-        incremental=fields.boolean(body, "incremental"),
-        updated_at_lookback=fields.nullable_string(body, "updatedAtLookback"),
-        transformation=transformation,
-        in_schema=body.get("inSchema"),
-        out_schema=body.get("outSchema"),
-        extra={key: body[key] for key in PipelineInput.FORBIDDEN_KEYS if key in body},
-    )
+    return PipelineSerializer(pipelines, many=True, context={"running": running}).data
 
 
 class PipelineViewSet(ApiViewSet):
@@ -101,16 +37,10 @@ class PipelineViewSet(ApiViewSet):
     @operation("createPipeline", "Create a pipeline that imports users from a database", tag="Pipelines",
                request="PipelineCreate", ok="Created", errors=[422])
     def create(self, request):
-        body = self.body()
-        if body.get("formatSettings", ...) is None:  # on create (only), null counts as absent (§7.4)
-            del body["formatSettings"]
-        pipeline = pipeline_create(
-            workspace=self.workspace,
-            connection_id=body.get("connection"),
-            target=body.get("target"),
-            event_type=fields.string(body, "eventType"),
-            data=pipeline_input(body),
-        )
+        body = self.validated(PipelineCreateBody)
+        pipeline = pipeline_create(workspace=self.workspace, connection_id=body.pop("connection_id"),
+                                   target=body.pop("target"), event_type=body.pop("event_type"),
+                                   data=PipelineInput(**body))
         return ok({"id": pipeline.id})
 
     @operation("getPipeline", "A pipeline", tag="Pipelines", ok="Pipeline",
@@ -122,7 +52,7 @@ class PipelineViewSet(ApiViewSet):
                parameters=[doc_id("pipeline_id", "pipeline")])
     def update(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        pipeline_update(pipeline=pipeline, data=pipeline_input(self.body()))
+        pipeline_update(pipeline=pipeline, data=PipelineInput(**self.validated(PipelineBody)))
         return ok()
 
     @operation("deletePipeline", "Delete a pipeline and its imported identities", tag="Pipelines",
@@ -136,7 +66,7 @@ class PipelineViewSet(ApiViewSet):
     @action(detail=True, methods=["put"])
     def status(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        pipeline_set_status(pipeline=pipeline, enabled=fields.boolean(self.body(), "enabled"))
+        pipeline_set_status(pipeline=pipeline, **self.validated(PipelineStatusBody))
         return ok()
 
     @operation("setPipelineSchedule", "Set or clear the schedule period", tag="Pipelines",
@@ -144,7 +74,7 @@ class PipelineViewSet(ApiViewSet):
     @action(detail=True, methods=["put"])
     def schedule(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        pipeline_set_schedule(pipeline=pipeline, period=self.body().get("period"))
+        pipeline_set_schedule(pipeline=pipeline, **self.validated(PipelineScheduleBody))
         return ok()
 
     @operation("startRun", "Start a run of the pipeline (it executes in the background)", tag="Runs",
@@ -152,5 +82,5 @@ class PipelineViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def runs(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        run = run_start(pipeline=pipeline, incremental=fields.nullable_boolean(self.body(), "incremental"))
+        run = run_start(pipeline=pipeline, **self.validated(RunStartBody))
         return ok({"id": run.id})

@@ -86,10 +86,15 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(api, warehouse_db,
         resp = ws.api.post(f"/v1/pipelines/{pid}/runs", {})
         assert resp.status_code == 200, resp.content
         dead_id = resp.json()["id"]
-        assert wait_for(lambda: warehouse_count(warehouse_db) >= 30_000, timeout=90), workers[0].output()[-3000:]
+        # A first import into an empty warehouse loads a table of its own, swapped in at its end.
+        assert wait_for(lambda: (Run.objects.get(id=dead_id).passed or [0] * 7)[6] >= 30_000, timeout=90), \
+            workers[0].output()[-3000:]
         assert Run.objects.get(id=dead_id).end_time is None  # in the middle of the run
         workers[0].kill()  # SIGKILL: no cleanup of any kind
-        written = assert_partial(warehouse_db, source, 0, rows)
+        assert wait_for(lambda: not warehouse_sessions(warehouse_db), timeout=30)
+        written = warehouse_count(warehouse_db)
+        assert written == 0     # nothing of the killed load is visible, and its table is gone
+        assert identity_tables(warehouse_db) == 1
         assert cursor_of(pid) is None  # nothing committed the cursor
 
         # While its heartbeat is fresh the run counts as live: no second run in parallel.
@@ -152,6 +157,16 @@ def warehouse_execute(warehouse_db: str, *statements: str) -> None:
         with conn.cursor() as cur:
             for statement in statements:
                 cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def identity_tables(warehouse_db: str) -> int:
+    conn = support.pg_connect(warehouse_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'krenalis_identities%' AND relkind = 'r'")
+            return cur.fetchone()[0]
     finally:
         conn.close()
 
@@ -221,11 +236,7 @@ def staged_run_then_kill(api, warehouse_db, tmp_path, monkeypatch, settings, *, 
             holder.rollback()       # the killed run's transaction goes on, and can never commit
         assert wait_for(lambda: not warehouse_sessions(warehouse_db), timeout=30)
         assert identity_snapshot(warehouse_db) == before
-        conn = support.pg_connect(warehouse_db)
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'krenalis_identities%' AND relkind = 'r'")
-            assert cur.fetchone()[0] == 1     # no table left behind (the staging lived in the session)
-        conn.close()
+        assert identity_tables(warehouse_db) == 1     # no table left behind (the staging lived in the session)
 
         workers.append(start_worker(tmp_path / "worker-2.log", queue, beat=True, **FAST))
         dead = wait_for(lambda: Run.objects.filter(id=dead_id, end_time__isnull=False).first(), timeout=30)
@@ -260,6 +271,65 @@ def test_a_worker_killed_during_a_staged_full_run_changes_nothing(api, warehouse
 def test_a_worker_killed_while_a_full_run_applies_its_difference_changes_nothing(api, warehouse_db, tmp_path, broker,
                                                                                  monkeypatch, settings):
     staged_run_then_kill(api, warehouse_db, tmp_path, monkeypatch, settings, during_swap=True)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(300, method="thread")
+def test_a_worker_killed_while_a_first_import_swaps_its_table_in_leaves_nothing(api, warehouse_db, tmp_path, broker,
+                                                                               monkeypatch, settings):
+    """A first import into an empty warehouse has loaded and indexed its table, and waits to swap it in
+    (a session reading krenalis_identities holds it): its worker is killed with SIGKILL. The warehouse
+    keeps its empty identities and no other table; the next run, on a new worker, imports everything."""
+    from krenalis.celery import app
+    from pipelines.tasks import execute_run_task
+    from tests.reliability import BROKER
+
+    rows = 20_000
+    settings.KRENALIS = {**settings.KRENALIS, "HEARTBEAT_SECONDS": 0.5, "RUN_DEAD_AFTER_SECONDS": 3}
+    queue = f"krenalis-rel-{secrets.token_hex(4)}"
+
+    def enqueue(run_id: int) -> None:
+        with app.connection_for_write(BROKER) as conn:
+            execute_run_task.apply_async(args=[run_id], queue=queue, connection=conn)
+
+    monkeypatch.setattr(task_queue, "enqueue_run", enqueue)
+    source = big_source(rows)
+    workers, holder = [], None
+    try:
+        ws = create_workspace(api, warehouse_db)
+        pid = create_pipeline(ws, create_connection(ws, source), query=slow_query(pause_every=10_000, pause=0.01),
+                              mapping=USERS_MAPPING, incremental=True)
+        holder = support.pg_connect(warehouse_db)
+        holder.autocommit = False
+        with holder.cursor() as cur:
+            cur.execute("SELECT count(*) FROM krenalis_identities")    # holds it until rolled back
+        workers.append(start_worker(tmp_path / "worker-1.log", queue, **FAST))
+        resp = ws.api.post(f"/v1/pipelines/{pid}/runs", {})
+        assert resp.status_code == 200, resp.content
+        dead_id = resp.json()["id"]
+        waiting = wait_for(lambda: warehouse_sessions(warehouse_db, "wait_event_type = 'Lock'"), timeout=90)
+        assert waiting and "LOCK TABLE krenalis_identities" in waiting[0][1], workers[0].output()[-3000:]
+        workers[0].kill()
+        holder.rollback()
+        assert wait_for(lambda: not warehouse_sessions(warehouse_db), timeout=30)
+        assert warehouse_count(warehouse_db) == 0 and identity_tables(warehouse_db) == 1
+
+        workers.append(start_worker(tmp_path / "worker-2.log", queue, beat=True, **FAST))
+        dead = wait_for(lambda: Run.objects.filter(id=dead_id, end_time__isnull=False).first(), timeout=30)
+        assert dead is not None and dead.error == DIED, workers[1].output()[-3000:]
+        resp = ws.api.post(f"/v1/pipelines/{pid}/runs", {})
+        assert resp.status_code == 200, resp.content
+        run = wait_for(lambda: Run.objects.filter(id=resp.json()["id"], end_time__isnull=False).first(), timeout=150)
+        assert run is not None, workers[1].output()[-3000:]
+        assert run.error == "" and run.passed[6] == rows and sum(run.failed) == 0, (run.error, run.passed)
+        assert assert_warehouse_is_exactly(warehouse_db, source) == rows
+        assert identity_tables(warehouse_db) == 1
+    finally:
+        if holder is not None:
+            holder.close()
+        for worker in workers:
+            worker.stop()
+        support.drop_source(source)
 
 
 # ------------------------------------------------------------------------- warehouse connection
@@ -345,7 +415,11 @@ def test_a_source_restarting_mid_run_fails_the_run_clearly_and_the_next_complete
                               incremental=True)
 
         def restart_when_busy():
-            if wait_for(lambda: warehouse_count(warehouse_db) >= 20_000, timeout=60, interval=0.05):
+            # A first import into an empty warehouse loads a table of its own (invisible until its end):
+            # once it has begun, a few batches of 10,000 rows later.
+            if wait_for(lambda: warehouse_sessions(warehouse_db, "query LIKE '%%krenalis_identities_load_%%'"),
+                        timeout=60, interval=0.05):
+                time.sleep(1.0)
                 proxy.restart(down_for=3)
 
         restarter = threading.Thread(target=restart_when_busy, daemon=True)

@@ -270,3 +270,103 @@ def test_a_staged_full_run_whose_session_ends_changes_nothing(pg_wh):
     assert staged_rows(wh, 1) == before and log(wh) == []
     tables = sql(wh, "SELECT relname FROM pg_class WHERE relname LIKE 'krenalis_identities%%' AND relkind = 'r'")
     assert tables == [("krenalis_identities",)]
+
+
+def index_definitions(wh) -> list[tuple]:
+    return sorted(sql(wh, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'krenalis_identities'"))
+
+
+def identity_tables(wh) -> list[tuple]:
+    return sql(wh, "SELECT relname FROM pg_class WHERE relname LIKE 'krenalis_identities%%' AND relkind = 'r' "
+                   "AND relpersistence = 'p'")
+
+
+def test_a_first_import_into_an_empty_warehouse_loads_a_new_table_and_swaps_it_in(pg_wh):
+    """A full run into a warehouse with no identity loads its rows into a new table, indexes it at the
+    end and swaps it in: until then readers see no identity; afterwards they see all of them, the last
+    row of a user ID read twice winning, with keys that never repeat one used before, the same indexes
+    as before, and each identity in the change log; what comes next (writes, resolution) works on it."""
+    wh = pg_wh
+    write(wh, 9, 90, [("gone", 1, {"email": "gone@example.com"})])
+    resolve(wh)
+    gone = pk_of(wh, 9, "gone")
+    assert wh.delete_pipeline_identities(9) == 1                        # empty again, its key used
+    indexes, gone_log = index_definitions(wh), log(wh)
+    columns = [(n, COLUMNS[NAMES.index(n)].type) for n in ("email", "name")]
+    at = T0 + timedelta(minutes=1)
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as writer:
+        assert writer.stage_full_run() is True
+        writer.write([("a", at, ("a@example.com", "a")), ("b", at, ("b@example.com", "old b"))])
+        writer.keep(["c"])                                      # nothing to keep: no effect
+        writer.write([("b", at, ("b@example.com", "B")), ("e", at, (None, "e"))])   # the last b wins
+        assert staged_rows(wh, 1) == {} and log(wh) == gone_log                # nothing visible yet
+        assert identity_tables(wh) == [("krenalis_identities",)]
+        assert writer.finish_full_run(purge=True) == 0
+        writer.flush()
+    after = staged_rows(wh, 1)
+    assert {i: row[2:] for i, row in after.items()} == {
+        "a": (2, "a@example.com", "a"), "b": (2, "b@example.com", "B"), "e": (2, None, "e")}
+    assert min(row[0] for row in after.values()) > gone
+    assert index_definitions(wh) == indexes and identity_tables(wh) == [("krenalis_identities",)]
+    assert sorted(log(wh), key=str) == sorted(gone_log + [(row[0], None) for row in after.values()], key=str)
+    assert sql(wh, "SELECT _connection, _is_anonymous, to_char(_updated_at, 'YYYY-MM-DD HH24:MI') "
+                   "FROM krenalis_identities WHERE _identity_id = 'b'") == [(10, False, "2024-01-01 00:01")]
+    write(wh, 2, 20, [("a", 1, {"email": "a@example.com"})])            # another pipeline, directly
+    assert pk_of(wh, 2, "a") > max(row[0] for row in after.values())
+    result = resolve(wh)
+    assert result.profiles == 3 and kpid_of(wh, 1, "a") == kpid_of(wh, 2, "a")
+    # The next full run of the pipeline is staged against the identities it loaded: nothing changed.
+    before = staged_rows(wh, 1)
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=3, columns=columns) as writer:
+        assert writer.stage_full_run() is True
+        writer.write([("a", at, ("a@example.com", "a")), ("b", at, ("b@example.com", "B")), ("e", at, (None, "e"))])
+        assert writer.finish_full_run(purge=True) == 0
+    assert staged_rows(wh, 1) == before and log(wh) == []
+
+
+def test_a_first_import_whose_session_ends_before_the_swap_leaves_nothing(pg_wh):
+    wh = pg_wh
+    columns = [("email", COLUMNS[0].type)]
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as writer:
+        assert writer.stage_full_run() is True
+        writer.write([("a", T0, ("a@example.com",))])
+    assert staged_rows(wh, 1) == {} and log(wh) == []
+    assert identity_tables(wh) == [("krenalis_identities",)]
+    write(wh, 1, 10, [("b", 1, {"email": "b@example.com"})])            # the warehouse works as before
+    assert set(staged_rows(wh, 1)) == {"b"}
+
+
+def test_a_first_import_into_a_warehouse_filled_meanwhile_adds_its_rows_to_it(pg_wh):
+    """Identities written by another pipeline during the load: at its end the table is not empty any
+    more, so the loaded rows go into it (nothing replaced, nothing lost). A first import beside
+    identities that exist is not loaded at all: it writes as before."""
+    wh = pg_wh
+    columns = [("email", COLUMNS[0].type)]
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as writer:
+        assert writer.stage_full_run() is True
+        writer.write([("a", T0, ("a@example.com",)), ("b", T0, ("b@example.com",))])
+        write(wh, 2, 20, [("x", 1, {"email": "x@example.com"})])
+        writer.finish_full_run(purge=True)
+    assert set(staged_rows(wh, 1)) == {"a", "b"} and set(staged_rows(wh, 2)) == {"x"}
+    assert len(log(wh)) == 3 and identity_tables(wh) == [("krenalis_identities",)]
+    with wh.identity_writer(pipeline_id=3, connection_id=30, run_id=4, columns=columns) as writer:
+        assert writer.stage_full_run() is False
+
+
+def test_two_first_imports_loading_at_once_both_land(pg_wh):
+    """Two pipelines' first imports into the same empty warehouse at once: the first to end swaps its
+    table in, the other (which then finds identities) adds its rows to it; no key is used twice."""
+    wh = pg_wh
+    columns = [("email", COLUMNS[0].type)]
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as one, \
+            wh.identity_writer(pipeline_id=2, connection_id=20, run_id=3, columns=columns) as two:
+        assert one.stage_full_run() is True and two.stage_full_run() is True
+        one.write([("a", T0, ("a@example.com",)), ("b", T0, ("b@example.com",))])
+        two.write([("a", T0, ("a2@example.com",))])
+        one.finish_full_run(purge=True)
+        two.write([("c", T0, ("c@example.com",))])
+        two.finish_full_run(purge=True)
+    assert set(staged_rows(wh, 1)) == {"a", "b"} and set(staged_rows(wh, 2)) == {"a", "c"}
+    keys = [row[0] for row in sql(wh, "SELECT _pk FROM krenalis_identities")]
+    assert len(set(keys)) == 4 and identity_tables(wh) == [("krenalis_identities",)]
+    assert sorted(pk for pk, _ in log(wh)) == sorted(keys)

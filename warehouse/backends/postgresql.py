@@ -1,9 +1,11 @@
 """The PostgreSQL warehouse (production)."""
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timezone
 
 import psycopg2
+import psycopg2.errors
 from psycopg2 import sql
 
 from pipelines.connectors import ConnectorUnavailable, InvalidSettings
@@ -298,6 +300,44 @@ _KEEP_CHUNK = 10000
 _STAGE_TABLE = "pg_temp.krenalis_identities_stage"
 _KEPT_TABLE = "pg_temp.krenalis_identities_kept"
 _DIFF_TABLE = "pg_temp.krenalis_identities_diff"
+# A first import into an empty warehouse (_begin_load): its table, + the run's ID.
+_LOAD_PREFIX = "krenalis_identities_load_"
+_LOAD_SEQUENCE = "pg_temp.krenalis_identities_load_pk"
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a loaded table must share with krenalis_identities to replace it."""
+    columns: tuple      # (name, type, not null, default, identity) in order
+    options: tuple      # reloptions (fillfactor)
+    indexes: tuple      # (name, definition, constraint name, constraint kind) by name
+
+
+def _table_shape(cur) -> _Shape:
+    """krenalis_identities as the catalog describes it (no lock taken)."""
+    cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+                "CASE WHEN a.attidentity = '' THEN pg_get_expr(d.adbin, d.adrelid) END, a.attidentity "
+                "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                "WHERE a.attrelid = 'krenalis_identities'::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+                "ORDER BY a.attnum")
+    columns = tuple(cur.fetchall())
+    cur.execute("SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = 'krenalis_identities'::regclass")
+    options = tuple(cur.fetchone()[0])
+    cur.execute("SELECT c.relname, pg_get_indexdef(i.indexrelid), con.conname, con.contype FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid "
+                "AND con.conrelid = i.indrelid WHERE i.indrelid = 'krenalis_identities'::regclass ORDER BY c.relname")
+    return _Shape(columns, options, tuple(cur.fetchall()))
+
+
+@dataclass
+class _Load:
+    table: str
+    shape: _Shape
+    sequence: str       # of krenalis_identities._pk
+    position: tuple     # its (last_value, is_called) before the load
+    insert_sql: str
+    rows: int = 0
+    lost: bool = False
 
 
 class PostgreSQLIdentityWriter(IdentityWriter):
@@ -321,6 +361,16 @@ class PostgreSQLIdentityWriter(IdentityWriter):
     `finish_full_run` compares it with the pipeline's identities in one join and writes only the
     difference, in one transaction: readers see the old identities or the new ones, never a mix;
     a worker killed before leaves them untouched, its temporary tables gone with its session.
+
+    A full run into a warehouse whose `krenalis_identities` is empty (a first import) is loaded
+    instead (`_load`): one transaction, open from `stage_full_run` to `finish_full_run`, creates a
+    new table like krenalis_identities (no index), inserts each batch into it, builds its indexes
+    at the end (sorting once is several times cheaper than maintaining them row by row: 1M rows,
+    3.8 s against 9.5 s for the same INSERT into the indexed table), and then swaps it in for the
+    empty one. Nobody sees the new table before that commit, and a worker killed before leaves
+    nothing: the transaction and its table die with the session. If the table is no longer empty
+    at the swap (another import meanwhile), or cannot be locked, the loaded rows are upserted into
+    it instead, in the same transaction.
     """
 
     def __init__(self, backend: PostgreSQLWarehouse, **kwargs):
@@ -348,12 +398,22 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         self._logged_insert_sql = (f"WITH w AS ({self._insert_sql} RETURNING _pk, ctid) "
                                    f"INSERT INTO {changes.CHANGES} (pk, tid) SELECT _pk, ctid FROM w")
         self._names, self._kinds = names, kinds
-        self._stage_columns = "".join(f", {name} {postgres_type(t)}" for name, (_, t) in zip(names, self.columns))
-        self._stage_sql = (
-            f"INSERT INTO {_STAGE_TABLE} (_identity_id, _updated_at{''.join(', ' + n for n in names)}) "
-            f"SELECT _identity_id, {_timestamp_of('_updated_at')}{selected} FROM {_BATCH_TABLE} "
-            f"ON CONFLICT (_identity_id) DO UPDATE SET _updated_at = EXCLUDED._updated_at{updates}")
+        # A staged run's rows are COPYed as they come (as in the batch table: datetimes in epoch
+        # microseconds), numbered so that the last of a user ID wins; converted in the join.
+        self._stage_create_sql = (f"CREATE TEMPORARY TABLE {_STAGE_TABLE} (_n bigint GENERATED ALWAYS AS IDENTITY, "
+                                  f"_identity_id text NOT NULL, _updated_at bigint NOT NULL{temp_columns})")
+        self._stage_copy_sql = (f"COPY {_STAGE_TABLE} (_identity_id, _updated_at{''.join(', ' + n for n in names)}) "
+                                "FROM STDIN")
+        self._stage_values = (f"_identity_id, {_timestamp_of('_updated_at')} AS _updated_at"
+                              + "".join(f", {_timestamp_of(name)} AS {name}" if kind == "datetime" else f", {name}"
+                                        for name, kind in zip(names, kinds)))
         self._staged = False
+        self._load = None           # a first import into an empty warehouse: _Load
+        self._insert_columns = ("_pipeline, _is_anonymous, _identity_id, _connection, _updated_at, "
+                                f"_run{''.join(', ' + name for name in names)}")
+        self._load_select = (f"{self.pipeline_id}, false, _identity_id, {self.connection_id}, "
+                             f"{_timestamp_of('_updated_at')}, {self.run_id}{selected}")
+        self._updates = updates
         self._conn = None
         self._deferred_commits = False
         self._log_budget = None     # identities this writer may still record one by one
@@ -362,6 +422,9 @@ class PostgreSQLIdentityWriter(IdentityWriter):
     def _connection(self):
         if self.closed:
             raise RuntimeError("the identity writer is closed")
+        if self._load is not None and self._load.lost:
+            raise ServiceUnavailable("data warehouse is unavailable: the connection was lost during a full run, "
+                                     "whose loaded rows went with it")
         if self._conn is None and self._staged:
             raise ServiceUnavailable("data warehouse is unavailable: the connection was lost during a full run, "
                                      "whose staged rows went with it")
@@ -393,6 +456,8 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         return self._conn
 
     def _transaction(self, work):
+        if self._load is not None:
+            return self._in_load(work)
         conn = self._connection()
         try:
             with conn.cursor() as cur:
@@ -404,6 +469,160 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             if isinstance(exc, psycopg2.Error):
                 raise ServiceUnavailable(_safe_message(exc, self._backend.settings["password"])) from None
             raise
+
+    def _in_load(self, work):
+        """work(cursor) inside the load's transaction, not committed; an error ends the load (the
+        transaction is rolled back, its table gone) and the run with it."""
+        conn = self._connection()
+        try:
+            with conn.cursor() as cur:
+                return work(cur)
+        except BaseException as exc:
+            self._load.lost = True
+            self._abort(conn)
+            if isinstance(exc, psycopg2.Error):
+                raise ServiceUnavailable(_safe_message(exc, self._backend.settings["password"])) from None
+            raise
+
+    def _begin_load(self, sequence: str, position: tuple) -> None:
+        """Opens the load's transaction and creates its table: the columns of krenalis_identities
+        (read from the catalog, which locks nothing: a load holds no lock on it until the swap) and
+        no index; `_pk` drawn from a sequence of the session that continues krenalis_identities'
+        one (at `position`: its last value, and whether it was used), so that no key repeats one
+        used before. If that one moved by the swap, the rows are added to the table instead."""
+        conn = self._connection()
+        table = f"{_LOAD_PREFIX}{self.run_id}"
+        last_value, is_called = position
+        try:
+            with conn.cursor() as cur:
+                shape = _table_shape(cur)
+                cur.execute(f"CREATE TEMPORARY SEQUENCE {_LOAD_SEQUENCE} AS integer "
+                            f"START WITH {int(last_value) + 1 if is_called else int(last_value)}")
+                columns = ", ".join(f"{_quote_identifier(name)} {sql_type}{' NOT NULL' if not_null else ''}"
+                                    + (f" DEFAULT {default}" if default is not None else "")
+                                    for name, sql_type, not_null, default, _ in shape.columns)
+                options = f" WITH ({', '.join(shape.options)})" if shape.options else ""
+                cur.execute(f"CREATE TABLE {table} ({columns}){options}")
+        except BaseException as exc:
+            self._abort(conn)
+            if isinstance(exc, psycopg2.Error):
+                raise ServiceUnavailable(_safe_message(exc, self._backend.settings["password"])) from None
+            raise
+        self._load = _Load(table=table, shape=shape, sequence=sequence, position=tuple(position),
+                           insert_sql=f"INSERT INTO {table} (_pk, {self._insert_columns}) "
+                                      f"SELECT nextval('{_LOAD_SEQUENCE}'), {self._load_select} FROM {_BATCH_TABLE}")
+
+    def _finish_load(self) -> None:
+        """Builds the loaded table's indexes (those of krenalis_identities), then, under an
+        exclusive lock of krenalis_identities, swaps it in if it is still empty and shaped the
+        same; otherwise (or if it cannot be locked soon) upserts the loaded rows into it. Then
+        commits: readers see the empty table or every loaded identity."""
+        load = self._load
+        if load.lost:
+            self._connection()  # raises
+        table = load.table
+
+        def build(cur):
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute(f"ALTER TABLE {table} ALTER COLUMN _pk ADD GENERATED ALWAYS AS IDENTITY")
+            cur.execute("SAVEPOINT krenalis_indexes")
+            try:
+                renames = self._load_indexes(cur, load)
+            except psycopg2.errors.UniqueViolation:
+                # The same user ID in two batches: the later row (the greater _pk) wins.
+                cur.execute("ROLLBACK TO SAVEPOINT krenalis_indexes")
+                cur.execute(f"DELETE FROM {table} l USING (SELECT _identity_id, max(_pk) AS last FROM {table} "
+                            "GROUP BY _identity_id HAVING count(*) > 1) d "
+                            "WHERE l._identity_id = d._identity_id AND l._pk < d.last")
+                load.rows -= cur.rowcount
+                renames = self._load_indexes(cur, load)
+            written = load.rows
+            # The change log first, as every writer locks it before any identity.
+            cur.execute("SAVEPOINT krenalis_swap")
+            try:
+                cur.execute("SET LOCAL lock_timeout = '30s'")
+                cur.execute(f"LOCK TABLE {changes.CHANGES} IN ROW EXCLUSIVE MODE")
+                cur.execute("LOCK TABLE krenalis_identities IN ACCESS EXCLUSIVE MODE")
+                cur.execute("SELECT EXISTS (SELECT 1 FROM krenalis_identities), "
+                            "pg_get_serial_sequence('krenalis_identities', '_pk')")
+                filled, sequence = cur.fetchone()
+                position = None
+                if not filled and sequence == load.sequence:
+                    cur.execute(f"SELECT last_value, is_called FROM {sequence}")
+                    position = cur.fetchone()
+                if position == load.position and _table_shape(cur) == load.shape:
+                    cur.execute(f"SELECT last_value, is_called FROM {_LOAD_SEQUENCE}")
+                    last_value, is_called = cur.fetchone()
+                    cur.execute(f"SELECT pg_get_serial_sequence('{table}', '_pk')")
+                    new_sequence = cur.fetchone()[0]
+                    if is_called:
+                        cur.execute("SELECT setval(%s, %s, true)", (new_sequence, last_value))
+                    else:   # nothing loaded: the sequence goes on where it was
+                        cur.execute("SELECT setval(%s, %s, %s)", (new_sequence, *load.position))
+                    cur.execute("DROP TABLE krenalis_identities")
+                    cur.execute(f"ALTER TABLE {table} RENAME TO krenalis_identities")
+                    cur.execute(f"ALTER SEQUENCE {new_sequence} RENAME TO {sequence.rpartition('.')[2]}")
+                    for statement in renames:
+                        cur.execute(statement)
+                    if written <= self._log_budget:
+                        cur.execute(f"INSERT INTO {changes.CHANGES} (pk, tid) "
+                                    "SELECT _pk, ctid FROM krenalis_identities")
+                    else:
+                        cur.execute(changes.RECORD_ANYTHING)
+                    cur.execute(f"DROP SEQUENCE {_LOAD_SEQUENCE}")
+                    return written
+            except (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected):
+                pass
+            cur.execute("ROLLBACK TO SAVEPOINT krenalis_swap")
+            cur.execute(f"LOCK TABLE {changes.CHANGES} IN ROW EXCLUSIVE MODE")
+            names = self._insert_columns
+            upsert = (f"INSERT INTO krenalis_identities ({names}) SELECT {names} FROM {table} "
+                      "ON CONFLICT (_pipeline, _identity_id, _is_anonymous) DO UPDATE SET "
+                      f"_updated_at = EXCLUDED._updated_at, _run = EXCLUDED._run{self._updates}")
+            if written <= self._log_budget:
+                cur.execute(f"WITH w AS ({upsert} RETURNING _pk, ctid) "
+                            f"INSERT INTO {changes.CHANGES} (pk, tid) SELECT _pk, ctid FROM w")
+            else:
+                cur.execute(changes.RECORD_ANYTHING)
+                cur.execute(upsert)
+            cur.execute(f"DROP TABLE {table}")
+            cur.execute(f"DROP SEQUENCE {_LOAD_SEQUENCE}")
+            return written
+
+        written = self._in_load(build)
+        conn = self._conn
+        try:
+            conn.commit()
+        except BaseException as exc:
+            load.lost = True
+            self._abort(conn)
+            if isinstance(exc, psycopg2.Error):
+                raise ServiceUnavailable(_safe_message(exc, self._backend.settings["password"])) from None
+            raise
+        self._load = None
+        self._log_budget = self._log_budget - written if written <= self._log_budget else 0
+
+    def _load_indexes(self, cur, load: "_Load") -> list[str]:
+        """Creates on the load's table the indexes (and key constraints) krenalis_identities has;
+        returns the statements that give them their names once it is krenalis_identities."""
+        table, suffix = load.table, f"_l{self.run_id}"
+        renames = []
+        for name, definition, constraint, kind in load.shape.indexes:
+            temporary = name[:63 - len(suffix)] + suffix
+            definition = re.sub(rf"^CREATE (UNIQUE )?INDEX {re.escape(name)} ON (ONLY )?(\S+\.)?krenalis_identities ",
+                                rf"CREATE \g<1>INDEX {temporary} ON {table} ", definition)
+            cur.execute(definition)
+            if constraint and kind in ("p", "u"):
+                key = "PRIMARY KEY" if kind == "p" else "UNIQUE"
+                temporary_constraint = constraint[:63 - len(suffix)] + suffix
+                cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {temporary_constraint} {key} USING INDEX {temporary}")
+                renames.append(f"ALTER TABLE krenalis_identities RENAME CONSTRAINT {temporary_constraint} "
+                               f"TO {constraint}")
+                if constraint != name:
+                    renames.append(f"ALTER INDEX {constraint} RENAME TO {name}")
+            else:
+                renames.append(f"ALTER INDEX {temporary} RENAME TO {name}")
+        return renames
 
     def _abort(self, conn) -> None:
         try:
@@ -418,12 +637,17 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         if not rows:
             return 0
         payload = _Payload(self._encoder.encode(rows))
-        if self._staged:
-            def stage(cur):
+        if self._load is not None:
+            def load(cur):
                 cur.copy_expert(self._copy_sql, payload, size=1 << 20)
-                cur.execute(self._stage_sql)
+                cur.execute(self._load.insert_sql)
+                cur.execute(f"TRUNCATE {_BATCH_TABLE}")
 
-            self._transaction(stage)
+            self._in_load(load)
+            self._load.rows += len(rows)
+            return len(rows)
+        if self._staged:
+            self._transaction(lambda cur: cur.copy_expert(self._stage_copy_sql, payload, size=1 << 20))
             return len(rows)
         one_by_one = len(rows) <= self._log_budget
 
@@ -441,7 +665,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
 
     def keep(self, identity_ids: list[str]) -> None:
         ids = list(dict.fromkeys(identity_ids))
-        if not ids:
+        if not ids or self._load is not None:   # a load: the pipeline has no identity to keep
             return
         if self._staged:
             payload = _Payload("".join(copy_escape(i) + "\n" for i in ids).encode("utf-8"))
@@ -478,11 +702,28 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         return self._transaction(work)
 
     def stage_full_run(self) -> bool:
+        def probe(cur):
+            cur.execute("SELECT EXISTS (SELECT 1 FROM krenalis_identities WHERE _pipeline = %s), "
+                        "EXISTS (SELECT 1 FROM krenalis_identities), "
+                        "pg_get_serial_sequence('krenalis_identities', '_pk')", (self.pipeline_id,))
+            mine, any_identity, sequence = cur.fetchone()
+            if mine or any_identity:
+                return mine, any_identity, sequence, None
+            # Read here, not in the load's transaction: a sequence once read stays locked until the
+            # transaction ends, and the load must not hold krenalis_identities' own.
+            cur.execute(f"SELECT last_value, is_called FROM {sequence}")
+            return mine, any_identity, sequence, cur.fetchone()
+
+        mine, any_identity, sequence, position = self._transaction(probe)
+        if not mine:
+            if any_identity:
+                return False    # a first import beside other pipelines' identities: written directly
+            self._begin_load(sequence, position)
+            return True
+
         def work(cur):
             cur.execute(f"DROP TABLE IF EXISTS {_STAGE_TABLE}, {_KEPT_TABLE}")
-            # Keyed on the user ID: a later batch's row of an identity replaces the earlier one.
-            cur.execute(f"CREATE TEMPORARY TABLE {_STAGE_TABLE} (_identity_id text PRIMARY KEY, "
-                        f"_updated_at timestamp NOT NULL{self._stage_columns})")
+            cur.execute(self._stage_create_sql)
             cur.execute(f"CREATE TEMPORARY TABLE {_KEPT_TABLE} (_identity_id text NOT NULL)")
 
         self._transaction(work)
@@ -490,6 +731,9 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         return True
 
     def finish_full_run(self, *, purge: bool) -> int:
+        if self._load is not None:
+            self._finish_load()
+            return 0
         if not self._staged:
             raise RuntimeError("finish_full_run without stage_full_run")
         names = self._names
@@ -501,7 +745,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
             f"CREATE TEMPORARY TABLE {_DIFF_TABLE} ON COMMIT DROP AS SELECT i._pk AS _old_pk, "
             f"i._identity_id AS _old_id, s._identity_id, s._updated_at{''.join(', s.' + n for n in names)}"
             f" FROM (SELECT * FROM krenalis_identities WHERE _pipeline = {self.pipeline_id} AND NOT _is_anonymous) i "
-            f"FULL JOIN {_STAGE_TABLE} s ON s._identity_id = i._identity_id "
+            f"FULL JOIN (SELECT {self._stage_values} FROM {_STAGE_TABLE}) s ON s._identity_id = i._identity_id "
             f"WHERE i._pk IS NULL OR s._identity_id IS NULL OR ROW({old}) IS DISTINCT FROM ROW({new})")
         update_sql = (f"UPDATE krenalis_identities i SET _updated_at = d._updated_at, _run = {self.run_id}"
                       + "".join(f", {n} = d.{n}" for n in names)
@@ -518,6 +762,16 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         def work(cur):
             # Hashes of the whole pipeline in memory, not in batches on disk.
             cur.execute("SET LOCAL work_mem = '256MB'")
+            # A user ID staged twice (in two batches): its last row wins. A unique index (bytewise:
+            # only equality matters) finds out fastest: 1M rows, 0.5 s against 0.9 s for a hash.
+            cur.execute("SAVEPOINT krenalis_unique")
+            try:
+                cur.execute(f'CREATE UNIQUE INDEX ON {_STAGE_TABLE} (_identity_id COLLATE "C")')
+            except psycopg2.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT krenalis_unique")
+                cur.execute(f"DELETE FROM {_STAGE_TABLE} s USING (SELECT _identity_id, max(_n) AS last FROM "
+                            f"{_STAGE_TABLE} GROUP BY _identity_id HAVING count(*) > 1) d "
+                            "WHERE s._identity_id = d._identity_id AND s._n < d.last")
             # The change log is locked before any identity, as by every writer (no deadlock with a
             # resolution publishing).
             cur.execute(f"LOCK TABLE {changes.CHANGES} IN ROW EXCLUSIVE MODE")
