@@ -58,6 +58,18 @@ class NullWriter:
     def purge(self):
         return 0
 
+    def has_identities(self):
+        return False
+
+    def stage_full_run(self):
+        return False
+
+    def finish_full_run(self, *, purge):
+        return 0
+
+    def flush(self):
+        pass
+
     def close(self):
         pass
 

@@ -7,10 +7,10 @@ from ..selectors import pipeline_list, running_pipeline_ids
 from ..services.pipelines import (PipelineInput, pipeline_create, pipeline_delete, pipeline_set_schedule,
                                   pipeline_set_status, pipeline_update)
 from ..services.runs import run_start
-from . import fields
 from .openapi import operation, path_id as doc_id
 from .platform import ApiViewSet, get_or_404, ok
-from .serializers import PipelineSerializer
+from .serializers import (PipelineBody, PipelineCreateBody, PipelineScheduleBody, PipelineSerializer,
+                          PipelineStatusBody, RunStartBody)
 
 def pipelines_json(pipelines, running: set[int] | None = None) -> list[dict]:
     """`running`: the ids of those with a live run (read here when not given)."""
@@ -18,25 +18,6 @@ def pipelines_json(pipelines, running: set[int] | None = None) -> list[dict]:
     if running is None:
         running = running_pipeline_ids([p.id for p in pipelines])
     return PipelineSerializer(pipelines, many=True, context={"running": running}).data
-
-
-def pipeline_input(body: dict) -> PipelineInput:
-    """Reads the PipelineToSet fields of a create or update body (types only; rules are the service's)."""
-    transformation = fields.obj(body, "transformation")
-    return PipelineInput(
-        name=fields.string(body, "name"),
-        enabled=fields.boolean(body, "enabled"),
-        query=fields.string(body, "query"),
-        user_id_column=fields.string(body, "userIDColumn"),
-        updated_at_column=fields.string(body, "updatedAtColumn"),
-        updated_at_format=fields.string(body, "updatedAtFormat"),
-        incremental=fields.boolean(body, "incremental"),
-        updated_at_lookback=fields.nullable_string(body, "updatedAtLookback"),
-        transformation=transformation,
-        in_schema=body.get("inSchema"),
-        out_schema=body.get("outSchema"),
-        extra={key: body[key] for key in PipelineInput.FORBIDDEN_KEYS if key in body},
-    )
 
 
 class PipelineViewSet(ApiViewSet):
@@ -56,16 +37,10 @@ class PipelineViewSet(ApiViewSet):
     @operation("createPipeline", "Create a pipeline that imports users from a database", tag="Pipelines",
                request="PipelineCreate", ok="Created", errors=[422])
     def create(self, request):
-        body = self.body()
-        if body.get("formatSettings", ...) is None:  # on create (only), null counts as absent (§7.4)
-            del body["formatSettings"]
-        pipeline = pipeline_create(
-            workspace=self.workspace,
-            connection_id=body.get("connection"),
-            target=body.get("target"),
-            event_type=fields.string(body, "eventType"),
-            data=pipeline_input(body),
-        )
+        body = self.validated(PipelineCreateBody)
+        pipeline = pipeline_create(workspace=self.workspace, connection_id=body.pop("connection_id"),
+                                   target=body.pop("target"), event_type=body.pop("event_type"),
+                                   data=PipelineInput(**body))
         return ok({"id": pipeline.id})
 
     @operation("getPipeline", "A pipeline", tag="Pipelines", ok="Pipeline",
@@ -77,7 +52,7 @@ class PipelineViewSet(ApiViewSet):
                parameters=[doc_id("pipeline_id", "pipeline")])
     def update(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        pipeline_update(pipeline=pipeline, data=pipeline_input(self.body()))
+        pipeline_update(pipeline=pipeline, data=PipelineInput(**self.validated(PipelineBody)))
         return ok()
 
     @operation("deletePipeline", "Delete a pipeline and its imported identities", tag="Pipelines",
@@ -91,7 +66,7 @@ class PipelineViewSet(ApiViewSet):
     @action(detail=True, methods=["put"])
     def status(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        pipeline_set_status(pipeline=pipeline, enabled=fields.boolean(self.body(), "enabled"))
+        pipeline_set_status(pipeline=pipeline, **self.validated(PipelineStatusBody))
         return ok()
 
     @operation("setPipelineSchedule", "Set or clear the schedule period", tag="Pipelines",
@@ -99,7 +74,7 @@ class PipelineViewSet(ApiViewSet):
     @action(detail=True, methods=["put"])
     def schedule(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        pipeline_set_schedule(pipeline=pipeline, period=self.body().get("period"))
+        pipeline_set_schedule(pipeline=pipeline, **self.validated(PipelineScheduleBody))
         return ok()
 
     @operation("startRun", "Start a run of the pipeline (it executes in the background)", tag="Runs",
@@ -107,5 +82,5 @@ class PipelineViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def runs(self, request, pipeline_id):
         pipeline = self.get_pipeline(pipeline_id)
-        run = run_start(pipeline=pipeline, incremental=fields.nullable_boolean(self.body(), "incremental"))
+        run = run_start(pipeline=pipeline, **self.validated(RunStartBody))
         return ok({"id": run.id})

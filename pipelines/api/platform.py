@@ -163,6 +163,13 @@ class ApiView(views.APIView):
             raise errors.BadRequest("request's body must be a JSON object")
         return data
 
+    def validated(self, serializer_class) -> dict:
+        """The body read by a request-body serializer (`serializers.Body`): its fields under their
+        source names. A field of the wrong type is a 400 at once."""
+        serializer = serializer_class(data=self.body())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
 
 class ApiViewSet(viewsets.ViewSetMixin, ApiView):
     """Base of the /v1 viewsets: an `ApiView` (same checks, in the same order) whose methods are

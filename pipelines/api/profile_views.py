@@ -6,11 +6,10 @@ from rest_framework.decorators import action
 from ..errors import BadRequest
 from ..services import identity_resolution as ir
 from ..services import profiles
-from . import fields
 from .openapi import (ANY_OBJECT, BOOLEAN, DATE_TIME, INTEGER, SCHEMAS, STRING, _array, _id, _nullable, _object,
                       operation, query_int, ref)
 from .platform import ApiViewSet, ok, paging
-from .serializers import identity_json
+from .serializers import IdentityResolutionSettingsBody, ProfileSchemaChangeBody, identity_json
 
 # The components of these endpoints, added to those of the OpenAPI document.
 _MISALIGNED = _array(_object({"pipeline": _id("pipeline"), "name": STRING, "message": STRING},
@@ -115,7 +114,7 @@ class ProfileViewSet(ApiViewSet):
                tag="Profiles", request="ProfileSchemaChange", errors=[422, 503])
     @profile_schema.mapping.put
     def update_schema(self, request):
-        profiles.profile_schema_update(workspace=self.workspace, **_schema_change(self.body()))
+        profiles.profile_schema_update(workspace=self.workspace, **self.validated(ProfileSchemaChangeBody))
         return ok()
 
     @operation("previewProfileSchema", "The statements a profile schema change would run, and the pipelines it "
@@ -123,18 +122,13 @@ class ProfileViewSet(ApiViewSet):
                errors=[422])
     @action(detail=False, methods=["put"], url_path="schema/preview")
     def schema_preview(self, request):
-        return ok(profiles.profile_schema_preview(workspace=self.workspace, **_schema_change(self.body())))
+        return ok(profiles.profile_schema_preview(workspace=self.workspace, **self.validated(ProfileSchemaChangeBody)))
 
     @operation("getLatestProfileSchemaAlter", "The latest profile schema change", tag="Profiles",
                ok="ProfileSchemaAlter")
     @action(detail=False, url_path="schema/latest-alter")
     def schema_latest_alter(self, request):
         return ok(profiles.profile_schema_latest_alter(self.workspace))
-
-
-def _schema_change(body: dict) -> dict:
-    return {"schema": body.get("schema"), "primary_sources": body.get("primarySources"),
-            "re_paths": body.get("rePaths")}
 
 
 class IdentityResolutionViewSet(ApiViewSet):
@@ -153,10 +147,8 @@ class IdentityResolutionViewSet(ApiViewSet):
                tag="Identity resolution", request="IdentityResolutionSettingsUpdate", errors=[422])
     @resolution_settings.mapping.put
     def update_settings(self, request):
-        body = self.body()
         ir.identity_resolution_update_settings(workspace=self.workspace,
-                                               run_on_batch_import=fields.boolean(body, "runOnBatchImport"),
-                                               identifiers=body.get("identifiers"))
+                                               **self.validated(IdentityResolutionSettingsBody))
         return ok()
 
     @operation("startIdentityResolution", "Start an identity resolution (it executes in the background)",

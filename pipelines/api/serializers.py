@@ -1,17 +1,25 @@
-"""The API objects (reference §3, §4, §5.1) as DRF serializers, in the reference's key order.
+"""The API objects (reference §3, §4, §5.1) as DRF serializers, in the reference's key order, and
+the request bodies.
 
-Output only: `XSerializer(obj).data` is the object's JSON. The declared fields are also what
+Objects: `XSerializer(obj).data` is the object's JSON. The declared fields are also what
 `openapi.py` builds the components of these objects from (names, order, types, bounds, nullability),
 so a field added here is documented. Keys that appear only when set (beside the seed's object)
 are listed in `optional_fields` and left out by `to_representation`.
+
+Request bodies: `Body` subclasses, read with `ApiView.validated(...)`. Their fields read with
+`fields` (a missing key or null is the zero value, a wrong JSON type a 400 naming the field, the
+first one in declaration order); `source` is the service's keyword. Types only: rules are the
+services'.
 """
 from rest_framework import serializers
 
 from ..connectors import REGISTRY
 from ..lookback import format_lookback
 from ..models import Connection, Pipeline, Run, Workspace
+from ..services.pipelines import PipelineInput
 from ..steps import STEP_NAMES
 from ..timeformats.rfc3339 import format_rfc3339
+from . import fields
 
 SAMPLE_QUERY = "SELECT *\nFROM users\n"
 MAX_ID = 2**31 - 1
@@ -288,3 +296,155 @@ def run_json(run: Run) -> dict:
 
 def identity_json(item: dict) -> dict:
     return IdentitySerializer(item).data
+
+
+# --------------------------------------------------------------------------- request bodies
+
+class BodyField(serializers.Field):
+    """A field of a request body, read by a `fields` reader: a missing key or null is the reader's
+    default, a value of the wrong JSON type a 400 that names the field (raised at once, so the first
+    wrong field in declaration order is the one reported, as the reference does)."""
+
+    def __init__(self, read=fields.string, **kwargs):
+        self.read = read
+        super().__init__(required=False, **kwargs)
+
+    def get_value(self, body):
+        return body
+
+    def validate_empty_values(self, body):
+        return False, body
+
+    def to_internal_value(self, body):
+        return self.read(body, self.field_name)
+
+
+def _any(body: dict, key: str):
+    return body.get(key)
+
+
+def _optional_array(body: dict, key: str):
+    return fields.array(body, key) if key in body else None
+
+
+def String(**kwargs) -> BodyField:
+    return BodyField(fields.string, **kwargs)
+
+
+def NullableString(**kwargs) -> BodyField:
+    return BodyField(fields.nullable_string, **kwargs)
+
+
+def Boolean(**kwargs) -> BodyField:
+    return BodyField(fields.boolean, **kwargs)
+
+
+def NullableBoolean(**kwargs) -> BodyField:
+    return BodyField(fields.nullable_boolean, **kwargs)
+
+
+def Object(**kwargs) -> BodyField:
+    return BodyField(fields.obj, **kwargs)
+
+
+def AnyValue(**kwargs) -> BodyField:
+    """Any JSON value (or None when missing): the service validates it."""
+    return BodyField(_any, **kwargs)
+
+
+class Body(serializers.Serializer):
+    """A request body (a JSON object, `ApiView.body()`); `validated_data` holds its fields under
+    their `source` names, the keyword arguments of the service that takes them. Types only: the
+    rules are the service's."""
+
+
+class WorkspaceUpdateBody(Body):
+    name = String()
+    uiPreferences = Object(source="ui_preferences")
+
+
+class ConnectionCreateBody(Body):
+    name = String()
+    role = NullableString()
+    connector = String()
+    strategy = NullableString()
+    sendingMode = NullableString(source="sending_mode")
+    linkedConnections = BodyField(_optional_array, source="linked_connections")
+    settings = Object()
+    authToken = String(source="auth_token")
+
+
+class ConnectionTestBody(Body):
+    connector = String()
+    settings = Object()
+
+
+class ConnectionUpdateBody(Body):
+    name = String()
+    strategy = NullableString()
+    sendingMode = NullableString(source="sending_mode")
+
+
+class QueryBody(Body):
+    query = String()
+    limit = BodyField(lambda body, key: fields.integer(body, key, 0))
+
+
+class PipelineStatusBody(Body):
+    enabled = Boolean()
+
+
+class PipelineScheduleBody(Body):
+    period = AnyValue()
+
+
+class RunStartBody(Body):
+    incremental = NullableBoolean()
+
+
+class IdentityResolutionSettingsBody(Body):
+    runOnBatchImport = Boolean(source="run_on_batch_import")
+    identifiers = AnyValue()
+
+
+class ProfileSchemaChangeBody(Body):
+    schema = AnyValue()
+    primarySources = AnyValue(source="primary_sources")
+    rePaths = AnyValue(source="re_paths")
+
+
+class PipelineBody(Body):
+    """PipelineToSet: a full replacement (omitted fields take their zero value); `extra` holds the
+    keys a database pipeline must not have, for the service to refuse."""
+
+    transformation = Object()
+    name = String()
+    enabled = Boolean()
+    query = String()
+    userIDColumn = String(source="user_id_column")
+    updatedAtColumn = String(source="updated_at_column")
+    updatedAtFormat = String(source="updated_at_format")
+    incremental = Boolean()
+    updatedAtLookback = NullableString(source="updated_at_lookback")
+    inSchema = AnyValue(source="in_schema")
+    outSchema = AnyValue(source="out_schema")
+
+    null_is_absent: tuple[str, ...] = ()  # forbidden keys that count as absent when null
+
+    def validate(self, data):
+        body = self.initial_data
+        data["extra"] = {key: body[key] for key in PipelineInput.FORBIDDEN_KEYS
+                         if key in body and not (key in self.null_is_absent and body[key] is None)}
+        return data
+
+
+class PipelineTargetBody(Body):
+    connection = AnyValue(source="connection_id")
+    target = AnyValue()
+    eventType = String(source="event_type")
+
+
+class PipelineCreateBody(PipelineTargetBody, PipelineBody):
+    """The connection, target and event type (read first), then PipelineToSet."""
+
+    null_is_absent = ("formatSettings",)  # on create (only), null counts as absent (§7.4)

@@ -12,7 +12,8 @@ from . import fields
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, query_int
 from .openapi import path_id as doc_id
 from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok, paging
-from .serializers import ConnectionSerializer, connectors_json, identity_json, workspace_json
+from .serializers import (ConnectionCreateBody, ConnectionSerializer, ConnectionTestBody, ConnectionUpdateBody,
+                          QueryBody, WorkspaceUpdateBody, connectors_json, identity_json, workspace_json)
 
 
 def connections_json(connections) -> list[dict]:
@@ -56,9 +57,7 @@ class WorkspaceViewSet(ApiViewSet):
                request="WorkspaceUpdate")
     @current.mapping.put
     def update_current(self, request):
-        body = self.body()
-        workspace_update(workspace=self.workspace, name=fields.string(body, "name"),
-                         ui_preferences=fields.obj(body, "uiPreferences"))
+        workspace_update(workspace=self.workspace, **self.validated(WorkspaceUpdateBody))
         return ok()
 
     @operation("deleteWorkspace", "Delete the workspace with its connections and pipelines", tag="Workspaces")
@@ -108,18 +107,7 @@ class ConnectionViewSet(ApiViewSet):
     @operation("createConnection", "Create a source connection (its settings are tested first)",
                tag="Connections", request="ConnectionCreate", ok="Created", errors=[422, 503])
     def create(self, request):
-        body = self.body()
-        connection = connection_create(
-            workspace=self.workspace,
-            name=fields.string(body, "name"),
-            role=fields.nullable_string(body, "role"),
-            connector=fields.string(body, "connector"),
-            strategy=fields.nullable_string(body, "strategy"),
-            sending_mode=fields.nullable_string(body, "sendingMode"),
-            linked_connections=fields.array(body, "linkedConnections") if "linkedConnections" in body else None,
-            settings=fields.obj(body, "settings"),
-            auth_token=fields.string(body, "authToken"),
-        )
+        connection = connection_create(workspace=self.workspace, **self.validated(ConnectionCreateBody))
         return ok({"id": connection.id})
 
     @operation("testConnection", "Test connection settings without saving them, with warnings about the login",
@@ -129,9 +117,7 @@ class ConnectionViewSet(ApiViewSet):
                            "the source; a user that can only read is the real defence of the source database.")
     @action(detail=False, methods=["post"])
     def test(self, request):
-        body = self.body()
-        return ok({"warnings": connection_test(connector=fields.string(body, "connector"),
-                                               settings=fields.obj(body, "settings"))})
+        return ok({"warnings": connection_test(**self.validated(ConnectionTestBody))})
 
     @operation("getConnection", "A connection, with its pipelines", tag="Connections", ok="Connection",
                parameters=[doc_id("connection_id", "connection")])
@@ -143,10 +129,7 @@ class ConnectionViewSet(ApiViewSet):
                parameters=[doc_id("connection_id", "connection")])
     def update(self, request, connection_id):
         connection = self.get_connection(connection_id)
-        body = self.body()
-        connection_rename(connection=connection, name=fields.string(body, "name"),
-                          strategy=fields.nullable_string(body, "strategy"),
-                          sending_mode=fields.nullable_string(body, "sendingMode"))
+        connection_rename(connection=connection, **self.validated(ConnectionUpdateBody))
         return ok()
 
     @operation("deleteConnection", "Delete a connection, its pipelines and imported identities",
@@ -161,9 +144,7 @@ class ConnectionViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def query(self, request, connection_id):
         connection = self.get_connection(connection_id)
-        body = self.body()
-        return ok(preview_query(connection=connection, query=fields.string(body, "query"),
-                                limit=fields.integer(body, "limit", 0), client_gone=client_gone(request)))
+        return ok(preview_query(connection=connection, **self.validated(QueryBody), client_gone=client_gone(request)))
 
     @operation("listConnectionIdentities", "The identities imported through a connection, newest first",
                tag="Connections", ok="Identities", errors=[422, 503],
