@@ -562,256 +562,334 @@ def execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None =
 
 def _execute_run(plan: RunPlan, monitor: RunMonitor, *, now: dt.datetime | None = None,
                  control: QueryControl | None = None) -> RunResult:
-    now = now or dt.datetime.now(dt.timezone.utc)
-    passed, failed = [0] * 7, [0] * 7
-    result = RunResult(passed, failed)
-    difference = alignment_difference(plan.out_schema, plan.profile_schema)
-    if difference:
-        result.error, result.error_step = f"in the output schema, {difference}{REVIEW}", OUTPUT
-        monitor.record_error(OUTPUT, None, result.error)
-        return result
-    if plan.source_refused:
-        result.error, result.error_step = plan.source_refused, INPUT
-        monitor.record_error(INPUT, None, result.error)
-        return result
-    connector = plan.connector
-    try:
-        sql = replace_placeholders(plan.query, {"updated_at": updated_at_placeholder(plan, connector),
-                                                "limit": UNLIMITED})
-    except PlaceholderError as exc:
-        result.error, result.error_step = str(exc), INPUT
-        monitor.record_error(INPUT, None, result.error)
-        return result
+    run = _Run(plan, monitor, now or dt.datetime.now(dt.timezone.utc))
+    sql = run.prepare()
+    if sql is None:
+        return run.result
+    run.import_rows(sql, control)
+    run.finalize()
+    return run.result
 
-    full_run = not plan.incremental or plan.cursor is None
-    out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
-    transformer = ahead = writer = background = None
-    first_import = staged = False
-    writers: list[RowWriter] = []
-    greatest: dt.datetime | None = None
-    unidentified_failure = False
-    streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's
-    # The look-back notes the source's transactions in progress before the query reads.
-    observe = {"observe": True} if plan.lookback_seconds and plan.updated_at_column else {}
-    window_end = plan.cursor if plan.incremental and plan.lookback_seconds else None
-    try:
-        with connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
-                             batch_size=plan.batch_size, control=control, **observe) as rows:
-            streaming = True
-            result.in_flight = getattr(rows, "in_flight", None)
-            result.in_flight_note = getattr(rows, "in_flight_note", "")
-            index = _check_query_schema(plan, rows.schema)
-            transformer = plan.make_transformer()
-            ahead = _TransformAhead(transformer)
-            writer = plan.make_writer(out_columns)
-            writers.append(writer)
-            if plan.columns_to_unset:
-                writer.unset(plan.columns_to_unset)
-            first_import = full_run and not writer.has_identities()
-            # A full run into identities that exist writes them at its end, all at once (only what
-            # changed); a first import into an empty warehouse loads a new table and swaps it in at its
-            # end: both on one connection (the backend says whether it does either).
-            staged = full_run and getattr(writer, "stage_full_run", lambda: False)()
-            cursor = read_from(plan.cursor, plan.lookback_seconds) if plan.incremental else None
-            read_row = _row_reader(plan, index, now, cursor)
-            in_names = [p.name for p in plan.in_schema.properties]
-            build, direct = _batch_builder(plan, index, transformer, now)
-            check_updated = ((lambda moment: parse_updated_at(moment, "datetime", None, now=now))
-                             if plan.updated_at_column else None)
-            record_error = monitor.record_error
-            last_report = last_stop_check = 0.0
 
-            def output_failed(user_id, failure):
-                """Counts and records a record that failed at Transformation or OutputValidation."""
-                step = _step_of(failure)
-                failed[step] += 1
-                if step == OUTPUT:
-                    passed[TRANSFORMATION] += 1
-                record_error(step, user_id, str(failure))
+class _Run:
+    """One run's state and its stages, in order: `prepare` (the checks before the source is
+    reached), `import_rows` (the query streams: `open_source`, then per batch the fast path
+    `take_built` or the slow one `take_rows`, then `settle`, which hands the rows to the writers),
+    and `finalize` (the staged rows applied, the purge, the run's end reported)."""
 
-            def must_drop() -> bool:
-                return bool(monitor.stop_reason()) and monitor.drops_unwritten()
+    def __init__(self, plan: RunPlan, monitor: RunMonitor, now: dt.datetime):
+        self.plan, self.monitor, self.now = plan, monitor, now
+        self.passed, self.failed = [0] * 7, [0] * 7
+        self.result = RunResult(self.passed, self.failed)
+        self.full_run = not plan.incremental or plan.cursor is None
+        self.out_columns = [(column_name(path), prop.type) for path, prop in leaf_paths(plan.out_schema)]
+        self.transformer = self.ahead = self.writer = self.background = None
+        self.writers: list[RowWriter] = []
+        self.first_import = self.staged = False
+        self.greatest: dt.datetime | None = None     # the greatest update time among rows that passed
+        self.unidentified_failure = False
+        self.streaming = False  # a source failure before the rows stream (connect, SQL error) is InputValidation's
+        self.window_end = plan.cursor if plan.incremental and plan.lookback_seconds else None
+        self.pending = collections.deque()  # batches still in the function while the next ones are read
+        self.read_before = 0                # rows of the query's result before the current batch
+        self.last_report = self.last_stop_check = 0.0
 
-            def settle(identified, outputs, out_rows, kept):
-                """Counts a batch's transformation results, records its failures, hands its rows to
-                the writers and reports progress about once a second."""
-                nonlocal last_report
-                if outputs is not None:
-                    try:
-                        outputs = outputs.result()
-                    except FatalTransformError as exc:
-                        # The records it failed before are counted, and those of a batch behind it
-                        # that failed the transformer while this one was in flight.
-                        for index, error in exc.record_errors:
-                            output_failed(identified[index][0], error)
-                        for later, in_flight, _, _ in pending:
-                            failure = in_flight.exception() if in_flight is not None else None
-                            for index, error in getattr(failure, "record_errors", ()):
-                                output_failed(later[index][0], error)
-                        raise
-                    if set(map(type, outputs)) == {tuple}:
-                        passed[TRANSFORMATION] += len(outputs)
-                        passed[OUTPUT] += len(outputs)
-                        out_rows = [(user_id, updated_at, output)
-                                    for (user_id, updated_at), output in zip(identified, outputs)]
-                        outputs = ()
-                    for (user_id, updated_at), output in zip(identified, outputs):
-                        if type(output) is tuple:
-                            passed[TRANSFORMATION] += 1
-                            passed[OUTPUT] += 1
-                            out_rows.append((user_id, updated_at, output))
-                            continue
-                        output_failed(user_id, output)
-                        kept.append(user_id)
-                if out_rows:
-                    background.submit("write", out_rows)
-                if kept and full_run:
-                    background.submit("keep", kept)
-                moment = time.monotonic()
-                if moment - last_report >= 1.0:
-                    last_report = moment
-                    passed[FINALIZE] = background.written
-                    monitor.progress(passed, failed)
+    def end(self, message: str, step: int) -> None:
+        self.result.error, self.result.error_step = message, step
 
-            pending = collections.deque()  # batches still in the function while the next ones are read
-            read_before = 0  # rows of the query's result before this batch
-            for batch in rows:
-                reason = None
-                moment = time.monotonic()
-                if moment - last_stop_check >= STOP_CHECK_SECONDS:
-                    last_stop_check = moment
-                    reason = monitor.stop_reason()
-                if reason:
-                    if monitor.drops_unwritten():
-                        if background is not None:
-                            background.drop()
-                        pending.clear()
-                    while pending:
-                        settle(*pending.popleft())
-                    raise RunStopped(reason)
-                if background is None:
-                    # More connections only when a full first batch says more rows follow: a short
-                    # (incremental) run does not pay for connections it would not use.
-                    if len(batch) >= plan.batch_size and not staged:
-                        writers.extend(plan.make_writer(out_columns) for _ in range(plan.writers - 1))
-                    background = _BackgroundWriter(writers, must_drop)
-                kept, identified, records, out_rows = [], [], [], []
-                built = _build_batch(build, batch, check_updated)
-                if built is not None:
-                    if cursor is not None:  # older than the cursor: not part of this run
-                        built = [row for row in built if row[1] >= cursor]
-                        if window_end is not None:
-                            result.reread += sum(1 for row in built if row[1] < window_end)
-                    count = len(built)
-                    passed[RECEIVE] += count
-                    passed[INPUT] += count
-                    if built:
-                        latest = max(map(_second, built))
-                        if greatest is None or latest > greatest:
-                            greatest = latest
-                    if direct:
-                        passed[TRANSFORMATION] += count
-                        passed[OUTPUT] += count
-                        out_rows = built
-                    else:
-                        identified = [(user_id, updated_at) for user_id, updated_at, _ in built]
-                        records = [record for _, _, record in built]
-                else:
-                    for position, row in enumerate(batch, read_before + 1):
-                        try:
-                            read = read_row(row)
-                        except RecordFailure as failure:
-                            failed[failure.step] += 1
-                            if failure.step > RECEIVE:
-                                passed[RECEIVE] += 1
-                            if failure.user_id is None:
-                                unidentified_failure = True
-                                record_error(failure.step, None, failure.message,
-                                             row=shown_row(position, in_names, row, index))
-                            else:
-                                record_error(failure.step, failure.user_id, failure.message)
-                                kept.append(failure.user_id)
-                            continue
-                        if read is None:
-                            continue  # older than the cursor: not part of this run
-                        user_id, updated_at, record = read
-                        if window_end is not None and updated_at < window_end:
-                            result.reread += 1
-                        passed[RECEIVE] += 1
-                        passed[INPUT] += 1
-                        if greatest is None or updated_at > greatest:
-                            greatest = updated_at
-                        identified.append((user_id, updated_at))
-                        records.append(record)
-                read_before += len(batch)
-                outputs = ahead.transform(records) if records else None
-                if ahead.overlaps:
-                    pending.append((identified, outputs, out_rows, kept))
-                    if len(pending) > IN_FLIGHT:
-                        settle(*pending.popleft())
-                else:
-                    settle(identified, outputs, out_rows, kept)
-            while pending:
-                settle(*pending.popleft())
-            if background is not None:
-                passed[FINALIZE] = background.finish()
-                background = None
-    except RunStopped as stop:
-        result.error, result.error_step = stop.message, stop.step
-    except QueryInterrupted as exc:
-        result.error, result.error_step = str(exc), RECEIVE
-    except ConnectorUnavailable as exc:
-        result.error, result.error_step = with_updated_at_hint(plan.query, exc), RECEIVE if streaming else INPUT
-    except FatalTransformError as exc:
-        result.error, result.error_step = str(exc), TRANSFORMATION
-    except (WriteFailed, KrenalisError) as exc:
-        result.error, result.error_step = _message(exc), FINALIZE
-    finally:
-        if background is not None:
+    # ------------------------------------------------------------------ prepare
+
+    def prepare(self) -> str | None:
+        """The query to run, its placeholders replaced; None when the run ends before reaching the
+        source (the output schema no longer aligns, the source is refused, a placeholder fails)."""
+        plan = self.plan
+        difference = alignment_difference(plan.out_schema, plan.profile_schema)
+        if difference:
+            return self._refuse(f"in the output schema, {difference}{REVIEW}", OUTPUT)
+        if plan.source_refused:
+            return self._refuse(plan.source_refused, INPUT)
+        try:
+            return replace_placeholders(plan.query, {"updated_at": updated_at_placeholder(plan, plan.connector),
+                                                     "limit": UNLIMITED})
+        except PlaceholderError as exc:
+            return self._refuse(str(exc), INPUT)
+
+    def _refuse(self, message: str, step: int) -> None:
+        self.end(message, step)
+        self.monitor.record_error(step, None, message)
+        return None
+
+    # ------------------------------------------------------------------ the rows
+
+    def import_rows(self, sql: str, control: QueryControl | None) -> None:
+        """Reads the query's rows batch by batch through the steps and hands them to the writers;
+        whatever ends the run early becomes its error, at its step."""
+        plan = self.plan
+        # The look-back notes the source's transactions in progress before the query reads.
+        observe = {"observe": True} if plan.lookback_seconds and plan.updated_at_column else {}
+        try:
+            with plan.connector.query(plan.connector_settings, sql, timeout_seconds=plan.statement_timeout,
+                                      batch_size=plan.batch_size, control=control, **observe) as rows:
+                self.open_source(rows)
+                for batch in rows:
+                    self.check_stop()
+                    self.take(batch)
+                while self.pending:
+                    self.settle(*self.pending.popleft())
+                if self.background is not None:
+                    self.passed[FINALIZE] = self.background.finish()
+                    self.background = None
+        except RunStopped as stop:
+            self.end(stop.message, stop.step)
+        except QueryInterrupted as exc:
+            self.end(str(exc), RECEIVE)
+        except ConnectorUnavailable as exc:
+            self.end(with_updated_at_hint(plan.query, exc), RECEIVE if self.streaming else INPUT)
+        except FatalTransformError as exc:
+            self.end(str(exc), TRANSFORMATION)
+        except (WriteFailed, KrenalisError) as exc:
+            self.end(_message(exc), FINALIZE)
+        finally:
+            self.release()
+
+    def open_source(self, rows) -> None:
+        """Once the query runs: its columns checked against the input schema, the transformer and
+        the first writer made, the run's kind settled (a first import, a staged full run) and the
+        readers of its rows built."""
+        plan, now = self.plan, self.now
+        self.streaming = True
+        self.result.in_flight = getattr(rows, "in_flight", None)
+        self.result.in_flight_note = getattr(rows, "in_flight_note", "")
+        self.index = index = _check_query_schema(plan, rows.schema)
+        self.transformer = transformer = plan.make_transformer()
+        self.ahead = _TransformAhead(transformer)
+        self.writer = writer = plan.make_writer(self.out_columns)
+        self.writers.append(writer)
+        if plan.columns_to_unset:
+            writer.unset(plan.columns_to_unset)
+        self.first_import = self.full_run and not writer.has_identities()
+        # A full run into identities that exist writes them at its end, all at once (only what
+        # changed); a first import into an empty warehouse loads a new table and swaps it in at its
+        # end: both on one connection (the backend says whether it does either).
+        self.staged = self.full_run and writer.stage_full_run()
+        self.cursor = read_from(plan.cursor, plan.lookback_seconds) if plan.incremental else None
+        self.read_row = _row_reader(plan, index, now, self.cursor)
+        self.in_names = [p.name for p in plan.in_schema.properties]
+        self.build, self.direct = _batch_builder(plan, index, transformer, now)
+        self.check_updated = ((lambda moment: parse_updated_at(moment, "datetime", None, now=now))
+                              if plan.updated_at_column else None)
+
+    def check_stop(self) -> None:
+        """Between batches (at most every STOP_CHECK_SECONDS): RunStopped when the monitor says so,
+        the batches in the function settled first, or dropped with the unwritten rows."""
+        moment = time.monotonic()
+        if moment - self.last_stop_check < STOP_CHECK_SECONDS:
+            return
+        self.last_stop_check = moment
+        reason = self.monitor.stop_reason()
+        if not reason:
+            return
+        if self.monitor.drops_unwritten():
+            if self.background is not None:
+                self.background.drop()
+            self.pending.clear()
+        while self.pending:
+            self.settle(*self.pending.popleft())
+        raise RunStopped(reason)
+
+    def must_drop(self) -> bool:
+        return bool(self.monitor.stop_reason()) and self.monitor.drops_unwritten()
+
+    def take(self, batch: list) -> None:
+        """One batch of source rows: through Receive and InputValidation (all at once when it can,
+        else row by row), to the transformer, and settled now or once the function returns it."""
+        plan = self.plan
+        if self.background is None:
+            # More connections only when a full first batch says more rows follow: a short
+            # (incremental) run does not pay for connections it would not use.
+            if len(batch) >= plan.batch_size and not self.staged:
+                self.writers.extend(plan.make_writer(self.out_columns) for _ in range(plan.writers - 1))
+            self.background = _BackgroundWriter(self.writers, self.must_drop)
+        built = _build_batch(self.build, batch, self.check_updated)
+        if built is not None:
+            identified, records, out_rows, kept = self.take_built(built)
+        else:
+            identified, records, out_rows, kept = self.take_rows(batch)
+        self.read_before += len(batch)
+        outputs = self.ahead.transform(records) if records else None
+        if self.ahead.overlaps:
+            self.pending.append((identified, outputs, out_rows, kept))
+            if len(self.pending) > IN_FLIGHT:
+                self.settle(*self.pending.popleft())
+        else:
+            self.settle(identified, outputs, out_rows, kept)
+
+    def take_built(self, built: list) -> tuple[list, list, list, list]:
+        """The fast path: a batch whose rows all passed Receive and InputValidation column by column
+        (_batch_builder). Returns (identified, records, out_rows, kept) as take_rows does."""
+        passed, cursor, window_end = self.passed, self.cursor, self.window_end
+        identified, records, out_rows = [], [], []
+        if cursor is not None:  # older than the cursor: not part of this run
+            built = [row for row in built if row[1] >= cursor]
+            if window_end is not None:
+                self.result.reread += sum(1 for row in built if row[1] < window_end)
+        count = len(built)
+        passed[RECEIVE] += count
+        passed[INPUT] += count
+        if built:
+            latest = max(map(_second, built))
+            if self.greatest is None or latest > self.greatest:
+                self.greatest = latest
+        if self.direct:
+            passed[TRANSFORMATION] += count
+            passed[OUTPUT] += count
+            out_rows = built
+        else:
+            identified = [(user_id, updated_at) for user_id, updated_at, _ in built]
+            records = [record for _, _, record in built]
+        return identified, records, out_rows, []
+
+    def take_rows(self, batch: list) -> tuple[list, list, list, list]:
+        """The slow path: the batch row by row, each failure counted and recorded. Returns
+        (identified: [(user ID, update time)], records: the input values to transform, out_rows:
+        rows ready to write, kept: the user IDs of failed rows, which a full run keeps)."""
+        passed, failed, record_error = self.passed, self.failed, self.monitor.record_error
+        read_row, window_end, greatest = self.read_row, self.window_end, self.greatest
+        kept, identified, records = [], [], []
+        for position, row in enumerate(batch, self.read_before + 1):
             try:
-                passed[FINALIZE] = background.finish()  # rows already read are written, never lost
+                read = read_row(row)
+            except RecordFailure as failure:
+                failed[failure.step] += 1
+                if failure.step > RECEIVE:
+                    passed[RECEIVE] += 1
+                if failure.user_id is None:
+                    self.unidentified_failure = True
+                    record_error(failure.step, None, failure.message,
+                                 row=shown_row(position, self.in_names, row, self.index))
+                else:
+                    record_error(failure.step, failure.user_id, failure.message)
+                    kept.append(failure.user_id)
+                continue
+            if read is None:
+                continue  # older than the cursor: not part of this run
+            user_id, updated_at, record = read
+            if window_end is not None and updated_at < window_end:
+                self.result.reread += 1
+            passed[RECEIVE] += 1
+            passed[INPUT] += 1
+            if greatest is None or updated_at > greatest:
+                greatest = self.greatest = updated_at
+            identified.append((user_id, updated_at))
+            records.append(record)
+        return identified, records, [], kept
+
+    # ------------------------------------------------------------------ settle
+
+    def output_failed(self, user_id, failure) -> None:
+        """Counts and records a record that failed at Transformation or OutputValidation."""
+        step = _step_of(failure)
+        self.failed[step] += 1
+        if step == OUTPUT:
+            self.passed[TRANSFORMATION] += 1
+        self.monitor.record_error(step, user_id, str(failure))
+
+    def settle(self, identified, outputs, out_rows, kept) -> None:
+        """Counts a batch's transformation results, records its failures, hands its rows to the
+        writers and reports progress about once a second."""
+        passed = self.passed
+        if outputs is not None:
+            try:
+                outputs = outputs.result()
+            except FatalTransformError as exc:
+                # The records it failed before are counted, and those of a batch behind it that
+                # failed the transformer while this one was in flight.
+                for index, error in exc.record_errors:
+                    self.output_failed(identified[index][0], error)
+                for later, in_flight, _, _ in self.pending:
+                    failure = in_flight.exception() if in_flight is not None else None
+                    for index, error in getattr(failure, "record_errors", ()):
+                        self.output_failed(later[index][0], error)
+                raise
+            if set(map(type, outputs)) == {tuple}:
+                passed[TRANSFORMATION] += len(outputs)
+                passed[OUTPUT] += len(outputs)
+                out_rows = [(user_id, updated_at, output)
+                            for (user_id, updated_at), output in zip(identified, outputs)]
+                outputs = ()
+            for (user_id, updated_at), output in zip(identified, outputs):
+                if type(output) is tuple:
+                    passed[TRANSFORMATION] += 1
+                    passed[OUTPUT] += 1
+                    out_rows.append((user_id, updated_at, output))
+                    continue
+                self.output_failed(user_id, output)
+                kept.append(user_id)
+        if out_rows:
+            self.background.submit("write", out_rows)
+        if kept and self.full_run:
+            self.background.submit("keep", kept)
+        moment = time.monotonic()
+        if moment - self.last_report >= 1.0:
+            self.last_report = moment
+            passed[FINALIZE] = self.background.written
+            self.monitor.progress(passed, self.failed)
+
+    def release(self) -> None:
+        """After the rows, however the reading ended: the rows already read are written (never
+        lost), and the transformer is closed."""
+        if self.background is not None:
+            try:
+                self.passed[FINALIZE] = self.background.finish()
             except WriteFailed as exc:
-                if not result.error:
-                    result.error, result.error_step = str(exc), FINALIZE
-        if ahead is not None:
-            ahead.close()
-        if transformer is not None:
-            transformer.close()
-    if not result.error:
-        reason = monitor.stop_reason()  # a cancel after the last batch still prevents the purge
-        if reason:
-            result.error, result.error_step = reason, RECEIVE
-    try:
-        purge = not result.error and full_run and not unidentified_failure
-        if not result.error and full_run and unidentified_failure:
-            monitor.record_error(FINALIZE, None, UNIDENTIFIED)
-        if staged:
-            if result.error and monitor.drops_unwritten():
-                passed[FINALIZE] = 0        # its pipeline was deleted: nothing staged is applied
-            else:
-                # A failed or cancelled run's rows stay written too, without the purge.
-                try:
-                    result.purged = writer.finish_full_run(purge=purge)
-                except Exception:
-                    passed[FINALIZE] = 0
-                    raise
-        elif purge and not first_import:  # after a first import, every identity there is this run's
-            result.purged = writer.purge()
-        if writer is not None:
-            # What the run wrote (on every connection: the warehouse's log is one) survives a
-            # warehouse crash before the run's end is recorded.
-            writer.flush()
-    except Exception as exc:
+                if not self.result.error:
+                    self.end(str(exc), FINALIZE)
+        if self.ahead is not None:
+            self.ahead.close()
+        if self.transformer is not None:
+            self.transformer.close()
+
+    # ------------------------------------------------------------------ finalize
+
+    def finalize(self) -> None:
+        """A cancel after the last batch still prevents the purge; a full run that ended well purges
+        (or applies what it staged); what was written is flushed; the writers are closed and the
+        run's error and counters reported."""
+        result, monitor, passed, writer = self.result, self.monitor, self.passed, self.writer
         if not result.error:
-            result.error, result.error_step = _message(exc), FINALIZE
-    finally:
-        for each in writers:
-            each.close()
-    if result.error:
-        monitor.record_error(result.error_step, None, result.error)
-    result.cursor = greatest
-    monitor.progress(passed, failed)
-    return result
+            reason = monitor.stop_reason()
+            if reason:
+                self.end(reason, RECEIVE)
+        try:
+            purge = not result.error and self.full_run and not self.unidentified_failure
+            if not result.error and self.full_run and self.unidentified_failure:
+                monitor.record_error(FINALIZE, None, UNIDENTIFIED)
+            if self.staged:
+                if result.error and monitor.drops_unwritten():
+                    passed[FINALIZE] = 0        # its pipeline was deleted: nothing staged is applied
+                else:
+                    # A failed or cancelled run's rows stay written too, without the purge.
+                    try:
+                        result.purged = writer.finish_full_run(purge=purge)
+                    except Exception:
+                        passed[FINALIZE] = 0
+                        raise
+            elif purge and not self.first_import:  # after a first import, every identity there is this run's
+                result.purged = writer.purge()
+            if writer is not None:
+                # What the run wrote (on every connection: the warehouse's log is one) survives a
+                # warehouse crash before the run's end is recorded.
+                writer.flush()
+        except Exception as exc:
+            if not result.error:
+                self.end(_message(exc), FINALIZE)
+        finally:
+            for each in self.writers:
+                each.close()
+        if result.error:
+            monitor.record_error(result.error_step, None, result.error)
+        result.cursor = self.greatest
+        monitor.progress(passed, self.failed)
 
 
 SHOWN_VALUE_CHARS = 200

@@ -24,8 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from bench.common import DB_PREFIX, create_database, drop_database, pg_connect, pg_execute  # noqa: E402
 from bench.product import pg_settings, setup_django  # noqa: E402
-from bench.scenarios import (MAPPING, PROFILE_SCHEMA, USERS_DDL, USERS_FILL, USERS_IN_SCHEMA,  # noqa: E402
-                             USERS_QUERY)
+from bench.scenarios import MAPPING, PROFILE_SCHEMA, SOURCES, USERS_IN_SCHEMA, USERS_QUERY  # noqa: E402
 
 
 class Monitor:
@@ -58,29 +57,41 @@ class NullWriter:
     def purge(self):
         return 0
 
+    def has_identities(self):
+        return False
+
+    def stage_full_run(self):
+        return False
+
+    def finish_full_run(self, *, purge):
+        return 0
+
+    def flush(self):
+        pass
+
     def close(self):
         pass
 
 
 def source_database(rows: int) -> str:
     """The source, made once per size and kept (drop it with --drop)."""
-    db = f"{DB_PREFIX}src_engine_{rows}"
+    source = SOURCES["postgresql"]
+    db = source.database(rows)
     exists = pg_execute("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{db}'", fetch=True)
-    if not exists:
-        create_database(db)
-        pg_execute(db, USERS_DDL, USERS_FILL.format(rows=int(rows)), "VACUUM ANALYZE users")
-    return db
+    return db if exists else source.prepare(rows)
 
 
 def plan(source_db: str, make_writer):
     from pipelines.connectors import get_connector
+    from pipelines.connectors.network import AddressPolicy, parse_allowed_hosts, pin_settings
     from pipelines.engine import MappingTransformer, RunPlan
     from pipelines.mapping import TransformError, compile_mapping
     from pipelines.types import parse_type
 
     in_schema, out_schema = parse_type(USERS_IN_SCHEMA), parse_type(PROFILE_SCHEMA)
     return RunPlan(
-        connector=get_connector("postgresql"), connector_settings=pg_settings(source_db), query=USERS_QUERY,
+        connector=get_connector("postgresql"), connector_settings=pin_settings(
+            pg_settings(source_db), AddressPolicy(allowed_hosts=parse_allowed_hosts("127.0.0.1"))), query=USERS_QUERY,
         statement_timeout=600, incremental=False, cursor=None, user_id_column="id", updated_at_column="updated_at",
         updated_at_format="", in_schema=in_schema, out_schema=out_schema, profile_schema=out_schema,
         make_transformer=lambda: MappingTransformer(compile_mapping(MAPPING, in_schema, out_schema), TransformError,
