@@ -9,7 +9,7 @@ from ..services import profiles
 from .openapi import (ANY_OBJECT, BOOLEAN, DATE_TIME, INTEGER, SCHEMAS, STRING, _array, _id, _nullable, _object,
                       operation, query_int, ref)
 from .platform import ApiViewSet, ok, paging
-from .serializers import IdentityResolutionSettingsBody, ProfileSchemaChangeBody, identity_json
+from .serializers import IdentityResolutionSettingsBody, IdentitySerializer, ProfileSchemaChangeBody
 
 # The components of these endpoints, added to those of the OpenAPI document.
 _MISALIGNED = _array(_object({"pipeline": _id("pipeline"), "name": STRING, "message": STRING},
@@ -103,7 +103,7 @@ class ProfileViewSet(ApiViewSet):
         items, total = profiles.profile_identities(workspace=self.workspace, kpid=kpid,
                                                    first=paging(params, "first", 0, 0, 2**31 - 1),
                                                    limit=paging(params, "limit", 100, 1, 1000))
-        return ok({"identities": [identity_json(i) for i in items], "total": total})
+        return ok({"identities": IdentitySerializer(items, many=True).data, "total": total})
 
     @operation("getProfileSchema", "The profile schema of the workspace", tag="Profiles", ok="Type")
     @action(detail=False, url_path="schema")

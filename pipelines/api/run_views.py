@@ -6,7 +6,7 @@ from ..selectors import run_list
 from ..services.runs import run_cancel, run_errors
 from .openapi import operation, path_id as doc_id, query_int
 from .platform import ApiViewSet, get_or_404, ok, path_id
-from .serializers import run_json
+from .serializers import RunSerializer
 
 
 class RunViewSet(ApiViewSet):
@@ -24,11 +24,11 @@ class RunViewSet(ApiViewSet):
         pipeline = request.query_params.get("pipeline")
         if pipeline is not None:
             pipeline = path_id(pipeline, 'identifier "{value}" is not a valid pipeline identifier')
-        return ok({"runs": [run_json(r) for r in run_list(workspace=self.workspace, pipeline_id=pipeline)]})
+        return ok({"runs": RunSerializer(run_list(workspace=self.workspace, pipeline_id=pipeline), many=True).data})
 
     @operation("getRun", "A run", tag="Runs", ok="Run", parameters=[doc_id("run_id", "run")])
     def retrieve(self, request, run_id):
-        return ok(run_json(self.get_run(run_id)))
+        return ok(RunSerializer(self.get_run(run_id)).data)
 
     @operation("cancelRun", "Cancel a run (it ends within seconds)", tag="Runs", parameters=[doc_id("run_id", "run")])
     @action(detail=True, methods=["post"], body_required=())

@@ -103,10 +103,14 @@ class Output(serializers.Serializer):
     schema_description: str | None = None  # of its OpenAPI schema
 
     def to_representation(self, instance):
+        try:
+            readable = self._readable
+        except AttributeError:  # once per serializer: a list's child serializer shapes every row
+            readable = self._readable = [(field.field_name, field, field.field_name in self.optional_fields)
+                                         for field in self._readable_fields]
         data = {}
-        for field in self._readable_fields:
-            name = field.field_name
-            if name in self.optional_fields and not self.is_set(instance, name):
+        for name, field, optional in readable:
+            if optional and not self.is_set(instance, name):
                 continue
             value = field.get_attribute(instance)
             data[name] = None if value is None else field.to_representation(value)
@@ -282,20 +286,8 @@ class IdentitySerializer(Output):
     updatedAt = TimeField()
 
 
-def workspace_json(workspace: Workspace) -> dict:
-    return WorkspaceSerializer(workspace).data
-
-
 def connectors_json() -> list[dict]:
-    return [ConnectorSerializer(REGISTRY[code]).data for code in sorted(REGISTRY)]
-
-
-def run_json(run: Run) -> dict:
-    return RunSerializer(run).data
-
-
-def identity_json(item: dict) -> dict:
-    return IdentitySerializer(item).data
+    return ConnectorSerializer([REGISTRY[code] for code in sorted(REGISTRY)], many=True).data
 
 
 # --------------------------------------------------------------------------- request bodies

@@ -12,8 +12,8 @@ from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION,
 from .openapi import path_id as doc_id
 from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok, paging
 from .serializers import (ConnectionCreateBody, ConnectionSerializer, ConnectionTestBody, ConnectionUpdateBody,
-                          QueryBody, WorkspaceCreateBody, WorkspaceUpdateBody, connectors_json, identity_json,
-                          workspace_json)
+                          IdentitySerializer, QueryBody, WorkspaceCreateBody, WorkspaceSerializer,
+                          WorkspaceUpdateBody, connectors_json)
 
 
 def connections_json(connections) -> list[dict]:
@@ -31,7 +31,7 @@ class WorkspaceViewSet(ApiViewSet):
 
     @operation("listWorkspaces", "List the workspaces", tag="Workspaces", scope=DOC_ORGANIZATION, ok="WorkspaceList")
     def list(self, request):
-        return ok({"workspaces": [workspace_json(w) for w in Workspace.objects.all()]})
+        return ok({"workspaces": WorkspaceSerializer(Workspace.objects.all(), many=True).data})
 
     @operation("createWorkspace", "Create a workspace and initialize its warehouse", tag="Workspaces",
                scope=DOC_ORGANIZATION, request="WorkspaceCreate", ok="Created", errors=[422, 503])
@@ -42,7 +42,7 @@ class WorkspaceViewSet(ApiViewSet):
     @operation("getWorkspace", "The selected workspace", tag="Workspaces", ok="Workspace")
     @action(detail=False, workspace_scope=WORKSPACE)
     def current(self, request):
-        return ok(workspace_json(self.workspace))
+        return ok(WorkspaceSerializer(self.workspace).data)
 
     @operation("updateWorkspace", "Rename the workspace, set its UI preferences", tag="Workspaces",
                request="WorkspaceUpdate")
@@ -148,4 +148,4 @@ class ConnectionViewSet(ApiViewSet):
         limit = paging(request.query_params, "limit", 100, 1, 1000)
         items, total = connection_identities(workspace=self.workspace, connection=connection, first=first,
                                              limit=limit)
-        return ok({"identities": [identity_json(i) for i in items], "total": total})
+        return ok({"identities": IdentitySerializer(items, many=True).data, "total": total})
