@@ -17,6 +17,7 @@ from pipelines.types import Type, is_valid_property_path, leaf_paths, property_b
 from pipelines.types.paths import PathNotExistError
 
 from .columns import ProfileColumn, postgres_type, profile_columns, sqlite_type
+from .columns import quote_identifier as _q
 from .resolution import profiles_view_sql
 
 TABLES = ("krenalis_identities", "krenalis_profiles")
@@ -156,7 +157,3 @@ def alter_statements(platform: str, change: SchemaChange, new_schema: Type) -> l
                               for c in change.adds)
     statements.append(profiles_view_sql(columns))
     return statements
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

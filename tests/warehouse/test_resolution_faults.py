@@ -142,9 +142,32 @@ def start_child(wh, tmp_path, *, full=False) -> support.Child:
                          support.child_env(settings.CELERY_BROKER_URL), tmp_path / "child.log", ready=b"resolving")
 
 
-def waiting_for_a_lock(wh) -> bool:
-    return sql(wh, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'krenalis-warehouse' "
-                   "AND wait_event_type = 'Lock' AND datname = current_database()")[0][0] > 0
+def blocked_by(wh, blocker, child, statement: str) -> int:
+    """The PID of the child's server session once it waits for a lock `blocker` holds, in a query
+    that begins with `statement` (so the child is at that very step, not any other wait); fails
+    with the child's output if that does not happen within a minute (a loaded machine starts the
+    child slowly) or if the child exits first."""
+    def waiting():
+        if child.process.poll() is not None:
+            return -1
+        rows = sql(wh, "SELECT pid FROM pg_stat_activity WHERE application_name = 'krenalis-warehouse' "
+                       "AND datname = current_database() AND wait_event_type = 'Lock' "
+                       "AND %s = ANY(pg_blocking_pids(pid)) AND starts_with(query, %s)",
+                   (blocker.get_backend_pid(), statement))
+        return rows[0][0] if rows else None
+
+    pid = support.wait_for(waiting, timeout=60)
+    assert pid and pid > 0, f"the resolution never waited at {statement!r}:\n{child.output()}"
+    return pid
+
+
+def ended(wh, pid: int) -> None:
+    """Waits until the server has ended a killed child's session. The server notices a client's
+    death only when it next talks to it: a session waiting for a lock lives on, and holds the
+    resolution's advisory lock (the next resolution would be refused as busy), until it gets
+    the lock, runs its statement and finds the socket closed; its transaction is then rolled back."""
+    assert support.wait_for(lambda: not sql(wh, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)),
+                            timeout=30), f"the killed resolution's session {pid} is still there"
 
 
 def test_a_resolution_killed_before_publishing_changed_nothing(wh, tmp_path):
@@ -156,9 +179,10 @@ def test_a_resolution_killed_before_publishing_changed_nothing(wh, tmp_path):
         with wh.connect() as blocker, blocker.cursor() as cur:
             cur.execute("LOCK TABLE krenalis_changes IN ROW EXCLUSIVE MODE")
             child = start_child(wh, tmp_path)
-            assert support.wait_for(lambda: waiting_for_a_lock(wh), timeout=30), child.output()
+            pid = blocked_by(wh, blocker, child, "LOCK TABLE krenalis_changes IN EXCLUSIVE MODE")
             child.kill()
             blocker.rollback()
+        ended(wh, pid)
     else:
         with wh.connect() as blocker:
             blocker.execute("BEGIN IMMEDIATE")        # a writer's transaction: the resolution waits to publish
@@ -184,10 +208,11 @@ def test_a_full_resolution_killed_while_writing_kpids_back_is_completed_by_the_n
         # A row the write-back must change, locked: the resolution swaps its profiles in, then waits.
         cur.execute("SELECT 1 FROM krenalis_identities WHERE _identity_id = 'a' FOR UPDATE")
         child = start_child(wh, tmp_path, full=True)
-        assert support.wait_for(lambda: waiting_for_a_lock(wh), timeout=30), child.output()
+        pid = blocked_by(wh, blocker, child, "UPDATE krenalis_identities")
         assert "publish done" in child.output()
         child.kill()
         blocker.rollback()
+    ended(wh, pid)
     # The profiles are those it swapped in, whole and consistent; its identities' kpids are not.
     found = profiles(wh)
     assert {members for members, _, _ in found.values()} == {

@@ -15,7 +15,7 @@ from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
 from .. import changes
-from ..columns import postgres_type, profile_columns
+from ..columns import postgres_type, profile_columns, quote_identifier
 from ..writer import CopyEncoder, IdentityWriter, check_column_name, copy_escape, dedupe
 from .base import HOSTING, WarehouseBackend, identity_item, invalid_settings
 
@@ -189,7 +189,7 @@ class PostgreSQLWarehouse(WarehouseBackend):
         return self._run(work, readonly=True)
 
     def unset_identity_columns(self, pipeline_id: int, column_names: list[str]) -> int:
-        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        names = [quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
         if not names:
             return 0
 
@@ -377,7 +377,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         super().__init__(**kwargs)
         self._backend = backend
         self._encoder = CopyEncoder([t for _, t in self.columns])
-        names = [_quote_identifier(name) for name, _ in self.columns]
+        names = [quote_identifier(name) for name, _ in self.columns]
         kinds = [t.kind for _, t in self.columns]
         temp_columns = "".join(
             f", {name} {'bigint' if t.kind == 'datetime' else 'text' if t.kind == 'string' else postgres_type(t)}"
@@ -498,7 +498,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
                 shape = _table_shape(cur)
                 cur.execute(f"CREATE TEMPORARY SEQUENCE {_LOAD_SEQUENCE} AS integer "
                             f"START WITH {int(last_value) + 1 if is_called else int(last_value)}")
-                columns = ", ".join(f"{_quote_identifier(name)} {sql_type}{' NOT NULL' if not_null else ''}"
+                columns = ", ".join(f"{quote_identifier(name)} {sql_type}{' NOT NULL' if not_null else ''}"
                                     + (f" DEFAULT {default}" if default is not None else "")
                                     for name, sql_type, not_null, default, _ in shape.columns)
                 options = f" WITH ({', '.join(shape.options)})" if shape.options else ""
@@ -681,7 +681,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         self._transaction(work)
 
     def unset(self, column_names: list[str]) -> None:
-        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        names = [quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
         if not names:
             return
         self._transaction(lambda cur: cur.execute(unset_sql(names), (self.pipeline_id,)))
@@ -878,7 +878,3 @@ def _safe_message(exc: Exception, password: str) -> str:
 
     message = " ".join(str(exc).split()) or exc.__class__.__name__
     return f"data warehouse is unavailable: {scrub_secrets(message, [password])}"
-
-
-def _quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

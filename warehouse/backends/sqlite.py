@@ -9,7 +9,7 @@ from pipelines.errors import ServiceUnavailable, Unprocessable
 from pipelines.types import Type
 
 from .. import changes
-from ..columns import profile_columns, sqlite_type
+from ..columns import profile_columns, quote_identifier, sqlite_type
 from ..writer import IdentityWriter, check_column_name, dedupe, sqlite_row_encoder
 from .base import HOSTING, WarehouseBackend, identity_item, invalid_settings
 
@@ -166,7 +166,7 @@ class SQLiteWarehouse(WarehouseBackend):
             "SELECT DISTINCT _pipeline FROM krenalis_identities").fetchall()})
 
     def unset_identity_columns(self, pipeline_id: int, column_names: list[str]) -> int:
-        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        names = [quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
         if not names:
             return 0
         return self._write(lambda conn: unset(conn, names, int(pipeline_id)))
@@ -196,7 +196,7 @@ class SQLiteWarehouse(WarehouseBackend):
         from ..profile_queries import order_sql, where_sql
 
         where, params = where_sql(query, self.platform)
-        select = "".join(", " + _quote_identifier(c.name) for c in query.columns)
+        select = "".join(", " + quote_identifier(c.name) for c in query.columns)
 
         def work(conn):
             total = conn.execute(f"SELECT count(*) FROM profiles{where}", params).fetchone()[0]
@@ -210,7 +210,7 @@ class SQLiteWarehouse(WarehouseBackend):
         return self._read(work)
 
     def get_profile(self, kpid: str, columns) -> dict | None:
-        select = "".join(", " + _quote_identifier(c.name) for c in columns)
+        select = "".join(", " + quote_identifier(c.name) for c in columns)
 
         def work(conn):
             row = conn.execute(f"SELECT _kpid, _updated_at{select} FROM profiles WHERE _kpid = ?", (kpid,)).fetchone()
@@ -250,10 +250,6 @@ class SQLiteWarehouse(WarehouseBackend):
         if self.settings.get("managed"):
             for suffix in ("", "-wal", "-shm"):
                 Path(self.path + suffix).unlink(missing_ok=True)
-
-
-def _quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def ensure_change_log(conn: sqlite3.Connection) -> None:
@@ -297,7 +293,7 @@ class SQLiteIdentityWriter(IdentityWriter):
 
     def __init__(self, backend: SQLiteWarehouse, **kwargs):
         super().__init__(**kwargs)
-        names = [_quote_identifier(name) for name, _ in self.columns]
+        names = [quote_identifier(name) for name, _ in self.columns]
         self._encode = sqlite_row_encoder([t for _, t in self.columns])
         self._insert_sql = (
             "INSERT INTO krenalis_identities (_pipeline, _is_anonymous, _identity_id, _connection, _updated_at, "
@@ -363,7 +359,7 @@ class SQLiteIdentityWriter(IdentityWriter):
             [(self.run_id, self.pipeline_id, identity_id, self.run_id) for identity_id in ids]))
 
     def unset(self, column_names: list[str]) -> None:
-        names = [_quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
+        names = [quote_identifier(check_column_name(name)) for name in dict.fromkeys(column_names)]
         if not names:
             return
         self._transaction(lambda conn: unset(conn, names, self.pipeline_id))
