@@ -1,5 +1,6 @@
-"""Typed reads of JSON request fields. A missing key or null gives the default (as Go's decoder
-leaves a zero value); a value of the wrong JSON type is a 400 that names the field."""
+"""Typed reads of JSON request fields (and of query parameters, at the end). A missing key or null
+gives the default (as Go's decoder leaves a zero value); a value of the wrong JSON type is a 400
+that names the field."""
 from ..errors import BadRequest
 
 MISSING = object()
@@ -50,3 +51,27 @@ def array(body: dict, key: str):
     if not isinstance(value, list):
         raise _wrong(key, "an array")
     return value
+
+
+def query_int(params, name: str, default: int, low: int, high: int) -> int:
+    """The integer query parameter `name` (`default` when absent), or 400 unless in [low, high]."""
+    text = params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} is not valid") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} {value} is not valid")
+    return value
+
+
+def query_flag(params, name: str) -> bool:
+    """A true/false query parameter: absent or empty is false."""
+    text = params.get(name)
+    if text is None or text == "":
+        return False
+    if text not in ("true", "false"):
+        raise BadRequest(f"{name} is not valid")
+    return text == "true"

@@ -170,6 +170,12 @@ class ApiView(views.APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def validated_query(self, serializer_class) -> dict:
+        """The query parameters read by a `serializers.Query`, as `validated` reads a body."""
+        serializer = serializer_class(data=self.request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
 
 class ApiViewSet(viewsets.ViewSetMixin, ApiView):
     """Base of the /v1 viewsets: an `ApiView` (same checks, in the same order) whose methods are
@@ -196,19 +202,6 @@ def path_id(text: str, message: str) -> int:
     return value
 
 
-
-def paging(params, name: str, default: int, low: int, high: int) -> int:
-    """The integer query parameter `name` (`default` when absent), or 400 unless in [low, high]."""
-    text = params.get(name)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise errors.BadRequest(f"{name} is not valid") from None
-    if not low <= value <= high:
-        raise errors.BadRequest(f"{name} {value} is not valid")
-    return value
 
 def get_or_404(queryset, text: str, *, invalid: str, missing: str):
     """The object of `queryset` whose id is the path identifier `text`: 400 with `invalid` (which may

@@ -3,13 +3,13 @@ service, shape."""
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.decorators import action
 
-from ..errors import BadRequest
 from ..services import identity_resolution as ir
 from ..services import profiles
 from .openapi import (ANY_OBJECT, BOOLEAN, DATE_TIME, INTEGER, SCHEMAS, STRING, _array, _id, _nullable, _object,
                       operation, query_int, ref)
-from .platform import ApiViewSet, ok, paging
-from .serializers import IdentityResolutionSettingsBody, IdentitySerializer, ProfileSchemaChangeBody
+from .platform import ApiViewSet, ok
+from .serializers import (IdentityResolutionSettingsBody, IdentitySerializer, PagingQuery, ProfileSchemaChangeBody,
+                          ProfilesQuery)
 
 # The components of these endpoints, added to those of the OpenAPI document.
 _MISALIGNED = _array(_object({"pipeline": _id("pipeline"), "name": STRING, "message": STRING},
@@ -57,15 +57,6 @@ PROFILES_PARAMETERS = [
 ]
 
 
-def _flag(params, name: str) -> bool:
-    text = params.get(name)
-    if text is None or text == "":
-        return False
-    if text not in ("true", "false"):
-        raise BadRequest(f"{name} is not valid")
-    return text == "true"
-
-
 class ProfileViewSet(ApiViewSet):
     """/v1/profiles, the profile schema, and a profile's attributes and identities (no profile object of
     its own: /v1/profiles/<kpid> is no endpoint)."""
@@ -78,16 +69,7 @@ class ProfileViewSet(ApiViewSet):
     @operation("listProfiles", "Profiles: selected properties, filtered, ordered, paged, with the total",
                tag="Profiles", ok="ProfileList", errors=[422, 503], parameters=PROFILES_PARAMETERS)
     def list(self, request):
-        params = request.query_params
-        return ok(profiles.profiles_list(
-            workspace=self.workspace,
-            properties=params.get("properties"),
-            filter_text=params.get("filter"),
-            order=params.get("order"),
-            order_desc=_flag(params, "orderDesc"),
-            first=paging(params, "first", 0, 0, 2**31 - 1),
-            limit=paging(params, "limit", 100, 1, 1000),
-        ))
+        return ok(profiles.profiles_list(workspace=self.workspace, **self.validated_query(ProfilesQuery)))
 
     @operation("getProfileAttributes", "The attributes of a profile", tag="Profiles", ok="ProfileAttributes",
                errors=[422, 503], parameters=[KPID])
@@ -99,10 +81,8 @@ class ProfileViewSet(ApiViewSet):
                ok="Identities", errors=[422, 503], parameters=[KPID, *PAGING])
     @action(detail=True)
     def identities(self, request, kpid):
-        params = request.query_params
         items, total = profiles.profile_identities(workspace=self.workspace, kpid=kpid,
-                                                   first=paging(params, "first", 0, 0, 2**31 - 1),
-                                                   limit=paging(params, "limit", 100, 1, 1000))
+                                                   **self.validated_query(PagingQuery))
         return ok({"identities": IdentitySerializer(items, many=True).data, "total": total})
 
     @operation("getProfileSchema", "The profile schema of the workspace", tag="Profiles", ok="Type")

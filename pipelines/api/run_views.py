@@ -5,8 +5,8 @@ from ..models import Run
 from ..selectors import run_list
 from ..services.runs import run_cancel, run_errors
 from .openapi import operation, path_id as doc_id, query_int
-from .platform import ApiViewSet, get_or_404, ok, path_id
-from .serializers import RunSerializer
+from .platform import ApiViewSet, get_or_404, ok
+from .serializers import RunListQuery, RunSerializer
 
 
 class RunViewSet(ApiViewSet):
@@ -21,10 +21,8 @@ class RunViewSet(ApiViewSet):
     @operation("listRuns", "The runs of the workspace, newest first", tag="Runs", ok="RunList",
                parameters=[query_int("pipeline", "only the runs of this pipeline", 1, 2**31 - 1)])
     def list(self, request):
-        pipeline = request.query_params.get("pipeline")
-        if pipeline is not None:
-            pipeline = path_id(pipeline, 'identifier "{value}" is not a valid pipeline identifier')
-        return ok({"runs": RunSerializer(run_list(workspace=self.workspace, pipeline_id=pipeline), many=True).data})
+        runs = run_list(workspace=self.workspace, **self.validated_query(RunListQuery))
+        return ok({"runs": RunSerializer(runs, many=True).data})
 
     @operation("getRun", "A run", tag="Runs", ok="Run", parameters=[doc_id("run_id", "run")])
     def retrieve(self, request, run_id):

@@ -20,6 +20,7 @@ from ..services.pipelines import PipelineInput
 from ..steps import STEP_NAMES
 from ..timeformats.rfc3339 import format_rfc3339
 from . import fields
+from .platform import path_id
 
 SAMPLE_QUERY = "SELECT *\nFROM users\n"
 MAX_ID = 2**31 - 1
@@ -466,3 +467,40 @@ class PipelineCreateBody(PipelineTargetBody, PipelineBody):
     """The connection, target and event type (read first), then PipelineToSet."""
 
     null_is_absent = ("formatSettings",)  # on create (only), null counts as absent (§7.4)
+
+
+# --------------------------------------------------------------------------- query parameters
+
+class Query(Body):
+    """Query parameters (`request.query_params`), read as a body's fields, with ApiView.validated_query."""
+
+
+def _first(params, key: str) -> int:
+    return fields.query_int(params, key, 0, 0, MAX_ID)
+
+
+def _limit(params, key: str) -> int:
+    return fields.query_int(params, key, 100, 1, 1000)
+
+
+def _pipeline_id(params, key: str) -> int | None:
+    text = params.get(key)
+    return None if text is None else path_id(text, 'identifier "{value}" is not a valid pipeline identifier')
+
+
+class PagingQuery(Query):
+    first = BodyField(_first)
+    limit = BodyField(_limit)
+
+
+class RunListQuery(Query):
+    pipeline = BodyField(_pipeline_id, source="pipeline_id")
+
+
+class ProfilesQuery(Query):
+    properties = AnyValue()
+    filter = AnyValue(source="filter_text")
+    order = AnyValue()
+    orderDesc = BodyField(fields.query_flag, source="order_desc")
+    first = BodyField(_first)
+    limit = BodyField(_limit)

@@ -10,9 +10,9 @@ from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
 from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, query_int
 from .openapi import path_id as doc_id
-from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok, paging
+from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok
 from .serializers import (ConnectionCreateBody, ConnectionSerializer, ConnectionTestBody, ConnectionUpdateBody,
-                          IdentitySerializer, QueryBody, WorkspaceCreateBody, WorkspaceSerializer,
+                          IdentitySerializer, PagingQuery, QueryBody, WorkspaceCreateBody, WorkspaceSerializer,
                           WorkspaceUpdateBody, connectors_json)
 
 
@@ -144,8 +144,6 @@ class ConnectionViewSet(ApiViewSet):
     @action(detail=True)
     def identities(self, request, connection_id):
         connection = self.get_connection(connection_id)
-        first = paging(request.query_params, "first", 0, 0, 2**31 - 1)
-        limit = paging(request.query_params, "limit", 100, 1, 1000)
-        items, total = connection_identities(workspace=self.workspace, connection=connection, first=first,
-                                             limit=limit)
+        items, total = connection_identities(workspace=self.workspace, connection=connection,
+                                             **self.validated_query(PagingQuery))
         return ok({"identities": IdentitySerializer(items, many=True).data, "total": total})
