@@ -1,7 +1,8 @@
-"""The API objects (reference §3, §4, §5.1) as DRF serializers, in the reference's key order, and
-the request bodies.
+"""The API objects (reference §3, §4, §5.1) as DRF serializers, in the reference's key order; the
+request bodies and query parameters.
 
-Objects: `XSerializer(obj).data` is the object's JSON. The declared fields are also what
+Objects: `XSerializer(obj).data` is the object's JSON (a list: one serializer with many=True, not
+one per row: a serializer is costly to build). The declared fields are also what
 `openapi.py` builds the components of these objects from (names, order, types, bounds, nullability),
 so a field added here is documented. Keys that appear only when set (beside the seed's object)
 are listed in `optional_fields` and left out by `to_representation`.
@@ -9,13 +10,13 @@ are listed in `optional_fields` and left out by `to_representation`.
 Request bodies: `Body` subclasses, read with `ApiView.validated(...)`. Their fields read with
 `fields` (a missing key or null is the zero value, a wrong JSON type a 400 naming the field, the
 first one in declaration order); `source` is the service's keyword. Types only: rules are the
-services'.
+services'. Query parameters: `Query` subclasses, read with `ApiView.validated_query(...)`.
 """
 from rest_framework import serializers
 
 from ..connectors import REGISTRY
 from ..lookback import format_lookback
-from ..models import Connection, Pipeline, Run, Workspace
+from ..models import Connection, Pipeline, Workspace
 from ..services.pipelines import PipelineInput
 from ..steps import STEP_NAMES
 from ..timeformats.rfc3339 import format_rfc3339
