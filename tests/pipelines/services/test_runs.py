@@ -99,8 +99,24 @@ def execute_in_thread(run_id: int) -> threading.Thread:
     return thread
 
 
+def warehouse_sql(ws, statement: str) -> list[tuple]:
+    conn = support.pg_connect(ws.warehouse_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            rows = cur.fetchall() if cur.description else []
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_cancelling_an_executing_run_stops_it_and_keeps_what_it_wrote(ws, pg_source):
+    # An identity of no pipeline: the warehouse is not empty, so the run writes batch by batch (a first
+    # import into an empty warehouse loads a table of its own, swapped in at its end: the next test).
+    warehouse_sql(ws, "INSERT INTO krenalis_identities (_pipeline, _identity_id, _connection, _updated_at) "
+                      "VALUES (0, 'other', 0, now())")
     pid = slow_pipeline(ws, pg_source, rows=40000)  # about 10 s to read to the end
     before = dt.datetime(2000, 1, 1, tzinfo=UTC)
     Pipeline.objects.filter(id=pid).update(cursor=before)
@@ -117,6 +133,32 @@ def test_cancelling_an_executing_run_stops_it_and_keeps_what_it_wrote(ws, pg_sou
     written = len(identities(ws, pid))
     assert 0 < written < 40000 and run.passed[6] == written
     assert cursor_of(pid) == before  # a cancelled run never moves the cursor
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_first_import_into_an_empty_warehouse_keeps_what_it_loaded(ws, pg_source):
+    pid = slow_pipeline(ws, pg_source, rows=40000)
+    run = start(pid, incremental=False)
+    worker = execute_in_thread(run.id)
+    # The load reports its progress, but nothing of it is visible before its swap.
+    assert wait_for(lambda: Run.objects.get(id=run.id).passed[6] >= 5000, timeout=15)
+    assert identities(ws, pid) == {}
+    run_cancel(run=Run.objects.get(id=run.id))
+    cancelled_at = time.monotonic()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - cancelled_at < 10
+    run.refresh_from_db()
+    assert run.end_time is not None and run.error == CANCELLED
+    assert ("Receive", None, CANCELLED) in errors_of(run)
+    # As a cancelled run that writes batch by batch (the test above): what it loaded is swapped in,
+    # whole rows, no purge, and the load's table is gone.
+    written = len(identities(ws, pid))
+    assert 0 < written < 40000 and run.passed[6] == written
+    assert warehouse_sql(ws, "SELECT relname FROM pg_class WHERE relname LIKE 'krenalis_identities%' "
+                             "AND relkind = 'r'") == [("krenalis_identities",)]
+    assert cursor_of(pid) is None       # a cancelled run never moves the cursor
+    run_now(pid)
+    assert len(identities(ws, pid)) == 40000     # the next run imports the rest
 
 
 def test_a_run_whose_worker_died_is_ended_and_the_pipeline_runs_again(pipeline_id):
