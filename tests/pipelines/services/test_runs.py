@@ -99,6 +99,17 @@ def execute_in_thread(run_id: int) -> threading.Thread:
     return thread
 
 
+def cancel_while_executing(run: Run, worker: threading.Thread) -> None:
+    """Cancels `run`, which `worker` executes: it ends within 10 s, cancelled at Receive."""
+    run_cancel(run=Run.objects.get(id=run.id))
+    cancelled_at = time.monotonic()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - cancelled_at < 10
+    run.refresh_from_db()
+    assert run.end_time is not None and run.error == CANCELLED
+    assert ("Receive", None, CANCELLED) in errors_of(run)
+
+
 def warehouse_sql(ws, statement: str) -> list[tuple]:
     conn = support.pg_connect(ws.warehouse_db)
     try:
@@ -123,13 +134,7 @@ def test_cancelling_an_executing_run_stops_it_and_keeps_what_it_wrote(ws, pg_sou
     run = start(pid, incremental=False)
     worker = execute_in_thread(run.id)
     assert wait_for(lambda: identities(ws, pid), timeout=15)
-    run_cancel(run=Run.objects.get(id=run.id))
-    cancelled_at = time.monotonic()
-    worker.join(10)
-    assert not worker.is_alive() and time.monotonic() - cancelled_at < 10
-    run.refresh_from_db()
-    assert run.end_time is not None and run.error == CANCELLED
-    assert ("Receive", None, CANCELLED) in errors_of(run)
+    cancel_while_executing(run, worker)
     written = len(identities(ws, pid))
     assert 0 < written < 40000 and run.passed[6] == written
     assert cursor_of(pid) == before  # a cancelled run never moves the cursor
@@ -143,13 +148,7 @@ def test_cancelling_a_first_import_into_an_empty_warehouse_keeps_what_it_loaded(
     # The load reports its progress, but nothing of it is visible before its swap.
     assert wait_for(lambda: Run.objects.get(id=run.id).passed[6] >= 5000, timeout=15)
     assert identities(ws, pid) == {}
-    run_cancel(run=Run.objects.get(id=run.id))
-    cancelled_at = time.monotonic()
-    worker.join(10)
-    assert not worker.is_alive() and time.monotonic() - cancelled_at < 10
-    run.refresh_from_db()
-    assert run.end_time is not None and run.error == CANCELLED
-    assert ("Receive", None, CANCELLED) in errors_of(run)
+    cancel_while_executing(run, worker)
     # As a cancelled run that writes batch by batch (the test above): what it loaded is swapped in,
     # whole rows, no purge, and the load's table is gone.
     written = len(identities(ws, pid))
