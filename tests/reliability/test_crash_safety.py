@@ -58,23 +58,30 @@ def broker():
     purge_broker()
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(240, method="thread")
-def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(api, warehouse_db, tmp_path, broker, monkeypatch,
-                                                              settings, record_property):
+def private_run_queue(monkeypatch, settings) -> str:
+    """A queue of this test's own on the workers' broker, to which the API publishes runs; and the
+    short heartbeat that lets a killed worker's run be found dead within seconds."""
     from krenalis.celery import app
     from pipelines.tasks import execute_run_task
     from tests.reliability import BROKER
 
-    rows = 200_000
     settings.KRENALIS = {**settings.KRENALIS, "HEARTBEAT_SECONDS": 0.5, "RUN_DEAD_AFTER_SECONDS": 3}
     queue = f"krenalis-rel-{secrets.token_hex(4)}"
 
-    def enqueue(run_id: int) -> None:  # the API publishes runs to our workers' broker and queue
+    def enqueue(run_id: int) -> None:
         with app.connection_for_write(BROKER) as conn:
             execute_run_task.apply_async(args=[run_id], queue=queue, connection=conn)
 
     monkeypatch.setattr(task_queue, "enqueue_run", enqueue)
+    return queue
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(240, method="thread")
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(api, warehouse_db, tmp_path, broker, monkeypatch,
+                                                              settings, record_property):
+    rows = 200_000
+    queue = private_run_queue(monkeypatch, settings)
     source = big_source(rows)
     workers = []
     try:
@@ -188,19 +195,8 @@ def staged_run_then_kill(api, warehouse_db, tmp_path, monkeypatch, settings, *, 
     with SIGKILL, during the load or while it applies the difference. The identities, their kpids and
     the log must be exactly as before; the warehouse keeps no staging table; and the next full run,
     on a new worker, leaves exactly the source's users, the unchanged ones untouched."""
-    from krenalis.celery import app
-    from pipelines.tasks import execute_run_task
-    from tests.reliability import BROKER
-
     rows = 50_000
-    settings.KRENALIS = {**settings.KRENALIS, "HEARTBEAT_SECONDS": 0.5, "RUN_DEAD_AFTER_SECONDS": 3}
-    queue = f"krenalis-rel-{secrets.token_hex(4)}"
-
-    def enqueue(run_id: int) -> None:
-        with app.connection_for_write(BROKER) as conn:
-            execute_run_task.apply_async(args=[run_id], queue=queue, connection=conn)
-
-    monkeypatch.setattr(task_queue, "enqueue_run", enqueue)
+    queue = private_run_queue(monkeypatch, settings)
     source = big_source(rows)
     workers, holder = [], None
     try:
@@ -280,19 +276,8 @@ def test_a_worker_killed_while_a_first_import_swaps_its_table_in_leaves_nothing(
     """A first import into an empty warehouse has loaded and indexed its table, and waits to swap it in
     (a session reading krenalis_identities holds it): its worker is killed with SIGKILL. The warehouse
     keeps its empty identities and no other table; the next run, on a new worker, imports everything."""
-    from krenalis.celery import app
-    from pipelines.tasks import execute_run_task
-    from tests.reliability import BROKER
-
     rows = 20_000
-    settings.KRENALIS = {**settings.KRENALIS, "HEARTBEAT_SECONDS": 0.5, "RUN_DEAD_AFTER_SECONDS": 3}
-    queue = f"krenalis-rel-{secrets.token_hex(4)}"
-
-    def enqueue(run_id: int) -> None:
-        with app.connection_for_write(BROKER) as conn:
-            execute_run_task.apply_async(args=[run_id], queue=queue, connection=conn)
-
-    monkeypatch.setattr(task_queue, "enqueue_run", enqueue)
+    queue = private_run_queue(monkeypatch, settings)
     source = big_source(rows)
     workers, holder = [], None
     try:
