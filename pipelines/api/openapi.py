@@ -7,7 +7,9 @@ post-processing hook, see settings) adds the components, the Bearer security sch
 request bodies required. The components of the API objects (Workspace, Connector, Connection,
 Function, Pipeline, Run, Identity) are built from the output serializers' fields
 (`_serializer_schema`: names, order, types, bounds, choices, help_text, nullability), with
-`OVERRIDES` for what a field cannot say; the request bodies and the list envelopes are written here.
+`OVERRIDES` for what a field cannot say; the request bodies from the `serializers.Body` that reads
+each (`body_schema`, with `BODY_OBJECT_KEYS`), the query parameters from the `serializers.Query`
+(`operation(query=...)`); the list envelopes and the other results are written here.
 Response schemas are exact (they are what the API returns, checked by
 tests/reliability/test_bad_input.py with schemathesis); request schemas describe valid bodies,
 while the server also answers any other body with a documented 400.
@@ -21,11 +23,11 @@ from ..connectors.postgresql import SSL_MODES as PG_SSL_MODES
 from ..steps import STEP_NAMES
 from . import serializers as api_serializers
 
-MAX_ID = 2**31 - 1
+MAX_ID = api_serializers.MAX_ID
 KINDS = ["string", "boolean", "int", "float", "decimal", "datetime", "date", "time", "year", "uuid", "json", "ip",
          "array", "object", "map"]
 STEPS = list(STEP_NAMES)
-PERIODS = ["5m", "15m", "30m", "1h", "2h", "3h", "6h", "8h", "12h", "24h"]
+LANGUAGE = {"type": "string", "enum": api_serializers.LANGUAGES}
 
 LOOKBACK = {"type": "string", "pattern": "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$", "example": "5m",
             "description": "Look-back window of incremental runs, 1s to 7d (null or empty: off): a run reads the rows "
@@ -83,36 +85,31 @@ DATE_TIME = {"type": "string", "format": "date-time"}
 # --------------------------------------------------------------------------- schemas of the serializers
 
 def _field_schema(field) -> dict:
-    """The JSON schema of a serializer field: from its class, bounds, choices, help_text, allow_null."""
-    if isinstance(field, serializers.ListSerializer):
+    """The JSON schema of a serializer field (of an output or a request body): from its class (a body
+    field's json_type), choices, bounds, help_text, allow_null."""
+    if isinstance(field, (serializers.ListSerializer, serializers.ListField)):
         schema = _array(_field_schema(field.child))
     elif isinstance(field, serializers.Serializer):
         name = COMPONENTS.get(type(field))
         schema = ref(name) if name else _serializer_schema(type(field))
+    elif isinstance(field, api_serializers.BodyField):
+        kind, keys = field.json_type, BODY_OBJECT_KEYS.get((type(field.parent), field.field_name))
+        schema = (_object(keys, extra=True) if keys else body_schema(kind) if isinstance(kind, type)
+                  else BODY_TYPES[kind])
     elif isinstance(field, api_serializers.ConstantField):
         value = field.value
         schema = (_array(STRING) if isinstance(value, list) else BOOLEAN if isinstance(value, bool) else STRING)
-        if field.choices:
-            schema = {**schema, "enum": list(field.choices)}
     elif isinstance(field, serializers.SerializerMethodField):
         method = getattr(field.parent, field.method_name)
         schema = {str: STRING, bool: BOOLEAN, int: INTEGER}[method.__annotations__["return"]]
-    elif isinstance(field, serializers.ListField):
-        schema = _array(_field_schema(field.child))
-        if field.min_length is not None:
-            schema["minItems"] = field.min_length
-        if field.max_length is not None:
-            schema["maxItems"] = field.max_length
-    elif isinstance(field, serializers.ChoiceField):
-        schema = {"type": "string", "enum": list(field.choices)}
-    elif isinstance(field, serializers.IntegerField):
-        schema = dict(INTEGER)
-        if field.min_value is not None:
-            schema["minimum"] = field.min_value
-        if field.max_value is not None:
-            schema["maximum"] = field.max_value
     else:
         schema = next(schema for kind, schema in FIELD_SCHEMAS if isinstance(field, kind))
+    if getattr(field, "choices", None):
+        schema = {**schema, "enum": list(field.choices)}
+    lengths = ("minItems", "maxItems") if schema.get("type") == "array" else ("minLength", "maxLength")
+    for key, attr in zip((*lengths, "minimum", "maximum"), ("min_length", "max_length", "min_value", "max_value")):
+        if getattr(field, attr, None) is not None:
+            schema = {**schema, key: getattr(field, attr)}
     if field.help_text:
         schema = {**schema, "description": str(field.help_text)}
     if field.allow_null:
@@ -127,6 +124,16 @@ def _serializer_schema(serializer_class, overrides=None) -> dict:
     required = [name for name in fields if name not in serializer_class.optional_fields]
     return _object(properties, required, description=serializer_class.schema_description or "")
 
+
+def body_schema(body_class) -> dict:
+    """The object schema of a request body (`serializers.Body`): its fields in reading order, those with
+    `required` required, other keys allowed (the server ignores them)."""
+    fields = {name: field for name, field in body_class().fields.items() if (body_class, name) not in UNDOCUMENTED}
+    return _object({name: _field_schema(field) for name, field in fields.items()},
+                   [name for name, field in fields.items() if field.required], extra=True,
+                   description=body_class.schema_description or "")
+
+
 FIELD_SCHEMAS = [  # the field classes whose schema is always the same, most specific first
     (api_serializers.TypeField, ref("Type")),
     (api_serializers.StringMapField, {"type": "object", "additionalProperties": STRING}),
@@ -134,8 +141,12 @@ FIELD_SCHEMAS = [  # the field classes whose schema is always the same, most spe
     (api_serializers.LookbackField, LOOKBACK),
     (api_serializers.TimeField, DATE_TIME),
     (serializers.BooleanField, BOOLEAN),
+    (serializers.IntegerField, INTEGER),
+    (serializers.ChoiceField, STRING),
     (serializers.CharField, STRING),
 ]
+BODY_TYPES = {"string": STRING, "boolean": BOOLEAN, "integer": INTEGER, "object": ANY_OBJECT, "array": _array(STRING),
+              "type": ref("TypeInput"), "lookback": LOOKBACK}  # of a body field's json_type
 # The serializers documented as components of their own (elsewhere they are a $ref).
 COMPONENTS = {
     api_serializers.WorkspaceSerializer: "Workspace",
@@ -155,6 +166,22 @@ OVERRIDES = {
     "Connection": {"strategy": _nullable(STRING), "sendingMode": _nullable(STRING)},
     "Pipeline": {"updatedAtLookback": {**LOOKBACK, "description": "Only when set: " + LOOKBACK["description"]}},
 }
+# What a body field cannot say: the keys of an object that a connector or a service reads.
+SETTINGS = {"host": STRING, "port": INTEGER, "username": STRING, "password": STRING, "database": STRING,
+            "schema": STRING, "path": STRING}
+TRANSFORMATION = {"mapping": _nullable({"type": "object", "additionalProperties": STRING}),
+                  "function": _nullable(_object({"source": STRING, "language": LANGUAGE, "preserveJSON": BOOLEAN,
+                                                 "inPaths": _array(STRING), "outPaths": _array(STRING)}, extra=True))}
+BODY_OBJECT_KEYS = {
+    (api_serializers.WarehouseBody, "settings"): SETTINGS,
+    (api_serializers.ConnectionCreateBody, "settings"): {
+        **SETTINGS, "sslmode": {"type": "string", "enum": list(PG_SSL_MODES)}, "sslrootcert": STRING,
+        "ssl": _object({"mode": {"type": "string", "enum": list(MYSQL_SSL_MODES)}, "ca": STRING})},
+    (api_serializers.ConnectionTestBody, "settings"): SETTINGS,
+    (api_serializers.PipelineBody, "transformation"): TRANSFORMATION,
+    (api_serializers.PipelineCreateBody, "transformation"): TRANSFORMATION,
+}
+UNDOCUMENTED = {(api_serializers.ConnectionCreateBody, "linkedConnections")}  # read to refuse it (event connectors')
 
 
 def _component(name: str) -> dict:
@@ -198,62 +225,21 @@ SCHEMAS = {
     # --- workspaces
     "Workspace": _component("Workspace"),
     "WorkspaceList": _object({"workspaces": _array(ref("Workspace"))}, ["workspaces"]),
-    "WorkspaceCreate": _object({
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "profileSchema": ref("TypeInput"),
-        "warehouse": _object({
-            "platform": {"type": "string", "enum": ["PostgreSQL", "SQLite"]},
-            "mode": {"type": "string", "enum": ["Normal", "Inspection", "Maintenance"]},
-            "settings": _nullable(_object({
-                "host": STRING, "port": INTEGER, "username": STRING, "password": STRING, "database": STRING,
-                "schema": STRING, "path": STRING}, extra=True,
-                description="PostgreSQL: host, port, username, password, database, schema. SQLite: {} or {path}.")),
-        }, ["platform"], extra=True),
-        "uiPreferences": _nullable(ANY_OBJECT),
-    }, ["name", "profileSchema", "warehouse"], extra=True),
-    "WorkspaceUpdate": _object({"name": {"type": "string", "minLength": 1, "maxLength": 100},
-                                "uiPreferences": _nullable(ANY_OBJECT)}, ["name"], extra=True),
+    "WorkspaceCreate": body_schema(api_serializers.WorkspaceCreateBody),
+    "WorkspaceUpdate": body_schema(api_serializers.WorkspaceUpdateBody),
     # --- connectors and connections
     "Connector": _component("Connector"),
     "ConnectorList": _object({"connectors": _array(ref("Connector"))}, ["connectors"]),
-    "Languages": _object({"languages": _array({"type": "string", "enum": ["JavaScript", "Python"]})},
-                         ["languages"]),
+    "Languages": _object({"languages": _array(LANGUAGE)}, ["languages"]),
     "Connection": _component("Connection"),
     "ConnectionList": _object({"connections": _array(ref("Connection"))}, ["connections"]),
-    "ConnectionCreate": _object({
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "role": {"type": "string", "enum": ["Source"]},
-        "connector": {"type": "string", "enum": ["postgresql", "mysql", "sqlite"]},
-        "settings": _object({"host": STRING, "port": INTEGER, "username": STRING, "password": STRING,
-                             "database": STRING, "schema": STRING, "path": STRING,
-                             "sslmode": {"type": "string", "enum": list(PG_SSL_MODES)}, "sslrootcert": STRING,
-                             "ssl": _object({"mode": {"type": "string", "enum": list(MYSQL_SSL_MODES)},
-                                             "ca": STRING})}, extra=True,
-                            description="postgresql: host, port, username, password, database, schema, and "
-                                        "optionally sslmode (default prefer) and sslrootcert (the PEM text of "
-                                        "the CA certificate); mysql: host, port, username, password, database, "
-                                        "and optionally ssl {mode (default PREFERRED), ca}; sqlite: path. The "
-                                        "host must be allowed (KRENALIS_DATABASE_ALLOWED_HOSTS) and the database "
-                                        "none of the product's own. Tested by connecting before the connection "
-                                        "is saved."),
-        "strategy": _nullable(STRING),
-        "sendingMode": _nullable(STRING),
-        "authToken": STRING,
-    }, ["name", "role", "connector", "settings"], extra=True),
-    "ConnectionTest": _object({
-        "connector": {"type": "string", "enum": ["postgresql", "mysql", "sqlite"]},
-        "settings": _object({"host": STRING, "port": INTEGER, "username": STRING, "password": STRING,
-                             "database": STRING, "schema": STRING, "path": STRING}, extra=True,
-                            description="As in ConnectionCreate."),
-    }, ["connector", "settings"], extra=True),
+    "ConnectionCreate": body_schema(api_serializers.ConnectionCreateBody),
+    "ConnectionTest": body_schema(api_serializers.ConnectionTestBody),
     "ConnectionTestResult": _object({"warnings": _array(STRING)}, ["warnings"], description=(
         "What the login can do beyond reading: it is a superuser (PostgreSQL), has SUPER, FILE or ALL PRIVILEGES "
         "(MySQL), or can write tables of the connection's schema or database. Empty when it can only read.")),
-    "ConnectionUpdate": _object({"name": {"type": "string", "minLength": 1, "maxLength": 100},
-                                 "strategy": _nullable(STRING), "sendingMode": _nullable(STRING)},
-                                ["name"], extra=True),
-    "QueryRequest": _object({"query": {"type": "string", "minLength": 1},
-                             "limit": {"type": "integer", "minimum": 0, "maximum": 100}}, ["query"], extra=True),
+    "ConnectionUpdate": body_schema(api_serializers.ConnectionUpdateBody),
+    "QueryRequest": body_schema(api_serializers.QueryBody),
     "QueryResult": _object({
         "rows": _array(ANY_OBJECT),
         "schema": _nullable(ref("Type")),
@@ -269,30 +255,12 @@ SCHEMAS = {
     "Function": _component("Function"),
     "Pipeline": _component("Pipeline"),
     "PipelineList": _object({"pipelines": _array(ref("Pipeline"))}, ["pipelines"]),
-    "PipelineUpdate": _object({
-        "name": {"type": "string", "minLength": 1, "maxLength": 60},
-        "enabled": BOOLEAN,
-        "query": {"type": "string", "minLength": 1, "maxLength": 1000},
-        "userIDColumn": STRING,
-        "updatedAtColumn": STRING,
-        "updatedAtFormat": STRING,
-        "incremental": BOOLEAN,
-        "updatedAtLookback": _nullable(LOOKBACK),
-        "transformation": _object({
-            "mapping": _nullable({"type": "object", "additionalProperties": STRING}),
-            "function": _nullable(_object({"source": STRING,
-                                           "language": {"type": "string", "enum": ["JavaScript", "Python"]},
-                                           "preserveJSON": BOOLEAN, "inPaths": _array(STRING),
-                                           "outPaths": _array(STRING)}, extra=True)),
-        }, extra=True),
-        "inSchema": ref("TypeInput"),
-        "outSchema": ref("TypeInput"),
-    }, ["name", "query", "userIDColumn", "transformation", "inSchema", "outSchema"], extra=True,
-        description="A full replacement: omitted fields take their zero value (an omitted enabled disables)."),
-    "PipelineStatus": _object({"enabled": BOOLEAN}, extra=True),
-    "PipelineSchedule": _object({"period": _nullable({"type": "string", "enum": PERIODS})}, extra=True),
+    "PipelineCreate": body_schema(api_serializers.PipelineCreateBody),
+    "PipelineUpdate": body_schema(api_serializers.PipelineBody),
+    "PipelineStatus": body_schema(api_serializers.PipelineStatusBody),
+    "PipelineSchedule": body_schema(api_serializers.PipelineScheduleBody),
     # --- runs
-    "RunStart": _object({"incremental": _nullable(BOOLEAN)}, extra=True),
+    "RunStart": body_schema(api_serializers.RunStartBody),
     "Run": _component("Run"),
     "RunList": _object({"runs": _array(ref("Run"))}, ["runs"]),
     "RunErrors": _object({
@@ -301,15 +269,6 @@ SCHEMAS = {
         "total": {"type": "integer", "minimum": 0},
     }, ["errors", "total"]),
 }
-# PipelineCreate: the update's fields plus the connection and the target.
-SCHEMAS["PipelineCreate"] = {
-    **SCHEMAS["PipelineUpdate"],
-    "properties": {**SCHEMAS["PipelineUpdate"]["properties"], "connection": _id("the source connection"),
-                   "target": {"type": "string", "enum": ["User"]}, "eventType": STRING},
-    "required": ["connection", "target", *SCHEMAS["PipelineUpdate"]["required"]],
-    "description": "A new pipeline importing users from a database connection.",
-}
-
 WORKSPACE_HEADER = OpenApiParameter(
     "Krenalis-Workspace", OpenApiTypes.INT, OpenApiParameter.HEADER, required=False,
     description="The workspace the request acts on, for an organization-wide key (a restricted key selects "
@@ -321,15 +280,19 @@ def path_id(name: str, what: str) -> OpenApiParameter:
                             description=f"{what} identifier: a positive integer below 2^31 (anything else is a 400)")
 
 
-def query_int(name: str, description: str, low: int, high: int) -> OpenApiParameter:
-    return OpenApiParameter(name, {"type": "integer", "minimum": low, "maximum": high}, OpenApiParameter.QUERY,
-                            required=False, description=description)
+def query_parameters(query_class) -> list[OpenApiParameter]:
+    """The parameters a `serializers.Query` reads, described by its fields."""
+    return [OpenApiParameter(name, {key: value for key, value in _field_schema(field).items() if key != "description"},
+                             OpenApiParameter.QUERY, required=field.required, description=str(field.help_text or ""))
+            for name, field in query_class().fields.items()]
 
 
 def operation(operation_id: str, summary: str, *, tag: str, scope: str = WORKSPACE, request: str | None = None,
-              ok: str | None = None, ok_description: str = "", errors=(), parameters=(), description: str = ""):
+              ok: str | None = None, ok_description: str = "", errors=(), parameters=(), query=None,
+              description: str = ""):
     """The extend_schema of one /v1 operation. `errors` lists the statuses beyond those of
-    authentication and workspace selection, which follow from `scope`."""
+    authentication and workspace selection, which follow from `scope`; `query` is the
+    `serializers.Query` that reads its query parameters."""
     statuses = {400, 401}
     if scope == WORKSPACE:
         statuses |= {403, 404}
@@ -340,7 +303,7 @@ def operation(operation_id: str, summary: str, *, tag: str, scope: str = WORKSPA
                                       description=ok_description or ("the object" if ok else "an empty body"))}
     for status in sorted(statuses):
         responses[status] = OpenApiResponse(response=ref("Error"), description=ERROR_DESCRIPTIONS[status])
-    params = list(parameters)
+    params = [*parameters, *(query_parameters(query) if query else ())]
     if scope != ORGANIZATION:
         params.append(WORKSPACE_HEADER)
     return extend_schema(

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from ..services import identity_resolution as ir
 from ..services import profiles
 from .openapi import (ANY_OBJECT, BOOLEAN, DATE_TIME, INTEGER, SCHEMAS, STRING, _array, _id, _nullable, _object,
-                      operation, query_int, ref)
+                      body_schema, operation, ref)
 from .platform import ApiViewSet, ok
 from .serializers import (IdentityResolutionSettingsBody, IdentitySerializer, PagingQuery, ProfileSchemaChangeBody,
                           ProfilesQuery)
@@ -20,8 +20,7 @@ SCHEMAS.update({
     "ProfileList": _object({"profiles": _array(ref("Profile")), "schema": ref("Type"),
                             "total": {**INTEGER, "minimum": 0}}, ["profiles", "schema", "total"]),
     "ProfileAttributes": _object({"attributes": ANY_OBJECT}, ["attributes"]),
-    "ProfileSchemaChange": _object({"schema": ref("TypeInput"), "primarySources": _nullable(ANY_OBJECT),
-                                    "rePaths": _nullable(ANY_OBJECT)}, ["schema"], extra=True),
+    "ProfileSchemaChange": body_schema(ProfileSchemaChangeBody),
     "ProfileSchemaPreview": _object({"queries": _array(STRING), "misalignedPipelines": _MISALIGNED},
                                     ["queries", "misalignedPipelines"]),
     "ProfileSchemaAlter": _object({"startTime": _nullable(DATE_TIME), "endTime": _nullable(DATE_TIME),
@@ -29,9 +28,7 @@ SCHEMAS.update({
                                   ["startTime", "endTime", "error", "misalignedPipelines"]),
     "IdentityResolutionSettings": _object({"runOnBatchImport": BOOLEAN, "identifiers": _array(STRING)},
                                           ["runOnBatchImport", "identifiers"]),
-    "IdentityResolutionSettingsUpdate": _object({"runOnBatchImport": {**_nullable(BOOLEAN),
-                                                                      "description": "null is false"},
-                                                 "identifiers": _nullable(_array(STRING))}, extra=True),
+    "IdentityResolutionSettingsUpdate": body_schema(IdentityResolutionSettingsBody),
     "IdentityResolutionLatest": _object(
         {"startTime": _nullable(DATE_TIME), "endTime": _nullable(DATE_TIME),
          "kind": {**_nullable(STRING), "enum": ["Full", "Incremental", None],
@@ -42,19 +39,6 @@ SCHEMAS.update({
 })
 KPID = OpenApiParameter("kpid", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH,
                         description="the profile's KPID (a UUID)")
-PAGING = [query_int("first", "profiles/identities to skip", 0, 2**31 - 1),
-          query_int("limit", "how many to return (default 100)", 1, 1000)]
-PROFILES_PARAMETERS = [
-    OpenApiParameter("properties", STRING, OpenApiParameter.QUERY, required=False,
-                     description="comma-separated property paths to return (default: all)"),
-    OpenApiParameter("filter", STRING, OpenApiParameter.QUERY, required=False,
-                     description='JSON {"logical": "and"|"or", "conditions": [{"property", "operator", "values"}]}'),
-    OpenApiParameter("order", STRING, OpenApiParameter.QUERY, required=False,
-                     description="property to order by (default: the update time)"),
-    OpenApiParameter("orderDesc", {"type": "string", "enum": ["true", "false", ""]}, OpenApiParameter.QUERY,
-                     required=False, description="descending order (empty: as when absent)"),
-    *PAGING,
-]
 
 
 class ProfileViewSet(ApiViewSet):
@@ -67,7 +51,7 @@ class ProfileViewSet(ApiViewSet):
                   "identities": "Profile Identities"}
 
     @operation("listProfiles", "Profiles: selected properties, filtered, ordered, paged, with the total",
-               tag="Profiles", ok="ProfileList", errors=[422, 503], parameters=PROFILES_PARAMETERS)
+               tag="Profiles", ok="ProfileList", errors=[422, 503], query=ProfilesQuery)
     def list(self, request):
         return ok(profiles.profiles_list(workspace=self.workspace, **self.validated_query(ProfilesQuery)))
 
@@ -78,7 +62,7 @@ class ProfileViewSet(ApiViewSet):
         return ok(profiles.profile_attributes(workspace=self.workspace, kpid=kpid))
 
     @operation("listProfileIdentities", "The identities merged into a profile, newest first", tag="Profiles",
-               ok="Identities", errors=[422, 503], parameters=[KPID, *PAGING])
+               ok="Identities", errors=[422, 503], parameters=[KPID], query=PagingQuery)
     @action(detail=True)
     def identities(self, request, kpid):
         items, total = profiles.profile_identities(workspace=self.workspace, kpid=kpid,

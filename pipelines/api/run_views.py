@@ -4,7 +4,7 @@ from rest_framework.decorators import action
 from ..models import Run
 from ..selectors import run_list
 from ..services.runs import run_cancel, run_errors
-from .openapi import operation, path_id as doc_id, query_int
+from .openapi import operation, path_id as doc_id
 from .platform import ApiViewSet, get_or_404, ok
 from .serializers import RunListQuery, RunSerializer
 
@@ -18,8 +18,7 @@ class RunViewSet(ApiViewSet):
                           invalid='identifier "{value}" is not a valid run identifier',
                           missing="pipeline run {id} does not exist")
 
-    @operation("listRuns", "The runs of the workspace, newest first", tag="Runs", ok="RunList",
-               parameters=[query_int("pipeline", "only the runs of this pipeline", 1, 2**31 - 1)])
+    @operation("listRuns", "The runs of the workspace, newest first", tag="Runs", ok="RunList", query=RunListQuery)
     def list(self, request):
         runs = run_list(workspace=self.workspace, **self.validated_query(RunListQuery))
         return ok({"runs": RunSerializer(runs, many=True).data})

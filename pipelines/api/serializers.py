@@ -10,14 +10,17 @@ are listed in `optional_fields` and left out by `to_representation`.
 Request bodies: `Body` subclasses, read with `ApiView.validated(...)`. Their fields read with
 `fields` (a missing key or null is the zero value, a wrong JSON type a 400 naming the field, the
 first one in declaration order); `source` is the service's keyword. Types only: rules are the
-services'. Query parameters: `Query` subclasses, read with `ApiView.validated_query(...)`.
+services'. Query parameters: `Query` subclasses, read with `ApiView.validated_query(...)`. What a
+valid body or parameter is (required, bounds, choices, nullability, help_text) is declared on these
+fields too, for `openapi.py`, which builds the request components and query parameters from them.
 """
 from rest_framework import serializers
 
 from ..connectors import REGISTRY
 from ..lookback import format_lookback
 from ..models import Connection, Pipeline, Workspace
-from ..services.pipelines import PipelineInput
+from ..services.pipelines import MAX_QUERY_RUNES, PipelineInput
+from ..services.preview import MAX_PREVIEW_ROWS
 from ..steps import STEP_NAMES
 from ..timeformats.rfc3339 import format_rfc3339
 from . import fields
@@ -297,11 +300,19 @@ def connectors_json() -> list[dict]:
 class BodyField(serializers.Field):
     """A field of a request body, read by a `fields` reader: a missing key or null is the reader's
     default, a value of the wrong JSON type a 400 that names the field (raised at once, so the first
-    wrong field in declaration order is the one reported, as the reference does)."""
+    wrong field in declaration order is the one reported, as the reference does).
 
-    def __init__(self, read=fields.string, **kwargs):
-        self.read = read
-        super().__init__(required=False, **kwargs)
+    The other arguments describe a valid value, for the OpenAPI document (openapi.py builds the request
+    components and query parameters from them), and check nothing: the services do, with their own
+    messages. `json_type`: "string", "boolean", "integer", "object", "array" (of strings), "type" (a
+    krenalis type), "lookback" (1d2h3m4s), or a `Body` class (an object of its fields); `choices`, the
+    bounds `min_length`/`max_length` and `min_value`/`max_value`; DRF's `required`, `allow_null`, `help_text`."""
+
+    def __init__(self, read, json_type, *, required=False, choices=None, min_length=None, max_length=None,
+                 min_value=None, max_value=None, **kwargs):
+        self.read, self.json_type, self.choices = read, json_type, choices
+        self.min_length, self.max_length, self.min_value, self.max_value = min_length, max_length, min_value, max_value
+        super().__init__(required=required, **kwargs)
 
     def get_value(self, body):
         return body
@@ -322,28 +333,33 @@ def _optional_array(body: dict, key: str):
 
 
 def String(**kwargs) -> BodyField:
-    return BodyField(fields.string, **kwargs)
+    return BodyField(fields.string, "string", **kwargs)
+
+
+def Name(max_length: int = 100) -> BodyField:
+    """An object's name: not empty, at most `max_length` characters."""
+    return String(required=True, min_length=1, max_length=max_length)
 
 
 def NullableString(**kwargs) -> BodyField:
-    return BodyField(fields.nullable_string, **kwargs)
+    return BodyField(fields.nullable_string, "string", **{"allow_null": True, **kwargs})
 
 
 def Boolean(**kwargs) -> BodyField:
-    return BodyField(fields.boolean, **kwargs)
+    return BodyField(fields.boolean, "boolean", **kwargs)
 
 
 def NullableBoolean(**kwargs) -> BodyField:
-    return BodyField(fields.nullable_boolean, **kwargs)
+    return BodyField(fields.nullable_boolean, "boolean", **{"allow_null": True, **kwargs})
 
 
 def Object(**kwargs) -> BodyField:
-    return BodyField(fields.obj, **kwargs)
+    return BodyField(fields.obj, "object", **kwargs)
 
 
-def AnyValue(**kwargs) -> BodyField:
-    """Any JSON value (or None when missing): the service validates it."""
-    return BodyField(_any, **kwargs)
+def AnyValue(json_type, **kwargs) -> BodyField:
+    """Any JSON value (or None when missing): the service validates it; `json_type` is that of a valid one."""
+    return BodyField(_any, json_type, **kwargs)
 
 
 class Body(serializers.Serializer):
@@ -351,11 +367,14 @@ class Body(serializers.Serializer):
     their `source` names, the keyword arguments of the service that takes them. Types only: the
     rules are the service's."""
 
+    schema_description: str | None = None  # of its OpenAPI schema
+
 
 class WarehouseBody(Body):
-    platform = String()
-    mode = BodyField(lambda body, key: fields.string(body, key, "Normal"))
-    settings = Object(source="warehouse_settings")
+    platform = String(required=True, choices=Workspace.PLATFORMS)
+    mode = BodyField(lambda body, key: fields.string(body, key, "Normal"), "string", choices=Workspace.MODES)
+    settings = Object(source="warehouse_settings", allow_null=True, help_text=(
+        "PostgreSQL: host, port, username, password, database, schema. SQLite: {} or {path}."))
 
 
 def _warehouse(body: dict, key: str) -> dict:
@@ -367,10 +386,10 @@ def _warehouse(body: dict, key: str) -> dict:
 class WorkspaceCreateBody(Body):
     """The warehouse's keys (platform, mode, settings) come out beside the others."""
 
-    name = String()
-    profileSchema = AnyValue(source="profile_schema")
-    warehouse = BodyField(_warehouse)
-    uiPreferences = Object(source="ui_preferences")
+    name = Name()
+    profileSchema = AnyValue("type", source="profile_schema", required=True)
+    warehouse = BodyField(_warehouse, WarehouseBody, required=True)
+    uiPreferences = Object(source="ui_preferences", allow_null=True)
 
     def to_internal_value(self, body):
         fields.obj(body, "warehouse")  # an object: checked before the name, as ever
@@ -379,35 +398,41 @@ class WorkspaceCreateBody(Body):
         return data
 
 class WorkspaceUpdateBody(Body):
-    name = String()
-    uiPreferences = Object(source="ui_preferences")
+    name = Name()
+    uiPreferences = Object(source="ui_preferences", allow_null=True)
 
 
 class ConnectionCreateBody(Body):
-    name = String()
-    role = NullableString()
-    connector = String()
+    name = Name()
+    role = NullableString(required=True, allow_null=False, choices=[Connection.ROLE_SOURCE])
+    connector = String(required=True, choices=list(REGISTRY))
     strategy = NullableString()
     sendingMode = NullableString(source="sending_mode")
-    linkedConnections = BodyField(_optional_array, source="linked_connections")
-    settings = Object()
+    linkedConnections = BodyField(_optional_array, "array", source="linked_connections")
+    settings = Object(required=True, help_text=(
+        "postgresql: host, port, username, password, database, schema, and optionally sslmode (default prefer) "
+        "and sslrootcert (the PEM text of the CA certificate); mysql: host, port, username, password, database, "
+        "and optionally ssl {mode (default PREFERRED), ca}; sqlite: path. The host must be allowed "
+        "(KRENALIS_DATABASE_ALLOWED_HOSTS) and the database none of the product's own. Tested by connecting "
+        "before the connection is saved."))
     authToken = String(source="auth_token")
 
 
 class ConnectionTestBody(Body):
-    connector = String()
-    settings = Object()
+    connector = String(required=True, choices=list(REGISTRY))
+    settings = Object(required=True, help_text="As in ConnectionCreate.")
 
 
 class ConnectionUpdateBody(Body):
-    name = String()
+    name = Name()
     strategy = NullableString()
     sendingMode = NullableString(source="sending_mode")
 
 
 class QueryBody(Body):
-    query = String()
-    limit = BodyField(lambda body, key: fields.integer(body, key, 0))
+    query = String(required=True, min_length=1)
+    limit = BodyField(lambda body, key: fields.integer(body, key, 0), "integer", min_value=0,
+                      max_value=MAX_PREVIEW_ROWS)
 
 
 class PipelineStatusBody(Body):
@@ -415,7 +440,7 @@ class PipelineStatusBody(Body):
 
 
 class PipelineScheduleBody(Body):
-    period = AnyValue()
+    period = AnyValue("string", choices=list(Pipeline.SCHEDULE_PERIODS), allow_null=True)
 
 
 class RunStartBody(Body):
@@ -423,31 +448,33 @@ class RunStartBody(Body):
 
 
 class IdentityResolutionSettingsBody(Body):
-    runOnBatchImport = Boolean(source="run_on_batch_import")
-    identifiers = AnyValue()
+    runOnBatchImport = Boolean(source="run_on_batch_import", allow_null=True, help_text="null is false")
+    identifiers = AnyValue("array", allow_null=True)
 
 
 class ProfileSchemaChangeBody(Body):
-    schema = AnyValue()
-    primarySources = AnyValue(source="primary_sources")
-    rePaths = AnyValue(source="re_paths")
+    schema = AnyValue("type", required=True)
+    primarySources = AnyValue("object", source="primary_sources", allow_null=True)
+    rePaths = AnyValue("object", source="re_paths", allow_null=True)
 
 
 class PipelineBody(Body):
     """PipelineToSet: a full replacement (omitted fields take their zero value); `extra` holds the
     keys a database pipeline must not have, for the service to refuse."""
 
-    transformation = Object()
-    name = String()
+    schema_description = "A full replacement: omitted fields take their zero value (an omitted enabled disables)."
+
+    transformation = Object(required=True)
+    name = Name(60)
     enabled = Boolean()
-    query = String()
-    userIDColumn = String(source="user_id_column")
+    query = String(required=True, min_length=1, max_length=MAX_QUERY_RUNES)
+    userIDColumn = String(source="user_id_column", required=True)
     updatedAtColumn = String(source="updated_at_column")
     updatedAtFormat = String(source="updated_at_format")
     incremental = Boolean()
-    updatedAtLookback = NullableString(source="updated_at_lookback")
-    inSchema = AnyValue(source="in_schema")
-    outSchema = AnyValue(source="out_schema")
+    updatedAtLookback = BodyField(fields.nullable_string, "lookback", source="updated_at_lookback", allow_null=True)
+    inSchema = AnyValue("type", source="in_schema", required=True)
+    outSchema = AnyValue("type", source="out_schema", required=True)
 
     null_is_absent: tuple[str, ...] = ()  # forbidden keys that count as absent when null
 
@@ -459,13 +486,16 @@ class PipelineBody(Body):
 
 
 class PipelineTargetBody(Body):
-    connection = AnyValue(source="connection_id")
-    target = AnyValue()
+    connection = AnyValue("integer", source="connection_id", required=True, min_value=1, max_value=MAX_ID,
+                          help_text="the source connection")
+    target = AnyValue("string", required=True, choices=["User"])
     eventType = String(source="event_type")
 
 
 class PipelineCreateBody(PipelineTargetBody, PipelineBody):
     """The connection, target and event type (read first), then PipelineToSet."""
+
+    schema_description = "A new pipeline importing users from a database connection."
 
     null_is_absent = ("formatSettings",)  # on create (only), null counts as absent (§7.4)
 
@@ -476,12 +506,18 @@ class Query(Body):
     """Query parameters (`request.query_params`), read as a body's fields, with ApiView.validated_query."""
 
 
-def _first(params, key: str) -> int:
-    return fields.query_int(params, key, 0, 0, MAX_ID)
+def QueryInt(default: int, low: int, high: int, **kwargs) -> BodyField:
+    """An integer parameter, `default` when absent, a 400 unless in [low, high]."""
+    return BodyField(lambda params, key: fields.query_int(params, key, default, low, high), "integer",
+                     min_value=low, max_value=high, **kwargs)
 
 
-def _limit(params, key: str) -> int:
-    return fields.query_int(params, key, 100, 1, 1000)
+def First() -> BodyField:
+    return QueryInt(0, 0, MAX_ID, help_text="how many to skip")
+
+
+def Limit() -> BodyField:
+    return QueryInt(100, 1, 1000, help_text="how many to return (default 100)")
 
 
 def _pipeline_id(params, key: str) -> int | None:
@@ -490,18 +526,21 @@ def _pipeline_id(params, key: str) -> int | None:
 
 
 class PagingQuery(Query):
-    first = BodyField(_first)
-    limit = BodyField(_limit)
+    first = First()
+    limit = Limit()
 
 
 class RunListQuery(Query):
-    pipeline = BodyField(_pipeline_id, source="pipeline_id")
+    pipeline = BodyField(_pipeline_id, "integer", source="pipeline_id", min_value=1, max_value=MAX_ID,
+                         help_text="only the runs of this pipeline")
 
 
 class ProfilesQuery(Query):
-    properties = AnyValue()
-    filter = AnyValue(source="filter_text")
-    order = AnyValue()
-    orderDesc = BodyField(fields.query_flag, source="order_desc")
-    first = BodyField(_first)
-    limit = BodyField(_limit)
+    properties = AnyValue("string", help_text="comma-separated property paths to return (default: all)")
+    filter = AnyValue("string", source="filter_text", help_text=(
+        'JSON {"logical": "and"|"or", "conditions": [{"property", "operator", "values"}]}'))
+    order = AnyValue("string", help_text="property to order by (default: the update time)")
+    orderDesc = BodyField(fields.query_flag, "string", source="order_desc", choices=["true", "false", ""],
+                          help_text="descending order (empty: as when absent)")
+    first = First()
+    limit = Limit()

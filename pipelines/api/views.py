@@ -8,7 +8,7 @@ from ..services.identities import connection_identities
 from ..services.pipelines import enabled_languages
 from ..services.preview import preview_query
 from ..services.workspaces import workspace_create, workspace_delete, workspace_update
-from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation, query_int
+from .openapi import OPTIONAL as DOC_OPTIONAL, ORGANIZATION as DOC_ORGANIZATION, operation
 from .openapi import path_id as doc_id
 from .platform import OPTIONAL, ORGANIZATION, WORKSPACE, ApiViewSet, client_gone, get_or_404, ok
 from .serializers import (ConnectionCreateBody, ConnectionSerializer, ConnectionTestBody, ConnectionUpdateBody,
@@ -139,8 +139,7 @@ class ConnectionViewSet(ApiViewSet):
 
     @operation("listConnectionIdentities", "The identities imported through a connection, newest first",
                tag="Connections", ok="Identities", errors=[422, 503],
-               parameters=[doc_id("connection_id", "connection"), query_int("first", "offset", 0, 2**31 - 1),
-                           query_int("limit", "page size", 1, 1000)])
+               parameters=[doc_id("connection_id", "connection")], query=PagingQuery)
     @action(detail=True)
     def identities(self, request, connection_id):
         connection = self.get_connection(connection_id)

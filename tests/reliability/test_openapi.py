@@ -78,9 +78,10 @@ def test_the_documentation_ui_is_served():
     assert resp.status_code == 200 and b"swagger" in resp.content.lower()
 
 
-def test_the_documented_request_bodies_are_the_fields_the_serializers_read():
-    """Each request component lists the fields its body serializer reads, no more, no less (the
-    serializers read the types, the document adds the services' rules)."""
+def test_the_request_components_and_query_parameters_are_built_from_the_serializers_that_read_them():
+    """Each request component is the schema of its body serializer (a field added to a `Body` is
+    documented, with its type, bounds, choices, nullability and help_text), every `Body` is documented,
+    and each operation's query parameters are the fields of the `Query` that reads them."""
     from pipelines.api import serializers
 
     bodies = {"WorkspaceCreate": serializers.WorkspaceCreateBody, "WorkspaceUpdate": serializers.WorkspaceUpdateBody,
@@ -93,8 +94,48 @@ def test_the_documented_request_bodies_are_the_fields_the_serializers_read():
               "IdentityResolutionSettingsUpdate": serializers.IdentityResolutionSettingsBody}
     # read (to refuse it when set) but not documented: linked connections are for event connectors
     undocumented = {"ConnectionCreate": {"linkedConnections"}}
-    schemas = served_document()["components"]["schemas"]
+    document = served_document()
+    schemas = document["components"]["schemas"]
     for name, body in bodies.items():
-        assert set(schemas[name]["properties"]) == set(body().fields) - undocumented.get(name, set()), name
+        assert schemas[name] == openapi.body_schema(body), name
+        assert list(schemas[name]["properties"]) == [
+            field for field in body().fields if field not in undocumented.get(name, set())], name
+    parts = {serializers.WarehouseBody, serializers.PipelineTargetBody}  # a nested body, a base of one
+    every_body = {cls for cls in vars(serializers).values()
+                  if isinstance(cls, type) and issubclass(cls, serializers.Body)
+                  and not issubclass(cls, serializers.Query) and cls is not serializers.Body}
+    assert every_body - parts == set(bodies.values())
+    assert schemas["WorkspaceCreate"]["properties"]["warehouse"] == openapi.body_schema(serializers.WarehouseBody)
+
+    class Extended(serializers.PipelineStatusBody):
+        color = serializers.String(required=True, choices=["red", "blue"], max_length=4, help_text="a colour")
+        shade = serializers.BodyField(None, "integer", min_value=0, max_value=9, allow_null=True)
+
+    assert openapi.body_schema(Extended) == {
+        "type": "object", "additionalProperties": True, "required": ["color"], "properties": {
+            "enabled": {"type": "boolean"},
+            "color": {"type": "string", "enum": ["red", "blue"], "maxLength": 4, "description": "a colour"},
+            "shade": {"type": "integer", "minimum": 0, "maximum": 9, "nullable": True}}}
+
+    queries = {("/v1/connections/{connection_id}/identities", serializers.PagingQuery),
+               ("/v1/profiles/{kpid}/identities", serializers.PagingQuery),
+               ("/v1/profiles", serializers.ProfilesQuery), ("/v1/pipelines/runs", serializers.RunListQuery)}
+    for path, query in queries:
+        parameters = {p["name"]: p for p in document["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+        assert set(parameters) == set(query().fields), path
+        for name, field in query().fields.items():
+            assert parameters[name]["description"] == field.help_text, (path, name)
+            assert parameters[name]["schema"]["type"] == field.json_type, (path, name)
+    runs = document["paths"]["/v1/pipelines/runs"]["get"]["parameters"]
+    assert {"in": "query", "name": "pipeline", "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            "description": "only the runs of this pipeline"} in runs
+    documented = {path for path, item in document["paths"].items()
+                  if any(p["in"] == "query" for op in item.values() for p in op.get("parameters", []))}
+    assert documented == {path for path, _ in queries}
+
+
+def test_the_run_component_requires_the_fields_always_shown():
+    from pipelines.api import serializers
+
     assert served_document()["components"]["schemas"]["Run"]["required"] == [
         name for name in serializers.RunSerializer().fields if name != "lookback"]
