@@ -324,6 +324,25 @@ def test_a_first_import_into_an_empty_warehouse_loads_a_new_table_and_swaps_it_i
     assert staged_rows(wh, 1) == before and log(wh) == []
 
 
+def user_id_collation(wh) -> list[tuple]:
+    return sql(wh, "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation "
+                   "WHERE a.attrelid = 'krenalis_identities'::regclass AND a.attname = '_identity_id'")
+
+
+def test_user_ids_compare_bytewise_in_a_new_warehouse_and_after_a_first_import(pg_wh):
+    """The key's user IDs are only ever matched for equality: "C" (bytewise, as in SQLite) makes the
+    key's build after a load a third cheaper than a locale's collation, and the load keeps it."""
+    wh = pg_wh
+    assert user_id_collation(wh) == [("C",)]
+    columns = [("email", COLUMNS[0].type)]
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as writer:
+        assert writer.stage_full_run() is True
+        writer.write([("b", T0, ("b@example.com",)), ("B", T0, ("B@example.com",)), ("é", T0, (None,))])
+        assert writer.finish_full_run(purge=True) == 0
+    assert user_id_collation(wh) == [("C",)] and identity_tables(wh) == [("krenalis_identities",)]
+    assert sql(wh, "SELECT _identity_id FROM krenalis_identities ORDER BY _identity_id") == [("B",), ("b",), ("é",)]
+
+
 def test_a_first_import_whose_session_ends_before_the_swap_leaves_nothing(pg_wh):
     wh = pg_wh
     columns = [("email", COLUMNS[0].type)]

@@ -508,6 +508,8 @@ def test_a_rewrite_of_the_identities_table_keeps_its_storage_options_on_postgres
     assert resolve(wh).kpids_written == 20
     assert sql(wh, "SELECT 'krenalis_identities'::regclass::oid") != oid      # rewritten, ...
     assert sql(wh, options) == [(["fillfactor=70"],)]                          # ... options kept
+    assert sql(wh, "SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation WHERE "
+                   "a.attrelid = 'krenalis_identities'::regclass AND a.attname = '_identity_id'") == [("C",)]
     oid = sql(wh, "SELECT 'krenalis_identities'::regclass::oid")
     write(wh, 2, 20, [(f"v{i}", i, {"email": f"v{i}@example.com"}) for i in range(20)])
     assert resolve(wh, full=True).kpids_written == 20

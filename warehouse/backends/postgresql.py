@@ -314,8 +314,12 @@ class _Shape:
 
 
 def _table_shape(cur) -> _Shape:
-    """krenalis_identities as the catalog describes it (no lock taken)."""
-    cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+    """krenalis_identities as the catalog describes it (no lock taken); a column's type names its
+    collation when it is not its type's default (the user IDs' bytewise "C")."""
+    cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod) || coalesce((SELECT ' COLLATE ' "
+                "|| quote_ident(n.nspname) || '.' || quote_ident(c.collname) FROM pg_collation c JOIN pg_namespace n "
+                "ON n.oid = c.collnamespace JOIN pg_type t ON t.oid = a.atttypid WHERE c.oid = a.attcollation "
+                "AND a.attcollation <> t.typcollation), ''), a.attnotnull, "
                 "CASE WHEN a.attidentity = '' THEN pg_get_expr(d.adbin, d.adrelid) END, a.attidentity "
                 "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
                 "WHERE a.attrelid = 'krenalis_identities'::regclass AND a.attnum > 0 AND NOT a.attisdropped "
@@ -821,12 +825,14 @@ def create_statements(profile_schema: Type) -> list[str]:
     profile_names = "".join(f', "{name}"' for name, _ in columns)
     return [
         # fillfactor 70: room on each page for HOT updates, so that a run writing again the identities
-        # of the previous one adds no index entries when no indexed column changes
+        # of the previous one adds no index entries when no indexed column changes. User IDs compare
+        # bytewise ("C", as SQLite's BINARY): the key is only ever matched for equality, and building
+        # it after a load takes a third less than under a locale's collation.
         "CREATE TABLE krenalis_identities ("
         "_pk integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "_pipeline integer NOT NULL, "
         "_is_anonymous boolean NOT NULL DEFAULT false, "
-        "_identity_id text NOT NULL, "
+        "_identity_id text COLLATE \"C\" NOT NULL, "
         "_connection integer NOT NULL, "
         "_anonymous_ids text[], "
         "_updated_at timestamp NOT NULL, "
