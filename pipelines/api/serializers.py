@@ -14,6 +14,13 @@ services'. Query parameters: `Query` subclasses, read with `ApiView.validated_qu
 valid body or parameter is (required, bounds, choices, nullability, help_text) is declared on these
 fields too, for `openapi.py`, which builds the request components and query parameters from them.
 """
+import functools
+import inspect
+import operator
+import types
+from collections.abc import Mapping
+
+from rest_framework import fields as drf_fields
 from rest_framework import serializers
 
 from ..connectors import REGISTRY
@@ -102,27 +109,112 @@ class RunningField(serializers.BooleanField):
 
 class Output(serializers.Serializer):
     """A read-only API object. `optional_fields` are shown only when `is_set` (by default: when their
-    value is not empty); their value is not computed otherwise."""
+    value is not empty); their value is not computed otherwise.
+
+    Rows are shaped by a plan made once per serializer and type of row (`_plan`): each value is what
+    the field's own `get_attribute` and `to_representation` give, but DRF's generic steps (a Mapping
+    check and a signature read per value, str(s) of a str, a list rebuilt item by item) are skipped
+    where they cannot change it; anything unusual goes through the field itself.
+    bench/experiments/api_lists.py measures what that saves (RESULTS.md)."""
 
     optional_fields: tuple[str, ...] = ()
     schema_description: str | None = None  # of its OpenAPI schema
 
     def to_representation(self, instance):
+        kind = type(instance)
         try:
-            readable = self._readable
-        except AttributeError:  # once per serializer: a list's child serializer shapes every row
-            readable = self._readable = [(field.field_name, field, field.field_name in self.optional_fields)
-                                         for field in self._readable_fields]
+            plan = self._plans[kind]
+        except AttributeError:
+            self._plans = {}
+            plan = self._plans[kind] = self._plan(kind)
+        except KeyError:
+            plan = self._plans[kind] = self._plan(kind)
         data = {}
-        for name, field, optional in readable:
+        for name, field, get, keep, optional in plan:
             if optional and not self.is_set(instance, name):
                 continue
-            value = field.get_attribute(instance)
-            data[name] = None if value is None else field.to_representation(value)
+            if get is None:
+                value = instance
+            else:
+                try:
+                    value = get(instance)
+                except Exception:  # DRF's path decides: None, a default, SkipField or the error
+                    value = field.get_attribute(instance)
+                else:
+                    if callable(value):  # DRF calls it or not
+                        value = field.get_attribute(instance)
+            if value is None:
+                data[name] = None
+            elif keep is _ANY or type(value) is keep:
+                data[name] = value
+            elif type(keep) is frozenset and type(value) is list and keep.issuperset(map(type, value)):
+                data[name] = list(value)  # a list of kept values: a copy, as DRF's ListField makes
+            else:
+                data[name] = field.to_representation(value)
         return data
+
+    def _plan(self, kind: type) -> list[tuple]:
+        """(name, field, getter or None for the row itself, type whose values are kept as they are,
+        optional) per readable field, for rows of type `kind`."""
+        by_key = issubclass(kind, Mapping)
+        plan = []
+        for field in self._readable_fields:
+            attrs = field.source_attrs
+            if not attrs:
+                get = None
+            elif len(attrs) == 1:
+                get = (operator.itemgetter if by_key else operator.attrgetter)(attrs[0])
+            else:
+                get = functools.partial(_attribute_path, attrs)
+            plan.append((field.field_name, field, get, _kept(field), field.field_name in self.optional_fields))
+        return plan
 
     def is_set(self, instance, name: str) -> bool:
         return bool(self.fields[name].get_attribute(instance))
+
+
+_ANY = object()
+# Fields whose to_representation gives back a value of this exact type unchanged (str(s), int(i),
+# True for True); JSONField's, any value (when not binary).
+_IDENTITY_TYPES = {serializers.CharField: str, serializers.IntegerField: int, serializers.BooleanField: bool}
+
+
+def _kept(field) -> object:
+    """The type of the values `field` gives back unchanged, _ANY, a frozenset of that type for a list
+    whose items are (a copy of the list is its value), or None."""
+    method = type(field).to_representation
+    for field_class, value_type in _IDENTITY_TYPES.items():
+        if method is field_class.to_representation:
+            return value_type
+    if method is serializers.JSONField.to_representation and not field.binary:
+        return _ANY
+    if method is serializers.ListField.to_representation:
+        item_type = _kept(field.child)
+        if isinstance(item_type, type):
+            return frozenset([item_type])
+    return None
+
+
+_calls: dict = {}  # function of a bound method -> whether DRF calls it (fields.is_simple_callable)
+
+
+def _attribute_path(attrs, instance):
+    """DRF's fields.get_attribute for a dotted source, with its verdict on a method's signature kept
+    per function; what it would not call is not called, and anything else unusual raises, for DRF's
+    own path to decide."""
+    for attr in attrs:
+        instance = instance[attr] if isinstance(instance, Mapping) else getattr(instance, attr)
+        if not callable(instance):
+            continue
+        if isinstance(instance, types.MethodType):
+            calls = _calls.get(instance.__func__)
+            if calls is None:
+                calls = _calls[instance.__func__] = drf_fields.is_simple_callable(instance)
+            if calls:
+                instance = instance()
+        elif inspect.isfunction(instance) or inspect.isbuiltin(instance) or isinstance(instance, functools.partial):
+            raise LookupError(attr)
+    return instance
 
 
 # --------------------------------------------------------------------------- objects
