@@ -130,7 +130,7 @@ class Output(serializers.Serializer):
         except KeyError:
             plan = self._plans[kind] = self._plan(kind)
         data = {}
-        for name, field, get, keep, optional in plan:
+        for name, field, get, keep, convert, optional in plan:
             if optional and not self.is_set(instance, name):
                 continue
             if get is None:
@@ -150,12 +150,12 @@ class Output(serializers.Serializer):
             elif type(keep) is frozenset and type(value) is list and keep.issuperset(map(type, value)):
                 data[name] = list(value)  # a list of kept values: a copy, as DRF's ListField makes
             else:
-                data[name] = field.to_representation(value)
+                data[name] = convert(value)
         return data
 
     def _plan(self, kind: type) -> list[tuple]:
         """(name, field, getter or None for the row itself, type whose values are kept as they are,
-        optional) per readable field, for rows of type `kind`."""
+        its to_representation, optional) per readable field, for rows of type `kind`."""
         by_key = issubclass(kind, Mapping)
         plan = []
         for field in self._readable_fields:
@@ -166,7 +166,8 @@ class Output(serializers.Serializer):
                 get = (operator.itemgetter if by_key else operator.attrgetter)(attrs[0])
             else:
                 get = functools.partial(_attribute_path, attrs)
-            plan.append((field.field_name, field, get, _kept(field), field.field_name in self.optional_fields))
+            plan.append((field.field_name, field, get, _kept(field), field.to_representation,
+                         field.field_name in self.optional_fields))
         return plan
 
     def is_set(self, instance, name: str) -> bool:
