@@ -509,10 +509,8 @@ def json_encoder(src: Type):
     kind = src.kind
     if kind in _TEXT_KINDS:
         return _encode_string
-    if kind == "boolean":
-        return _bool_text
-    if kind in ("int", "year"):
-        return int.__repr__
+    if kind in ("boolean", "int", "year", "decimal"):
+        return scalar_text(src)  # JSON writes these as their text
     if kind == "float":
         bits = src.bit_size or 64
 
@@ -521,8 +519,6 @@ def json_encoder(src: Type):
                 raise ConvertError("not_convertible", "json")
             return json_float(v, bits)
         return encode_float
-    if kind == "decimal":
-        return format_decimal
     if kind == "datetime":
         return lambda v: '"' + format_datetime(v) + '"'
     if kind == "date":
