@@ -834,6 +834,7 @@ class _Run:
             self.last_report = moment
             passed[FINALIZE] = self.background.written
             self.monitor.progress(passed, self.failed)
+            self.last_stop_check = 0.0  # and the next batch asks whether to stop (a report may find the run ended)
 
     def release(self) -> None:
         """After the rows, however the reading ended: the rows already read are written (never

@@ -13,6 +13,8 @@ steps). Variants:
   vacuum     VACUUM of krenalis_profiles after the full resolution (hint bits, visibility map)
   vacuumall  VACUUM of krenalis_profiles and krenalis_identities after it
   noindex    the profiles' `_updated_at` index dropped after the full resolution
+  lz4        the incremental resolution's sessions compress the WAL's full-page images (wal_compression = lz4,
+             set on the database for the resolution only; superuser)
   nocheckpoint  no CHECKPOINT between the change and the incremental resolution (as when a resolution
              follows its import within one checkpoint interval): what the full-page images cost it
 
@@ -90,6 +92,8 @@ def main() -> None:
                              for i in range(100, rows + 1, 100)])
                 if variant != "nocheckpoint":
                     pg_execute("postgres", "CHECKPOINT")
+                if variant == "lz4":
+                    pg_execute("postgres", f"ALTER DATABASE {db} SET wal_compression = 'lz4'")
                 before = load()
                 started = time.perf_counter()
                 if os.environ.get("EXPLAIN") and trial == trials - 1:
@@ -98,6 +102,8 @@ def main() -> None:
                 else:
                     incr = wh.resolve_identities(spec)
                 incr_s = time.perf_counter() - started
+                if variant == "lz4":
+                    pg_execute("postgres", f"ALTER DATABASE {db} RESET wal_compression")
                 assert incr.kind == "Incremental" and incr.identities == rows // 100, incr
                 print(f"{variant:9s} full {full_s:6.2f} s (+{extra_s:.2f})  incr {incr_s:5.2f} s  ratio "
                       f"{incr_s / full_s:.3f} ({incr_s / (full_s + extra_s):.3f} with the extra)  steps "

@@ -100,15 +100,17 @@ class Token(NamedTuple):
     start: int   # offset in the query
 
 
+def _ident_char(ch: str) -> bool:
+    """A character of an unquoted identifier, in MySQL and PostgreSQL alike: an ASCII letter or digit,
+    _ or $, or any non-ASCII character (PostgreSQL's first character is narrower: _pg_ident_start)."""
+    return ch.isascii() and (ch.isalnum() or ch in "_$") or not ch.isascii()
+
+
 # --------------------------------------------------------------------------- MySQL / MariaDB
 
 _MYSQL_STARTS = frozenset(("SELECT", "WITH", "VALUES", "TABLE"))
 _MYSQL_SPACE = " \t\n\v\f\r"
 _HINT_WORDS = re.compile(r"\b(MAX_EXECUTION_TIME|SET_VAR)\b", re.IGNORECASE)
-
-
-def _mysql_ident_char(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch in "_$") or not ch.isascii()
 
 
 def _mysql_control(text: str) -> None:
@@ -150,9 +152,9 @@ def _mysql_tokens(sql: str):
             end, name = _quoted_end(sql, i, "quoted identifier")
             yield Token("name", name, i)
             i = end
-        elif _mysql_ident_char(ch):
+        elif _ident_char(ch):
             j = i + 1
-            while j < n and _mysql_ident_char(sql[j]):
+            while j < n and _ident_char(sql[j]):
                 j += 1
             yield Token("word", sql[i:j], i)
             i = j
@@ -267,10 +269,6 @@ def _pg_ident_start(ch: str) -> bool:
     return ch.isascii() and (ch.isalpha() or ch == "_") or not ch.isascii()
 
 
-def _pg_ident_char(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch in "_$") or not ch.isascii()
-
-
 def _postgresql_tokens(sql: str):
     i, n = 0, len(sql)
     while i < n:
@@ -299,7 +297,7 @@ def _postgresql_tokens(sql: str):
             i = close + len(tag)
         elif _pg_ident_start(ch):
             j = i + 1
-            while j < n and _pg_ident_char(sql[j]):
+            while j < n and _ident_char(sql[j]):
                 j += 1
             word = sql[i:j]
             if word in ("e", "E") and sql.startswith("'", j):

@@ -315,12 +315,10 @@ def _path_evaluator(name: str, keys: list[str], json_steps: list, source: str):
             return v
         return nested
 
+    read_json = _path_evaluator(name, keys, [], source)  # the dict lookups up to the json value
+
     def into_json(record):
-        v = record.get(name)
-        for key in keys:
-            if v is None:
-                return None
-            v = v.get(key)
+        v = read_json(record)
         if v is None:
             return None
         current = loads_json(v.text)

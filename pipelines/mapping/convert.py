@@ -160,6 +160,13 @@ def _to_boolean(src: Type, dst: Type, nullable: bool):
     if kind == "string":
         return _string_to_bool(dst, nullable)
     return _never(dst)
+
+
+def _not_text_of(s: str, t: str, nullable: bool) -> None:
+    """For a string that is no text of type `t`: null if it is empty and nullable, else the error."""
+    if s == "" and nullable:
+        return None
+    raise ConvertError("not_convertible", t)
 _TRUE_WORDS = {"true": True, "True": True, "TRUE": True, "yes": True, "Yes": True, "YES": True,
                "false": False, "False": False, "FALSE": False, "no": False, "No": False, "NO": False}
 
@@ -171,9 +178,7 @@ def _string_to_bool(dst: Type, nullable: bool):
     def conv(s):
         value = words.get(s)
         if value is None:
-            if s == "" and nullable:
-                return None
-            raise ConvertError("not_convertible", t)
+            return _not_text_of(s, t, nullable)
         return value
     return conv
 _SIGNED_INT = re.compile(r"[+-]?[0-9]+\Z")
@@ -205,9 +210,7 @@ def _to_int(src: Type, dst: Type, nullable: bool):
 
         def from_string(s):
             if match(s) is None:
-                if s == "" and nullable:
-                    return None
-                raise ConvertError("not_convertible", t)
+                return _not_text_of(s, t, nullable)
             return check(_parse_int_text(s, t))
         return from_string
     if kind == "float":
@@ -259,9 +262,7 @@ def _to_float(src: Type, dst: Type, nullable: bool):
 
         def from_string(s):
             if match(s) is None:
-                if s == "" and nullable:
-                    return None
-                raise ConvertError("not_convertible", t)
+                return _not_text_of(s, t, nullable)
             v = float(s)
             if (v == math.inf or v == -math.inf) and s.lstrip("+-")[:1] not in ("i", "I"):
                 raise ConvertError("not_value", t)
@@ -289,9 +290,7 @@ def _to_decimal(src: Type, dst: Type, nullable: bool):
 
         def from_string(s):
             if match(s) is None:
-                if s == "" and nullable:
-                    return None
-                raise ConvertError("not_convertible", t)
+                return _not_text_of(s, t, nullable)
             return post(Decimal(s))
         return from_string
     return _never(dst)
@@ -350,9 +349,7 @@ def _to_year(src: Type, dst: Type, nullable: bool):
 
         def from_string(s):
             if match(s) is None:
-                if s == "" and nullable:
-                    return None
-                raise ConvertError("not_convertible", t)
+                return _not_text_of(s, t, nullable)
             if len(s) > 4:
                 raise ConvertError("year", t)
             return check(int(s))
@@ -509,10 +506,8 @@ def json_encoder(src: Type):
     kind = src.kind
     if kind in _TEXT_KINDS:
         return _encode_string
-    if kind == "boolean":
-        return _bool_text
-    if kind in ("int", "year"):
-        return int.__repr__
+    if kind in ("boolean", "int", "year", "decimal"):
+        return scalar_text(src)  # JSON writes these as their text
     if kind == "float":
         bits = src.bit_size or 64
 
@@ -521,8 +516,6 @@ def json_encoder(src: Type):
                 raise ConvertError("not_convertible", "json")
             return json_float(v, bits)
         return encode_float
-    if kind == "decimal":
-        return format_decimal
     if kind == "datetime":
         return lambda v: '"' + format_datetime(v) + '"'
     if kind == "date":

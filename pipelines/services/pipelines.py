@@ -88,6 +88,15 @@ def _string_option(extra: dict, key: str) -> str:
     return value
 
 
+def _check_column_name(column: str, what: str) -> None:
+    """A column the pipeline names, if any: a property name of at most 1024 runes."""
+    if column:
+        if not is_valid_property_name(column):
+            raise BadRequest(f"{what} is not a valid property name")
+        if len(column) > MAX_COLUMN_RUNES:
+            raise BadRequest(f"{what} is longer than 1024 runes")
+
+
 def _is_valid_sheet_name(name: str) -> bool:
     """A spreadsheet's sheet name: 1 to 31 characters, none of : \\ / ? * [ ], not quoted."""
     return (len(name) <= 31 and not any(c in name for c in ':\\/?*[]')
@@ -302,17 +311,9 @@ def validate_pipeline(data: PipelineInput, workspace: Workspace) -> ValidPipelin
     if compression not in ("", "Zip", "Gzip", "Snappy"):
         raise BadRequest(f'compression "{compression}" is not valid')
     user_id_column = data.user_id_column                                                        # 13
-    if user_id_column:
-        if not is_valid_property_name(user_id_column):
-            raise BadRequest("user ID column is not a valid property name")
-        if len(user_id_column) > MAX_COLUMN_RUNES:
-            raise BadRequest("user ID column is longer than 1024 runes")
+    _check_column_name(user_id_column, "user ID column")
     updated_at_column = data.updated_at_column                                                  # 14
-    if updated_at_column:
-        if not is_valid_property_name(updated_at_column):
-            raise BadRequest("update time column is not a valid property name")
-        if len(updated_at_column) > MAX_COLUMN_RUNES:
-            raise BadRequest("update time column is longer than 1024 runes")
+    _check_column_name(updated_at_column, "update time column")
     updated_at_format = data.updated_at_format                                                  # 15
     if updated_at_format:
         message = check_updated_at_format(updated_at_format)

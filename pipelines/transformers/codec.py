@@ -516,33 +516,27 @@ def _time_decoder(t: Type, language: str, preserve_json: bool) -> Decoder:
     return decode
 
 
-def _uuid_decoder(t: Type, language: str, preserve_json: bool) -> Decoder:
-    name = type_name(t, language)
+def _parsed_string_decoder(parse: Callable[[str], str], what: str):
+    """The decoder builder of a string kind whose text `parse` checks and writes in its normal
+    form, raising ValueError when the text is not a valid `what`."""
+    def build(t: Type, language: str, preserve_json: bool) -> Decoder:
+        name = type_name(t, language)
 
-    def decode(value, path):
-        if type(value) is not str:
-            raise _not_of_type(path, name)
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise OutputError(f"property «{path}» is not a valid UUID") from None
+        def decode(value, path):
+            if type(value) is not str:
+                raise _not_of_type(path, name)
+            try:
+                return parse(value)
+            except ValueError:
+                raise OutputError(f"property «{path}» is not a valid {what}") from None
 
-    return decode
+        return decode
+
+    return build
 
 
-def _ip_decoder(t: Type, language: str, preserve_json: bool) -> Decoder:
-    name = type_name(t, language)
-
-    def decode(value, path):
-        if type(value) is not str:
-            raise _not_of_type(path, name)
-        try:
-            address = ipaddress.ip_address(value)
-        except ValueError:
-            raise OutputError(f"property «{path}» is not a valid IP address") from None
-        return format_ip(address)
-
-    return decode
+_uuid_decoder = _parsed_string_decoder(lambda text: str(uuid.UUID(text)), "UUID")
+_ip_decoder = _parsed_string_decoder(lambda text: format_ip(ipaddress.ip_address(text)), "IP address")
 
 
 def _reject_constant(name):

@@ -1,9 +1,8 @@
 """Creates a workspace from the command line and prints its ID on the last line."""
-import json
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from pipelines.errors import KrenalisError
+from pipelines.management.options import command_error, json_option
 from pipelines.services.workspaces import DEFAULT_PROFILE_SCHEMA, workspace_create
 
 
@@ -20,15 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--profile-schema", default=None, help="JSON of the profile schema (object type)")
 
     def handle(self, *args, name, platform, warehouse_settings, profile_schema, **options):
-        try:
-            settings = json.loads(warehouse_settings) if warehouse_settings else None
-            schema = json.loads(profile_schema) if profile_schema else DEFAULT_PROFILE_SCHEMA
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"invalid JSON: {exc}") from None
+        settings = json_option(warehouse_settings)
+        schema = json_option(profile_schema, DEFAULT_PROFILE_SCHEMA)
         try:
             workspace = workspace_create(name=name, profile_schema=schema, platform=platform, mode="Normal",
                                          warehouse_settings=settings)
         except KrenalisError as exc:
-            raise CommandError(exc.message + (f" ({exc.cause})" if exc.cause else "")) from None
+            raise command_error(exc) from None
         self.stderr.write(f"Created workspace {workspace.name!r} with a {platform} warehouse.")
         self.stdout.write(str(workspace.id))

@@ -10,7 +10,6 @@ MySQL) incrementally every 5 minutes, and its first scheduled run is the first m
 Running the command again finds the demo workspace by name and changes nothing.
 """
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from pipelines.conf import knobs
 from pipelines.errors import KrenalisError
+from pipelines.management.options import command_error, json_option
 from pipelines.models import Pipeline, Workspace
 from pipelines.services.scheduling import minute_of_day, next_due
 from pipelines.services.connections import connection_create
@@ -146,15 +146,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, connector, source_settings, platform, warehouse_settings, period, first_run_after,
                name, **options):
-        try:
-            source = json.loads(source_settings) if source_settings else None
-            warehouse = json.loads(warehouse_settings) if warehouse_settings else None
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"invalid JSON: {exc}") from None
+        source = json_option(source_settings)
+        warehouse = json_option(warehouse_settings)
         try:
             demo = demo_create(connector=connector, source_settings=source, platform=platform,
                                warehouse_settings=warehouse, period=period, first_run_after=first_run_after,
                                name=name)
         except KrenalisError as exc:
-            raise CommandError(exc.message + (f" ({exc.cause})" if exc.cause else "")) from None
+            raise command_error(exc) from None
         self.stdout.write(("Created the demo " if demo.created else "The demo exists: ") + demo.describe())
