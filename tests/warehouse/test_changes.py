@@ -343,6 +343,34 @@ def test_user_ids_compare_bytewise_in_a_new_warehouse_and_after_a_first_import(p
     assert sql(wh, "SELECT _identity_id FROM krenalis_identities ORDER BY _identity_id") == [("B",), ("b",), ("é",)]
 
 
+def test_a_first_import_moves_its_batches_into_its_table_a_few_at_a_time(pg_wh, monkeypatch):
+    """The batches wait in the batch table until enough rows came (_LOAD_MOVE_ROWS), then move into
+    the load's table together; the last row of a user ID still wins, whether it moved with the rows
+    before it, after them, or waited until the end."""
+    from warehouse.backends import postgresql
+
+    monkeypatch.setattr(postgresql, "_LOAD_MOVE_ROWS", 3)
+    wh = pg_wh
+    columns = [("email", COLUMNS[0].type)]
+    at = T0 + timedelta(minutes=1)
+    with wh.identity_writer(pipeline_id=1, connection_id=10, run_id=2, columns=columns) as writer:
+        assert writer.stage_full_run() is True
+        writer.write([("a", at, ("a1@example.com",)), ("b", at, ("b1@example.com",))])   # waits
+        writer.write([("a", at, ("a2@example.com",)), ("c", at, ("c1@example.com",))])   # 4 rows: moved
+        writer.write([("c", at, ("c2@example.com",))])                                    # waits
+        writer.write([("d", at, ("d1@example.com",)), ("b", at, ("b2@example.com",))])   # 3 rows: moved
+        writer.write([("d", at, ("d2@example.com",))])                     # waits until the end
+        assert staged_rows(wh, 1) == {}
+        assert writer.finish_full_run(purge=True) == 0
+    rows = staged_rows(wh, 1)
+    assert {i: row[3] for i, row in rows.items()} == {
+        "a": "a2@example.com", "b": "b2@example.com", "c": "c2@example.com", "d": "d2@example.com"}
+    # Keys in the order the rows came, each row inserted once (a new warehouse's keys start at 1: of the
+    # 8 rows, a2 is the 3rd, c2 the 5th, b2 the 7th, d2 the 8th).
+    assert [rows[i][0] for i in "acbd"] == [3, 5, 7, 8]
+    assert identity_tables(wh) == [("krenalis_identities",)]
+
+
 def test_a_first_import_whose_session_ends_before_the_swap_leaves_nothing(pg_wh):
     wh = pg_wh
     columns = [("email", COLUMNS[0].type)]

@@ -305,6 +305,11 @@ _DIFF_TABLE = "pg_temp.krenalis_identities_diff"
 # A first import into an empty warehouse (_begin_load): its table, + the run's ID.
 _LOAD_PREFIX = "krenalis_identities_load_"
 _LOAD_SEQUENCE = "pg_temp.krenalis_identities_load_pk"
+# A load moves its batches from the batch table into its table this many rows at a time: each move
+# (an INSERT and a TRUNCATE, which inside the load's transaction keeps every file it drops) costs
+# about 9 ms, 1.8 s of a 1M-row first import in batches of 5,000 (staged_full_run.py). 40,000 rows
+# still fit in the session's temp_buffers (8 MB by default).
+_LOAD_MOVE_ROWS = 40_000
 
 
 @dataclass(frozen=True)
@@ -342,8 +347,17 @@ class _Load:
     sequence: str       # of krenalis_identities._pk
     position: tuple     # its (last_value, is_called) before the load
     insert_sql: str
-    rows: int = 0
+    rows: int = 0       # loaded: moved into the table, or waiting in the batch table
+    waiting: int = 0    # of them, in the batch table
     lost: bool = False
+
+    def move(self, cur) -> None:
+        """The rows waiting in the batch table go into the load's table (in the order they came,
+        so that the last row of a user ID gets the greatest key), and the batch table is emptied."""
+        if self.waiting:
+            cur.execute(self.insert_sql)
+            cur.execute(f"TRUNCATE {_BATCH_TABLE}")
+            self.waiting = 0
 
 
 class _Behind:
@@ -578,6 +592,7 @@ class PostgreSQLIdentityWriter(IdentityWriter):
         table = load.table
 
         def build(cur):
+            load.move(cur)
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
             cur.execute(f"ALTER TABLE {table} ALTER COLUMN _pk ADD GENERATED ALWAYS AS IDENTITY")
             cur.execute("SAVEPOINT krenalis_indexes")
@@ -710,9 +725,10 @@ class PostgreSQLIdentityWriter(IdentityWriter):
 
             def load_batch(cur):
                 cur.copy_expert(self._copy_sql, payload, size=1 << 20)
-                cur.execute(load.insert_sql)
-                cur.execute(f"TRUNCATE {_BATCH_TABLE}")
                 load.rows += len(rows)
+                load.waiting += len(rows)
+                if load.waiting >= _LOAD_MOVE_ROWS:
+                    load.move(cur)
 
             self._behind_submit(lambda: self._in_load(load_batch))
             return len(rows)
