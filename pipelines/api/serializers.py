@@ -122,13 +122,10 @@ class Output(serializers.Serializer):
 
     def to_representation(self, instance):
         kind = type(instance)
-        try:
-            plan = self._plans[kind]
-        except AttributeError:
-            self._plans = {}
-            plan = self._plans[kind] = self._plan(kind)
-        except KeyError:
-            plan = self._plans[kind] = self._plan(kind)
+        plans = self.__dict__.setdefault("_plans", {})  # this serializer's: they hold its bound fields
+        plan = plans.get(kind)
+        if plan is None:
+            plan = plans[kind] = self._plan(kind)
         data = {}
         for name, field, get, keep, convert, optional in plan:
             if optional and not self.is_set(instance, name):
